@@ -1,0 +1,100 @@
+/**
+ * The one typed configuration, read from the environment (and `salvo` flags, which override it).
+ * docs/configuration.md lists every setting; a bad value stops start-up with one line naming it.
+ */
+import path from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** postgres://... selects PostgreSQL; null means SQLite in dataDir. */
+  databaseUrl: string | null;
+  /** A token ensured at start-up, for containers and scripts. */
+  token: string | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest request body in bytes for ordinary API calls. */
+  bodyLimit: number;
+  /** Largest request body in bytes for batch and task calls (profiles/import_batch, start_batch, ...). */
+  batchBodyLimit: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  }
+  return n;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
+
+/** A size in bytes: "1048576", "512kb", "10mb". */
+export function bytes(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const m = /^\s*(\d+)\s*([kmg]?b?)\s*$/i.exec(raw);
+  const n = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) throw new ConfigError(name, `must be a size of at least 1kb, like 1048576, 512kb or 10mb (got "${raw}")`);
+  return n;
+}
+
+function databaseUrl(env: Env): string | null {
+  const raw = env.SALVO_DATABASE_URL;
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SALVO_DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/dbname, or unset for SQLite)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('SALVO_DATABASE_URL', `must be a postgres:// URL, not ${url.protocol}// (unset it for the embedded SQLite store)`);
+  }
+  return raw;
+}
+
+/** Flags a `salvo` command takes, each standing for the setting beside it. */
+export const FLAGS: Record<string, string> = {
+  '--port': 'PORT',
+  '--host': 'HOST',
+  '--data-dir': 'SALVO_DATA_DIR',
+  '--database-url': 'SALVO_DATABASE_URL',
+  '--log-level': 'SALVO_LOG_LEVEL',
+};
+
+export function loadConfig(env: Env = process.env): Config {
+  const token = env.SALVO_TOKEN || null;
+  if (token !== null && (token.length < 16 || /\s/.test(token))) {
+    throw new ConfigError('SALVO_TOKEN', 'must be at least 16 characters without spaces');
+  }
+  const logLevel = (env.SALVO_LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('SALVO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  const host = env.HOST || '127.0.0.1';
+  return {
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    host,
+    dataDir: path.resolve(env.SALVO_DATA_DIR || './data'),
+    databaseUrl: databaseUrl(env),
+    token,
+    logLevel,
+    bodyLimit: bytes(env, 'SALVO_BODY_LIMIT', 1024 * 1024),
+    batchBodyLimit: bytes(env, 'SALVO_BATCH_BODY_LIMIT', 10 * 1024 * 1024),
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Profile fields: the system fields every database has, the typed custom fields a database declares,
+ * and the normalisation of values written to them. Pure: callers pass the database they write to.
+ */
+import { badRequest } from './errors.ts';
+import {
+  FIELD_TYPES,
+  PROFILE_STATUSES,
+  type Database,
+  type FieldDef,
+  type FieldType,
+  type ProfileStatus,
+} from './types.ts';
+
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+/** Names a custom field may not take: system fields, and what the API puts beside fields. */
+const RESERVED = new Set(['email', 'phones', 'subscriptions', 'profile_id', 'id', 'tags_all']);
+
+/** Checks a database's field list as given to databases/add; `path` names it in errors. */
+export function checkFieldDefs(fields: { name: string; type: string; indexed?: boolean }[], path = 'fields'): FieldDef[] {
+  const seen = new Set<string>();
+  return fields.map((f, i) => {
+    const at = `${path}[${i}]`;
+    if (!FIELD_NAME.test(f.name) || RESERVED.has(f.name)) {
+      throw badRequest(
+        `${at}.name '${f.name}' is not allowed: a custom field name starts with a letter, has only letters, digits and '_', at most 64 characters, and is not one of ${[...RESERVED].join(', ')}`,
+      );
+    }
+    if (seen.has(f.name.toLowerCase())) throw badRequest(`${at}.name '${f.name}' is given twice`);
+    seen.add(f.name.toLowerCase());
+    if (!(FIELD_TYPES as readonly string[]).includes(f.type)) {
+      throw badRequest(`${at}.type '${f.type}' is not a field type (${FIELD_TYPES.join(', ')})`);
+    }
+    const indexed = f.indexed === true;
+    if (indexed && f.type === 'json') throw badRequest(`${at}: a json field cannot be indexed`);
+    return { name: f.name, type: f.type as FieldType, indexed };
+  });
+}
+
+export const EMAIL = /^[^\s@<>(),;:"\\[\]]+@[^\s@<>(),;:"\\[\]]+\.[^\s@<>(),;:"\\[\]]+$/;
+
+export function normalizeEmail(value: unknown, name = 'email'): string {
+  if (typeof value !== 'string') throw badRequest(`field '${name}' must be a string`);
+  const email = value.trim().toLowerCase();
+  if (email.length > 254 || !EMAIL.test(email)) throw badRequest(`field '${name}' is not a valid email: '${value}'`);
+  return email;
+}
+
+/**
+ * Phones are kept in E.164: '+' and 7 to 15 digits. Spaces, dashes, dots and parentheses are dropped;
+ * a number without '+' is read as already international ("79000000000" is "+79000000000").
+ */
+export function normalizePhone(value: unknown, name = 'phone'): string {
+  if (typeof value !== 'string' && typeof value !== 'number') throw badRequest(`field '${name}' must be a string`);
+  const cleaned = String(value).trim().replace(/[\s\-().]/g, '');
+  const digits = cleaned.startsWith('+') ? cleaned.slice(1) : cleaned;
+  if (!/^[1-9][0-9]{6,14}$/.test(digits)) {
+    throw badRequest(`field '${name}' is not a valid phone number in international format (+79000000000): '${value}'`);
+  }
+  return '+' + digits;
+}
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A date field keeps 'YYYY-MM-DD' when given a date, or an ISO UTC timestamp when given a time. */
+export function normalizeDate(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw badRequest(`field '${name}' must be a date string (YYYY-MM-DD or RFC 3339)`);
+  const m = DATE_ONLY.exec(value);
+  if (m) {
+    const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+    if (d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3]) return value;
+  } else if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(value)) {
+    const t = Date.parse(value);
+    if (!Number.isNaN(t)) return new Date(t).toISOString();
+  }
+  throw badRequest(`field '${name}' is not a valid date (YYYY-MM-DD or RFC 3339): '${value}'`);
+}
+
+/** Tags arrive as a list or as Altcraft's "tag-1, tag-2" string; kept trimmed, unique, in order. */
+export function normalizeTags(value: unknown, name: string): string[] {
+  const list = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string')) {
+    throw badRequest(`field '${name}' must be a list of strings or a "tag-1, tag-2" string`);
+  }
+  const tags = [...new Set((list as string[]).map((t) => t.trim()).filter((t) => t !== ''))];
+  if (tags.some((t) => t.length > 256)) throw badRequest(`field '${name}' has a tag longer than 256 characters`);
+  return tags;
+}
+
+const MAX_STRING = 65_535;
+
+/** Checks and normalises one value for a field of the given type; null clears the field. */
+export function normalizeValue(type: FieldType, value: unknown, name: string): unknown {
+  if (value === null) return null;
+  switch (type) {
+    case 'string':
+      if (typeof value !== 'string') throw badRequest(`field '${name}' must be a string`);
+      if (value.length > MAX_STRING) throw badRequest(`field '${name}' is longer than ${MAX_STRING} characters`);
+      return value;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw badRequest(`field '${name}' must be an integer`);
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw badRequest(`field '${name}' must be true or false`);
+      return value;
+    case 'date':
+      return normalizeDate(value, name);
+    case 'tags':
+      return normalizeTags(value, name);
+    case 'json':
+      if (JSON.stringify(value).length > MAX_STRING) throw badRequest(`field '${name}' is larger than ${MAX_STRING} bytes as JSON`);
+      return value;
+  }
+}
+
+/** What a write to a profile changes; `undefined` means "not given", null means "clear". */
+export interface ProfilePatch {
+  email?: string | null;
+  phones?: string[];
+  status?: ProfileStatus;
+  data: Record<string, unknown>;
+}
+
+const READ_ONLY = new Set(['_id', '_md5', '_xxh']);
+const SYSTEM_TYPES: Record<string, FieldType> = {
+  _fname: 'string',
+  _lname: 'string',
+  _bdate: 'date',
+  _regdate: 'date',
+  _regip: 'string',
+};
+
+export function findField(db: Database, name: string): FieldDef | undefined {
+  return db.fields.find((f) => f.name === name);
+}
+
+/**
+ * Turns profile data from a request into a patch for the given database. `subscriptions` is not a
+ * field and is skipped here (see core/subscriptions.ts). Unknown names are refused unless
+ * `ignoreUnknown` (the v1.0 link ignores them, as Altcraft does).
+ */
+export function normalizeProfileData(
+  db: Database,
+  input: Record<string, unknown>,
+  { ignoreUnknown = false } = {},
+): ProfilePatch {
+  const patch: ProfilePatch = { data: {} };
+  for (const [name, value] of Object.entries(input)) {
+    if (name === 'subscriptions') continue;
+    if (name === 'email') {
+      patch.email = value === null || value === '' ? null : normalizeEmail(value);
+    } else if (name === 'phones') {
+      const list = value === null ? [] : Array.isArray(value) ? value : [value];
+      patch.phones = [...new Set(list.map((p, i) => normalizePhone(p, `phones[${i}]`)))];
+    } else if (name === '_status') {
+      if (!(PROFILE_STATUSES as readonly unknown[]).includes(value)) {
+        throw badRequest(`field '_status' must be one of ${PROFILE_STATUSES.join(', ')}`);
+      }
+      patch.status = value as ProfileStatus;
+    } else if (name === '_sex') {
+      if (value !== null && value !== 'male' && value !== 'female') throw badRequest(`field '_sex' must be 'male' or 'female'`);
+      patch.data._sex = value;
+    } else if (READ_ONLY.has(name)) {
+      throw badRequest(`field '${name}' is read-only`);
+    } else if (name in SYSTEM_TYPES) {
+      patch.data[name] = normalizeValue(SYSTEM_TYPES[name], value, name);
+    } else {
+      const field = findField(db, name);
+      if (!field) {
+        if (ignoreUnknown) continue;
+        throw badRequest(`field '${name}' is not a field of database ${db.id}`);
+      }
+      patch.data[name] = normalizeValue(field.type, value, name);
+    }
+  }
+  return patch;
+}
+
+/** The index keys of one value: a tag field is found by each of its tags. */
+export function indexKeys(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.flatMap(indexKeys);
+  if (typeof value === 'object') return [];
+  return [String(value)];
+}

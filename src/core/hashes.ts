@@ -1,0 +1,15 @@
+import { createHash } from 'node:crypto';
+import xxhash from 'xxhash-wasm';
+
+// The WASM module compiles once, when this module is first imported.
+const { h64ToString } = await xxhash();
+
+/** The key both hashes are of: Altcraft hashes the trimmed, lowercased email. */
+export const emailKey = (email: string) => email.trim().toLowerCase();
+
+export const md5Hex = (email: string) => createHash('md5').update(emailKey(email)).digest('hex');
+
+/** XXH64 with seed 0, 16 lowercase hex digits. */
+export const xxh64Hex = (email: string) => h64ToString(emailKey(email));
+
+export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');

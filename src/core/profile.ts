@@ -1,0 +1,86 @@
+/** A profile as written (patch applied), as queried (its MongoDB document) and as indexed. */
+import { indexKeys, type ProfilePatch } from './fields.ts';
+import { md5Hex, xxh64Hex } from './hashes.ts';
+import { newProfileId } from './ids.ts';
+import type { Database, Profile, Subscription } from './types.ts';
+
+/** Applies a patch to a profile, or creates one when there is none; hashes follow the email. */
+export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch, dbId: number, now: number): Profile {
+  const base: Profile = existing ?? {
+    id: newProfileId(now),
+    db_id: dbId,
+    email: null,
+    phones: [],
+    status: 'active',
+    md5: null,
+    xxh: null,
+    data: { _regdate: new Date(now).toISOString() },
+    created_at: now,
+    updated_at: now,
+  };
+  const data = { ...base.data };
+  for (const [k, v] of Object.entries(patch.data)) {
+    if (v === null) delete data[k];
+    else data[k] = v;
+  }
+  const email = patch.email === undefined ? base.email : patch.email;
+  return {
+    ...base,
+    email,
+    phones: patch.phones ?? base.phones,
+    status: patch.status ?? base.status,
+    md5: email ? md5Hex(email) : null,
+    xxh: email ? xxh64Hex(email) : null,
+    data,
+    updated_at: now,
+  };
+}
+
+/** The document a `custom_request` is evaluated against, and what profiles/get answers. */
+export function profileDocument(p: Profile): Record<string, unknown> {
+  return {
+    _id: p.id,
+    email: p.email,
+    phones: p.phones,
+    _status: p.status,
+    _md5: p.md5,
+    _xxh: p.xxh,
+    ...p.data,
+  };
+}
+
+export interface ProfileKey {
+  field: string;
+  key: string;
+}
+
+/**
+ * The side-index rows of a profile: each phone, and each value of the database's indexed custom
+ * fields. Email and the hashes are columns of the profile row and indexed there.
+ */
+export function profileKeys(db: Database, p: Profile): ProfileKey[] {
+  const keys: ProfileKey[] = p.phones.map((key) => ({ field: 'phones', key }));
+  for (const f of db.fields) {
+    if (!f.indexed) continue;
+    for (const key of indexKeys(p.data[f.name])) keys.push({ field: f.name, key });
+  }
+  return keys;
+}
+
+/** A subscription as the API shows it: the address under the name Altcraft gives it per channel. */
+export function subscriptionView(s: Subscription): Record<string, unknown> {
+  const address =
+    s.channel === 'email'
+      ? { email: s.address }
+      : s.channel === 'sms'
+        ? { phone: s.address }
+        : { provider: s.provider, subscription_id: s.address };
+  return {
+    id: s.id,
+    resource_id: s.resource_id,
+    channel: s.channel,
+    ...address,
+    status: s.status,
+    priority: s.priority,
+  };
+}

@@ -1,0 +1,69 @@
+/** Subscriptions as written by profiles/import: checked against the resources they name. */
+import { badRequest, notFound } from './errors.ts';
+import { normalizeEmail, normalizePhone } from './fields.ts';
+import { CHANNELS, SUBSCRIPTION_STATUSES, type Channel, type Resource, type SubscriptionStatus } from './types.ts';
+
+export interface SubscriptionInput {
+  resource_id?: unknown;
+  channel?: unknown;
+  email?: unknown;
+  phone?: unknown;
+  provider?: unknown;
+  subscription_id?: unknown;
+  status?: unknown;
+  priority?: unknown;
+}
+
+/** What an import writes; (resource_id, channel, address) identifies a subscription of a profile. */
+export interface SubscriptionWrite {
+  resource_id: number;
+  channel: Channel;
+  address: string;
+  provider: string | null;
+  status: SubscriptionStatus;
+  priority: number;
+}
+
+export function normalizeSubscription(
+  input: SubscriptionInput,
+  at: string,
+  resources: Map<number, Resource>,
+): SubscriptionWrite {
+  const resourceId = input.resource_id;
+  if (typeof resourceId !== 'number' || !Number.isInteger(resourceId) || resourceId < 1 || resourceId > 2_147_483_647) {
+    throw badRequest(`${at}.resource_id must be an integer`);
+  }
+  const resource = resources.get(resourceId);
+  if (!resource) throw notFound(`${at}: resource ${resourceId} not found`);
+  const channel = input.channel as Channel;
+  if (!CHANNELS.includes(channel)) throw badRequest(`${at}.channel must be one of ${CHANNELS.join(', ')}`);
+  if (!resource.channels.includes(channel)) {
+    throw badRequest(`${at}: resource ${resourceId} has no '${channel}' channel`);
+  }
+  const status = (input.status ?? 'subscribed') as SubscriptionStatus;
+  if (!SUBSCRIPTION_STATUSES.includes(status)) {
+    throw badRequest(`${at}.status must be one of ${SUBSCRIPTION_STATUSES.join(', ')}`);
+  }
+  const priority = input.priority ?? 0;
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || Math.abs(priority) > 1_000_000) {
+    throw badRequest(`${at}.priority must be an integer from -1000000 to 1000000`);
+  }
+
+  let address: string;
+  let provider: string | null = null;
+  if (channel === 'email') {
+    address = normalizeEmail(input.email, `${at}.email`);
+  } else if (channel === 'sms') {
+    address = normalizePhone(input.phone, `${at}.phone`);
+  } else {
+    if (typeof input.subscription_id !== 'string' || input.subscription_id === '' || input.subscription_id.length > 4096) {
+      throw badRequest(`${at}.subscription_id must be a non-empty string`);
+    }
+    if (typeof input.provider !== 'string' || input.provider === '' || input.provider.length > 64) {
+      throw badRequest(`${at}.provider must be a non-empty string (Chrome, Firefox, android-firebase, ios-apns, ...)`);
+    }
+    address = input.subscription_id;
+    provider = input.provider;
+  }
+  return { resource_id: resourceId, channel, address, provider, status, priority };
+}

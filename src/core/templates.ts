@@ -1,0 +1,91 @@
+/** Templates as the API writes them ({sid, fields} per channel), checked and parsed at save time. */
+import { badRequest } from './errors.ts';
+import { normalizeEmail } from './fields.ts';
+import { TemplateSyntaxError, type Node } from './template/ast.ts';
+import { parseTemplate } from './template/parse.ts';
+import { CHANNELS, type Channel, type TemplateChannels } from './types.ts';
+
+interface FieldRule {
+  required?: boolean;
+  kind: 'template' | 'email' | 'plain';
+  /** Longest value in characters. */
+  max: number;
+}
+
+const BODY = 1_000_000;
+
+/** The fields each channel's template has; `template` fields are written in the template language. */
+export const TEMPLATE_FIELDS: Record<Channel, Record<string, FieldRule>> = {
+  email: {
+    subject: { required: true, kind: 'template', max: 2000 },
+    html: { kind: 'template', max: BODY },
+    text: { kind: 'template', max: BODY },
+    from_email: { kind: 'email', max: 254 },
+    from_name: { kind: 'template', max: 255 },
+    replyto_email: { kind: 'email', max: 254 },
+    replyto_name: { kind: 'plain', max: 255 },
+  },
+  sms: { text: { required: true, kind: 'template', max: 10_000 } },
+  push: {
+    title: { required: true, kind: 'template', max: 1000 },
+    body: { required: true, kind: 'template', max: 10_000 },
+    url: { kind: 'template', max: 4096 },
+    icon: { kind: 'plain', max: 4096 },
+  },
+};
+
+export interface ChannelInput {
+  sid: string;
+  fields: Record<string, unknown>;
+}
+
+const cache = new Map<string, Node[]>();
+
+/** Parses (and remembers) a template field; throws TemplateSyntaxError. */
+export function compileTemplate(src: string): Node[] {
+  let nodes = cache.get(src);
+  if (!nodes) {
+    nodes = parseTemplate(src);
+    if (cache.size >= 500) cache.delete(cache.keys().next().value!);
+    cache.set(src, nodes);
+  }
+  return nodes;
+}
+
+export function checkTemplateChannels(input: ChannelInput[], path = 'channels'): TemplateChannels {
+  const out: Record<string, Record<string, string>> = {};
+  input.forEach((ch, i) => {
+    const at = `${path}[${i}]`;
+    if (!(CHANNELS as readonly string[]).includes(ch.sid)) throw badRequest(`${at}.sid must be one of ${CHANNELS.join(', ')}`);
+    if (out[ch.sid]) throw badRequest(`${at}.sid '${ch.sid}' is given twice`);
+    const rules = TEMPLATE_FIELDS[ch.sid as Channel];
+    const fields: Record<string, string> = {};
+    for (const [name, value] of Object.entries(ch.fields)) {
+      const rule = rules[name];
+      if (!rule) throw badRequest(`${at}.fields.${name} is not a field of a ${ch.sid} template (${Object.keys(rules).join(', ')})`);
+      if (typeof value !== 'string') throw badRequest(`${at}.fields.${name} must be a string`);
+      if (value.length > rule.max) throw badRequest(`${at}.fields.${name} is longer than ${rule.max} characters`);
+      if (rule.kind === 'email' && value !== '') normalizeEmail(value, `${at}.fields.${name}`);
+      if (rule.kind === 'template') {
+        try {
+          compileTemplate(value);
+        } catch (e) {
+          if (e instanceof TemplateSyntaxError) throw badRequest(`template ${ch.sid}.${name}: ${e.message}`);
+          throw e;
+        }
+      }
+      fields[name] = value;
+    }
+    for (const [name, rule] of Object.entries(rules)) {
+      if (rule.required && !fields[name]) throw badRequest(`${at}.fields.${name} is required for a ${ch.sid} template`);
+    }
+    if (ch.sid === 'email' && !fields.html && !fields.text) throw badRequest(`${at}.fields needs html or text for an email template`);
+    out[ch.sid] = fields;
+  });
+  return out as TemplateChannels;
+}
+
+/** The API shape of a template's channels: [{sid, fields}]. */
+export function templateChannelsView(channels: TemplateChannels): ChannelInput[] {
+  return CHANNELS.filter((c) => channels[c]).map((sid) => ({ sid, fields: { ...channels[sid] } as Record<string, unknown> }));
+}

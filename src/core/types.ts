@@ -1,0 +1,165 @@
+/** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
+
+export const CHANNELS = ['email', 'sms', 'push'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const FIELD_TYPES = ['string', 'int', 'bool', 'date', 'tags', 'json'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export interface FieldDef {
+  name: string;
+  type: FieldType;
+  indexed: boolean;
+}
+
+export interface Database {
+  id: number;
+  name: string;
+  fields: FieldDef[];
+  created_at: number;
+}
+
+/** A profile's global status; anything but `active` stops every send to the profile. */
+export const PROFILE_STATUSES = ['active', 'unsubscribed', 'suspended', 'complainer', 'invalid'] as const;
+export type ProfileStatus = (typeof PROFILE_STATUSES)[number];
+
+/**
+ * Profile fields as stored: `email` and `phones` have columns of their own (they are matched on),
+ * everything else (system `_fname`, `_bdate`, ... and custom fields) is in `data`.
+ */
+export interface Profile {
+  id: string;
+  db_id: number;
+  email: string | null;
+  phones: string[];
+  status: ProfileStatus;
+  md5: string | null;
+  xxh: string | null;
+  data: Record<string, unknown>;
+  created_at: number;
+  updated_at: number;
+}
+
+export const SUBSCRIPTION_STATUSES = [
+  'subscribed',
+  'unsubscribed',
+  'complainer',
+  'hardbounced',
+  'unconfirmed',
+  'suspended',
+  'invalid',
+] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** `address` is the email for email, the E.164 phone for sms, the subscription_id for push. */
+export interface Subscription {
+  id: number;
+  profile_id: string;
+  db_id: number;
+  resource_id: number;
+  channel: Channel;
+  address: string;
+  provider: string | null;
+  status: SubscriptionStatus;
+  priority: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EmailSender {
+  from_email: string;
+  from_name?: string;
+  replyto_email?: string;
+  replyto_name?: string;
+}
+
+export interface Resource {
+  id: number;
+  name: string;
+  channels: Channel[];
+  email: EmailSender | null;
+  sms: { sender?: string } | null;
+  push: { name?: string } | null;
+  tracking_domain: string | null;
+  created_at: number;
+}
+
+export interface EmailTemplate {
+  subject: string;
+  html?: string;
+  text?: string;
+  from_email?: string;
+  from_name?: string;
+  replyto_email?: string;
+  replyto_name?: string;
+}
+export interface SmsTemplate {
+  text: string;
+}
+export interface PushTemplate {
+  title: string;
+  body: string;
+  url?: string;
+  icon?: string;
+}
+export interface TemplateChannels {
+  email?: EmailTemplate;
+  sms?: SmsTemplate;
+  push?: PushTemplate;
+}
+
+export interface Template {
+  id: number;
+  name: string;
+  channels: TemplateChannels;
+  created_at: number;
+  updated_at: number;
+}
+
+export const TRIGGER_TYPES = ['api_call', 'api_import', 'action', 'update', 'pixel', 'subscribe'] as const;
+export type TriggerType = (typeof TRIGGER_TYPES)[number];
+
+/** One message of a campaign: the template and the keys that override it. */
+export interface CampaignContent {
+  message_id: number;
+  subject?: string;
+  from_email?: string;
+  from_name?: string;
+  replyto_email?: string;
+  replyto_name?: string;
+}
+
+export interface Campaign {
+  id: number;
+  name: string;
+  is_active: boolean;
+  trigger_type: TriggerType;
+  send_channel: Channel;
+  resource_id: number;
+  db_id: number;
+  content: CampaignContent[];
+  skip_minutes: number;
+  subid: string | null;
+  unconditional_sending: boolean;
+  attributes: Record<string, unknown>;
+  content_filter: Record<string, unknown> | null;
+  /** The opaque part of the v1.0 link; bound to db_id, renewed when db_id changes. */
+  link_key: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CampaignLogEntry {
+  id: number;
+  campaign_id: number;
+  level: 'info' | 'warning' | 'error';
+  message: string;
+  time: number;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  hash: string;
+  created_at: number;
+}
