@@ -1,0 +1,45 @@
+/**
+ * Versioned migrations: `NNN_name.sql` files per store, applied in order, each version once, all
+ * pending ones in one transaction. Run at start-up and by `salvo migrate`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SqlDriver } from './driver.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function migrationsOf(dialect: SqlDriver['dialect']): Migration[] {
+  const dir = path.join(here, dialect, 'migrations');
+  return readdirSync(dir)
+    .filter((f) => /^\d+_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: parseInt(f, 10), name: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+}
+
+/** Applies what is pending; answers the names applied now. */
+export async function migrate(driver: SqlDriver): Promise<string[]> {
+  const time = driver.dialect === 'postgres' ? 'BIGINT' : 'INTEGER';
+  await driver.exec(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${time} NOT NULL)`,
+  );
+  return driver.transaction(async (tx) => {
+    // Several processes may start at once against one PostgreSQL: one migrates, the others wait.
+    if (tx.dialect === 'postgres') await tx.all('SELECT pg_advisory_xact_lock(726583)');
+    const done = new Set((await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+    const applied: string[] = [];
+    for (const m of migrationsOf(tx.dialect)) {
+      if (done.has(m.version)) continue;
+      await tx.exec(m.sql);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, Date.now()]);
+      applied.push(m.name);
+    }
+    return applied;
+  });
+}

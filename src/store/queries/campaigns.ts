@@ -1,0 +1,110 @@
+/** Trigger campaigns, their log, and API tokens. */
+import type { ApiToken, Campaign, CampaignLogEntry } from '../../core/types.ts';
+import type { Row, SqlDriver } from '../driver.ts';
+import { json, uniqueName } from './setup.ts';
+
+const toCampaign = (r: Row): Campaign => ({
+  id: r.id as number,
+  name: r.name as string,
+  is_active: r.is_active === 1,
+  trigger_type: r.trigger_type as Campaign['trigger_type'],
+  send_channel: r.send_channel as Campaign['send_channel'],
+  resource_id: r.resource_id as number,
+  db_id: r.db_id as number,
+  content: json(r.content),
+  skip_minutes: r.skip_minutes as number,
+  subid: (r.subid as string | null) ?? null,
+  unconditional_sending: r.unconditional_sending === 1,
+  attributes: json(r.attributes),
+  content_filter: json(r.content_filter),
+  link_key: r.link_key as string,
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+});
+
+export type CampaignFields = Omit<Campaign, 'id' | 'created_at' | 'updated_at'>;
+
+const campaignValues = (c: CampaignFields) => [
+  c.name,
+  c.is_active,
+  c.trigger_type,
+  c.send_channel,
+  c.resource_id,
+  c.db_id,
+  JSON.stringify(c.content),
+  c.skip_minutes,
+  c.subid,
+  c.unconditional_sending,
+  JSON.stringify(c.attributes),
+  c.content_filter && JSON.stringify(c.content_filter),
+  c.link_key,
+];
+
+export function campaignQueries(db: SqlDriver) {
+  return {
+    async insertCampaign(c: CampaignFields, now: number): Promise<Campaign> {
+      const row = await uniqueName('campaign', c.name, () =>
+        db.get(
+          `INSERT INTO campaigns (name, is_active, trigger_type, send_channel, resource_id, db_id, content, skip_minutes, subid,
+             unconditional_sending, attributes, content_filter, link_key, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          [...campaignValues(c), now, now],
+        ),
+      );
+      return toCampaign(row!);
+    },
+    async updateCampaign(c: Campaign): Promise<void> {
+      await uniqueName('campaign', c.name, () =>
+        db.run(
+          `UPDATE campaigns SET name = ?, is_active = ?, trigger_type = ?, send_channel = ?, resource_id = ?, db_id = ?, content = ?,
+             skip_minutes = ?, subid = ?, unconditional_sending = ?, attributes = ?, content_filter = ?, link_key = ?, updated_at = ?
+           WHERE id = ?`,
+          [...campaignValues(c), c.updated_at, c.id],
+        ),
+      );
+    },
+    async getCampaign(id: number): Promise<Campaign | null> {
+      const r = await db.get('SELECT * FROM campaigns WHERE id = ?', [id]);
+      return r ? toCampaign(r) : null;
+    },
+    async getCampaignByLinkKey(key: string): Promise<Campaign | null> {
+      const r = await db.get('SELECT * FROM campaigns WHERE link_key = ?', [key]);
+      return r ? toCampaign(r) : null;
+    },
+    /** Campaigns with id >= fromId, oldest first; total counts every campaign the filter keeps. */
+    async listCampaigns(q: { fromId: number; limit: number; isActive: boolean | null }): Promise<{ rows: Campaign[]; total: number }> {
+      const active = q.isActive === null ? null : q.isActive ? 1 : 0;
+      const rows = await db.all(
+        'SELECT * FROM campaigns WHERE id >= ? AND (CAST(? AS INTEGER) IS NULL OR is_active = ?) ORDER BY id LIMIT ?',
+        [q.fromId, active, active, q.limit],
+      );
+      const total = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM campaigns WHERE (CAST(? AS INTEGER) IS NULL OR is_active = ?)', [active, active]);
+      return { rows: rows.map(toCampaign), total: total!.n };
+    },
+
+    async appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void> {
+      await db.run('INSERT INTO campaign_log (campaign_id, level, message, time) VALUES (?, ?, ?, ?)', [campaignId, level, message, now]);
+    },
+    /** The newest entries first. */
+    async listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]> {
+      return db.all<CampaignLogEntry>('SELECT * FROM campaign_log WHERE campaign_id = ? ORDER BY id DESC LIMIT ?', [campaignId, limit]);
+    },
+
+    async insertToken(name: string, hash: string, now: number): Promise<void> {
+      await uniqueName('token', name, () => db.run('INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?)', [name, hash, now]));
+    },
+    /** Sets the named token's hash, creating it if need be (the SALVO_TOKEN token). */
+    async putToken(name: string, hash: string, now: number): Promise<void> {
+      await db.run(
+        'INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at',
+        [name, hash, now],
+      );
+    },
+    async listTokens(): Promise<ApiToken[]> {
+      return db.all<ApiToken>('SELECT * FROM api_tokens ORDER BY id');
+    },
+    async deleteToken(name: string): Promise<boolean> {
+      return (await db.run('DELETE FROM api_tokens WHERE name = ?', [name])) > 0;
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/** Profiles, their side-index keys and their subscriptions. */
+import type { ProfileKey } from '../../core/profile.ts';
+import type { SubscriptionWrite } from '../../core/subscriptions.ts';
+import type { Profile, Subscription } from '../../core/types.ts';
+import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { json } from './setup.ts';
+
+/** How profiles are looked up: a column of the profile row, or a field of the side index. */
+export type ProfileLookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
+
+const COLUMNS = { id: 'id', email: 'email', md5: 'md5', xxh: 'xxh' } as const;
+
+export const toProfile = (r: Row): Profile => ({
+  id: r.id as string,
+  db_id: r.db_id as number,
+  email: (r.email as string | null) ?? null,
+  phones: json(r.phones),
+  status: r.status as Profile['status'],
+  md5: (r.md5 as string | null) ?? null,
+  xxh: (r.xxh as string | null) ?? null,
+  data: json(r.data),
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+});
+
+const toSubscription = (r: Row): Subscription => ({
+  id: r.id as number,
+  profile_id: r.profile_id as string,
+  db_id: r.db_id as number,
+  resource_id: r.resource_id as number,
+  channel: r.channel as Subscription['channel'],
+  address: r.address as string,
+  provider: (r.provider as string | null) ?? null,
+  status: r.status as Subscription['status'],
+  priority: r.priority as number,
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+});
+
+export interface ProfileWrite {
+  profile: Profile;
+  isNew: boolean;
+  keysAdded: ProfileKey[];
+  keysRemoved: ProfileKey[];
+}
+
+export function profileQueries(db: SqlDriver) {
+  return {
+    /** Profiles of database dbId whose lookup value is one of `values`. */
+    async findProfiles(dbId: number, by: ProfileLookup, values: string[]): Promise<Profile[]> {
+      const out: Profile[] = [];
+      for (const part of chunks([...new Set(values)])) {
+        const rows =
+          typeof by === 'string'
+            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} IN (${placeholders(part.length)})`, [dbId, ...part])
+            : await db.all(
+                `SELECT DISTINCT p.* FROM profile_keys k JOIN profiles p ON p.id = k.profile_id
+                 WHERE k.db_id = ? AND k.field = ? AND k.key IN (${placeholders(part.length)})`,
+                [dbId, by.key, ...part],
+              );
+        for (const r of rows) out.push(toProfile(r));
+      }
+      return out;
+    },
+
+    /** Ids of the profiles of dbId having every key of `keys` in a side-index field (tags: all of them). */
+    async findProfileIdsWithAllKeys(dbId: number, field: string, keys: string[]): Promise<string[]> {
+      const unique = [...new Set(keys)];
+      const rows = await db.all<{ profile_id: string }>(
+        `SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key IN (${placeholders(unique.length)})
+         GROUP BY profile_id HAVING COUNT(*) = ?`,
+        [dbId, field, ...unique, unique.length],
+      );
+      return rows.map((r) => r.profile_id);
+    },
+
+    /**
+     * Serialises writers of one database's profiles until the transaction ends, so two imports cannot
+     * both create "the" profile for one email. SQLite transactions are serial already.
+     */
+    async lockDatabase(dbId: number): Promise<void> {
+      if (db.dialect === 'postgres') await db.all('SELECT pg_advisory_xact_lock(1, ?)', [dbId]);
+    },
+
+    async getProfiles(ids: string[]): Promise<Profile[]> {
+      const out: Profile[] = [];
+      for (const part of chunks([...new Set(ids)])) {
+        for (const r of await db.all(`SELECT * FROM profiles WHERE id IN (${placeholders(part.length)})`, part)) out.push(toProfile(r));
+      }
+      return out;
+    },
+
+    /** A page of a database's profiles in id order, for full scans that keep memory flat. */
+    async scanProfiles(dbId: number, afterId: string, limit: number): Promise<Profile[]> {
+      const rows = await db.all('SELECT * FROM profiles WHERE db_id = ? AND id > ? ORDER BY id LIMIT ?', [dbId, afterId, limit]);
+      return rows.map(toProfile);
+    },
+
+    async countProfiles(dbId: number): Promise<number> {
+      const r = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM profiles WHERE db_id = ?', [dbId]);
+      return r!.n;
+    },
+
+    async saveProfiles(writes: ProfileWrite[]): Promise<void> {
+      for (const { profile: p, isNew, keysAdded, keysRemoved } of writes) {
+        const values = [p.email, JSON.stringify(p.phones), p.status, p.md5, p.xxh, JSON.stringify(p.data), p.updated_at];
+        if (isNew) {
+          await db.run(
+            `INSERT INTO profiles (email, phones, status, md5, xxh, data, updated_at, id, db_id, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [...values, p.id, p.db_id, p.created_at],
+          );
+        } else {
+          await db.run('UPDATE profiles SET email = ?, phones = ?, status = ?, md5 = ?, xxh = ?, data = ?, updated_at = ? WHERE id = ?', [...values, p.id]);
+        }
+        for (const k of keysRemoved) {
+          await db.run('DELETE FROM profile_keys WHERE db_id = ? AND field = ? AND key = ? AND profile_id = ?', [p.db_id, k.field, k.key, p.id]);
+        }
+        for (const k of keysAdded) {
+          await db.run('INSERT INTO profile_keys (db_id, field, key, profile_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [p.db_id, k.field, k.key, p.id]);
+        }
+      }
+    },
+
+    /** A profile's subscriptions (or several profiles'), best first: highest priority, then oldest. */
+    async getSubscriptions(profileIds: string[]): Promise<Subscription[]> {
+      const out: Subscription[] = [];
+      for (const part of chunks([...new Set(profileIds)])) {
+        const rows = await db.all(
+          `SELECT * FROM subscriptions WHERE profile_id IN (${placeholders(part.length)}) ORDER BY priority DESC, id`,
+          part,
+        );
+        for (const r of rows) out.push(toSubscription(r));
+      }
+      return out;
+    },
+
+    /** Ids of the profiles of dbId with a subscription on `channel` at one of `addresses`. */
+    async findSubscribedProfileIds(dbId: number, channel: string, addresses: string[], resourceId: number | null): Promise<string[]> {
+      const ids = new Set<string>();
+      for (const part of chunks([...new Set(addresses)])) {
+        const rows = await db.all<{ profile_id: string }>(
+          `SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address IN (${placeholders(part.length)})
+           AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)`,
+          [dbId, channel, ...part, resourceId, resourceId],
+        );
+        for (const r of rows) ids.add(r.profile_id);
+      }
+      return [...ids];
+    },
+
+    /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */
+    async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
+      for (const s of rows) {
+        await db.run(
+          `INSERT INTO subscriptions (profile_id, db_id, resource_id, channel, address, provider, status, priority, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (profile_id, resource_id, channel, address)
+           DO UPDATE SET provider = excluded.provider, status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
+          [s.profile_id, s.db_id, s.resource_id, s.channel, s.address, s.provider, s.status, s.priority, now, now],
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,108 @@
+/** Databases, resources and templates: the things set up once and read on every launch. */
+import { conflict } from '../../core/errors.ts';
+import type { Database, FieldDef, Resource, Template, TemplateChannels } from '../../core/types.ts';
+import { UniqueViolation, chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+
+const json = <T>(v: unknown): T => (v === null || v === undefined ? (null as T) : (JSON.parse(v as string) as T));
+
+/** Runs an insert or update, turning a broken UNIQUE(name) into a 409 that names the thing. */
+export async function uniqueName<T>(what: string, name: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (e instanceof UniqueViolation) throw conflict(`a ${what} named '${name}' already exists`);
+    throw e;
+  }
+}
+
+const toDatabase = (r: Row): Database => ({
+  id: r.id as number,
+  name: r.name as string,
+  fields: json<FieldDef[]>(r.fields),
+  created_at: r.created_at as number,
+});
+
+const toResource = (r: Row): Resource => ({
+  id: r.id as number,
+  name: r.name as string,
+  channels: json(r.channels),
+  email: json(r.email),
+  sms: json(r.sms),
+  push: json(r.push),
+  tracking_domain: (r.tracking_domain as string | null) ?? null,
+  created_at: r.created_at as number,
+});
+
+const toTemplate = (r: Row): Template => ({
+  id: r.id as number,
+  name: r.name as string,
+  channels: json<TemplateChannels>(r.channels),
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+});
+
+export function setupQueries(db: SqlDriver) {
+  return {
+    async insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database> {
+      const row = await uniqueName('database', d.name, () =>
+        db.get('INSERT INTO databases (name, fields, created_at) VALUES (?, ?, ?) RETURNING *', [d.name, JSON.stringify(d.fields), now]),
+      );
+      return toDatabase(row!);
+    },
+    async getDatabase(id: number): Promise<Database | null> {
+      const r = await db.get('SELECT * FROM databases WHERE id = ?', [id]);
+      return r ? toDatabase(r) : null;
+    },
+    async listDatabases(): Promise<Database[]> {
+      return (await db.all('SELECT * FROM databases ORDER BY id')).map(toDatabase);
+    },
+
+    async insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource> {
+      const row = await uniqueName('resource', r.name, () =>
+        db.get(
+          `INSERT INTO resources (name, channels, email, sms, push, tracking_domain, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          [r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, now],
+        ),
+      );
+      return toResource(row!);
+    },
+    async getResource(id: number): Promise<Resource | null> {
+      const r = await db.get('SELECT * FROM resources WHERE id = ?', [id]);
+      return r ? toResource(r) : null;
+    },
+    async getResources(ids: number[]): Promise<Map<number, Resource>> {
+      const out = new Map<number, Resource>();
+      for (const part of chunks([...new Set(ids)])) {
+        for (const r of await db.all(`SELECT * FROM resources WHERE id IN (${placeholders(part.length)})`, part)) {
+          out.set(r.id as number, toResource(r));
+        }
+      }
+      return out;
+    },
+    async listResources(): Promise<Resource[]> {
+      return (await db.all('SELECT * FROM resources ORDER BY id')).map(toResource);
+    },
+
+    async insertTemplate(t: { name: string; channels: TemplateChannels }, now: number): Promise<Template> {
+      const row = await uniqueName('template', t.name, () =>
+        db.get('INSERT INTO templates (name, channels, created_at, updated_at) VALUES (?, ?, ?, ?) RETURNING *', [t.name, JSON.stringify(t.channels), now, now]),
+      );
+      return toTemplate(row!);
+    },
+    async updateTemplate(t: Template): Promise<void> {
+      await uniqueName('template', t.name, () =>
+        db.run('UPDATE templates SET name = ?, channels = ?, updated_at = ? WHERE id = ?', [t.name, JSON.stringify(t.channels), t.updated_at, t.id]),
+      );
+    },
+    async getTemplate(id: number): Promise<Template | null> {
+      const r = await db.get('SELECT * FROM templates WHERE id = ?', [id]);
+      return r ? toTemplate(r) : null;
+    },
+    async listTemplates(): Promise<Template[]> {
+      return (await db.all('SELECT * FROM templates ORDER BY id')).map(toTemplate);
+    },
+  };
+}
+
+export { json };

@@ -1,0 +1,141 @@
+/**
+ * better-sqlite3 is synchronous, so statements outside a transaction simply run. A transaction spans
+ * awaits, though, and nothing else may touch the connection meanwhile: other callers wait for it.
+ */
+import Database from 'better-sqlite3';
+import { UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+const bind = (params: Param[]) => params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+
+function translate(e: unknown): never {
+  const code = (e as { code?: string }).code;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UniqueViolation((e as Error).message);
+  throw e;
+}
+
+class Connection {
+  private readonly statements = new Map<string, Statement>();
+  constructor(readonly db: Database.Database) {}
+
+  prepare(sql: string): Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+  all<T>(sql: string, params: Param[]): T[] {
+    try {
+      return this.prepare(sql).all(...bind(params)) as T[];
+    } catch (e) {
+      translate(e);
+    }
+  }
+  run(sql: string, params: Param[]): number {
+    try {
+      return this.prepare(sql).run(...bind(params)).changes;
+    } catch (e) {
+      translate(e);
+    }
+  }
+}
+
+/** The driver as seen inside a transaction: straight to the connection, savepoints for nesting. */
+class SqliteTx implements SqlDriver {
+  readonly dialect = 'sqlite' as const;
+  private depth = 0;
+  constructor(private readonly conn: Connection) {}
+  async all<T = Row>(sql: string, params: Param[] = []) {
+    return this.conn.all<T>(sql, params);
+  }
+  async get<T = Row>(sql: string, params: Param[] = []) {
+    return this.conn.all<T>(sql, params)[0];
+  }
+  async run(sql: string, params: Param[] = []) {
+    return this.conn.run(sql, params);
+  }
+  async exec(script: string) {
+    this.conn.db.exec(script);
+  }
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    const name = `sp${++this.depth}`;
+    this.conn.db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this);
+      this.conn.db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      this.conn.db.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+  async close() {}
+}
+
+export class SqliteDriver implements SqlDriver {
+  readonly dialect = 'sqlite' as const;
+  private readonly conn: Connection;
+  /** Settles when the running transaction ends; null when none runs. */
+  private busy: Promise<void> | null = null;
+
+  constructor(file: string) {
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    // WAL with synchronous=NORMAL: a commit survives a killed process; only power loss can undo the last ones.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    this.conn = new Connection(db);
+  }
+
+  private async free(): Promise<void> {
+    while (this.busy) await this.busy;
+  }
+
+  async all<T = Row>(sql: string, params: Param[] = []) {
+    if (this.busy) await this.free();
+    return this.conn.all<T>(sql, params);
+  }
+  async get<T = Row>(sql: string, params: Param[] = []) {
+    return (await this.all<T>(sql, params))[0];
+  }
+  async run(sql: string, params: Param[] = []) {
+    if (this.busy) await this.free();
+    return this.conn.run(sql, params);
+  }
+  async exec(script: string) {
+    if (this.busy) await this.free();
+    this.conn.db.exec(script);
+  }
+
+  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    await this.free();
+    let release!: () => void;
+    this.busy = new Promise((r) => (release = r));
+    try {
+      // IMMEDIATE takes the write lock now, so another process cannot make this transaction fail later.
+      this.conn.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(new SqliteTx(this.conn));
+        this.conn.db.exec('COMMIT');
+        return result;
+      } catch (e) {
+        if (this.conn.db.inTransaction) this.conn.db.exec('ROLLBACK');
+        throw e;
+      }
+    } finally {
+      this.busy = null;
+      release();
+    }
+  }
+
+  async close() {
+    await this.free();
+    this.conn.db.close();
+  }
+}

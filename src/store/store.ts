@@ -1,0 +1,63 @@
+/**
+ * The Store contract: every read and write the product makes, async, the same on both adapters.
+ * The SQL lives in queries/*.ts, written once for SQLite and PostgreSQL alike.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { SqlDriver } from './driver.ts';
+import { migrate } from './migrate.ts';
+import { PgDriver } from './postgres/driver.ts';
+import { campaignQueries } from './queries/campaigns.ts';
+import { profileQueries } from './queries/profiles.ts';
+import { setupQueries } from './queries/setup.ts';
+import { SqliteDriver } from './sqlite/driver.ts';
+
+export type Store = ReturnType<typeof setupQueries> &
+  ReturnType<typeof profileQueries> &
+  ReturnType<typeof campaignQueries> & {
+    readonly dialect: SqlDriver['dialect'];
+    /** Runs fn with a Store whose every call is part of one transaction. */
+    transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+    close(): Promise<void>;
+  };
+
+export function storeOn(driver: SqlDriver): Store {
+  return {
+    dialect: driver.dialect,
+    ...setupQueries(driver),
+    ...profileQueries(driver),
+    ...campaignQueries(driver),
+    transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
+    close: () => driver.close(),
+  };
+}
+
+export interface StoreOptions {
+  dataDir: string;
+  databaseUrl: string | null;
+  /** PostgreSQL only: the schema to use (tests give each run its own). */
+  searchPath?: string;
+}
+
+/** Opens the configured store and brings its schema up to date. */
+export async function openStore(o: StoreOptions): Promise<{ store: Store; migrated: string[]; where: string }> {
+  let driver: SqlDriver;
+  let where: string;
+  if (o.databaseUrl) {
+    driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath });
+    const u = new URL(o.databaseUrl);
+    where = `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } else {
+    mkdirSync(o.dataDir, { recursive: true });
+    const file = path.join(o.dataDir, 'salvo.db');
+    driver = new SqliteDriver(file);
+    where = `SQLite at ${file}`;
+  }
+  try {
+    const migrated = await migrate(driver);
+    return { store: storeOn(driver), migrated, where };
+  } catch (e) {
+    await driver.close();
+    throw e;
+  }
+}
