@@ -1,0 +1,153 @@
+/** Trigger campaigns: checked against the resource, database and template they name. */
+import { badRequest, notFound } from '../core/errors.ts';
+import { normalizeEmail } from '../core/fields.ts';
+import { randomHex } from '../core/ids.ts';
+import { checkQuery } from '../core/mongo-query.ts';
+import { TemplateSyntaxError } from '../core/template/ast.ts';
+import { compileTemplate } from '../core/templates.ts';
+import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
+import type { CampaignFields } from '../store/queries/campaigns.ts';
+import type { Store } from '../store/store.ts';
+import { iso, loadResource, loadTemplate } from './setup.ts';
+
+export interface CampaignInput {
+  name?: string;
+  is_active?: boolean;
+  trigger_type?: string;
+  send_channel?: string;
+  resource_id?: number;
+  db_id?: number;
+  content?: CampaignContent[];
+  skip_minutes?: number;
+  subid?: string;
+  unconditional_sending?: boolean;
+  attributes?: Record<string, unknown>;
+  content_filter?: Record<string, unknown> | null;
+}
+
+const EMAIL_OVERRIDES = ['subject', 'from_email', 'from_name', 'replyto_email', 'replyto_name'] as const;
+
+/** The keys of a content item that override the template, checked as the template's own would be. */
+function checkContent(content: CampaignContent[], channel: Channel): CampaignContent[] {
+  if (content.length !== 1) throw badRequest('content must hold exactly one message ({message_id, ...}); A/B splits are not supported');
+  return content.map((c, i) => {
+    const out: CampaignContent = { message_id: c.message_id };
+    for (const key of EMAIL_OVERRIDES) {
+      const v = c[key];
+      if (v === undefined) continue;
+      if (channel !== 'email') throw badRequest(`content[${i}].${key} applies to email campaigns only`);
+      if (key === 'from_email' || key === 'replyto_email') out[key] = normalizeEmail(v, `content[${i}].${key}`);
+      else {
+        if (key === 'subject') {
+          try {
+            compileTemplate(v);
+          } catch (e) {
+            if (e instanceof TemplateSyntaxError) throw badRequest(`content[${i}].subject: ${e.message}`);
+            throw e;
+          }
+        }
+        out[key] = v;
+      }
+    }
+    return out;
+  });
+}
+
+/** Checks that what a campaign names exists and fits together. */
+async function checkCampaign(store: Store, c: CampaignFields): Promise<void> {
+  if (!(TRIGGER_TYPES as readonly string[]).includes(c.trigger_type)) throw badRequest(`trigger_type must be one of ${TRIGGER_TYPES.join(', ')}`);
+  const resource = await loadResource(store, c.resource_id);
+  if (!resource.channels.includes(c.send_channel)) throw badRequest(`resource ${resource.id} has no '${c.send_channel}' channel`);
+  if (!(await store.getDatabase(c.db_id))) throw notFound(`database ${c.db_id} not found`);
+  for (const item of c.content) {
+    const t = await loadTemplate(store, item.message_id);
+    if (!t.channels[c.send_channel]) throw badRequest(`template ${t.id} has no '${c.send_channel}' channel`);
+  }
+  if (c.content_filter) checkQuery(c.content_filter, 'content_filter');
+}
+
+export async function addCampaign(store: Store, body: CampaignInput): Promise<Campaign> {
+  const channel = body.send_channel as Channel;
+  const fields: CampaignFields = {
+    name: body.name!,
+    is_active: body.is_active ?? false,
+    trigger_type: (body.trigger_type ?? 'api_call') as TriggerType,
+    send_channel: channel,
+    resource_id: body.resource_id!,
+    db_id: body.db_id!,
+    content: checkContent(body.content!, channel),
+    skip_minutes: body.skip_minutes ?? 0,
+    subid: body.subid ?? null,
+    unconditional_sending: body.unconditional_sending ?? false,
+    attributes: body.attributes ?? {},
+    content_filter: body.content_filter ?? null,
+    link_key: randomHex(16),
+  };
+  await checkCampaign(store, fields);
+  const campaign = await store.insertCampaign(fields, Date.now());
+  await store.appendCampaignLog(campaign.id, 'info', `campaign created${campaign.is_active ? ' active' : ''}`, Date.now());
+  return campaign;
+}
+
+export async function loadCampaign(store: Store, id: number): Promise<Campaign> {
+  const c = await store.getCampaign(id);
+  if (!c) throw notFound(`trigger campaign ${id} not found`);
+  return c;
+}
+
+/** campaigns/triggers/update: given keys replace; the channel is fixed; a new database renews the v1.0 link. */
+export async function updateCampaign(store: Store, body: CampaignInput & { id: number }): Promise<Campaign> {
+  const c = await loadCampaign(store, body.id);
+  if (body.send_channel !== undefined && body.send_channel !== c.send_channel) {
+    throw badRequest(`send_channel cannot change after creation (campaign ${c.id} sends ${c.send_channel})`);
+  }
+  const updated: Campaign = {
+    ...c,
+    name: body.name ?? c.name,
+    is_active: body.is_active ?? c.is_active,
+    trigger_type: (body.trigger_type ?? c.trigger_type) as TriggerType,
+    resource_id: body.resource_id ?? c.resource_id,
+    db_id: body.db_id ?? c.db_id,
+    content: body.content ? checkContent(body.content, c.send_channel) : c.content,
+    skip_minutes: body.skip_minutes ?? c.skip_minutes,
+    subid: body.subid ?? c.subid,
+    unconditional_sending: body.unconditional_sending ?? c.unconditional_sending,
+    attributes: body.attributes ?? c.attributes,
+    content_filter: body.content_filter === undefined ? c.content_filter : body.content_filter,
+    link_key: body.db_id !== undefined && body.db_id !== c.db_id ? randomHex(16) : c.link_key,
+    updated_at: Date.now(),
+  };
+  await checkCampaign(store, updated);
+  await store.updateCampaign(updated);
+  await store.appendCampaignLog(c.id, 'info', 'campaign updated', updated.updated_at);
+  return updated;
+}
+
+export async function setCampaignActive(store: Store, id: number, active: boolean): Promise<Campaign> {
+  const c = await loadCampaign(store, id);
+  const now = Date.now();
+  if (c.is_active !== active) {
+    await store.updateCampaign({ ...c, is_active: active, updated_at: now });
+    await store.appendCampaignLog(c.id, 'info', active ? 'campaign activated' : 'campaign deactivated', now);
+  }
+  return { ...c, is_active: active };
+}
+
+export const campaignView = (c: Campaign) => ({
+  id: c.id,
+  name: c.name,
+  is_active: c.is_active,
+  trigger_type: c.trigger_type,
+  send_channel: c.send_channel,
+  resource_id: c.resource_id,
+  db_id: c.db_id,
+  list_id: c.db_id,
+  content: c.content,
+  skip_minutes: c.skip_minutes,
+  subid: c.subid,
+  unconditional_sending: c.unconditional_sending,
+  attributes: c.attributes,
+  content_filter: c.content_filter,
+  created: iso(c.created_at),
+  updated: iso(c.updated_at),
+});

@@ -1,0 +1,33 @@
+/** Finding profiles by a custom field: through the side index when the field is indexed, else a scan. */
+import { fieldHasValue, matchKeys } from '../core/matching.ts';
+import type { Database, FieldDef, Profile } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+
+const SCAN_PAGE = 1000;
+
+/** Every profile of the database, a page at a time, in id order. */
+export async function* scanDatabase(store: Store, dbId: number, page = SCAN_PAGE): AsyncGenerator<Profile[]> {
+  let after = '';
+  for (;;) {
+    const rows = await store.scanProfiles(dbId, after, page);
+    if (rows.length === 0) return;
+    yield rows;
+    after = rows[rows.length - 1].id;
+    if (rows.length < page) return;
+  }
+}
+
+/** Profiles whose field holds `coerced` (see core/matching.ts coerceFieldValue). */
+export async function findByField(store: Store, db: Database, field: FieldDef, coerced: unknown): Promise<Profile[]> {
+  if (field.indexed) {
+    const keys = matchKeys(coerced);
+    const ids = keys.length > 1 ? await store.findProfileIdsWithAllKeys(db.id, field.name, keys) : null;
+    const candidates = ids ? await store.getProfiles(ids) : await store.findProfiles(db.id, { key: field.name }, keys);
+    return candidates.filter((p) => fieldHasValue(p.data, field, coerced));
+  }
+  const found: Profile[] = [];
+  for await (const page of scanDatabase(store, db.id)) {
+    for (const p of page) if (fieldHasValue(p.data, field, coerced)) found.push(p);
+  }
+  return found;
+}

@@ -1,0 +1,267 @@
+/**
+ * profiles/import, profiles/update, profiles/import_batch and profiles/get: find the profile a request
+ * names in a database, apply the fields and subscriptions it brings, all items of a batch in one
+ * transaction.
+ */
+import { ApiError, badRequest, conflict, notFound } from '../core/errors.ts';
+import { findField, normalizeEmail, normalizePhone, normalizeProfileData, type ProfilePatch } from '../core/fields.ts';
+import { PROFILE_ID } from '../core/ids.ts';
+import { coerceFieldValue, fieldHasValue } from '../core/matching.ts';
+import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type ProfileKey } from '../core/profile.ts';
+import { normalizeSubscription, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
+import type { Database, FieldDef, Profile } from '../core/types.ts';
+import type { ProfileWrite } from '../store/queries/profiles.ts';
+import type { Store } from '../store/store.ts';
+import { findByField, scanDatabase } from './lookup.ts';
+
+export const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
+type Mode = (typeof PROFILE_MATCHING)[number];
+
+/** How a request matches profiles of one database. */
+export interface MatchSpec {
+  mode: Mode;
+  field: FieldDef | null;
+}
+
+export interface MatchParams {
+  matching?: string;
+  field_name?: string;
+}
+
+export async function loadDatabase(store: Store, dbId: number): Promise<Database> {
+  const db = await store.getDatabase(dbId);
+  if (!db) throw notFound(`database ${dbId} not found`);
+  return db;
+}
+
+export function matchSpec(db: Database, p: MatchParams): MatchSpec {
+  const mode = (p.matching ?? 'email') as Mode;
+  if (!PROFILE_MATCHING.includes(mode)) throw badRequest(`matching must be one of ${PROFILE_MATCHING.join(', ')} here, not '${p.matching}'`);
+  if (mode !== 'custom') return { mode, field: null };
+  if (!p.field_name) throw badRequest(`field_name is required when matching is 'custom'`);
+  const field = findField(db, p.field_name);
+  if (!field) throw notFound(`field '${p.field_name}' is not a field of database ${db.id}`);
+  return { mode, field };
+}
+
+/** The normalised match key: an email, a phone, an id, or the JSON of a coerced custom value. */
+interface MatchKey {
+  key: string;
+  coerced: unknown;
+}
+
+export function matchKey(spec: MatchSpec, value: unknown, name: string): MatchKey {
+  if (value === undefined || value === null || value === '') throw badRequest(`${name} is required for matching '${spec.mode}'`);
+  switch (spec.mode) {
+    case 'email': {
+      const key = normalizeEmail(value, name);
+      return { key, coerced: key };
+    }
+    case 'phone': {
+      const key = normalizePhone(value, name);
+      return { key, coerced: key };
+    }
+    case 'profile_id':
+      if (typeof value !== 'string' || !PROFILE_ID.test(value)) throw badRequest(`${name} must be a 24-hex profile id`);
+      return { key: value, coerced: value };
+    case 'custom': {
+      const coerced = coerceFieldValue(spec.field!, value, name);
+      return { key: JSON.stringify(coerced), coerced };
+    }
+  }
+}
+
+/** The keys under which a profile is found by this spec (none for tag fields: they are tested). */
+function keysOf(spec: MatchSpec, p: Profile): string[] {
+  if (spec.mode === 'email') return p.email ? [p.email] : [];
+  if (spec.mode === 'phone') return p.phones;
+  if (spec.mode === 'profile_id') return [p.id];
+  const v = p.data[spec.field!.name];
+  return v === undefined || spec.field!.type === 'tags' ? [] : [JSON.stringify(v)];
+}
+
+/** Profiles of the database under each of the keys, in one pass of lookups. */
+async function lookupMany(store: Store, db: Database, spec: MatchSpec, keys: MatchKey[]): Promise<Profile[]> {
+  const values = keys.map((k) => k.key);
+  if (spec.mode === 'email') return store.findProfiles(db.id, 'email', values);
+  if (spec.mode === 'phone') return store.findProfiles(db.id, { key: 'phones' }, values);
+  if (spec.mode === 'profile_id') return store.findProfiles(db.id, 'id', values);
+  const field = spec.field!;
+  if (field.indexed) return (await Promise.all(keys.map((k) => findByField(store, db, field, k.coerced)))).flat();
+  const wanted = new Set(values);
+  const found: Profile[] = [];
+  for await (const page of scanDatabase(store, db.id)) {
+    for (const p of page) {
+      if (field.type === 'tags' ? keys.some((k) => fieldHasValue(p.data, field, k.coerced)) : keysOf(spec, p).some((k) => wanted.has(k))) found.push(p);
+    }
+  }
+  return found;
+}
+
+/** One profile of a batch, checked and ready to write. */
+export interface PreparedItem {
+  match: MatchKey;
+  patch: ProfilePatch;
+  subscriptions: SubscriptionWrite[];
+}
+
+export type ItemResult = { profile_id: string } | { error: number; error_text: string };
+
+const failure = (e: unknown): ItemResult => {
+  if (e instanceof ApiError) return { error: e.code, error_text: e.text };
+  throw e;
+};
+
+/** Finds the one profile a match names (404 none, 409 several), or null when absent and allowed. */
+function pickOne(spec: MatchSpec, match: MatchKey, candidates: Profile[], dbId: number, allowNone: boolean): Profile | null {
+  if (candidates.length > 1) {
+    throw conflict(`${candidates.length} profiles match ${spec.mode === 'custom' ? spec.field!.name : spec.mode} ${match.key} in database ${dbId}`);
+  }
+  if (candidates.length === 0 && !allowNone) throw notFound(`no profile matches ${spec.mode === 'custom' ? spec.field!.name : spec.mode} ${match.key} in database ${dbId}`);
+  return candidates[0] ?? null;
+}
+
+/** A new profile carries the value it was matched by, unless its data sets that field itself. */
+function withMatchValue(spec: MatchSpec, match: MatchKey, patch: ProfilePatch): ProfilePatch {
+  if (spec.mode === 'email' && patch.email === undefined) return { ...patch, email: match.key };
+  if (spec.mode === 'phone' && !patch.phones?.includes(match.key)) return { ...patch, phones: [match.key, ...(patch.phones ?? [])] };
+  if (spec.mode === 'custom' && patch.data[spec.field!.name] === undefined) {
+    return { ...patch, data: { ...patch.data, [spec.field!.name]: match.coerced } };
+  }
+  return patch;
+}
+
+const keyId = (k: ProfileKey) => `${k.field}\u0000${k.key}`;
+function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
+  const b = new Set(before.map(keyId));
+  const a = new Set(after.map(keyId));
+  return { keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
+}
+
+/**
+ * Writes prepared items in one transaction, in order: an item sees what earlier items of the same
+ * batch wrote. `upsert` creates missing profiles; `update` answers 404 for them.
+ */
+export async function writeProfiles(
+  store: Store,
+  db: Database,
+  spec: MatchSpec,
+  items: (PreparedItem | ItemResult)[],
+  mode: 'upsert' | 'update',
+  now: number,
+): Promise<ItemResult[]> {
+  return store.transaction(async (tx) => {
+    await tx.lockDatabase(db.id);
+    const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
+    const latest = new Map<string, Profile>();
+    const byKey = new Map<string, Set<string>>();
+    const index = (p: Profile, add: boolean) => {
+      for (const k of keysOf(spec, p)) {
+        let ids = byKey.get(k);
+        if (!ids) byKey.set(k, (ids = new Set()));
+        if (add) ids.add(p.id);
+        else ids.delete(p.id);
+      }
+    };
+    for (const p of await lookupMany(tx, db, spec, prepared.map((i) => i.match))) {
+      latest.set(p.id, p);
+      index(p, true);
+    }
+    const candidates = (m: MatchKey): Profile[] =>
+      spec.field?.type === 'tags'
+        ? [...latest.values()].filter((p) => fieldHasValue(p.data, spec.field!, m.coerced))
+        : [...(byKey.get(m.key) ?? [])].map((id) => latest.get(id)!);
+
+    const writes: ProfileWrite[] = [];
+    const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
+    const results = items.map((item): ItemResult => {
+      if (!('patch' in item)) return item;
+      try {
+        const allowNone = mode === 'upsert' && spec.mode !== 'profile_id';
+        const existing = pickOne(spec, item.match, candidates(item.match), db.id, allowNone);
+        const patch = existing ? item.patch : withMatchValue(spec, item.match, item.patch);
+        const profile = applyProfilePatch(existing, patch, db.id, now);
+        if (existing) index(existing, false);
+        index(profile, true);
+        latest.set(profile.id, profile);
+        writes.push({ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) });
+        for (const s of item.subscriptions) subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
+        return { profile_id: profile.id };
+      } catch (e) {
+        return failure(e);
+      }
+    });
+    await tx.saveProfiles(writes);
+    await tx.saveSubscriptions(subscriptions, now);
+    return results;
+  });
+}
+
+export interface ImportOptions extends MatchParams {
+  skip_invalid_subscriptions?: boolean;
+}
+
+/** Checks one item's data against the database and its subscriptions against their resources. */
+export function prepareItem(
+  db: Database,
+  spec: MatchSpec,
+  data: Record<string, unknown>,
+  matchValue: unknown,
+  matchName: string,
+  resources: Parameters<typeof normalizeSubscription>[2],
+  o: ImportOptions,
+  at = 'data',
+): PreparedItem {
+  const match = matchKey(spec, matchValue, matchName);
+  const patch = normalizeProfileData(db, data);
+  const subscriptions: SubscriptionWrite[] = [];
+  const subs = data.subscriptions;
+  if (subs !== undefined && !Array.isArray(subs)) throw badRequest(`${at}.subscriptions must be an array`);
+  (subs as SubscriptionInput[] | undefined)?.forEach((s, i) => {
+    try {
+      if (s === null || typeof s !== 'object' || Array.isArray(s)) throw badRequest(`${at}.subscriptions[${i}] must be an object`);
+      subscriptions.push(normalizeSubscription(s, `${at}.subscriptions[${i}]`, resources));
+    } catch (e) {
+      if (!o.skip_invalid_subscriptions) throw e;
+    }
+  });
+  return { match, patch, subscriptions };
+}
+
+/**
+ * Where an item's data holds its match value, and its data without the keys that are no fields
+ * (`profile_id`, `phone`); `name` names the value in errors.
+ */
+export function itemMatchValue(spec: MatchSpec, data: Record<string, unknown>): { value: unknown; name: string; rest: Record<string, unknown> } {
+  if (spec.mode === 'profile_id') {
+    const { profile_id, ...rest } = data;
+    return { value: profile_id, name: 'profile_id', rest };
+  }
+  if (spec.mode === 'phone') {
+    const { phone, ...rest } = data;
+    if (phone !== undefined) return { value: phone, name: 'phone', rest };
+    return { value: Array.isArray(data.phones) ? data.phones[0] : data.phones, name: 'phones[0]', rest };
+  }
+  if (spec.mode === 'email') return { value: data.email, name: 'email', rest: data };
+  return { value: data[spec.field!.name], name: spec.field!.name, rest: data };
+}
+
+export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
+  const ids: number[] = [];
+  for (const d of items) {
+    if (!Array.isArray(d.subscriptions)) continue;
+    for (const s of d.subscriptions) if (s && Number.isInteger(s.resource_id) && s.resource_id > 0 && s.resource_id <= 2_147_483_647) ids.push(s.resource_id);
+  }
+  return ids;
+}
+
+/** profiles/get: the one profile the request names, with its subscriptions. */
+export async function getProfile(store: Store, dbId: number, params: MatchParams & Record<string, unknown>) {
+  const db = await loadDatabase(store, dbId);
+  const spec = matchSpec(db, params);
+  const name = spec.mode === 'custom' ? 'field_value' : spec.mode;
+  const match = matchKey(spec, params[name], name);
+  const profile = pickOne(spec, match, await lookupMany(store, db, spec, [match]), db.id, false)!;
+  const subscriptions = await store.getSubscriptions([profile.id]);
+  return { ...profileDocument(profile), subscriptions: subscriptions.map(subscriptionView) };
+}

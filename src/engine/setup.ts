@@ -1,0 +1,118 @@
+/** Databases, resources and templates: checked, stored, shown in Altcraft's shapes. */
+import { badRequest, notFound } from '../core/errors.ts';
+import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
+import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
+import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The fields every database has, as databases/fields lists them before the custom ones. */
+export const SYSTEM_FIELDS = [
+  { name: '_id', type: 'string', indexed: true, read_only: true },
+  { name: 'email', type: 'string', indexed: true },
+  { name: 'phones', type: 'phones', indexed: true },
+  { name: '_fname', type: 'string', indexed: false },
+  { name: '_lname', type: 'string', indexed: false },
+  { name: '_bdate', type: 'date', indexed: false },
+  { name: '_sex', type: 'string', indexed: false },
+  { name: '_regdate', type: 'date', indexed: false },
+  { name: '_regip', type: 'string', indexed: false },
+  { name: '_status', type: 'string', indexed: false },
+  { name: '_md5', type: 'string', indexed: true, read_only: true },
+  { name: '_xxh', type: 'string', indexed: true, read_only: true },
+];
+
+export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
+
+export async function addDatabase(store: Store, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
+  const fields = checkFieldDefs(body.fields ?? []);
+  return store.insertDatabase({ name: body.name, fields }, Date.now());
+}
+
+export async function databaseFields(store: Store, id: number) {
+  const db = await store.getDatabase(id);
+  if (!db) throw notFound(`database ${id} not found`);
+  return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
+}
+
+export interface ResourceInput {
+  name: string;
+  channels: string[];
+  email?: Partial<EmailSender>;
+  sms?: { sender?: string };
+  push?: { name?: string };
+  tracking_domain?: string;
+}
+
+export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+  const channels = [...new Set(body.channels)] as Channel[];
+  for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
+  if (channels.length === 0) throw badRequest('channels must name at least one channel');
+  let email: EmailSender | null = null;
+  if (channels.includes('email')) {
+    if (!body.email?.from_email) throw badRequest("email.from_email is required for a resource with the 'email' channel");
+    email = { from_email: normalizeEmail(body.email.from_email, 'email.from_email') };
+    if (body.email.from_name) email.from_name = body.email.from_name;
+    if (body.email.replyto_email) email.replyto_email = normalizeEmail(body.email.replyto_email, 'email.replyto_email');
+    if (body.email.replyto_name) email.replyto_name = body.email.replyto_name;
+  }
+  const domain = body.tracking_domain ?? null;
+  if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);
+  return store.insertResource(
+    {
+      name: body.name,
+      channels,
+      email,
+      sms: channels.includes('sms') ? { ...(body.sms?.sender ? { sender: body.sms.sender } : {}) } : null,
+      push: channels.includes('push') ? { ...(body.push?.name ? { name: body.push.name } : {}) } : null,
+      tracking_domain: domain,
+    },
+    Date.now(),
+  );
+}
+
+export const resourceView = (r: Resource) => ({
+  id: r.id,
+  name: r.name,
+  channels: r.channels,
+  email: r.email,
+  sms: r.sms,
+  push: r.push,
+  tracking_domain: r.tracking_domain,
+  created: iso(r.created_at),
+});
+
+export async function loadResource(store: Store, id: number): Promise<Resource> {
+  const r = await store.getResource(id);
+  if (!r) throw notFound(`resource ${id} not found`);
+  return r;
+}
+
+export async function addTemplate(store: Store, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
+  if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
+  return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
+}
+
+export async function loadTemplate(store: Store, id: number): Promise<Template> {
+  const t = await store.getTemplate(id);
+  if (!t) throw notFound(`template ${id} not found`);
+  return t;
+}
+
+/** templates/update: a channel given replaces that channel; channels not given are kept. */
+export async function updateTemplate(store: Store, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
+  const t = await loadTemplate(store, body.id);
+  const channels = body.channels ? { ...t.channels, ...checkTemplateChannels(body.channels) } : t.channels;
+  const updated = { ...t, name: body.name ?? t.name, channels, updated_at: Date.now() };
+  await store.updateTemplate(updated);
+  return updated;
+}
+
+export const templateView = (t: Template) => ({
+  id: t.id,
+  name: t.name,
+  channels: templateChannelsView(t.channels),
+  created: iso(t.created_at),
+  updated: iso(t.updated_at),
+});

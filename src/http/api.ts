@@ -1,0 +1,74 @@
+/**
+ * Declaring an API method: `POST /api/v1.1/<family>/<verb>` with its body schema, behind the token
+ * check, answering the envelope. The schema validates the request and documents it in OpenAPI.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { unauthorized, forbidden } from '../core/errors.ts';
+import type { TokenVerifier } from '../engine/tokens.ts';
+import { SUCCESS } from './envelope.ts';
+
+type Schema = Record<string, unknown>;
+
+/** What a method answers: `data`, and keys Altcraft puts beside it (profile_id, total_count, ...). */
+export interface Answer {
+  data?: unknown;
+  extra?: Record<string, unknown>;
+}
+
+export interface MethodSpec<B> {
+  summary: string;
+  description?: string;
+  body: Schema;
+  bodyLimit?: number;
+  handler: (body: B, req: FastifyRequest, reply: FastifyReply) => Promise<Answer>;
+}
+
+const TOKEN = { type: 'string', maxLength: 256, description: 'API token (or send it as Authorization: Bearer <token>)' };
+
+const envelope = {
+  type: 'object',
+  description: "Altcraft's envelope; error 0 is success, otherwise the HTTP status equals error",
+  properties: {
+    error: { type: 'integer', description: '0, or the error code (400, 401, 403, 404, 409, 413, 500)' },
+    error_text: { type: 'string', description: `'${SUCCESS}', or what is wrong` },
+    data: { description: 'The answer; null on errors' },
+  },
+  additionalProperties: true,
+};
+
+/** The token of a request: `token` in the JSON body, else `Authorization: Bearer <token>`. */
+export function presentedToken(req: FastifyRequest): string | null {
+  const body = req.body as Record<string, unknown> | undefined;
+  if (body && typeof body === 'object' && typeof body.token === 'string' && body.token !== '') return body.token;
+  const auth = req.headers.authorization;
+  if (auth && /^Bearer\s+\S+$/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
+  return null;
+}
+
+export function requireToken(verifier: TokenVerifier) {
+  return async (req: FastifyRequest) => {
+    const token = presentedToken(req);
+    if (token === null) throw unauthorized('API token required');
+    const name = await verifier.verify(token);
+    if (name === null) throw forbidden('API token is not valid');
+    req.tokenName = name;
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tokenName?: string;
+  }
+}
+
+export function method<B>(app: FastifyInstance, path: string, tag: string, spec: MethodSpec<B>): void {
+  const body = { ...spec.body, properties: { token: TOKEN, ...(spec.body.properties as Schema) } };
+  app.post(path, {
+    bodyLimit: spec.bodyLimit,
+    schema: { tags: [tag], summary: spec.summary, description: spec.description, body, response: { default: envelope } },
+    handler: async (req, reply) => {
+      const answer = await spec.handler(req.body as B, req, reply);
+      return { error: 0, error_text: SUCCESS, data: answer.data ?? null, ...answer.extra };
+    },
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Altcraft's envelope, {error, error_text, data}, and the one place errors become responses. The HTTP
+ * status mirrors `error` (200 for 0). Nothing internal (stack, SQL, library message) reaches a client.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, type ErrorCode } from '../core/errors.ts';
+
+export const SUCCESS = 'Successful operation';
+
+export function sendError(reply: FastifyReply, code: ErrorCode, text: string) {
+  return reply.code(code).send({ error: code, error_text: text, data: null });
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** '/content/0/message_id' -> 'content[0].message_id' */
+function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+}
+
+/** One sentence naming the field and what is wrong with it. */
+export function validationText(errors: AjvError[]): string {
+  const e = errors[0];
+  const at = fieldPath(e.instancePath);
+  const join = (p: string, name: unknown) => (p ? `${p}.${name}` : String(name));
+  switch (e.keyword) {
+    case 'required':
+      return `field '${join(at, e.params.missingProperty)}' is required`;
+    case 'additionalProperties':
+      return `field '${join(at, e.params.additionalProperty)}' is not allowed here`;
+    case 'type': {
+      const types = String(e.params.type).split(',').join(' or ');
+      return at ? `field '${at}' must be ${/^[aeiou]/.test(types) ? 'an' : 'a'} ${types}` : `request body must be a JSON ${types}`;
+    }
+    case 'enum':
+      return `field '${at}' must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return at ? `field '${at}' ${e.message}` : `request body ${e.message}`;
+  }
+}
+
+const FASTIFY_CODES: Record<string, (e: FastifyError, req: FastifyRequest) => [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (_e, req) => [413, `request body is larger than the limit of ${req.routeOptions.bodyLimit ?? '?'} bytes`],
+  FST_ERR_CTP_INVALID_JSON_BODY: () => [400, 'request body is not valid JSON'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => [400, 'request body is empty; send a JSON object'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => [400, 'request body must be JSON (Content-Type: application/json)'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => [400, 'request body does not match its Content-Length'],
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: () => [400, 'request has an invalid Content-Type header'],
+};
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((thrown: unknown, req, reply) => {
+    if (thrown instanceof ApiError) return sendError(reply, thrown.code, thrown.text);
+    const err = thrown as FastifyError;
+    if (err.validation) return sendError(reply, 400, validationText(err.validation as AjvError[]));
+    const known = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (known) return sendError(reply, ...known(err, req));
+    if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|__proto__|constructor/i.test(err.message))) {
+      return sendError(reply, 400, 'request body is not valid JSON');
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, 400, `bad request (${err.code ?? err.statusCode})`);
+    }
+    req.log.error({ err }, 'request failed');
+    return sendError(reply, 500, 'internal error; the server log has the details');
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such method: ${req.method} ${req.url.split('?')[0]}`));
+}

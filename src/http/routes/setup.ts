@@ -1,0 +1,118 @@
+/** databases/*, resources/*, templates/*: setting up what campaigns need. */
+import type { FastifyInstance } from 'fastify';
+import { FIELD_TYPES, CHANNELS } from '../../core/types.ts';
+import { TEMPLATE_FIELDS } from '../../core/templates.ts';
+import { addDatabase, addResource, addTemplate, databaseFields, databaseView, loadResource, loadTemplate, resourceView, templateView, updateTemplate, type ResourceInput } from '../../engine/setup.ts';
+import { notFound } from '../../core/errors.ts';
+import type { Store } from '../../store/store.ts';
+import { method } from '../api.ts';
+import { array, bool, id, name, object, str, toId } from '../schemas.ts';
+
+const V = '/api/v1.1';
+
+const fieldDef = object(
+  {
+    name: str('Field name: a letter, then letters, digits, _', 64),
+    type: { type: 'string', enum: [...FIELD_TYPES], description: 'Field type' },
+    indexed: bool('Keep an index so matching and queries on this field are fast'),
+  },
+  ['name', 'type'],
+);
+
+const templateChannel = object(
+  {
+    sid: { type: 'string', enum: [...CHANNELS], description: 'Channel' },
+    fields: {
+      type: 'object',
+      description: Object.entries(TEMPLATE_FIELDS)
+        .map(([c, f]) => `${c}: ${Object.keys(f).join(', ')}`)
+        .join('; '),
+      additionalProperties: { type: 'string' },
+    },
+  },
+  ['sid', 'fields'],
+);
+
+export function setupRoutes(app: FastifyInstance, store: Store): void {
+  method<{ name: string; fields?: { name: string; type: string; indexed?: boolean }[] }>(app, `${V}/databases/add`, 'databases', {
+    summary: 'Create a profile database with typed custom fields',
+    body: object({ name: name('Database name, unique'), fields: array(fieldDef, 'Custom fields', 500) }, ['name']),
+    handler: async (body) => ({ data: { id: (await addDatabase(store, body)).id } }),
+  });
+  method(app, `${V}/databases/list`, 'databases', {
+    summary: 'List profile databases',
+    body: object({}),
+    handler: async () => ({ data: (await store.listDatabases()).map(databaseView) }),
+  });
+  method<{ id: number | string }>(app, `${V}/databases/get`, 'databases', {
+    summary: 'Get a profile database',
+    body: object({ id: id('Database id') }, ['id']),
+    handler: async (body) => {
+      const db = await store.getDatabase(toId(body.id));
+      if (!db) throw notFound(`database ${body.id} not found`);
+      return { data: databaseView(db) };
+    },
+  });
+  method<{ id: number | string }>(app, `${V}/databases/fields`, 'databases', {
+    summary: "List a database's fields: system fields, then custom fields",
+    body: object({ id: id('Database id') }, ['id']),
+    handler: async (body) => ({ data: await databaseFields(store, toId(body.id)) }),
+  });
+
+  method<ResourceInput>(app, `${V}/resources/add`, 'resources', {
+    summary: 'Create a resource: a sending source with its channels and sender settings',
+    body: object(
+      {
+        name: name('Resource name, unique'),
+        channels: array({ type: 'string', enum: [...CHANNELS] }, 'Channels the resource sends on', 3),
+        email: object(
+          {
+            from_email: str('Sender address', 254),
+            from_name: str('Sender name', 255),
+            replyto_email: str('Reply-To address', 254),
+            replyto_name: str('Reply-To name', 255),
+          },
+          [],
+          "Email sender; required with the 'email' channel",
+        ),
+        sms: object({ sender: str('SMS sender name or number', 64) }),
+        push: object({ name: str('Push sender name', 255) }),
+        tracking_domain: str('Domain for links and v1.0 trigger URLs', 255),
+      },
+      ['name', 'channels'],
+    ),
+    handler: async (body) => ({ data: { id: (await addResource(store, body)).id } }),
+  });
+  method<{ id: number | string }>(app, `${V}/resources/get`, 'resources', {
+    summary: 'Get a resource',
+    body: object({ id: id('Resource id') }, ['id']),
+    handler: async (body) => ({ data: resourceView(await loadResource(store, toId(body.id))) }),
+  });
+  method(app, `${V}/resources/list`, 'resources', {
+    summary: 'List resources',
+    body: object({}),
+    handler: async () => ({ data: (await store.listResources()).map(resourceView) }),
+  });
+
+  type TemplateBody = { name: string; channels: { sid: string; fields: Record<string, unknown> }[] };
+  method<TemplateBody>(app, `${V}/templates/add`, 'templates', {
+    summary: 'Create a message template; a field that does not parse is refused with its line and column',
+    body: object({ name: name('Template name, unique'), channels: array(templateChannel, 'One entry per channel', 3) }, ['name', 'channels']),
+    handler: async (body) => ({ data: { id: (await addTemplate(store, body)).id } }),
+  });
+  method<{ id: number | string }>(app, `${V}/templates/get`, 'templates', {
+    summary: 'Get a template',
+    body: object({ id: id('Template id') }, ['id']),
+    handler: async (body) => ({ data: templateView(await loadTemplate(store, toId(body.id))) }),
+  });
+  method<Partial<TemplateBody> & { id: number | string }>(app, `${V}/templates/update`, 'templates', {
+    summary: 'Change a template: a channel given replaces that channel, others stay',
+    body: object({ id: id('Template id'), name: name('New name'), channels: array(templateChannel, 'Channels to replace', 3) }, ['id']),
+    handler: async (body) => ({ data: templateView(await updateTemplate(store, { ...body, id: toId(body.id) })) }),
+  });
+  method(app, `${V}/templates/list`, 'templates', {
+    summary: 'List templates',
+    body: object({}),
+    handler: async () => ({ data: (await store.listTemplates()).map(templateView) }),
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * The `salvo` command:
+ *   salvo serve                       API (and, later, delivery workers) in one process
+ *   salvo migrate                     bring the store's schema up to date and exit
+ *   salvo token create --name NAME    print a new API token, once
+ *   salvo token list | revoke --name NAME
+ */
+import { createApp } from './app.ts';
+import { ConfigError, FLAGS, loadConfig, type Config } from './config.ts';
+import { ApiError } from './core/errors.ts';
+import { createToken } from './engine/tokens.ts';
+import { openStore } from './store/store.ts';
+
+const USAGE = `usage:
+  salvo serve [--port N] [--host H] [--data-dir DIR] [--database-url URL] [--log-level L]
+  salvo migrate
+  salvo token create --name NAME
+  salvo token list
+  salvo token revoke --name NAME
+Settings come from the environment (docs/configuration.md); flags override them.`;
+
+class UsageError extends Error {}
+
+/** Splits argv into words and --flag values; settings flags become environment overrides. */
+function parseArgs(argv: string[]): { words: string[]; env: Record<string, string>; name?: string } {
+  const words: string[] = [];
+  const env: Record<string, string> = {};
+  let name: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    if (!flag.startsWith('--')) {
+      words.push(flag);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    if (flag === '--name') name = value;
+    else if (FLAGS[flag]) env[FLAGS[flag]] = value;
+    else throw new UsageError(`unknown flag ${flag}`);
+  }
+  return { words, env, name };
+}
+
+async function serve(config: Config): Promise<void> {
+  const app = await createApp(config);
+  const address = await app.http.listen({ port: config.port, host: config.host });
+  const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
+  const tokens = await app.store.listTokens();
+  const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`];
+  if (tokens.length === 0) banner.push('  No API token yet. Create one with:  npm run salvo -- token create --name admin');
+  console.log(banner.join('\n'));
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.http.log.info({ signal }, 'stopping');
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
+  const opened = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    return await fn(opened);
+  } finally {
+    await opened.store.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { words, env, name } = parseArgs(argv);
+  const config = loadConfig({ ...process.env, ...env });
+  const [command, sub] = words;
+  switch (command) {
+    case 'serve':
+      await serve(config);
+      return -1; // keeps running
+    case 'migrate':
+      return withStore(config, async ({ migrated, where }) => {
+        console.log(migrated.length ? `applied ${migrated.join(', ')} to ${where}` : `${where} is up to date`);
+        return 0;
+      });
+    case 'token':
+      return withStore(config, async ({ store }) => {
+        if (sub === 'create') {
+          if (!name) throw new UsageError('token create needs --name NAME');
+          const token = await createToken(store, name);
+          console.log(token);
+          console.error(`Token '${name}' created. It is shown only now; Salvo keeps only its hash.`);
+        } else if (sub === 'list') {
+          for (const t of await store.listTokens()) console.log(`${t.name}\tcreated ${new Date(t.created_at).toISOString()}`);
+        } else if (sub === 'revoke') {
+          if (!name) throw new UsageError('token revoke needs --name NAME');
+          if (!(await store.deleteToken(name))) throw new UsageError(`no token named '${name}'`);
+          console.log(`Token '${name}' revoked.`);
+        } else throw new UsageError(`unknown token command '${sub ?? ''}'`);
+        return 0;
+      });
+    case undefined:
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) {
+      console.error(`salvo: bad configuration: ${e.message}`);
+      process.exit(2);
+    }
+    if (e instanceof UsageError) {
+      console.error(`salvo: ${e.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    if (e instanceof ApiError) {
+      console.error(`salvo: ${e.text}`);
+      process.exit(1);
+    }
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EADDRINUSE' ? `the port is already in use (${err.message})` : err.code === 'ECONNREFUSED' ? `cannot reach the database (${err.message})` : err.message;
+    console.error(`salvo: ${why}`);
+    process.exit(1);
+  },
+);
