@@ -1,6 +1,13 @@
-/** The composition root: opens the store, ensures the configured token, builds the HTTP server. */
+/**
+ * The composition root: the store, the catalog of cached setup, the delivery channels, the workers
+ * (dispatcher and expander) and the HTTP server, wired for `salvo serve` or `salvo worker`.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { channelsFor } from './delivery/channels.ts';
+import { Dispatcher } from './delivery/dispatcher.ts';
+import { Catalog } from './engine/catalog.ts';
+import { Expander } from './engine/expander.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
 import { buildHttp } from './http/server.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -9,22 +16,46 @@ export interface App {
   config: Config;
   store: Store;
   http: FastifyInstance;
+  dispatcher: Dispatcher;
+  expander: Expander;
   /** Where the data lives, for the start-up line. */
   where: string;
+  /** Starts the workers (when SALVO_WORKERS > 0). */
+  startWorkers(): void;
   close(): Promise<void>;
 }
 
 export async function createApp(config: Config, o: { searchPath?: string } = {}): Promise<App> {
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath });
   if (config.token) await ensureEnvToken(store, config.token);
-  const http = await buildHttp({ config, store });
+  const catalog = new Catalog(store);
+  const channels = channelsFor(config, store);
+  let dispatcher!: Dispatcher;
+  let expander!: Expander;
+  const wake = () => {
+    dispatcher.wake();
+    expander.wake();
+  };
+  const http = await buildHttp({ config, store, catalog, wake });
+  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log });
+  expander = new Expander({ store, catalog, wake }, { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log });
   return {
     config,
     store,
     http,
+    dispatcher,
+    expander,
     where,
+    startWorkers() {
+      if (config.workers === 0) return;
+      dispatcher.start();
+      expander.start();
+    },
     async close() {
       await http.close();
+      await expander.stop();
+      await dispatcher.stop();
+      await Promise.all(Object.values(channels).map((c) => c.close()));
       await store.close();
     },
   };

@@ -17,6 +17,24 @@ export interface Config {
   bodyLimit: number;
   /** Largest request body in bytes for batch and task calls (profiles/import_batch, start_batch, ...). */
   batchBodyLimit: number;
+  /** Largest total size of a launch's attachments, decoded. */
+  attachLimit: number;
+  /** smtp:// or smtps:// URL; null captures email in the outbox. */
+  smtpUrl: string | null;
+  /** SMTP connections kept open. */
+  smtpPool: number;
+  /** Messages sent at once by this process's workers; 0 runs no workers. */
+  workers: number;
+  /** Attempts before a transient failure becomes final. */
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How long a worker holds a claimed message before others may take it. */
+  leaseMs: number;
+  /** How often workers look for due messages when nothing wakes them. */
+  pollMs: number;
+  /** Rendered body kept per message for messages/get, in characters; 0 keeps none. */
+  keepBody: number;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +71,19 @@ export function bytes(env: Env, name: string, fallback: number): number {
   const n = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
   if (!Number.isSafeInteger(n) || n < 1024) throw new ConfigError(name, `must be a size of at least 1kb, like 1048576, 512kb or 10mb (got "${raw}")`);
   return n;
+}
+
+function smtpUrl(env: Env): string | null {
+  const raw = env.SALVO_SMTP_URL;
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SALVO_SMTP_URL', 'is not a URL (expected smtp://user:pass@host:587 or smtps://...)');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError('SALVO_SMTP_URL', `must be smtp:// or smtps://, not ${url.protocol}//`);
+  return raw;
 }
 
 function databaseUrl(env: Env): string | null {
@@ -96,5 +127,15 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     bodyLimit: bytes(env, 'SALVO_BODY_LIMIT', 1024 * 1024),
     batchBodyLimit: bytes(env, 'SALVO_BATCH_BODY_LIMIT', 10 * 1024 * 1024),
+    attachLimit: bytes(env, 'SALVO_ATTACH_LIMIT', 10 * 1024 * 1024),
+    smtpUrl: smtpUrl(env),
+    smtpPool: integer(env, 'SALVO_SMTP_POOL', 5, 1, 100),
+    workers: integer(env, 'SALVO_WORKERS', 8, 0, 1000),
+    maxAttempts: integer(env, 'SALVO_MAX_ATTEMPTS', 8, 1, 100),
+    retryBaseMs: integer(env, 'SALVO_RETRY_BASE_MS', 10_000, 1, 86_400_000),
+    retryMaxMs: integer(env, 'SALVO_RETRY_MAX_MS', 3_600_000, 1, 604_800_000),
+    leaseMs: integer(env, 'SALVO_LEASE_SECONDS', 60, 1, 86_400) * 1000,
+    pollMs: integer(env, 'SALVO_POLL_MS', 250, 10, 60_000),
+    keepBody: integer(env, 'SALVO_KEEP_BODY', 65_536, 0, 10_000_000),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The `salvo` command:
- *   salvo serve                       API (and, later, delivery workers) in one process
+ *   salvo serve                       the API and the delivery workers in one process
+ *   salvo worker                      delivery workers only (scale-out)
  *   salvo migrate                     bring the store's schema up to date and exit
  *   salvo token create --name NAME    print a new API token, once
  *   salvo token list | revoke --name NAME
@@ -13,6 +14,7 @@ import { openStore } from './store/store.ts';
 
 const USAGE = `usage:
   salvo serve [--port N] [--host H] [--data-dir DIR] [--database-url URL] [--log-level L]
+  salvo worker [--data-dir DIR] [--database-url URL] [--log-level L]
   salvo migrate
   salvo token create --name NAME
   salvo token list
@@ -44,11 +46,26 @@ function parseArgs(argv: string[]): { words: string[]; env: Record<string, strin
 async function serve(config: Config): Promise<void> {
   const app = await createApp(config);
   const address = await app.http.listen({ port: config.port, host: config.host });
+  app.startWorkers();
   const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
   const tokens = await app.store.listTokens();
   const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`];
+  banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
   if (tokens.length === 0) banner.push('  No API token yet. Create one with:  npm run salvo -- token create --name admin');
   console.log(banner.join('\n'));
+  stopOnSignals(app);
+}
+
+async function worker(config: Config): Promise<void> {
+  if (config.workers === 0) throw new ConfigError('SALVO_WORKERS', 'must be at least 1 for salvo worker');
+  const app = await createApp(config);
+  app.startWorkers();
+  console.log(`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`);
+  stopOnSignals(app);
+}
+
+/** SIGTERM and SIGINT stop taking work, let what is in flight finish, then exit. */
+function stopOnSignals(app: Awaited<ReturnType<typeof createApp>>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -78,6 +95,9 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       await serve(config);
       return -1; // keeps running
+    case 'worker':
+      await worker(config);
+      return -1;
     case 'migrate':
       return withStore(config, async ({ migrated, where }) => {
         console.log(migrated.length ? `applied ${migrated.join(', ')} to ${where}` : `${where} is up to date`);

@@ -66,7 +66,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Record<string, string> } = {}): Promise<TestServer> {
+/**
+ * A server on 127.0.0.1 with a fresh store. `workers: true` starts delivery, polling fast so tests
+ * do not wait; give SALVO_SMTP_URL in env to deliver to a test SMTP server.
+ */
+export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Record<string, string>; workers?: boolean } = {}): Promise<TestServer> {
   const tmp = tempDir();
   const pg = o.kind === 'postgres' ? await freshSchema() : null;
   const config = loadConfig({
@@ -74,11 +78,15 @@ export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Recor
     SALVO_DATA_DIR: tmp.dir,
     SALVO_TOKEN: TEST_TOKEN,
     SALVO_LOG_LEVEL: 'silent',
+    SALVO_POLL_MS: '50',
+    SALVO_RETRY_BASE_MS: '100',
+    SALVO_RETRY_MAX_MS: '400',
     ...(pg ? { SALVO_DATABASE_URL: PG_URL! } : {}),
     ...o.env,
   });
   const app = await createApp(config, { searchPath: pg?.schema });
   const address = await app.http.listen({ port: 0, host: '127.0.0.1' });
+  if (o.workers) app.startWorkers();
   return {
     app,
     url: address,
@@ -114,4 +122,15 @@ export function ok(r: Response): Response['body'] {
     throw new Error(`expected success, got HTTP ${r.status}: ${JSON.stringify(r.body)}`);
   }
   return r.body;
+}
+
+/** Polls until check() answers something truthy, or fails after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -163,3 +163,62 @@ export interface ApiToken {
   hash: string;
   created_at: number;
 }
+
+export const LAUNCH_STATES = ['done', 'expanding', 'filtered', 'aborted'] as const;
+export type LaunchState = (typeof LAUNCH_STATES)[number];
+
+/** One trigger call. A `custom_request` audience is expanded into messages in pages (`cursor`). */
+export interface Launch {
+  id: number;
+  campaign_id: number;
+  kind: string;
+  state: LaunchState;
+  content: Record<string, unknown>;
+  custom_data: Record<string, unknown> | null;
+  audience: Record<string, unknown> | null;
+  cursor: string | null;
+  total: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'failed', 'skipped'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export interface HistoryEntry {
+  status: MessageStatus;
+  time: number;
+  detail?: string;
+}
+
+export interface Message {
+  id: number;
+  launch_id: number;
+  campaign_id: number;
+  profile_id: string;
+  subscription_id: number | null;
+  channel: Channel;
+  address: string | null;
+  status: MessageStatus;
+  skip_reason: string | null;
+  priority: number;
+  attempts: number;
+  next_attempt_at: number;
+  lease_until: number | null;
+  worker: string | null;
+  last_error: string | null;
+  history: HistoryEntry[];
+  /** Field values used for this message only (v1.0 `fields` with option 1). */
+  overrides: Record<string, unknown> | null;
+  subject: string | null;
+  body: string | null;
+  created_at: number;
+  updated_at: number;
+  sent_at: number | null;
+}
+
+/** What a launch writes per recipient. */
+export type NewMessage = Pick<
+  Message,
+  'campaign_id' | 'profile_id' | 'subscription_id' | 'channel' | 'address' | 'status' | 'skip_reason' | 'priority' | 'next_attempt_at' | 'overrides'
+>;

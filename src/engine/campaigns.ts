@@ -133,6 +133,16 @@ export async function setCampaignActive(store: Store, id: number, active: boolea
   return { ...c, is_active: active };
 }
 
+/** deactivate with abort_if_running: drops queued and waiting messages and stops expanding launches. */
+export async function abortCampaign(store: Store, id: number): Promise<void> {
+  const now = Date.now();
+  await store.transaction(async (tx) => {
+    const messages = await tx.abortQueued(id, now);
+    const launches = await tx.abortExpandingLaunches(id, now);
+    await tx.appendCampaignLog(id, 'warning', `aborted: ${messages} queued messages dropped, ${launches} launches stopped expanding`, now);
+  });
+}
+
 export const campaignView = (c: Campaign) => ({
   id: c.id,
   name: c.name,

@@ -4,20 +4,22 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
-import type { Store } from '../store/store.ts';
+import type { LaunchDeps } from '../engine/launch.ts';
 import { requireToken } from './api.ts';
 import { installErrorHandling } from './envelope.ts';
 import { installJsonParser } from './json-body.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
+import { messageRoutes } from './routes/messages.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
+import { triggerRoutes } from './routes/triggers.ts';
 
-export interface HttpDeps {
+export interface HttpDeps extends LaunchDeps {
   config: Config;
-  store: Store;
 }
 
-export async function buildHttp({ config, store }: HttpDeps): Promise<FastifyInstance> {
+export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
+  const { config, store } = deps;
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -51,9 +53,11 @@ export async function buildHttp({ config, store }: HttpDeps): Promise<FastifyIns
   const verifier = new TokenVerifier(store);
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
-    setupRoutes(api, store);
+    setupRoutes(api, store, deps.catalog);
     profileRoutes(api, store, config.batchBodyLimit);
-    campaignRoutes(api, store);
+    campaignRoutes(api, store, deps.catalog);
+    triggerRoutes(api, deps, config);
+    messageRoutes(api, store);
   });
   return app;
 }

@@ -2,7 +2,7 @@
  * The few things the Store needs from a SQL engine. SQL is written once, with `?` placeholders and
  * the SQL both SQLite and PostgreSQL speak; each driver adapts placeholders and values.
  */
-export type Param = string | number | boolean | null | undefined;
+export type Param = string | number | boolean | null | undefined | Buffer;
 export type Row = Record<string, unknown>;
 
 export interface SqlDriver {

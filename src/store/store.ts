@@ -8,13 +8,17 @@ import type { SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
 import { PgDriver } from './postgres/driver.ts';
 import { campaignQueries } from './queries/campaigns.ts';
+import { launchQueries } from './queries/launches.ts';
+import { messageQueries } from './queries/messages.ts';
 import { profileQueries } from './queries/profiles.ts';
 import { setupQueries } from './queries/setup.ts';
 import { SqliteDriver } from './sqlite/driver.ts';
 
 export type Store = ReturnType<typeof setupQueries> &
   ReturnType<typeof profileQueries> &
-  ReturnType<typeof campaignQueries> & {
+  ReturnType<typeof campaignQueries> &
+  ReturnType<typeof launchQueries> &
+  ReturnType<typeof messageQueries> & {
     readonly dialect: SqlDriver['dialect'];
     /** Runs fn with a Store whose every call is part of one transaction. */
     transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -27,6 +31,8 @@ export function storeOn(driver: SqlDriver): Store {
     ...setupQueries(driver),
     ...profileQueries(driver),
     ...campaignQueries(driver),
+    ...launchQueries(driver),
+    ...messageQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     close: () => driver.close(),
   };

@@ -1,7 +1,9 @@
 /** campaigns/triggers/add|get|list|update and campaigns/activate|deactivate|get_status|log_v2. */
 import type { FastifyInstance } from 'fastify';
 import { CHANNELS, TRIGGER_TYPES } from '../../core/types.ts';
-import { addCampaign, campaignView, loadCampaign, setCampaignActive, updateCampaign, type CampaignInput } from '../../engine/campaigns.ts';
+import type { Campaign } from '../../core/types.ts';
+import { abortCampaign, addCampaign, campaignView, loadCampaign, setCampaignActive, updateCampaign, type CampaignInput } from '../../engine/campaigns.ts';
+import type { Catalog } from '../../engine/catalog.ts';
 import { iso } from '../../engine/setup.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
@@ -44,7 +46,9 @@ const ids = (b: CampaignBody): CampaignInput => ({
   db_id: b.db_id === undefined ? undefined : toId(b.db_id, 'db_id'),
 });
 
-export function campaignRoutes(app: FastifyInstance, store: Store): void {
+export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Catalog): void {
+  /** This process sees its own campaign changes at once; others within the cache's second. */
+  const changed = (c: Campaign) => (catalog.forgetCampaign(c.id), campaignView(c));
   method<CampaignBody>(app, `${V}/campaigns/triggers/add`, 'campaigns', {
     summary: 'Create a trigger campaign',
     body: object(campaignProperties, ['name', 'send_channel', 'resource_id', 'db_id', 'content']),
@@ -53,7 +57,7 @@ export function campaignRoutes(app: FastifyInstance, store: Store): void {
   method<CampaignBody & { id: Id }>(app, `${V}/campaigns/triggers/update`, 'campaigns', {
     summary: 'Change a trigger campaign; keys not given stay as they are',
     body: object({ id: id('Campaign id'), ...campaignProperties }, ['id']),
-    handler: async (body) => ({ data: campaignView(await updateCampaign(store, { ...ids(body), id: toId(body.id) })) }),
+    handler: async (body) => ({ data: changed(await updateCampaign(store, { ...ids(body), id: toId(body.id) })) }),
   });
   method<{ id: Id }>(app, `${V}/campaigns/triggers/get`, 'campaigns', {
     summary: 'Get a trigger campaign',
@@ -80,12 +84,16 @@ export function campaignRoutes(app: FastifyInstance, store: Store): void {
   method<{ id: Id }>(app, `${V}/campaigns/activate`, 'campaigns', {
     summary: 'Activate a campaign',
     body: object({ id: id('Campaign id') }, ['id']),
-    handler: async (body) => ({ data: campaignView(await setCampaignActive(store, toId(body.id), true)) }),
+    handler: async (body) => ({ data: changed(await setCampaignActive(store, toId(body.id), true)) }),
   });
   method<{ id: Id; abort_if_running?: boolean }>(app, `${V}/campaigns/deactivate`, 'campaigns', {
     summary: 'Deactivate a campaign',
     body: object({ id: id('Campaign id'), abort_if_running: bool('Also drop messages still queued') }, ['id']),
-    handler: async (body) => ({ data: campaignView(await setCampaignActive(store, toId(body.id), false)) }),
+    handler: async (body) => {
+      const c = await setCampaignActive(store, toId(body.id), false);
+      if (body.abort_if_running) await abortCampaign(store, c.id);
+      return { data: changed(c) };
+    },
   });
   method<{ id: Id }>(app, `${V}/campaigns/get_status`, 'campaigns', {
     summary: "A campaign's state: {is_active, is_completed, status}",

@@ -4,6 +4,7 @@ import { FIELD_TYPES, CHANNELS } from '../../core/types.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
 import { addDatabase, addResource, addTemplate, databaseFields, databaseView, loadResource, loadTemplate, resourceView, templateView, updateTemplate, type ResourceInput } from '../../engine/setup.ts';
 import { notFound } from '../../core/errors.ts';
+import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { array, bool, id, name, object, str, toId } from '../schemas.ts';
@@ -33,7 +34,7 @@ const templateChannel = object(
   ['sid', 'fields'],
 );
 
-export function setupRoutes(app: FastifyInstance, store: Store): void {
+export function setupRoutes(app: FastifyInstance, store: Store, catalog: Catalog): void {
   method<{ name: string; fields?: { name: string; type: string; indexed?: boolean }[] }>(app, `${V}/databases/add`, 'databases', {
     summary: 'Create a profile database with typed custom fields',
     body: object({ name: name('Database name, unique'), fields: array(fieldDef, 'Custom fields', 500) }, ['name']),
@@ -108,7 +109,11 @@ export function setupRoutes(app: FastifyInstance, store: Store): void {
   method<Partial<TemplateBody> & { id: number | string }>(app, `${V}/templates/update`, 'templates', {
     summary: 'Change a template: a channel given replaces that channel, others stay',
     body: object({ id: id('Template id'), name: name('New name'), channels: array(templateChannel, 'Channels to replace', 3) }, ['id']),
-    handler: async (body) => ({ data: templateView(await updateTemplate(store, { ...body, id: toId(body.id) })) }),
+    handler: async (body) => {
+      const t = await updateTemplate(store, { ...body, id: toId(body.id) });
+      catalog.forgetTemplate(t.id);
+      return { data: templateView(t) };
+    },
   });
   method(app, `${V}/templates/list`, 'templates', {
     summary: 'List templates',

@@ -1,0 +1,76 @@
+/** A campaign's template rendered for one recipient: what a channel sends. */
+import { badRequest } from './errors.ts';
+import { renderTemplate, type RenderContext } from './template/render.ts';
+import { compileTemplate } from './templates.ts';
+import type { Campaign, Resource, Subscription, Template } from './types.ts';
+
+export interface Address {
+  email: string;
+  name?: string;
+}
+
+export interface EmailMessage {
+  channel: 'email';
+  to: string;
+  from: Address;
+  replyTo?: Address;
+  subject: string;
+  html?: string;
+  text?: string;
+}
+export interface SmsMessage {
+  channel: 'sms';
+  to: string;
+  sender?: string;
+  text: string;
+}
+export interface PushMessage {
+  channel: 'push';
+  to: string;
+  provider: string;
+  title: string;
+  body: string;
+  url?: string;
+  icon?: string;
+}
+export type RenderedMessage = EmailMessage | SmsMessage | PushMessage;
+
+const render = (src: string | undefined, ctx: RenderContext, html = false) => (src === undefined ? undefined : renderTemplate(compileTemplate(src), ctx, { html }));
+
+export function renderMessage(template: Template, campaign: Campaign, resource: Resource, to: Subscription, ctx: RenderContext): RenderedMessage {
+  const content = campaign.content[0] ?? { message_id: template.id };
+  if (campaign.send_channel === 'email') {
+    const t = template.channels.email;
+    const sender = resource.email;
+    if (!t || !sender) throw badRequest(`campaign ${campaign.id} has no email template or sender`);
+    const fromEmail = content.from_email ?? t.from_email ?? sender.from_email;
+    const fromName = render(content.from_name ?? t.from_name, ctx) ?? sender.from_name;
+    const replyEmail = content.replyto_email ?? t.replyto_email ?? sender.replyto_email;
+    const replyName = content.replyto_name ?? t.replyto_name ?? sender.replyto_name;
+    return {
+      channel: 'email',
+      to: to.address,
+      from: { email: fromEmail, ...(fromName ? { name: fromName } : {}) },
+      ...(replyEmail ? { replyTo: { email: replyEmail, ...(replyName ? { name: replyName } : {}) } } : {}),
+      subject: render(content.subject ?? t.subject, ctx)!,
+      ...(t.html !== undefined ? { html: render(t.html, ctx, true) } : {}),
+      ...(t.text !== undefined ? { text: render(t.text, ctx) } : {}),
+    };
+  }
+  if (campaign.send_channel === 'sms') {
+    const t = template.channels.sms;
+    if (!t) throw badRequest(`campaign ${campaign.id} has no sms template`);
+    return { channel: 'sms', to: to.address, ...(resource.sms?.sender ? { sender: resource.sms.sender } : {}), text: render(t.text, ctx)! };
+  }
+  const t = template.channels.push;
+  if (!t) throw badRequest(`campaign ${campaign.id} has no push template`);
+  return {
+    channel: 'push',
+    to: to.address,
+    provider: to.provider ?? '',
+    title: render(t.title, ctx)!,
+    body: render(t.body, ctx)!,
+    ...(t.url !== undefined ? { url: render(t.url, ctx) } : {}),
+    ...(t.icon !== undefined ? { icon: t.icon } : {}),
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Whether a failed send is worth another attempt, and when. SMTP 5xx replies are final; 4xx replies,
+ * connection trouble and anything unrecognised are retried, so accepted work is not lost to a
+ * passing fault or a misconfigured relay.
+ */
+export type Verdict = 'transient' | 'permanent';
+
+export interface SendFailure {
+  code?: string;
+  responseCode?: number;
+  /** Set by channels for failures that no retry can mend (a bad address, a rejected message). */
+  permanent?: boolean;
+  message?: string;
+}
+
+export function classifyFailure(e: SendFailure): Verdict {
+  if (typeof e.responseCode === 'number') return e.responseCode >= 500 && e.responseCode < 600 ? 'permanent' : 'transient';
+  if (e.permanent === true) return 'permanent';
+  return 'transient';
+}
+
+/**
+ * Exponential backoff with jitter: the n-th retry waits between half and all of base * 2^(n-1),
+ * capped at max. The jitter keeps retries of a burst from arriving together.
+ */
+export function retryDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

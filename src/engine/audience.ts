@@ -1,0 +1,81 @@
+/**
+ * Who a launch is for. A matching mode names one profile (none is a 404, several a 409); a
+ * `custom_request` names any number, read a page at a time through the narrowest index.
+ */
+import { conflict, notFound, badRequest } from '../core/errors.ts';
+import { findField } from '../core/fields.ts';
+import type { SingleMatch } from '../core/launch-request.ts';
+import { coerceFieldValue } from '../core/matching.ts';
+import type { AudiencePlan } from '../core/audience-plan.ts';
+import type { Predicate } from '../core/mongo-query.ts';
+import { profileDocument } from '../core/profile.ts';
+import type { Database, Profile } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+import { findByField } from './lookup.ts';
+
+async function bySubscription(store: Store, db: Database, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {
+  const ids = await store.findSubscribedProfileIds(db.id, channel, [address], resourceId);
+  return ids.length ? store.getProfiles(ids) : [];
+}
+
+/** Profiles a single-profile matching mode finds (before the one-profile rule is applied). */
+async function findSingle(store: Store, db: Database, m: SingleMatch): Promise<Profile[]> {
+  const value = m.value as string;
+  switch (m.mode) {
+    case 'email':
+      return [...(await store.findProfiles(db.id, 'email', [value])), ...(await bySubscription(store, db, 'email', value, m.resourceId))];
+    case 'email_profile':
+      return store.findProfiles(db.id, 'email', [value]);
+    case 'email_sub':
+      return bySubscription(store, db, 'email', value, m.resourceId);
+    case 'phone':
+      return [...(await store.findProfiles(db.id, { key: 'phones' }, [value])), ...(await bySubscription(store, db, 'sms', value, m.resourceId))];
+    case 'phone_sub':
+      return bySubscription(store, db, 'sms', value, m.resourceId);
+    case 'push_sub':
+      return bySubscription(store, db, 'push', value, m.resourceId);
+    case 'profile_id':
+      return store.findProfiles(db.id, 'id', [value]);
+    case 'custom': {
+      const field = findField(db, m.fieldName!);
+      if (!field) throw badRequest(`field_name '${m.fieldName}' is not a field of database ${db.id}`);
+      return findByField(store, db, field, coerceFieldValue(field, m.value));
+    }
+  }
+}
+
+const describe = (m: SingleMatch) => (m.mode === 'custom' ? `${m.fieldName} ${JSON.stringify(m.value)}` : `${m.mode} ${m.value}`);
+
+/** The one profile a matching mode names. */
+export async function resolveSingle(store: Store, db: Database, m: SingleMatch): Promise<Profile> {
+  const found = [...new Map((await findSingle(store, db, m)).map((p) => [p.id, p])).values()];
+  if (found.length === 0) throw notFound(`no profile found for ${describe(m)} in database ${db.id}`);
+  if (found.length > 1) throw conflict(`${found.length} profiles match ${describe(m)} in database ${db.id}; use custom_request to reach several`);
+  return found[0];
+}
+
+export interface AudiencePage {
+  profiles: Profile[];
+  /** Where the next page starts; null when the audience is exhausted. */
+  next: string | null;
+  /** Profiles read from the store for this page (the index narrows, the query decides). */
+  rowsRead: number;
+}
+
+const KEYS_PER_PAGE = 500;
+
+/** One page of a custom_request audience, from `cursor` on (null: the start). */
+export async function readAudiencePage(store: Store, db: Database, plan: AudiencePlan, test: Predicate, cursor: string | null, pageSize: number): Promise<AudiencePage> {
+  let rows: Profile[];
+  let next: string | null;
+  if (plan.kind === 'keys') {
+    const from = cursor === null ? 0 : Number(cursor);
+    const keys = plan.keys.slice(from, from + KEYS_PER_PAGE);
+    rows = keys.length ? await store.findProfiles(db.id, plan.lookup, keys) : [];
+    next = from + KEYS_PER_PAGE < plan.keys.length ? String(from + KEYS_PER_PAGE) : null;
+  } else {
+    rows = await store.scanProfiles(db.id, cursor ?? '', pageSize);
+    next = rows.length === pageSize ? rows[rows.length - 1].id : null;
+  }
+  return { profiles: rows.filter((p) => test(profileDocument(p))), next, rowsRead: rows.length };
+}

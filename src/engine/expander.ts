@@ -1,0 +1,106 @@
+/**
+ * Expansion of custom_request launches: a page of the audience at a time, each page's messages and
+ * the launch's new cursor committed together, so a restart resumes where the last commit left off
+ * and two expanders never add a page twice.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { planAudience } from '../core/audience-plan.ts';
+import { compileQuery, type MongoQuery } from '../core/mongo-query.ts';
+import type { Campaign, Database, Launch } from '../core/types.ts';
+import { readAudiencePage } from './audience.ts';
+import type { LaunchDeps } from './launch.ts';
+import { messagesFor } from './recipients.ts';
+import { Waker } from './waker.ts';
+
+export const PAGE_SIZE = 1000;
+
+class Superseded extends Error {}
+
+export interface StepResult {
+  launch: Launch;
+  queued: number;
+  skipped: number;
+  rowsRead: number;
+}
+
+/** Expands one page; null when another expander moved the launch on (or it was aborted) meanwhile. */
+export async function expandStep(deps: LaunchDeps, launch: Launch, campaign: Campaign, db: Database, pageSize = PAGE_SIZE): Promise<StepResult | null> {
+  const audience = launch.audience as { query: MongoQuery; priority: number };
+  const test = compileQuery(audience.query, 'custom_request');
+  const page = await readAudiencePage(deps.store, db, planAudience(audience.query, db), test, launch.cursor, pageSize);
+  const now = Date.now();
+  const rows = await messagesFor(deps.store, campaign, page.profiles, null, { now, priority: audience.priority });
+  const state = page.next === null ? 'done' : 'expanding';
+  let made: number;
+  try {
+    made = await deps.store.transaction(async (tx) => {
+      const added = await tx.insertMessages(launch.id, rows, now);
+      if (!(await tx.advanceLaunch(launch.id, launch.cursor, page.next, state, added, now))) throw new Superseded();
+      if (state === 'done') {
+        const counts = await tx.countMessagesByStatus(launch.id);
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        const detail = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+        await tx.appendCampaignLog(campaign.id, total ? 'info' : 'warning', `launch ${launch.id}: custom_request matched ${total} profiles${total ? ` (${detail})` : ''}`, now);
+      }
+      return added;
+    });
+  } catch (e) {
+    if (e instanceof Superseded) return null;
+    throw e;
+  }
+  const queued = rows.filter((r) => r.status === 'queued').length;
+  if (queued) deps.wake();
+  return { launch: { ...launch, cursor: page.next, state, total: launch.total + made }, queued, skipped: rows.length - queued, rowsRead: page.rowsRead };
+}
+
+/** The background loop: takes expanding launches (under a lease) and expands them to the end. */
+export class Expander {
+  private readonly waker = new Waker();
+  private stopped = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: LaunchDeps,
+    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
+  ) {}
+
+  wake = () => this.waker.wake();
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waker.wake();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const now = Date.now();
+        const launch = await this.deps.store.claimExpandingLaunch(now, now + this.o.leaseMs);
+        if (launch) await this.expand(launch, now + this.o.leaseMs / 2);
+        else await this.waker.wait(this.o.pollMs);
+      } catch (e) {
+        this.o.log.error({ err: e }, 'expanding a launch failed; retrying');
+        await this.waker.wait(this.o.pollMs * 4);
+      }
+    }
+  }
+
+  /** Expands until done, stopped, or half the lease is gone (then the launch is claimed afresh). */
+  private async expand(launch: Launch, until: number): Promise<void> {
+    const campaign = await this.deps.catalog.campaign(launch.campaign_id);
+    const db = campaign && (await this.deps.catalog.database(campaign.db_id));
+    if (!campaign || !db) {
+      await this.deps.store.abortExpandingLaunches(launch.campaign_id, Date.now());
+      return;
+    }
+    let current: Launch | null = launch;
+    while (current && current.state === 'expanding' && !this.stopped && Date.now() < until) {
+      current = (await expandStep(this.deps, current, campaign, db))?.launch ?? null;
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * A launch: a trigger call turned into stored messages. Everything a successful answer promises is
+ * committed before the answer: the launch, its attachments, and a message row per recipient (queued,
+ * or skipped with the reason). A custom_request audience is stored as the launch's query and
+ * expanded in pages, the first ones at once and the rest in the background (expander.ts).
+ */
+import { badRequest, notFound } from '../core/errors.ts';
+import type { LaunchParams } from '../core/launch-request.ts';
+import { compileQuery } from '../core/mongo-query.ts';
+import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+import { resolveSingle } from './audience.ts';
+import type { Catalog } from './catalog.ts';
+import { expandStep } from './expander.ts';
+import { PRIORITY, messagesFor } from './recipients.ts';
+
+export interface LaunchDeps {
+  store: Store;
+  catalog: Catalog;
+  /** Tells this process's workers that messages are waiting. */
+  wake: () => void;
+}
+
+export interface LaunchResult {
+  launch: Launch;
+  queued: number;
+  skipped: number;
+  /** A custom_request audience that matched nobody (the launch is recorded all the same). */
+  empty: boolean;
+}
+
+/** The campaign a launch starts: it must exist, be active and be an api_call trigger. */
+export async function launchableCampaign(catalog: Catalog, id: number): Promise<Campaign> {
+  const c = await catalog.campaign(id);
+  if (!c) throw notFound(`trigger campaign ${id} not found`);
+  if (c.trigger_type !== 'api_call') throw badRequest(`campaign ${id} is an '${c.trigger_type}' trigger; only api_call campaigns start from the API`);
+  if (!c.is_active) throw badRequest(`trigger campaign ${id} is not active`);
+  return c;
+}
+
+export async function campaignDatabase(catalog: Catalog, c: Campaign): Promise<Database> {
+  const db = await catalog.database(c.db_id);
+  if (!db) throw notFound(`database ${c.db_id} of campaign ${c.id} not found`);
+  return db;
+}
+
+const summary = (rows: NewMessage[]) => {
+  const queued = rows.filter((r) => r.status !== 'skipped').length;
+  const reasons = [...new Set(rows.filter((r) => r.skip_reason).map((r) => r.skip_reason))];
+  return { queued, skipped: rows.length - queued, text: `${queued} queued${rows.length > queued ? `, ${rows.length - queued} skipped (${reasons.join(', ')})` : ''}` };
+};
+
+/** Stores a launch whose messages are all known now, in one transaction. */
+export async function storeLaunch(
+  deps: LaunchDeps,
+  campaign: Campaign,
+  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
+  kind: string,
+  rows: NewMessage[],
+  now: number,
+): Promise<LaunchResult> {
+  const s = summary(rows);
+  const launch = await deps.store.transaction(async (tx) => {
+    const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+    await tx.insertAttachments(l.id, p.attachments);
+    const made = await tx.insertMessages(l.id, rows, now);
+    await tx.addLaunchTotal(l.id, made);
+    await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): ${s.text}`, now);
+    return { ...l, total: made };
+  });
+  if (s.queued) deps.wake();
+  return { launch, queued: s.queued, skipped: s.skipped, empty: false };
+}
+
+/** Work a custom_request launch does before answering; the rest is the expander's. */
+const INLINE_ROWS = 5_000;
+
+export async function startLaunch(deps: LaunchDeps, campaignId: number, p: LaunchParams, kind = 'start'): Promise<LaunchResult> {
+  const now = Date.now();
+  const campaign = await launchableCampaign(deps.catalog, campaignId);
+  const db = await campaignDatabase(deps.catalog, campaign);
+
+  if (campaign.content_filter && !compileQuery(campaign.content_filter, 'content_filter')(p.content)) {
+    const launch = await deps.store.transaction(async (tx) => {
+      const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+      await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
+      return l;
+    });
+    return { launch, queued: 0, skipped: 0, empty: false };
+  }
+
+  if (p.audience.kind === 'single') {
+    const profile = await resolveSingle(deps.store, db, p.audience.match);
+    const rows = await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
+    return storeLaunch(deps, campaign, p, kind, rows, now);
+  }
+
+  const query = p.audience.query;
+  compileQuery(query, 'custom_request'); // refuse what mingo cannot compile before anything is stored
+  let launch = await deps.store.transaction(async (tx) => {
+    const l = await tx.insertLaunch(
+      { campaign_id: campaign.id, kind, state: 'expanding', content: p.content, custom_data: p.customData, audience: { query, priority: PRIORITY.audience }, cursor: null },
+      now,
+    );
+    await tx.insertAttachments(l.id, p.attachments);
+    await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): custom_request accepted`, now);
+    return l;
+  });
+  let rowsRead = 0;
+  let queued = 0;
+  let skipped = 0;
+  while (launch.state === 'expanding' && rowsRead < INLINE_ROWS) {
+    const step = await expandStep(deps, launch, campaign, db);
+    if (!step) break; // another expander took it over
+    launch = step.launch;
+    rowsRead += step.rowsRead;
+    queued += step.queued;
+    skipped += step.skipped;
+  }
+  return { launch, queued, skipped, empty: launch.state === 'done' && launch.total === 0 };
+}

@@ -1,0 +1,40 @@
+/** Message rows for a launch's profiles: the subscription each message goes to, or why it is skipped. */
+import { SKIP, chooseSubscription, type SubscriptionFilter } from '../core/choose.ts';
+import type { Campaign, NewMessage, Profile } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+
+/** Queue priorities: one API trigger overtakes a fan-out, which overtakes a batch task. */
+export const PRIORITY = { trigger: 100, audience: 50, batch: 20 } as const;
+
+/** Message rows for profiles of a campaign: the subscription each goes to, or why it is skipped. */
+export async function messagesFor(
+  store: Store,
+  campaign: Campaign,
+  profiles: Profile[],
+  filter: SubscriptionFilter | null,
+  o: { now: number; priority: number; overrides?: Map<string, Record<string, unknown>> },
+): Promise<NewMessage[]> {
+  if (profiles.length === 0) return [];
+  const ids = profiles.map((p) => p.id);
+  const subscriptions = await store.getSubscriptions(ids);
+  const recent = campaign.skip_minutes > 0 ? await store.recentRecipients(campaign.id, ids, o.now - campaign.skip_minutes * 60_000) : new Set<string>();
+  const byProfile = new Map<string, typeof subscriptions>();
+  for (const s of subscriptions) byProfile.set(s.profile_id, [...(byProfile.get(s.profile_id) ?? []), s]);
+  return profiles.map((p) => {
+    const choice = recent.has(p.id) ? { skip: SKIP.recentlySent } : chooseSubscription(p, byProfile.get(p.id) ?? [], campaign, filter);
+    const sub = 'subscription' in choice ? choice.subscription : null;
+    return {
+      campaign_id: campaign.id,
+      profile_id: p.id,
+      subscription_id: sub?.id ?? null,
+      channel: campaign.send_channel,
+      address: sub?.address ?? null,
+      status: sub ? 'queued' : 'skipped',
+      skip_reason: 'skip' in choice ? choice.skip : null,
+      priority: o.priority,
+      next_attempt_at: o.now,
+      overrides: o.overrides?.get(p.id) ?? null,
+    };
+  });
+}
+

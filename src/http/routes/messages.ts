@@ -1,0 +1,107 @@
+/** messages/list and messages/get (the message log), outbox/list and outbox/get (the capture outbox). */
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../core/errors.ts';
+import { MESSAGE_STATUSES, type Message } from '../../core/types.ts';
+import { iso } from '../../engine/setup.ts';
+import type { OutboxEntry } from '../../store/queries/messages.ts';
+import type { Store } from '../../store/store.ts';
+import { method } from '../api.ts';
+import { id, int, object, str, toId } from '../schemas.ts';
+
+const V = '/api/v1.1';
+const cursor = { type: 'integer', minimum: 1, description: 'next_cursor of the previous page' };
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+const messageView = (m: Message) => ({
+  id: m.id,
+  launch_id: m.launch_id,
+  campaign_id: m.campaign_id,
+  profile_id: m.profile_id,
+  channel: m.channel,
+  address: m.address,
+  status: m.status,
+  skip_reason: m.skip_reason,
+  attempts: m.attempts,
+  last_error: m.last_error,
+  next_attempt: m.status === 'waiting' ? iso(m.next_attempt_at) : null,
+  created: iso(m.created_at),
+  updated: iso(m.updated_at),
+  sent: isoOrNull(m.sent_at),
+});
+
+const outboxView = ({ raw: _raw, created_at, ...e }: OutboxEntry) => ({ ...e, created: iso(created_at) });
+
+/** A page of newest-first rows and the cursor of the next one. */
+function page<T extends { id: number }>(rows: T[], limit: number) {
+  const extra = rows.length > limit ? { next_cursor: rows[limit - 1].id } : {};
+  return { rows: rows.slice(0, limit), extra };
+}
+
+export function messageRoutes(app: FastifyInstance, store: Store): void {
+  type ListBody = { campaign_id?: number | string; launch_id?: number; profile_id?: string; status?: Message['status']; cursor?: number; limit?: number };
+  method<ListBody>(app, `${V}/messages/list`, 'messages', {
+    summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
+    body: object({
+      campaign_id: id('Campaign id'),
+      launch_id: { type: 'integer', minimum: 1, description: 'Launch id (the Launch-Id header of a start)' },
+      profile_id: str('Profile id', 24),
+      status: { type: 'string', enum: [...MESSAGE_STATUSES], description: 'Message status' },
+      cursor,
+      limit: int('At most this many (default 100)', 1, 1000),
+    }),
+    handler: async (body) => {
+      const limit = body.limit ?? 100;
+      const filter = { ...body, campaign_id: body.campaign_id === undefined ? undefined : toId(body.campaign_id, 'campaign_id') };
+      const { rows, extra } = page(await store.listMessages(filter, body.cursor ?? null, limit + 1), limit);
+      return { data: rows.map(messageView), extra };
+    },
+  });
+
+  method<{ id: number }>(app, `${V}/messages/get`, 'messages', {
+    summary: 'One message: status history, attempts, last error, what was sent, attachment names, custom_data',
+    body: object({ id: { type: 'integer', minimum: 1, description: 'Message id' } }, ['id']),
+    handler: async (body) => {
+      const m = await store.getMessage(body.id);
+      if (!m) throw notFound(`message ${body.id} not found`);
+      const launch = await store.getLaunch(m.launch_id);
+      return {
+        data: {
+          ...messageView(m),
+          history: m.history.map((h) => ({ ...h, time: iso(h.time) })),
+          subject: m.subject,
+          body: m.body,
+          attachments: await store.attachmentNames(m.launch_id),
+          content: launch?.content ?? null,
+          custom_data: launch?.custom_data ?? null,
+          overrides: m.overrides,
+        },
+      };
+    },
+  });
+
+  method<{ recipient?: string; channel?: string; message_id?: number; cursor?: number; limit?: number }>(app, `${V}/outbox/list`, 'outbox', {
+    summary: 'Messages captured in the outbox (email without SALVO_SMTP_URL, SMS, push), newest first',
+    body: object({
+      recipient: str('Email address, phone or push subscription id', 4096),
+      channel: { type: 'string', enum: ['email', 'sms', 'push'] },
+      message_id: { type: 'integer', minimum: 1 },
+      cursor,
+      limit: int('At most this many (default 100)', 1, 1000),
+    }),
+    handler: async (body) => {
+      const limit = body.limit ?? 100;
+      const { rows, extra } = page(await store.listOutbox(body, body.cursor ?? null, limit + 1), limit);
+      return { data: rows.map(outboxView), extra };
+    },
+  });
+
+  method<{ id: number }>(app, `${V}/outbox/get`, 'outbox', {
+    summary: 'One captured message, with the MIME text of an email (raw)',
+    body: object({ id: { type: 'integer', minimum: 1, description: 'Outbox entry id' } }, ['id']),
+    handler: async (body) => {
+      const e = await store.getOutbox(body.id);
+      if (!e) throw notFound(`outbox entry ${body.id} not found`);
+      return { data: { ...outboxView(e), raw: e.raw } };
+    },
+  });
+}

@@ -1,0 +1,80 @@
+/** Launches and their attachments. */
+import type { Attachment } from '../../core/attachments.ts';
+import type { Launch, LaunchState } from '../../core/types.ts';
+import type { Row, SqlDriver } from '../driver.ts';
+import { json } from './setup.ts';
+
+const toLaunch = (r: Row): Launch => ({
+  id: r.id as number,
+  campaign_id: r.campaign_id as number,
+  kind: r.kind as string,
+  state: r.state as LaunchState,
+  content: json(r.content) ?? {},
+  custom_data: json(r.custom_data),
+  audience: json(r.audience),
+  cursor: (r.cursor as string | null) ?? null,
+  total: r.total as number,
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+});
+
+export type NewLaunch = Pick<Launch, 'campaign_id' | 'kind' | 'state' | 'content' | 'custom_data' | 'audience' | 'cursor'>;
+
+export function launchQueries(db: SqlDriver) {
+  const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  return {
+    async insertLaunch(l: NewLaunch, now: number): Promise<Launch> {
+      const row = await db.get(
+        `INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING *`,
+        [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, now, now],
+      );
+      return toLaunch(row!);
+    },
+    async getLaunch(id: number): Promise<Launch | null> {
+      const r = await db.get('SELECT * FROM launches WHERE id = ?', [id]);
+      return r ? toLaunch(r) : null;
+    },
+    /**
+     * Moves an expanding launch on from `from` to `to` (and to `state`), adding `made` messages to its
+     * total; false when another expander moved it first, so the caller's transaction rolls back.
+     */
+    async advanceLaunch(id: number, from: string | null, to: string | null, state: LaunchState, made: number, now: number): Promise<boolean> {
+      const changed = await db.run(
+        `UPDATE launches SET cursor = ?, state = ?, total = total + ?, updated_at = ?
+         WHERE id = ? AND state = 'expanding' AND (cursor = ? OR (cursor IS NULL AND CAST(? AS TEXT) IS NULL))`,
+        [to, state, made, now, id, from, from],
+      );
+      return changed === 1;
+    },
+    async addLaunchTotal(id: number, made: number): Promise<void> {
+      await db.run('UPDATE launches SET total = total + ? WHERE id = ?', [made, id]);
+    },
+    /** Takes the oldest expanding launch no other expander holds, until leaseUntil. */
+    async claimExpandingLaunch(now: number, leaseUntil: number): Promise<Launch | null> {
+      const r = await db.get(
+        `UPDATE launches SET lease_until = ? WHERE id = (
+           SELECT id FROM launches WHERE state = 'expanding' AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 1 ${skipLocked}
+         ) RETURNING *`,
+        [leaseUntil, now],
+      );
+      return r ? toLaunch(r) : null;
+    },
+    async abortExpandingLaunches(campaignId: number, now: number): Promise<number> {
+      return db.run("UPDATE launches SET state = 'aborted', updated_at = ? WHERE campaign_id = ? AND state = 'expanding'", [now, campaignId]);
+    },
+
+    async insertAttachments(launchId: number, list: Attachment[]): Promise<void> {
+      for (const [i, a] of list.entries()) {
+        await db.run('INSERT INTO launch_attachments (launch_id, idx, name, mime, data) VALUES (?, ?, ?, ?, ?)', [launchId, i, a.name, a.mime, a.data]);
+      }
+    },
+    async getAttachments(launchId: number): Promise<Attachment[]> {
+      const rows = await db.all<{ name: string; mime: string; data: Buffer }>('SELECT name, mime, data FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+      return rows.map((r) => ({ name: r.name, mime: r.mime, data: Buffer.from(r.data) }));
+    },
+    async attachmentNames(launchId: number): Promise<{ name: string; mime: string; size: number }[]> {
+      return db.all('SELECT name, mime, LENGTH(data) AS size FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+    },
+  };
+}

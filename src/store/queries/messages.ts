@@ -1,0 +1,193 @@
+/**
+ * Messages as a queue: insert per launch, claim under a lease (highest priority first), complete,
+ * retake what a dead worker held. And the outbox that captures messages without a transport.
+ */
+import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
+import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { json } from './setup.ts';
+
+const toMessage = (r: Row): Message => ({
+  id: r.id as number,
+  launch_id: r.launch_id as number,
+  campaign_id: r.campaign_id as number,
+  profile_id: r.profile_id as string,
+  subscription_id: (r.subscription_id as number | null) ?? null,
+  channel: r.channel as Message['channel'],
+  address: (r.address as string | null) ?? null,
+  status: r.status as MessageStatus,
+  skip_reason: (r.skip_reason as string | null) ?? null,
+  priority: r.priority as number,
+  attempts: r.attempts as number,
+  next_attempt_at: r.next_attempt_at as number,
+  lease_until: (r.lease_until as number | null) ?? null,
+  worker: (r.worker as string | null) ?? null,
+  last_error: (r.last_error as string | null) ?? null,
+  history: json(r.history),
+  overrides: json(r.overrides),
+  subject: (r.subject as string | null) ?? null,
+  body: (r.body as string | null) ?? null,
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+  sent_at: (r.sent_at as number | null) ?? null,
+});
+
+/** How a claimed message ended this attempt. */
+export interface Outcome {
+  status: 'sent' | 'waiting' | 'failed';
+  history: HistoryEntry[];
+  next_attempt_at?: number;
+  last_error?: string | null;
+  subject?: string | null;
+  body?: string | null;
+}
+
+export interface MessageFilter {
+  campaign_id?: number;
+  launch_id?: number;
+  profile_id?: string;
+  status?: MessageStatus;
+}
+
+export interface OutboxEntry {
+  id: number;
+  message_id: number;
+  channel: string;
+  recipient: string;
+  sender: string | null;
+  subject: string | null;
+  body: string | null;
+  html: string | null;
+  extra: Record<string, unknown>;
+  raw: string | null;
+  created_at: number;
+}
+
+export function messageQueries(db: SqlDriver) {
+  const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  return {
+    /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
+    async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
+      let added = 0;
+      for (const m of rows) {
+        const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
+        added += await db.run(
+          `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
+             attempts, next_attempt_at, history, overrides, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
+          [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
+            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), now, now],
+        );
+      }
+      return added;
+    },
+
+    /** Profiles of `profileIds` that got (or are getting) a message of the campaign since `since`. */
+    async recentRecipients(campaignId: number, profileIds: string[], since: number): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (const part of chunks(profileIds)) {
+        const rows = await db.all<{ profile_id: string }>(
+          `SELECT DISTINCT profile_id FROM messages WHERE profile_id IN (${placeholders(part.length)}) AND campaign_id = ?
+           AND created_at >= ? AND status IN ('queued', 'waiting', 'sending', 'sent')`,
+          [...part, campaignId, since],
+        );
+        for (const r of rows) out.add(r.profile_id);
+      }
+      return out;
+    },
+
+    /** Waiting messages whose time has come become queued. */
+    async promoteWaiting(now: number): Promise<number> {
+      return db.run("UPDATE messages SET status = 'queued', updated_at = ? WHERE status = 'waiting' AND next_attempt_at <= ?", [now, now]);
+    },
+
+    /** Messages whose worker's lease ran out (it died or hung) are queued again. */
+    async requeueExpired(now: number): Promise<number> {
+      return db.run(
+        `UPDATE messages SET status = 'queued', worker = NULL, lease_until = NULL, last_error = 'lease expired: the worker sending it stopped', updated_at = ?
+         WHERE status = 'sending' AND lease_until < ?`,
+        [now, now],
+      );
+    },
+
+    /** Takes up to `limit` queued messages, highest priority first, for `worker` until `leaseUntil`. */
+    async claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]> {
+      const rows = await db.all(
+        `UPDATE messages SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id IN (SELECT id FROM messages WHERE status = 'queued' ORDER BY priority DESC, id LIMIT ? ${skipLocked})
+         RETURNING *`,
+        [worker, leaseUntil, now, limit],
+      );
+      return rows.map(toMessage).sort((a, b) => b.priority - a.priority || a.id - b.id);
+    },
+
+    /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
+    async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
+      const changed = await db.run(
+        `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
+           subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, worker = NULL, lease_until = NULL, updated_at = ?
+         WHERE id = ? AND worker = ? AND status = 'sending'`,
+        [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.subject ?? null, o.body ?? null,
+          o.status === 'sent' ? now : null, now, id, worker],
+      );
+      return changed === 1;
+    },
+
+    /** campaigns/deactivate with abort_if_running: what has not started sending is dropped. */
+    async abortQueued(campaignId: number, now: number): Promise<number> {
+      return db.run(
+        `UPDATE messages SET status = 'failed', last_error = 'aborted: campaign deactivated with abort_if_running', updated_at = ?
+         WHERE campaign_id = ? AND status IN ('queued', 'waiting')`,
+        [now, campaignId],
+      );
+    },
+
+    async getMessage(id: number): Promise<Message | null> {
+      const r = await db.get('SELECT * FROM messages WHERE id = ?', [id]);
+      return r ? toMessage(r) : null;
+    },
+
+    /** Newest first; `beforeId` pages on. */
+    async listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]> {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      for (const key of ['campaign_id', 'launch_id', 'profile_id', 'status'] as const) {
+        if (f[key] === undefined) continue;
+        where.push(`${key} = ?`);
+        params.push(f[key]!);
+      }
+      if (beforeId !== null) {
+        where.push('id < ?');
+        params.push(beforeId);
+      }
+      const rows = await db.all(`SELECT * FROM messages ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, [...params, limit]);
+      return rows.map(toMessage);
+    },
+
+    async countMessagesByStatus(launchId: number): Promise<Record<string, number>> {
+      const rows = await db.all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM messages WHERE launch_id = ? GROUP BY status', [launchId]);
+      return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    },
+
+    async insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number> {
+      const r = await db.get<{ id: number }>(
+        `INSERT INTO outbox (message_id, channel, recipient, sender, subject, body, html, extra, raw, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        [e.message_id, e.channel, e.recipient, e.sender, e.subject, e.body, e.html, JSON.stringify(e.extra), e.raw, now],
+      );
+      return r!.id;
+    },
+    /** Newest first. */
+    async listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]> {
+      const rows = await db.all(
+        `SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR recipient = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?)
+         AND (CAST(? AS BIGINT) IS NULL OR message_id = ?) AND (CAST(? AS BIGINT) IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+        [f.recipient ?? null, f.recipient ?? null, f.channel ?? null, f.channel ?? null, f.message_id ?? null, f.message_id ?? null, beforeId, beforeId, limit],
+      );
+      return rows.map((r) => ({ ...(r as unknown as OutboxEntry), extra: json(r.extra) }));
+    },
+    async getOutbox(id: number): Promise<OutboxEntry | null> {
+      const r = await db.get('SELECT * FROM outbox WHERE id = ?', [id]);
+      return r ? { ...(r as unknown as OutboxEntry), extra: json(r.extra) } : null;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/** A real SMTP server on 127.0.0.1 for tests: keeps every mail parsed by mailparser, can refuse or stall. */
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface Received {
+  to: string[];
+  from: string;
+  mail: ParsedMail;
+  raw: string;
+}
+
+/** What the server answers for a mail: accept (null), or an SMTP error, or hold it (never answer). */
+export type Verdict = null | { code: number; message: string } | 'hang';
+
+export interface TestSmtp {
+  url: string;
+  port: number;
+  received: Received[];
+  /** Decides each DATA's answer; accept everything by default. */
+  verdict: (n: number, raw: string) => Verdict;
+  /** Resolves once `count` mails have been accepted. */
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+  /** Resolves when the n-th DATA (1-based) arrives, accepted or not. */
+  dataArrived(n: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSmtp(): Promise<TestSmtp> {
+  let dataCount = 0;
+  const arrivals = new Map<number, () => void>();
+  const arrived = new Map<number, Promise<void>>();
+  const waiters: (() => void)[] = [];
+  const held: (() => void)[] = [];
+  const t: Partial<TestSmtp> & { received: Received[] } = { received: [], verdict: () => null };
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', async () => {
+        const n = ++dataCount;
+        arrivals.get(n)?.();
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const verdict = t.verdict!(n, raw);
+        if (verdict === 'hang') {
+          held.push(() => callback(Object.assign(new Error('closing'), { responseCode: 421 })));
+          return;
+        }
+        if (verdict) return callback(Object.assign(new Error(verdict.message), { responseCode: verdict.code }));
+        t.received.push({
+          to: session.envelope.rcptTo.map((r) => r.address),
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          mail: await simpleParser(raw),
+          raw,
+        });
+        callback();
+        for (const w of waiters.splice(0)) w();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.server.address() as AddressInfo).port;
+  return Object.assign(t, {
+    url: `smtp://127.0.0.1:${port}`,
+    port,
+    async waitFor(count: number, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (t.received.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} mails, got ${t.received.length}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+      return t.received;
+    },
+    dataArrived(n: number) {
+      if (dataCount >= n) return Promise.resolve();
+      let p = arrived.get(n);
+      if (!p) {
+        p = new Promise<void>((r) => arrivals.set(n, r));
+        arrived.set(n, p);
+      }
+      return p;
+    },
+    async close() {
+      for (const h of held.splice(0)) h();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  }) as TestSmtp;
+}
