@@ -129,9 +129,14 @@ export class Dispatcher {
     return { subject, body: limit > 0 ? body.slice(0, limit) : null };
   }
 
-  private async deliver(m: Message): Promise<void> {
+  private async deliver(claimed: Message): Promise<void> {
+    let m = claimed;
     const { store, channels, config, log } = this.d;
     const started: HistoryEntry = { status: 'sending', time: Date.now(), detail: `attempt ${m.attempts} by ${this.worker}` };
+    // A previous attempt that recorded no outcome was lost with its worker; say so in the history.
+    if (m.last_error && m.history[m.history.length - 1]?.status !== 'waiting') {
+      m = { ...m, history: [...m.history, { status: 'queued', time: m.updated_at, detail: m.last_error }] };
+    }
     let outcome: Outcome;
     try {
       const { rendered, attachments } = await this.compose(m);

@@ -14,6 +14,9 @@ export const id = (description: string): Schema => ({
   description,
 });
 
+/** Ids of launches, messages and outbox entries: 64-bit in the store, bounded to exact JS integers. */
+export const bigId = (description: string): Schema => ({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
+
 export function toId(v: number | string, name = 'id'): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ID) throw badRequest(`field '${name}' is out of range (1 to ${MAX_ID})`);

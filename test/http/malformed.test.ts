@@ -69,6 +69,9 @@ async function snapshot(store: Store): Promise<string> {
     profiles,
     subscriptions: await store.getSubscriptions(profiles.map((p) => p.id)),
     tokens: (await store.listTokens()).map((t) => t.name),
+    launch: await store.getLaunch(1),
+    messages: await store.listMessages({}, null, 1000),
+    outbox: await store.listOutbox({}, null, 1000),
   });
 }
 
@@ -83,7 +86,7 @@ for (const kind of STORE_KINDS) {
       ids.resource = ok(await s.call('resources/add', { name: 'seed', channels: ['email', 'sms'], email: { from_email: 'seed@example.com' } })).data.id;
       ids.template = ok(await s.call('templates/add', { name: 'seed', channels: [{ sid: 'email', fields: { subject: 'S', html: '<p>{lead.email}</p>' } }] })).data.id;
       ids.campaign = ok(
-        await s.call('campaigns/triggers/add', { name: 'seed', send_channel: 'email', resource_id: ids.resource, db_id: ids.db, content: [{ message_id: ids.template }] }),
+        await s.call('campaigns/triggers/add', { name: 'seed', send_channel: 'email', resource_id: ids.resource, db_id: ids.db, content: [{ message_id: ids.template }], is_active: true }),
       ).data.id;
       ok(await s.call('profiles/import', { db_id: ids.db, data: { email: 'seed@example.com', CRM_ID: 1, subscriptions: [{ resource_id: ids.resource, channel: 'email', email: 'seed@example.com' }] } }));
     });
@@ -155,6 +158,22 @@ for (const kind of STORE_KINDS) {
         { method: 'campaigns/deactivate', valid: { id: campaign, abort_if_running: true }, required: ['id'], extra: [[['id'], 999]] },
         { method: 'campaigns/get_status', valid: { id: campaign }, required: ['id'] },
         { method: 'campaigns/log_v2', valid: { id: campaign, limit: 5 }, required: ['id'], extra: [[['limit'], -1]] },
+        {
+          // Valid as it stands but for the profile, which does not exist: every variation must fail too.
+          method: 'campaigns/triggers/start',
+          valid: { id: campaign, matching: 'email', email: 'nobody@example.com', resource_id: resource, subscription_filter: { email: 'seed@example.com', not_strict: true } },
+          required: [],
+          extra: [
+            [['matching'], 'fax'], [['matching'], 'profile_id'], [['matching'], 'custom'], [['matching'], 'push_sub'], [['email'], 'not-an-email'], [['id'], 999],
+            [['custom_request'], { $where: '1' }], [['custom_request'], { a: { $function: {} } }], [['custom_request'], []], [['content'], [1]], [['custom_data'], 'x'],
+            [['attach'], [{ data: 'data:text/plain;base64,@@', name: 'a.txt' }]], [['attach'], [{ data: 'text', name: 'a.txt' }]], [['attach'], [{ data: 'data:text/plain;base64,AA==' }]],
+            [['attach'], 'x'], [['subscription_filter', 'phone'], '12'], [['trigger_id'], 'x'], [['profile_id'], 'x'.repeat(30)],
+          ],
+        },
+        { method: 'messages/list', valid: { campaign_id: campaign, launch_id: 1, profile_id: 'p', status: 'sent', cursor: 5, limit: 10 }, required: [], extra: [[['status'], 'lost'], [['limit'], 0]] },
+        { method: 'messages/get', valid: { id: 1 }, required: ['id'], extra: [[['id'], 0]] },
+        { method: 'outbox/list', valid: { recipient: 'x', channel: 'email', message_id: 1, cursor: 2, limit: 5 }, required: [], extra: [[['channel'], 'fax']] },
+        { method: 'outbox/get', valid: { id: 1 }, required: ['id'] },
       ];
 
       const before = await snapshot(s.app.store);

@@ -6,10 +6,10 @@ import { iso } from '../../engine/setup.ts';
 import type { OutboxEntry } from '../../store/queries/messages.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { id, int, object, str, toId } from '../schemas.ts';
+import { bigId, id, int, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
-const cursor = { type: 'integer', minimum: 1, description: 'next_cursor of the previous page' };
+const cursor = bigId('next_cursor of the previous page');
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 const messageView = (m: Message) => ({
@@ -43,7 +43,7 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
     summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
     body: object({
       campaign_id: id('Campaign id'),
-      launch_id: { type: 'integer', minimum: 1, description: 'Launch id (the Launch-Id header of a start)' },
+      launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
       status: { type: 'string', enum: [...MESSAGE_STATUSES], description: 'Message status' },
       cursor,
@@ -59,7 +59,7 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
 
   method<{ id: number }>(app, `${V}/messages/get`, 'messages', {
     summary: 'One message: status history, attempts, last error, what was sent, attachment names, custom_data',
-    body: object({ id: { type: 'integer', minimum: 1, description: 'Message id' } }, ['id']),
+    body: object({ id: bigId('Message id') }, ['id']),
     handler: async (body) => {
       const m = await store.getMessage(body.id);
       if (!m) throw notFound(`message ${body.id} not found`);
@@ -84,7 +84,7 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
     body: object({
       recipient: str('Email address, phone or push subscription id', 4096),
       channel: { type: 'string', enum: ['email', 'sms', 'push'] },
-      message_id: { type: 'integer', minimum: 1 },
+      message_id: bigId('Message id'),
       cursor,
       limit: int('At most this many (default 100)', 1, 1000),
     }),
@@ -97,7 +97,7 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
 
   method<{ id: number }>(app, `${V}/outbox/get`, 'outbox', {
     summary: 'One captured message, with the MIME text of an email (raw)',
-    body: object({ id: { type: 'integer', minimum: 1, description: 'Outbox entry id' } }, ['id']),
+    body: object({ id: bigId('Outbox entry id') }, ['id']),
     handler: async (body) => {
       const e = await store.getOutbox(body.id);
       if (!e) throw notFound(`outbox entry ${body.id} not found`);

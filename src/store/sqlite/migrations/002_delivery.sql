@@ -1,6 +1,9 @@
 -- Launches (one per trigger call), their attachments (kept once per launch), the messages they make,
 -- and the outbox where messages are captured when no real transport is configured.
 
+-- custom_request scans read a database's profiles a page at a time, in id order.
+CREATE INDEX profiles_scan ON profiles (db_id, id);
+
 CREATE TABLE launches (
   id           INTEGER PRIMARY KEY,
   campaign_id  INTEGER NOT NULL REFERENCES campaigns (id),
