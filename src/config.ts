@@ -73,31 +73,17 @@ export function bytes(env: Env, name: string, fallback: number): number {
   return n;
 }
 
-function smtpUrl(env: Env): string | null {
-  const raw = env.SALVO_SMTP_URL;
+/** A URL setting whose scheme must be one of `schemes`; unset is null. */
+function urlSetting(env: Env, name: string, schemes: string[], expected: string): string | null {
+  const raw = env[name];
   if (!raw) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('SALVO_SMTP_URL', 'is not a URL (expected smtp://user:pass@host:587 or smtps://...)');
+    throw new ConfigError(name, `is not a URL (expected ${expected})`);
   }
-  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError('SALVO_SMTP_URL', `must be smtp:// or smtps://, not ${url.protocol}//`);
-  return raw;
-}
-
-function databaseUrl(env: Env): string | null {
-  const raw = env.SALVO_DATABASE_URL;
-  if (!raw) return null;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('SALVO_DATABASE_URL', 'is not a URL (expected postgres://user@host:5432/dbname, or unset for SQLite)');
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError('SALVO_DATABASE_URL', `must be a postgres:// URL, not ${url.protocol}// (unset it for the embedded SQLite store)`);
-  }
+  if (!schemes.includes(url.protocol)) throw new ConfigError(name, `must be ${expected}, not ${url.protocol}//`);
   return raw;
 }
 
@@ -122,13 +108,13 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host,
     dataDir: path.resolve(env.SALVO_DATA_DIR || './data'),
-    databaseUrl: databaseUrl(env),
+    databaseUrl: urlSetting(env, 'SALVO_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL (unset it for the embedded SQLite store)'),
     token,
     logLevel,
     bodyLimit: bytes(env, 'SALVO_BODY_LIMIT', 1024 * 1024),
     batchBodyLimit: bytes(env, 'SALVO_BATCH_BODY_LIMIT', 10 * 1024 * 1024),
     attachLimit: bytes(env, 'SALVO_ATTACH_LIMIT', 10 * 1024 * 1024),
-    smtpUrl: smtpUrl(env),
+    smtpUrl: urlSetting(env, 'SALVO_SMTP_URL', ['smtp:', 'smtps:'], 'smtp://user:pass@host:587 or smtps://...'),
     smtpPool: integer(env, 'SALVO_SMTP_POOL', 5, 1, 100),
     workers: integer(env, 'SALVO_WORKERS', 8, 0, 1000),
     maxAttempts: integer(env, 'SALVO_MAX_ATTEMPTS', 8, 1, 100),
