@@ -8,6 +8,7 @@ import { channelsFor } from './delivery/channels.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
+import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
 import { buildHttp } from './http/server.ts';
 import { openStore, type Store } from './store/store.ts';
@@ -18,6 +19,7 @@ export interface App {
   http: FastifyInstance;
   dispatcher: Dispatcher;
   expander: Expander;
+  tasks: TaskRunner;
   /** Where the data lives, for the start-up line. */
   where: string;
   /** Starts the workers (when SALVO_WORKERS > 0). */
@@ -32,28 +34,35 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
   const channels = channelsFor(config, store);
   let dispatcher!: Dispatcher;
   let expander!: Expander;
+  let tasks!: TaskRunner;
   const wake = () => {
     dispatcher.wake();
     expander.wake();
+    tasks.wake();
   };
   const http = await buildHttp({ config, store, catalog, wake });
   dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log });
-  expander = new Expander({ store, catalog, wake }, { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log });
+  const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log };
+  expander = new Expander({ store, catalog, wake }, loops);
+  tasks = new TaskRunner({ store, catalog, wake }, loops);
   return {
     config,
     store,
     http,
     dispatcher,
     expander,
+    tasks,
     where,
     startWorkers() {
       if (config.workers === 0) return;
       dispatcher.start();
       expander.start();
+      tasks.start();
     },
     async close() {
       await http.close();
       await expander.stop();
+      await tasks.stop();
       await dispatcher.stop();
       await Promise.all(Object.values(channels).map((c) => c.close()));
       await store.close();

@@ -35,6 +35,10 @@ export interface Config {
   pollMs: number;
   /** Rendered body kept per message for messages/get, in characters; 0 keeps none. */
   keepBody: number;
+  /** How long a trigger request's answer is kept to answer its repeats; 0 turns deduplication off. */
+  dedupHours: number;
+  /** Where v1.0 trigger links point (call_url), e.g. a tracking domain. */
+  publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +91,14 @@ function urlSetting(env: Env, name: string, schemes: string[], expected: string)
   return raw;
 }
 
+/** The base of v1.0 trigger links; by default this server's own address. */
+function publicUrl(env: Env): string {
+  const raw = urlSetting(env, 'SALVO_PUBLIC_URL', ['http:', 'https:'], 'an http:// or https:// URL, like https://trk.example.com');
+  if (raw) return raw.replace(/\/+$/, '');
+  const port = env.PORT || '8080';
+  return `http://localhost${port === '80' ? '' : ':' + port}`;
+}
+
 /** Flags a `salvo` command takes, each standing for the setting beside it. */
 export const FLAGS: Record<string, string> = {
   '--port': 'PORT',
@@ -123,5 +135,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: integer(env, 'SALVO_LEASE_SECONDS', 60, 1, 86_400) * 1000,
     pollMs: integer(env, 'SALVO_POLL_MS', 250, 10, 60_000),
     keepBody: integer(env, 'SALVO_KEEP_BODY', 65_536, 0, 10_000_000),
+    dedupHours: integer(env, 'SALVO_DEDUP_HOURS', 24, 0, 24 * 365),
+    publicUrl: publicUrl(env),
   };
 }

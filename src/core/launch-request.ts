@@ -56,14 +56,16 @@ function required(body: StartBody, name: keyof StartBody, mode: string): unknown
   return v;
 }
 
-function singleMatch(body: StartBody, mode: StartMatching): SingleMatch {
-  let resourceId: number | null = null;
-  if (body.resource_id !== undefined) {
-    const n = Number(body.resource_id);
-    if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw badRequest("field 'resource_id' must be a resource id");
-    resourceId = n;
-  }
-  const base = { mode, fieldName: null, resourceId };
+/** `resource_id` of a trigger call, which narrows email and phone matching to one resource. */
+export function resourceIdOf(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw badRequest("field 'resource_id' must be a resource id");
+  return n;
+}
+
+export function singleMatch(body: StartBody, mode: StartMatching): SingleMatch {
+  const base = { mode, fieldName: null, resourceId: resourceIdOf(body.resource_id) };
   switch (mode) {
     case 'email':
     case 'email_profile':
@@ -93,7 +95,7 @@ function singleMatch(body: StartBody, mode: StartMatching): SingleMatch {
   }
 }
 
-function subscriptionFilter(v: unknown): SubscriptionFilter | null {
+export function subscriptionFilter(v: unknown): SubscriptionFilter | null {
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw badRequest("field 'subscription_filter' must be an object");
   const f: SubscriptionFilter = { not_strict: false };

@@ -208,8 +208,10 @@ export interface Message {
   worker: string | null;
   last_error: string | null;
   history: HistoryEntry[];
-  /** Field values used for this message only (v1.0 `fields` with option 1). */
+  /** Field values used for this message only (v1.0 `fields` with options 0 and 1). */
   overrides: Record<string, unknown> | null;
+  /** A batch item's own custom_data; the launch's otherwise. */
+  custom_data: Record<string, unknown> | null;
   subject: string | null;
   body: string | null;
   created_at: number;
@@ -220,5 +222,43 @@ export interface Message {
 /** What a launch writes per recipient. */
 export type NewMessage = Pick<
   Message,
-  'campaign_id' | 'profile_id' | 'subscription_id' | 'channel' | 'address' | 'status' | 'skip_reason' | 'priority' | 'next_attempt_at' | 'overrides'
+  | 'campaign_id'
+  | 'profile_id'
+  | 'subscription_id'
+  | 'channel'
+  | 'address'
+  | 'status'
+  | 'skip_reason'
+  | 'priority'
+  | 'next_attempt_at'
+  | 'overrides'
+  | 'custom_data'
 >;
+
+export const TASK_STATES = ['queued', 'running', 'done', 'failed'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export interface ItemError {
+  index: number;
+  error: number;
+  error_text: string;
+}
+
+/** A batch launch run in the background: its items are processed in chunks, each committed with `processed`. */
+export interface Task {
+  id: number;
+  kind: 'start_batch' | 'import_and_start_batch';
+  state: TaskState;
+  campaign_id: number;
+  launch_id: number;
+  payload: Record<string, unknown>;
+  total: number;
+  processed: number;
+  sent: number;
+  skipped: number;
+  failed: number;
+  errors: ItemError[];
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}

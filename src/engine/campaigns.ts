@@ -143,7 +143,11 @@ export async function abortCampaign(store: Store, id: number): Promise<void> {
   });
 }
 
-export const campaignView = (c: Campaign) => ({
+/**
+ * A campaign as the API shows it. `call_url` is its API v1.0 link: append the profile's email, the
+ * MD5 of its email or its XXH64.
+ */
+export const campaignView = (c: Campaign, publicUrl: string) => ({
   id: c.id,
   name: c.name,
   is_active: c.is_active,
@@ -158,6 +162,7 @@ export const campaignView = (c: Campaign) => ({
   unconditional_sending: c.unconditional_sending,
   attributes: c.attributes,
   content_filter: c.content_filter,
+  call_url: c.trigger_type === 'api_call' ? `${publicUrl}/trg/${c.link_key}/` : null,
   created: iso(c.created_at),
   updated: iso(c.updated_at),
 });

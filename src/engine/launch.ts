@@ -50,7 +50,25 @@ const summary = (rows: NewMessage[]) => {
   return { queued, skipped: rows.length - queued, text: `${queued} queued${rows.length > queued ? `, ${rows.length - queued} skipped (${reasons.join(', ')})` : ''}` };
 };
 
-/** Stores a launch whose messages are all known now, in one transaction. */
+/** Writes a launch whose messages are all known now, inside the caller's transaction. */
+export async function writeLaunch(
+  tx: Store,
+  campaign: Campaign,
+  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
+  kind: string,
+  rows: NewMessage[],
+  now: number,
+): Promise<LaunchResult> {
+  const s = summary(rows);
+  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+  await tx.insertAttachments(l.id, p.attachments);
+  const made = await tx.insertMessages(l.id, rows, now);
+  await tx.addLaunchTotal(l.id, made);
+  await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): ${s.text}`, now);
+  return { launch: { ...l, total: made }, queued: s.queued, skipped: s.skipped, empty: false };
+}
+
+/** Stores a launch whose messages are all known now, in one transaction, and wakes the workers. */
 export async function storeLaunch(
   deps: LaunchDeps,
   campaign: Campaign,
@@ -59,17 +77,9 @@ export async function storeLaunch(
   rows: NewMessage[],
   now: number,
 ): Promise<LaunchResult> {
-  const s = summary(rows);
-  const launch = await deps.store.transaction(async (tx) => {
-    const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-    await tx.insertAttachments(l.id, p.attachments);
-    const made = await tx.insertMessages(l.id, rows, now);
-    await tx.addLaunchTotal(l.id, made);
-    await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): ${s.text}`, now);
-    return { ...l, total: made };
-  });
-  if (s.queued) deps.wake();
-  return { launch, queued: s.queued, skipped: s.skipped, empty: false };
+  const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
+  if (result.queued) deps.wake();
+  return result;
 }
 
 /** Work a custom_request launch does before answering; the rest is the expander's. */

@@ -150,7 +150,19 @@ export async function writeProfiles(
   mode: 'upsert' | 'update',
   now: number,
 ): Promise<ItemResult[]> {
-  return store.transaction(async (tx) => {
+  return store.transaction((tx) => writeProfilesIn(tx, db, spec, items, mode, now));
+}
+
+/** writeProfiles inside the caller's transaction (import_and_start writes the launch in it too). */
+export async function writeProfilesIn(
+  tx: Store,
+  db: Database,
+  spec: MatchSpec,
+  items: (PreparedItem | ItemResult)[],
+  mode: 'upsert' | 'update',
+  now: number,
+): Promise<ItemResult[]> {
+  {
     await tx.lockDatabase(db.id);
     const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
     const latest = new Map<string, Profile>();
@@ -194,7 +206,14 @@ export async function writeProfiles(
     await tx.saveProfiles(writes);
     await tx.saveSubscriptions(subscriptions, now);
     return results;
-  });
+  }
+}
+
+/** Writes a patch to one existing profile (v1.0 fields with option 2), keeping its index keys in step. */
+export async function saveProfilePatch(tx: Store, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
+  const profile = applyProfilePatch(existing, patch, db.id, now);
+  await tx.saveProfiles([{ profile, isNew: false, ...keyDiff(profileKeys(db, existing), profileKeys(db, profile)) }]);
+  return profile;
 }
 
 export interface ImportOptions extends MatchParams {

@@ -12,7 +12,16 @@ export async function messagesFor(
   campaign: Campaign,
   profiles: Profile[],
   filter: SubscriptionFilter | null,
-  o: { now: number; priority: number; overrides?: Map<string, Record<string, unknown>> },
+  o: {
+    now: number;
+    priority: number;
+    /** Field values for one profile's message only (v1.0 fields). */
+    overrides?: Map<string, Record<string, unknown>>;
+    /** A batch item's own custom_data, by profile. */
+    customData?: Map<string, Record<string, unknown>>;
+    /** Not sent before then (import_and_start's timeout): the message waits. */
+    notBefore?: number;
+  },
 ): Promise<NewMessage[]> {
   if (profiles.length === 0) return [];
   const ids = profiles.map((p) => p.id);
@@ -23,17 +32,19 @@ export async function messagesFor(
   return profiles.map((p) => {
     const choice = recent.has(p.id) ? { skip: SKIP.recentlySent } : chooseSubscription(p, byProfile.get(p.id) ?? [], campaign, filter);
     const sub = 'subscription' in choice ? choice.subscription : null;
+    const delayed = sub !== null && o.notBefore !== undefined && o.notBefore > o.now;
     return {
       campaign_id: campaign.id,
       profile_id: p.id,
       subscription_id: sub?.id ?? null,
       channel: campaign.send_channel,
       address: sub?.address ?? null,
-      status: sub ? 'queued' : 'skipped',
+      status: sub ? (delayed ? 'waiting' : 'queued') : 'skipped',
       skip_reason: 'skip' in choice ? choice.skip : null,
       priority: o.priority,
-      next_attempt_at: o.now,
+      next_attempt_at: delayed ? o.notBefore! : o.now,
       overrides: o.overrides?.get(p.id) ?? null,
+      custom_data: o.customData?.get(p.id) ?? null,
     };
   });
 }

@@ -2,7 +2,7 @@
  * Declaring an API method: `POST /api/v1.1/<family>/<verb>` with its body schema, behind the token
  * check, answering the envelope. The schema validates the request and documents it in OpenAPI.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import { unauthorized, forbidden } from '../core/errors.ts';
 import type { TokenVerifier } from '../engine/tokens.ts';
 import { SUCCESS } from './envelope.ts';
@@ -20,6 +20,8 @@ export interface MethodSpec<B> {
   description?: string;
   body: Schema;
   bodyLimit?: number;
+  /** Route hooks beyond the token check (deduplication of trigger calls). */
+  hooks?: { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] };
   handler: (body: B, req: FastifyRequest, reply: FastifyReply) => Promise<Answer>;
 }
 
@@ -65,6 +67,7 @@ export function method<B>(app: FastifyInstance, path: string, tag: string, spec:
   const body = { ...spec.body, properties: { token: TOKEN, ...(spec.body.properties as Schema) } };
   app.post(path, {
     bodyLimit: spec.bodyLimit,
+    ...spec.hooks,
     schema: { tags: [tag], summary: spec.summary, description: spec.description, body, response: { default: envelope } },
     handler: async (req, reply) => {
       const answer = await spec.handler(req.body as B, req, reply);

@@ -31,9 +31,16 @@ export function installJsonParser(app: FastifyInstance): void {
   const parser = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (jsonDepth(text) > MAX_DEPTH) return done(badRequest(`request body is nested deeper than ${MAX_DEPTH} levels`));
+    req.rawBody = text; // deduplication keys requests without a Request-ID by a checksum of it
     parse(req, text, done);
   };
   // Every API body is JSON whatever the header says: `curl -d` sends a form type, fetch text/plain.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, parser);
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+  }
 }

@@ -6,9 +6,12 @@ import type { Config } from '../config.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import { requireToken } from './api.ts';
+import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
 import { installJsonParser } from './json-body.ts';
+import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
+import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
@@ -23,7 +26,14 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
-      redact: { paths: ['req.headers.authorization', 'req.query.token'], censor: '[redacted]' },
+      // Access logs keep neither tokens (?token=) nor v1.0 link keys, which are credentials too.
+      serializers: {
+        req: (req: { method: string; url: string; ip?: string }) => ({
+          method: req.method,
+          url: req.url.replace(/\/trg\/[^/?]+/, '/trg/[key]').replace(/([?&]token=)[^&]*/, '$1[redacted]'),
+          remoteAddress: req.ip,
+        }),
+      },
     },
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
@@ -51,13 +61,16 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
 
   const verifier = new TokenVerifier(store);
+  const dedup = dedupHooks(store, config.dedupHours, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
     setupRoutes(api, store, deps.catalog);
     profileRoutes(api, store, config.batchBodyLimit);
-    campaignRoutes(api, store, deps.catalog);
-    triggerRoutes(api, deps, config);
+    campaignRoutes(api, store, deps.catalog, config.publicUrl);
+    triggerRoutes(api, deps, config, dedup);
+    batchRoutes(api, deps, config, dedup);
     messageRoutes(api, store);
   });
+  linkRoutes(app, deps, verifier, dedup);
   return app;
 }

@@ -10,6 +10,7 @@ import { PgDriver } from './postgres/driver.ts';
 import { campaignQueries } from './queries/campaigns.ts';
 import { launchQueries } from './queries/launches.ts';
 import { messageQueries } from './queries/messages.ts';
+import { taskQueries } from './queries/tasks.ts';
 import { profileQueries } from './queries/profiles.ts';
 import { setupQueries } from './queries/setup.ts';
 import { SqliteDriver } from './sqlite/driver.ts';
@@ -18,7 +19,8 @@ export type Store = ReturnType<typeof setupQueries> &
   ReturnType<typeof profileQueries> &
   ReturnType<typeof campaignQueries> &
   ReturnType<typeof launchQueries> &
-  ReturnType<typeof messageQueries> & {
+  ReturnType<typeof messageQueries> &
+  ReturnType<typeof taskQueries> & {
     readonly dialect: SqlDriver['dialect'];
     /** Runs fn with a Store whose every call is part of one transaction. */
     transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -33,6 +35,7 @@ export function storeOn(driver: SqlDriver): Store {
     ...campaignQueries(driver),
     ...launchQueries(driver),
     ...messageQueries(driver),
+    ...taskQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     close: () => driver.close(),
   };

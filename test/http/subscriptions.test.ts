@@ -32,9 +32,12 @@ describe('subscription choice', () => {
     await addProfile(s, shop.db, { email, subscriptions, ...fields });
     return email;
   };
-  /** The one message a start made: its status, skip reason and address. */
+  /**
+   * The one message a start made: its status, skip reason and address. Each call has its own
+   * X-Request-ID: some tests repeat a body on purpose, which deduplication would otherwise answer.
+   */
   const launch = async (body: Record<string, unknown>, campaign = shop.campaigns.email) => {
-    const r = await s.call('campaigns/triggers/start', { id: campaign, ...body });
+    const r = await s.call('campaigns/triggers/start', { id: campaign, ...body }, { headers: { 'x-request-id': `sub-test-${++n}` } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const [m] = ok(await s.call('messages/list', { launch_id: Number(r.headers.get('launch-id')) })).data;
     return m as { id: number; status: string; skip_reason: string | null; address: string | null };

@@ -46,9 +46,10 @@ const ids = (b: CampaignBody): CampaignInput => ({
   db_id: b.db_id === undefined ? undefined : toId(b.db_id, 'db_id'),
 });
 
-export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Catalog): void {
+export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Catalog, publicUrl: string): void {
+  const view = (c: Campaign) => campaignView(c, publicUrl);
   /** This process sees its own campaign changes at once; others within the cache's second. */
-  const changed = (c: Campaign) => (catalog.forgetCampaign(c.id), campaignView(c));
+  const changed = (c: Campaign) => (catalog.forgetCampaign(c.id), view(c));
   method<CampaignBody>(app, `${V}/campaigns/triggers/add`, 'campaigns', {
     summary: 'Create a trigger campaign',
     body: object(campaignProperties, ['name', 'send_channel', 'resource_id', 'db_id', 'content']),
@@ -62,7 +63,7 @@ export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Cata
   method<{ id: Id }>(app, `${V}/campaigns/triggers/get`, 'campaigns', {
     summary: 'Get a trigger campaign',
     body: object({ id: id('Campaign id') }, ['id']),
-    handler: async (body) => ({ data: campaignView(await loadCampaign(store, toId(body.id))) }),
+    handler: async (body) => ({ data: view(await loadCampaign(store, toId(body.id))) }),
   });
   method<{ from_id?: Id; limit?: number; is_active?: boolean }>(app, `${V}/campaigns/triggers/list`, 'campaigns', {
     summary: 'List trigger campaigns by id, from from_id on',
@@ -77,7 +78,7 @@ export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Cata
       const page = rows.slice(0, limit);
       const extra: Record<string, unknown> = { total_count: total };
       if (rows.length > limit) extra.next_from_id = rows[limit].id;
-      return { data: page.map(campaignView), extra };
+      return { data: page.map(view), extra };
     },
   });
 

@@ -72,7 +72,7 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
           body: m.body,
           attachments: await store.attachmentNames(m.launch_id),
           content: launch?.content ?? null,
-          custom_data: launch?.custom_data ?? null,
+          custom_data: m.custom_data ?? launch?.custom_data ?? null,
           overrides: m.overrides,
         },
       };

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../core/errors.ts';
 import { parseLaunch, START_MATCHING, type StartBody } from '../../core/launch-request.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
-import { method } from '../api.ts';
+import { method, type MethodSpec } from '../api.ts';
 import { anyObject, array, id, matchingProperties, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
@@ -25,7 +25,7 @@ export function campaignIdOf(body: { id?: number | string; trigger_id?: number |
   return toId(raw, body.id !== undefined ? 'id' : 'trigger_id');
 }
 
-export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number }): void {
+export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number }, hooks: MethodSpec<unknown>['hooks']): void {
   method<StartBody & { id?: number | string; trigger_id?: number | string }>(app, `${V}/campaigns/triggers/start`, 'triggers', {
     summary: 'Launch a trigger campaign for one profile (matching) or an audience (custom_request)',
     description:
@@ -33,6 +33,7 @@ export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { 
       'the launch id is in the Launch-Id header. Messages are then sent by the workers; see messages/list.',
     // Room for the attachment limit in base64 (4 bytes per 3) and the rest of the body.
     bodyLimit: Math.max(limits.bodyLimit, Math.ceil((limits.attachLimit * 4) / 3) + 1024 * 1024),
+    hooks,
     body: object({
       id: id('Trigger campaign id'),
       trigger_id: id('Same as id'),

@@ -24,6 +24,7 @@ const toMessage = (r: Row): Message => ({
   last_error: (r.last_error as string | null) ?? null,
   history: json(r.history),
   overrides: json(r.overrides),
+  custom_data: json(r.custom_data),
   subject: (r.subject as string | null) ?? null,
   body: (r.body as string | null) ?? null,
   created_at: r.created_at as number,
@@ -72,10 +73,10 @@ export function messageQueries(db: SqlDriver) {
         const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
         added += await db.run(
           `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
-             attempts, next_attempt_at, history, overrides, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
+             attempts, next_attempt_at, history, overrides, custom_data, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
           [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
-            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), now, now],
+            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), now, now],
         );
       }
       return added;

@@ -1,0 +1,170 @@
+/**
+ * Batch launches, now (start_batch, import_and_start_batch) or as background tasks (..._task). A task
+ * is stored with its launch and its items; a runner takes it under a lease and processes it a chunk at
+ * a time, each chunk's messages committed together with the task's progress, so a restart resumes
+ * at the first unprocessed item and no item is launched twice.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { badRequest } from '../core/errors.ts';
+import type { LaunchParams } from '../core/launch-request.ts';
+import { compileQuery } from '../core/mongo-query.ts';
+import type { Campaign, Launch, Task } from '../core/types.ts';
+import type { Store } from '../store/store.ts';
+import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
+import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
+import { PRIORITY } from './recipients.ts';
+import { Waker } from './waker.ts';
+
+export type BatchKind = 'start_batch' | 'import_and_start_batch';
+type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
+
+const CHUNK = 500;
+
+const processItems = (kind: BatchKind, tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
+  kind === 'start_batch' ? startItems(tx, ctx, items, offset, now) : importItems(tx, ctx, items, offset, now);
+
+const contentMatches = (c: Campaign, content: Record<string, unknown>) => !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);
+
+/** A whole batch in one transaction: answers the launch and a result per item. */
+export async function runBatch(
+  deps: LaunchDeps,
+  kind: BatchKind,
+  campaignId: number,
+  body: Record<string, unknown>,
+  items: unknown[],
+  p: LaunchContent,
+  o: { priority?: number; notBefore?: number; dbId?: unknown } = {},
+): Promise<{ launch: Launch; results: BatchResult[] }> {
+  const now = Date.now();
+  const campaign = await launchableCampaign(deps.catalog, campaignId);
+  if (o.dbId !== undefined && Number(o.dbId) !== campaign.db_id) {
+    throw badRequest(`db_id ${o.dbId} is not the database of campaign ${campaign.id} (it is ${campaign.db_id})`);
+  }
+  const ctx = { ...batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', o.priority ?? PRIORITY.batch), notBefore: o.notBefore };
+  const filtered = !contentMatches(campaign, p.content);
+  const result = await deps.store.transaction(async (tx) => {
+    if (filtered) {
+      const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+      await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
+      return { launch: l, results: items.map((): BatchResult => ({ profile_id: null, status: 'skipped', skip_reason: 'content_filter' })), queued: 0 };
+    }
+    const outcome = await processItems(kind, tx, ctx, items, 0, now);
+    const written = await writeLaunch(tx, campaign, p, kind, outcome.rows, now);
+    return { launch: written.launch, results: outcome.results, queued: written.queued };
+  });
+  if (result.queued) deps.wake();
+  return result;
+}
+
+/** Stores a task and its launch; the runner does the rest. Whole-request problems are refused now. */
+export async function createTask(deps: LaunchDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
+  const now = Date.now();
+  const campaign = await launchableCampaign(deps.catalog, campaignId);
+  batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
+  if (items.length === 0) throw badRequest("field 'data' has no items");
+  const { token: _token, attach: _attach, ...payload } = body;
+  const task = await deps.store.transaction(async (tx) => {
+    const launch = await tx.insertLaunch({ campaign_id: campaign.id, kind: `${kind}_task`, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+    await tx.insertAttachments(launch.id, p.attachments);
+    const t = await tx.insertTask({ kind, campaign_id: campaign.id, launch_id: launch.id, payload, total: items.length }, now);
+    await tx.appendCampaignLog(campaign.id, 'info', `task ${t.id} (${kind}, launch ${launch.id}): ${items.length} items queued`, now);
+    return t;
+  });
+  deps.wake();
+  return task;
+}
+
+class Superseded extends Error {}
+
+export class TaskRunner {
+  private readonly waker = new Waker();
+  private stopped = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly deps: LaunchDeps,
+    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
+  ) {}
+
+  wake = () => this.waker.wake();
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waker.wake();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let task: Task | null = null;
+      try {
+        const now = Date.now();
+        task = await this.deps.store.claimTask(now, now + this.o.leaseMs);
+        if (task) await this.run(task);
+        else await this.waker.wait(this.o.pollMs);
+      } catch (e) {
+        this.o.log.error({ err: e, task: task?.id }, 'a batch task failed');
+        if (task) await this.deps.store.failTask(task.id, `internal error: ${(e as Error).message}`, Date.now()).catch(() => {});
+        await this.waker.wait(this.o.pollMs);
+      }
+    }
+  }
+
+  /** Processes chunks until the task is done, the runner stops, or another runner takes over. */
+  private async run(claimed: Task): Promise<void> {
+    const { store, catalog } = this.deps;
+    let task = claimed;
+    const items = task.payload.data as unknown[];
+    const campaign = await catalog.campaign(task.campaign_id);
+    const launch = await store.getLaunch(task.launch_id);
+    if (!campaign || !launch) throw new Error(`campaign ${task.campaign_id} or launch ${task.launch_id} no longer exists`);
+    const ctx = batchContext(campaign, await campaignDatabase(catalog, campaign), task.payload, task.kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
+    const filtered = !contentMatches(campaign, launch.content);
+    while (!this.stopped && task.processed < task.total) {
+      const from = task.processed;
+      const chunk = items.slice(from, from + CHUNK);
+      const now = Date.now();
+      try {
+        task = await store.transaction(async (tx) => {
+          const outcome: ChunkOutcome = filtered
+            ? { rows: [], results: chunk.map((): BatchResult => ({ profile_id: null, status: 'skipped', skip_reason: 'content_filter' })) }
+            : await processItems(task.kind, tx, ctx, chunk, from, now);
+          const made = await tx.insertMessages(task.launch_id, outcome.rows, now);
+          await tx.addLaunchTotal(task.launch_id, made);
+          const progress = { processed: chunk.length, ...counts(outcome.results), errors: itemErrors(outcome.results, from) };
+          const done = from + chunk.length >= task.total;
+          if (!(await tx.advanceTask(task, from, progress, done, now, now + this.o.leaseMs))) throw new Superseded();
+          const next = { ...task, processed: from + chunk.length, sent: task.sent + progress.sent, skipped: task.skipped + progress.skipped, failed: task.failed + progress.failed, errors: [...task.errors, ...progress.errors].slice(0, 1000) };
+          if (done) {
+            const why = filtered ? '; content does not match the campaign content_filter, nothing sent' : '';
+            await tx.appendCampaignLog(campaign.id, filtered ? 'warning' : 'info', `task ${task.id} done: ${next.sent} sent, ${next.skipped} skipped, ${next.failed} failed${why}`, now);
+          }
+          return next;
+        });
+      } catch (e) {
+        if (e instanceof Superseded) return;
+        throw e;
+      }
+      this.deps.wake();
+    }
+  }
+}
+
+export function taskView(t: Task) {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    task_id: t.id,
+    kind: t.kind,
+    state: t.state,
+    launch_id: t.launch_id,
+    counts: { total: t.total, processed: t.processed, sent: t.sent, skipped: t.skipped, failed: t.failed },
+    errors: t.errors,
+    created: iso(t.created_at),
+    updated: iso(t.updated_at),
+    finished: iso(t.finished_at),
+  };
+}

@@ -1,0 +1,117 @@
+/** Background batch tasks, and the first answers of requests kept for deduplication. */
+import type { ItemError, Task } from '../../core/types.ts';
+import type { Row, SqlDriver } from '../driver.ts';
+import { json } from './setup.ts';
+
+const toTask = (r: Row): Task => ({
+  id: r.id as number,
+  kind: r.kind as Task['kind'],
+  state: r.state as Task['state'],
+  campaign_id: r.campaign_id as number,
+  launch_id: r.launch_id as number,
+  payload: json(r.payload),
+  total: r.total as number,
+  processed: r.processed as number,
+  sent: r.sent as number,
+  skipped: r.skipped as number,
+  failed: r.failed as number,
+  errors: json(r.errors),
+  created_at: r.created_at as number,
+  updated_at: r.updated_at as number,
+  finished_at: (r.finished_at as number | null) ?? null,
+});
+
+/** Progress of one chunk of a task. */
+export interface TaskProgress {
+  processed: number;
+  sent: number;
+  skipped: number;
+  failed: number;
+  errors: ItemError[];
+}
+
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type DedupClaim = { claimed: true } | { claimed: false; answer: StoredAnswer | null };
+
+/** Kept errors per task: enough to act on, bounded for a 100,000-item task. */
+const MAX_ERRORS = 1000;
+
+export function taskQueries(db: SqlDriver) {
+  const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  return {
+    async insertTask(t: Pick<Task, 'kind' | 'campaign_id' | 'launch_id' | 'payload' | 'total'>, now: number): Promise<Task> {
+      const r = await db.get(
+        `INSERT INTO tasks (kind, state, campaign_id, launch_id, payload, total, processed, sent, skipped, failed, errors, created_at, updated_at)
+         VALUES (?, 'queued', ?, ?, ?, ?, 0, 0, 0, 0, '[]', ?, ?) RETURNING *`,
+        [t.kind, t.campaign_id, t.launch_id, JSON.stringify(t.payload), t.total, now, now],
+      );
+      return toTask(r!);
+    },
+    async getTask(id: number): Promise<Task | null> {
+      const r = await db.get('SELECT * FROM tasks WHERE id = ?', [id]);
+      return r ? toTask(r) : null;
+    },
+    /** Takes the oldest unfinished task no runner holds (a dead runner's lease has run out). */
+    async claimTask(now: number, leaseUntil: number): Promise<Task | null> {
+      const r = await db.get(
+        `UPDATE tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id = (
+           SELECT id FROM tasks WHERE state IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT 1 ${skipLocked}
+         ) RETURNING *`,
+        [leaseUntil, now, now],
+      );
+      return r ? toTask(r) : null;
+    },
+    /** Adds a chunk's progress if the task is still at `from` items; false when another runner moved it. */
+    async advanceTask(t: Task, from: number, p: TaskProgress, done: boolean, now: number, leaseUntil: number): Promise<boolean> {
+      const errors = [...t.errors, ...p.errors].slice(0, MAX_ERRORS);
+      const changed = await db.run(
+        `UPDATE tasks SET processed = processed + ?, sent = sent + ?, skipped = skipped + ?, failed = failed + ?, errors = ?,
+           state = ?, finished_at = ?, lease_until = ?, updated_at = ? WHERE id = ? AND processed = ? AND state = 'running'`,
+        [p.processed, p.sent, p.skipped, p.failed, JSON.stringify(errors), done ? 'done' : 'running', done ? now : null, leaseUntil, now, t.id, from],
+      );
+      return changed === 1;
+    },
+    async failTask(id: number, error: string, now: number): Promise<void> {
+      await db.run(
+        `UPDATE tasks SET state = 'failed', errors = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
+        [JSON.stringify([{ index: -1, error: 500, error_text: error }]), now, now, id],
+      );
+    },
+
+    /**
+     * Claims (scope, key) for a request about to run, or answers what an earlier request with the key
+     * got (null while that one is still running). An expired answer, or a claim left pending by a
+     * process that died (`staleBefore`), is taken over.
+     */
+    async claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim> {
+      const inserted = await db.run(
+        `INSERT INTO dedup (scope, key, state, created_at, expires_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+        [scope, key, now, expiresAt],
+      );
+      if (inserted === 1) return { claimed: true };
+      const taken = await db.run(
+        `UPDATE dedup SET state = 'pending', status = NULL, headers = NULL, body = NULL, created_at = ?, expires_at = ?
+         WHERE scope = ? AND key = ? AND (expires_at < ? OR (state = 'pending' AND created_at < ?))`,
+        [now, expiresAt, scope, key, now, staleBefore],
+      );
+      if (taken === 1) return { claimed: true };
+      const r = await db.get<{ state: string; status: number; headers: string; body: string }>('SELECT state, status, headers, body FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
+      if (!r || r.state !== 'done') return { claimed: false, answer: null };
+      return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
+    },
+    async finishDedup(scope: string, key: string, a: StoredAnswer): Promise<void> {
+      await db.run(`UPDATE dedup SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?`, [a.status, JSON.stringify(a.headers), a.body, scope, key]);
+    },
+    async releaseDedup(scope: string, key: string): Promise<void> {
+      await db.run('DELETE FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
+    },
+    async purgeDedup(now: number): Promise<number> {
+      return db.run('DELETE FROM dedup WHERE expires_at < ?', [now]);
+    },
+  };
+}
