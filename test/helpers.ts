@@ -63,6 +63,8 @@ export interface TestServer {
   config: Config;
   /** POST /api/v1.1/<method> with the test token in the body unless the body has its own. */
   call(method: string, body?: unknown, init?: { headers?: Record<string, string>; raw?: string }): Promise<Response>;
+  /** Stops this server (in-flight work finishes) and starts another on the same data and port. */
+  restart(o?: { workers?: boolean }): Promise<TestServer>;
   close(): Promise<void>;
 }
 
@@ -84,9 +86,17 @@ export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Recor
     ...(pg ? { SALVO_DATABASE_URL: PG_URL! } : {}),
     ...o.env,
   });
-  const app = await createApp(config, { searchPath: pg?.schema });
-  const address = await app.http.listen({ port: 0, host: '127.0.0.1' });
-  if (o.workers) app.startWorkers();
+  const cleanup = async () => {
+    await pg?.drop();
+    tmp.remove();
+  };
+  return serve(config, pg?.schema, o.workers ?? false, 0, cleanup);
+}
+
+async function serve(config: Config, schema: string | undefined, workers: boolean, port: number, cleanup: () => Promise<void>): Promise<TestServer> {
+  const app = await createApp(config, { searchPath: schema });
+  const address = await app.http.listen({ port, host: '127.0.0.1' });
+  if (workers) app.startWorkers();
   return {
     app,
     url: address,
@@ -108,10 +118,13 @@ export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Recor
       }
       return { status: res.status, headers: res.headers, body: parsed };
     },
+    async restart(o = {}) {
+      await app.close();
+      return serve(config, schema, o.workers ?? workers, Number(new URL(address).port), cleanup);
+    },
     async close() {
       await app.close();
-      await pg?.drop();
-      tmp.remove();
+      await cleanup();
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Campaign, Database, Launch } from '../core/types.ts';
 import { readAudiencePage } from './audience.ts';
 import type { LaunchDeps } from './launch.ts';
 import { messagesFor } from './recipients.ts';
-import { Waker } from './waker.ts';
+import { Waker, yieldToEventLoop } from './waker.ts';
 
 export const PAGE_SIZE = 1000;
 
@@ -101,6 +101,8 @@ export class Expander {
     let current: Launch | null = launch;
     while (current && current.state === 'expanding' && !this.stopped && Date.now() < until) {
       current = (await expandStep(this.deps, current, campaign, db))?.launch ?? null;
+      await yieldToEventLoop();
     }
+    if (current?.state === 'expanding' && this.stopped) await this.deps.store.releaseLaunch(current.id);
   }
 }

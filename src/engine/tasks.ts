@@ -13,12 +13,13 @@ import type { Store } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
 import { PRIORITY } from './recipients.ts';
-import { Waker } from './waker.ts';
+import { Waker, yieldToEventLoop } from './waker.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
 
-const CHUNK = 500;
+/** Items per transaction: large enough to batch well, small enough not to hold SQLite for long. */
+const CHUNK = 200;
 
 const processItems = (kind: BatchKind, tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
   kind === 'start_batch' ? startItems(tx, ctx, items, offset, now) : importItems(tx, ctx, items, offset, now);
@@ -150,7 +151,9 @@ export class TaskRunner {
         throw e;
       }
       this.deps.wake();
+      await yieldToEventLoop();
     }
+    if (task.processed < task.total) await store.releaseTask(task.id);
   }
 }
 

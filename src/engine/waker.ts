@@ -26,3 +26,9 @@ export class Waker {
     });
   }
 }
+
+/**
+ * Lets the event loop run (I/O, timers) before going on. SQLite calls resolve without ever leaving
+ * the microtask queue, so a loop of them would keep HTTP requests from even being read.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -147,6 +147,20 @@ for (const kind of STORE_KINDS) {
       assert.equal(await store.deleteToken('ci'), false);
     });
 
+    it('claims deduplication keys once, answers repeats, and takes over expired or stale claims', async () => {
+      const answer = { status: 200, headers: { 'launch-id': '7' }, body: '{"error":0}' };
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 1000, 5000, 0), { claimed: true });
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 1001, 5001, 0), { claimed: false, answer: null }, 'still running');
+      assert.deepEqual(await store.claimDedup('other', 'k1', 1001, 5001, 0), { claimed: true }, 'another caller');
+      await store.finishDedup('tok', 'k1', answer);
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 1002, 5002, 0), { claimed: false, answer });
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 6000, 9000, 0), { claimed: true }, 'expired');
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 6500, 9500, 6001), { claimed: true }, 'a claim left pending by a dead process');
+      await store.releaseDedup('tok', 'k1');
+      assert.deepEqual(await store.claimDedup('tok', 'k1', 7000, 9000, 0), { claimed: true });
+      assert.equal(await store.purgeDedup(9001), 2);
+    });
+
     it('rolls a transaction back whole, and a nested one alone', async () => {
       await assert.rejects(
         store.transaction(async (tx) => {

@@ -76,6 +76,10 @@ export function taskQueries(db: SqlDriver) {
       );
       return changed === 1;
     },
+    /** A runner stopping cleanly hands its task back at once rather than when its lease runs out. */
+    async releaseTask(id: number): Promise<void> {
+      await db.run('UPDATE tasks SET lease_until = NULL WHERE id = ?', [id]);
+    },
     async failTask(id: number, error: string, now: number): Promise<void> {
       await db.run(
         `UPDATE tasks SET state = 'failed', errors = ?, finished_at = ?, updated_at = ? WHERE id = ?`,

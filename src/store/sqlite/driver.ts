@@ -1,6 +1,7 @@
 /**
  * better-sqlite3 is synchronous, so statements outside a transaction simply run. A transaction spans
- * awaits, though, and nothing else may touch the connection meanwhile: other callers wait for it.
+ * awaits, though, and nothing else may touch the connection meanwhile: other callers wait for it, in
+ * the order they came.
  */
 import Database from 'better-sqlite3';
 import { UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
@@ -80,8 +81,10 @@ class SqliteTx implements SqlDriver {
 export class SqliteDriver implements SqlDriver {
   readonly dialect = 'sqlite' as const;
   private readonly conn: Connection;
-  /** Settles when the running transaction ends; null when none runs. */
-  private busy: Promise<void> | null = null;
+  /** A transaction holds the connection. */
+  private held = false;
+  /** Callers waiting for it, served first come first served (a stream of transactions cannot starve a read). */
+  private readonly waiting: (() => void)[] = [];
 
   constructor(file: string) {
     const db = new Database(file);
@@ -93,30 +96,47 @@ export class SqliteDriver implements SqlDriver {
     this.conn = new Connection(db);
   }
 
-  private async free(): Promise<void> {
-    while (this.busy) await this.busy;
+  private acquire(): Promise<void> {
+    if (!this.held && this.waiting.length === 0) {
+      this.held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  async all<T = Row>(sql: string, params: Param[] = []) {
-    if (this.busy) await this.free();
-    return this.conn.all<T>(sql, params);
+  /** Hands the connection to the next waiter, or frees it. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
+  }
+
+  /** Runs one statement: at once when the connection is free, else in its turn. */
+  private async statement<T>(fn: () => T): Promise<T> {
+    if (!this.held && this.waiting.length === 0) return fn();
+    await this.acquire();
+    try {
+      return fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  all<T = Row>(sql: string, params: Param[] = []) {
+    return this.statement(() => this.conn.all<T>(sql, params));
   }
   async get<T = Row>(sql: string, params: Param[] = []) {
     return (await this.all<T>(sql, params))[0];
   }
-  async run(sql: string, params: Param[] = []) {
-    if (this.busy) await this.free();
-    return this.conn.run(sql, params);
+  run(sql: string, params: Param[] = []) {
+    return this.statement(() => this.conn.run(sql, params));
   }
-  async exec(script: string) {
-    if (this.busy) await this.free();
-    this.conn.db.exec(script);
+  exec(script: string) {
+    return this.statement(() => this.conn.db.exec(script)).then(() => undefined);
   }
 
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
-    await this.free();
-    let release!: () => void;
-    this.busy = new Promise((r) => (release = r));
+    await this.acquire();
     try {
       // IMMEDIATE takes the write lock now, so another process cannot make this transaction fail later.
       this.conn.db.exec('BEGIN IMMEDIATE');
@@ -129,13 +149,12 @@ export class SqliteDriver implements SqlDriver {
         throw e;
       }
     } finally {
-      this.busy = null;
-      release();
+      this.release();
     }
   }
 
   async close() {
-    await this.free();
+    await this.acquire();
     this.conn.db.close();
   }
 }
