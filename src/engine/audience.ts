@@ -64,15 +64,26 @@ export interface AudiencePage {
 
 const KEYS_PER_PAGE = 500;
 
-/** One page of a custom_request audience, from `cursor` on (null: the start). */
+/**
+ * One page of a custom_request audience, from `cursor` on (null: the start). An index plan reads
+ * its keys 500 at a time; a key matching more than a page of profiles (one segment of 100,000) is
+ * read a page at a time by profile id. Cursors: `<key index>` or `<key index>:<last profile id>`.
+ */
 export async function readAudiencePage(store: Store, db: Database, plan: AudiencePlan, test: Predicate, cursor: string | null, pageSize: number): Promise<AudiencePage> {
   let rows: Profile[];
   let next: string | null;
   if (plan.kind === 'keys') {
-    const from = cursor === null ? 0 : Number(cursor);
-    const keys = plan.keys.slice(from, from + KEYS_PER_PAGE);
-    rows = keys.length ? await store.findProfiles(db.id, plan.lookup, keys) : [];
-    next = from + KEYS_PER_PAGE < plan.keys.length ? String(from + KEYS_PER_PAGE) : null;
+    const [at, after] = cursor === null ? [0, null] : [Number(cursor.split(':')[0]), cursor.includes(':') ? cursor.slice(cursor.indexOf(':') + 1) : null];
+    const keys = plan.keys.slice(at, at + KEYS_PER_PAGE);
+    rows = after === null && keys.length ? await store.findProfiles(db.id, plan.lookup, keys, pageSize + 1) : [];
+    if (after === null && rows.length <= pageSize) {
+      next = at + KEYS_PER_PAGE < plan.keys.length ? String(at + KEYS_PER_PAGE) : null;
+    } else {
+      // A heavy key: one key at a time, a page at a time.
+      rows = await store.findProfilesAfter(db.id, plan.lookup, plan.keys[at], after ?? '', pageSize);
+      const moreOfThisKey = rows.length === pageSize;
+      next = moreOfThisKey ? `${at}:${rows[rows.length - 1].id}` : at + 1 < plan.keys.length ? String(at + 1) : null;
+    }
   } else {
     rows = await store.scanProfiles(db.id, cursor ?? '', pageSize);
     next = rows.length === pageSize ? rows[rows.length - 1].id : null;

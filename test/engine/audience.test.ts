@@ -46,12 +46,12 @@ describe('custom_request audiences', () => {
 
   before(async () => {
     store = (await openStore({ dataDir: tmp.dir, databaseUrl: null })).store;
-    db = await store.insertDatabase({ name: 'big', fields: [{ name: 'Custom_ID', type: 'string', indexed: true }, { name: 'Group', type: 'int', indexed: false }] }, 1);
+    db = await store.insertDatabase({ name: 'big', fields: [{ name: 'Custom_ID', type: 'string', indexed: true }, { name: 'Group', type: 'int', indexed: false }, { name: 'Bucket', type: 'int', indexed: true }] }, 1);
     const now = Date.now();
     await store.transaction(async (tx) => {
       const writes = [];
       for (let i = 0; i < N; i++) {
-        const p = applyProfilePatch(null, normalizeProfileData(db, { email: `u${i}@example.com`, Custom_ID: `C${i}`, Group: i % 10 }), db.id, now);
+        const p = applyProfilePatch(null, normalizeProfileData(db, { email: `u${i}@example.com`, Custom_ID: `C${i}`, Group: i % 10, Bucket: i % 40 }), db.id, now);
         writes.push({ profile: p, isNew: true, keysAdded: profileKeys(db, p), keysRemoved: [] });
       }
       await tx.saveProfiles(writes);
@@ -97,6 +97,20 @@ describe('custom_request audiences', () => {
       assert.equal(plan.kind, 'keys', JSON.stringify(q));
       assert.ok(rowsRead <= 2, `${JSON.stringify(q)} read ${rowsRead}`);
     }
+  });
+
+  it('reads a value matching many profiles a page at a time', async () => {
+    const plan = planAudience({ Bucket: { $in: [3, 5] } }, db);
+    const test = compileQuery({ Bucket: { $in: [3, 5] } }, 'q');
+    const sizes: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await readAudiencePage(store, db, plan, test, cursor, 1000);
+      sizes.push(page.profiles.length);
+      cursor = page.next;
+    } while (cursor !== null);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 5000);
+    assert.ok(Math.max(...sizes) <= 1000, `pages of at most 1000: ${sizes.join(', ')}`);
   });
 
   it('scans, a page at a time, when no index pins the query', async () => {

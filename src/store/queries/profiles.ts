@@ -46,21 +46,37 @@ export interface ProfileWrite {
 
 export function profileQueries(db: SqlDriver) {
   return {
-    /** Profiles of database dbId whose lookup value is one of `values`. */
-    async findProfiles(dbId: number, by: ProfileLookup, values: string[]): Promise<Profile[]> {
+    /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
+    async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit = 1_000_000_000): Promise<Profile[]> {
       const out: Profile[] = [];
       for (const part of chunks([...new Set(values)])) {
         const rows =
           typeof by === 'string'
-            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} IN (${placeholders(part.length)})`, [dbId, ...part])
+            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} IN (${placeholders(part.length)}) LIMIT ?`, [dbId, ...part, limit])
             : await db.all(
                 `SELECT DISTINCT p.* FROM profile_keys k JOIN profiles p ON p.id = k.profile_id
-                 WHERE k.db_id = ? AND k.field = ? AND k.key IN (${placeholders(part.length)})`,
-                [dbId, by.key, ...part],
+                 WHERE k.db_id = ? AND k.field = ? AND k.key IN (${placeholders(part.length)}) LIMIT ?`,
+                [dbId, by.key, ...part, limit],
               );
         for (const r of rows) out.push(toProfile(r));
       }
       return out;
+    },
+
+    /**
+     * Profiles of dbId whose lookup value is `value`, after profile id `afterId`, in id order: a page
+     * of an audience whose one value matches many profiles.
+     */
+    async findProfilesAfter(dbId: number, by: ProfileLookup, value: string, afterId: string, limit: number): Promise<Profile[]> {
+      const rows =
+        typeof by === 'string'
+          ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} = ? AND id > ? ORDER BY id LIMIT ?`, [dbId, value, afterId, limit])
+          : await db.all(
+              `SELECT p.* FROM profile_keys k JOIN profiles p ON p.id = k.profile_id
+               WHERE k.db_id = ? AND k.field = ? AND k.key = ? AND k.profile_id > ? ORDER BY k.profile_id LIMIT ?`,
+              [dbId, by.key, value, afterId, limit],
+            );
+      return rows.map(toProfile);
     },
 
     /** Ids of the profiles of dbId having every key of `keys` in a side-index field (tags: all of them). */
