@@ -35,11 +35,7 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
   let dispatcher!: Dispatcher;
   let expander!: Expander;
   let tasks!: TaskRunner;
-  const wake = () => {
-    dispatcher.wake();
-    expander.wake();
-    tasks.wake();
-  };
+  const wake = (what: 'messages' | 'launches' | 'tasks') => (what === 'messages' ? dispatcher : what === 'launches' ? expander : tasks).wake();
   const http = await buildHttp({ config, store, catalog, wake });
   dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log });
   const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log };

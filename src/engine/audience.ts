@@ -13,10 +13,8 @@ import type { Database, Profile } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 import { findByField } from './lookup.ts';
 
-async function bySubscription(store: Store, db: Database, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {
-  const ids = await store.findSubscribedProfileIds(db.id, channel, [address], resourceId);
-  return ids.length ? store.getProfiles(ids) : [];
-}
+const bySubscription = (store: Store, db: Database, channel: string, address: string, resourceId: number | null) =>
+  store.findProfilesBySubscription(db.id, channel, address, resourceId);
 
 /** Profiles a single-profile matching mode finds (before the one-profile rule is applied). */
 async function findSingle(store: Store, db: Database, m: SingleMatch): Promise<Profile[]> {

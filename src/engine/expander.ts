@@ -49,7 +49,7 @@ export async function expandStep(deps: LaunchDeps, launch: Launch, campaign: Cam
     throw e;
   }
   const queued = rows.filter((r) => r.status === 'queued').length;
-  if (queued) deps.wake();
+  if (queued) deps.wake('messages');
   return { launch: { ...launch, cursor: page.next, state, total: launch.total + made }, queued, skipped: rows.length - queued, rowsRead: page.rowsRead };
 }
 

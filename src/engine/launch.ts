@@ -17,8 +17,8 @@ import { PRIORITY, messagesFor } from './recipients.ts';
 export interface LaunchDeps {
   store: Store;
   catalog: Catalog;
-  /** Tells this process's workers that messages are waiting. */
-  wake: () => void;
+  /** Tells this process's loop that it has work: messages to send, launches to expand, tasks to run. */
+  wake: (what: 'messages' | 'launches' | 'tasks') => void;
 }
 
 export interface LaunchResult {
@@ -60,12 +60,13 @@ export async function writeLaunch(
   now: number,
 ): Promise<LaunchResult> {
   const s = summary(rows);
-  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-  await tx.insertAttachments(l.id, p.attachments);
-  const made = await tx.insertMessages(l.id, rows, now);
-  await tx.addLaunchTotal(l.id, made);
+  // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
+  const distinct = new Set(rows.map((r) => r.profile_id)).size;
+  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now, distinct);
+  if (p.attachments.length) await tx.insertAttachments(l.id, p.attachments);
+  await tx.insertMessages(l.id, rows, now);
   await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): ${s.text}`, now);
-  return { launch: { ...l, total: made }, queued: s.queued, skipped: s.skipped, empty: false };
+  return { launch: l, queued: s.queued, skipped: s.skipped, empty: false };
 }
 
 /** Stores a launch whose messages are all known now, in one transaction, and wakes the workers. */
@@ -78,7 +79,7 @@ export async function storeLaunch(
   now: number,
 ): Promise<LaunchResult> {
   const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
-  if (result.queued) deps.wake();
+  if (result.queued) deps.wake('messages');
   return result;
 }
 
@@ -127,5 +128,6 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
     queued += step.queued;
     skipped += step.skipped;
   }
+  if (launch.state === 'expanding') deps.wake('launches');
   return { launch, queued, skipped, empty: launch.state === 'done' && launch.total === 0 };
 }

@@ -36,6 +36,6 @@ export async function launchByLink(
     if (use.patch) await saveProfilePatch(tx, db, profile, use.patch, now);
     return writeLaunch(tx, campaign, { content: body.content ?? {}, customData: null, attachments: [] }, 'v1', rows, now);
   });
-  if (result.queued) deps.wake();
+  if (result.queued) deps.wake('messages');
   return result;
 }

@@ -53,7 +53,7 @@ export async function runBatch(
     const written = await writeLaunch(tx, campaign, p, kind, outcome.rows, now);
     return { launch: written.launch, results: outcome.results, queued: written.queued };
   });
-  if (result.queued) deps.wake();
+  if (result.queued) deps.wake('messages');
   return result;
 }
 
@@ -71,7 +71,7 @@ export async function createTask(deps: LaunchDeps, kind: BatchKind, campaignId: 
     await tx.appendCampaignLog(campaign.id, 'info', `task ${t.id} (${kind}, launch ${launch.id}): ${items.length} items queued`, now);
     return t;
   });
-  deps.wake();
+  deps.wake('tasks');
   return task;
 }
 
@@ -150,7 +150,7 @@ export class TaskRunner {
         if (e instanceof Superseded) return;
         throw e;
       }
-      this.deps.wake();
+      this.deps.wake('messages');
       await yieldToEventLoop();
     }
     if (task.processed < task.total) await store.releaseTask(task.id);

@@ -27,7 +27,16 @@ export type Store = ReturnType<typeof setupQueries> &
     close(): Promise<void>;
   };
 
+/** The Store over each transaction driver is made once: a transaction per request is the hot path. */
+const stores = new WeakMap<SqlDriver, Store>();
+
 export function storeOn(driver: SqlDriver): Store {
+  let store = stores.get(driver);
+  if (!store) stores.set(driver, (store = makeStore(driver)));
+  return store;
+}
+
+function makeStore(driver: SqlDriver): Store {
   return {
     dialect: driver.dialect,
     ...setupQueries(driver),

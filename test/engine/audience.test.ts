@@ -65,7 +65,7 @@ describe('custom_request audiences', () => {
         now,
       )
     ).id;
-    deps = { store, catalog: new Catalog(store), wake: () => {} };
+    deps = { store, catalog: new Catalog(store), wake: () => undefined };
   });
   after(async () => {
     await store.close();

@@ -107,9 +107,10 @@ for (const kind of STORE_KINDS) {
         ['other@example.com', 'subscribed', 5],
         ['+79000000005', 'unsubscribed', 0],
       ]);
-      assert.deepEqual(await store.findSubscribedProfileIds(db.id, 'email', ['other@example.com'], null), [p.id]);
-      assert.deepEqual(await store.findSubscribedProfileIds(db.id, 'email', ['other@example.com'], r.id), [p.id]);
-      assert.deepEqual(await store.findSubscribedProfileIds(db.id, 'email', ['other@example.com'], r.id + 100), []);
+      const found = async (resource: number | null) => (await store.findProfilesBySubscription(db.id, 'email', 'other@example.com', resource)).map((x) => x.id);
+      assert.deepEqual(await found(null), [p.id]);
+      assert.deepEqual(await found(r.id), [p.id]);
+      assert.deepEqual(await found(r.id + 100), []);
     });
 
     it('keeps templates and campaigns, lists campaigns with a total', async () => {
@@ -176,6 +177,21 @@ for (const kind of STORE_KINDS) {
       const names = (await store.listTokens()).map((t) => t.name);
       assert.ok(names.includes('kept'));
       assert.ok(!names.includes('gone') && !names.includes('inner'));
+    });
+
+    it('undoes only the failing one of many concurrent transactions', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          store.transaction(async (tx) => {
+            await tx.insertToken(`group-${i}`, `g-${i}`, now);
+            if (i === 5) throw new Error('five fails');
+            return i;
+          }),
+        ),
+      );
+      assert.deepEqual(results.map((r) => r.status), [...Array(5).fill('fulfilled'), 'rejected', ...Array(4).fill('fulfilled')]);
+      const names = (await store.listTokens()).map((t) => t.name).filter((n) => n.startsWith('group-'));
+      assert.deepEqual(names.sort(), ['group-0', 'group-1', 'group-2', 'group-3', 'group-4', 'group-6', 'group-7', 'group-8', 'group-9']);
     });
 
     it('keeps a write made beside an open transaction out of its rollback', async () => {

@@ -23,11 +23,12 @@ export type NewLaunch = Pick<Launch, 'campaign_id' | 'kind' | 'state' | 'content
 export function launchQueries(db: SqlDriver) {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
-    async insertLaunch(l: NewLaunch, now: number): Promise<Launch> {
+    /** `total`: the messages about to be added with it, when known (one statement fewer than addLaunchTotal). */
+    async insertLaunch(l: NewLaunch, now: number, total = 0): Promise<Launch> {
       const row = await db.get(
         `INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) RETURNING *`,
-        [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, now, now],
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, total, now, now],
       );
       return toLaunch(row!);
     },

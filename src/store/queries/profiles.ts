@@ -47,16 +47,20 @@ export interface ProfileWrite {
 export function profileQueries(db: SqlDriver) {
   return {
     /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
-    async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit = 1_000_000_000): Promise<Profile[]> {
+    async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]> {
       const out: Profile[] = [];
+      const cap = limit === undefined ? '' : ' LIMIT ?';
+      const capped = limit === undefined ? [] : [limit];
       for (const part of chunks([...new Set(values)])) {
+        // One value: `=` costs half of `IN (?)` in SQLite, and one value is the common case (a trigger).
+        const match = part.length === 1 ? '= ?' : `IN (${placeholders(part.length)})`;
         const rows =
           typeof by === 'string'
-            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} IN (${placeholders(part.length)}) LIMIT ?`, [dbId, ...part, limit])
+            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} ${match}${cap}`, [dbId, ...part, ...capped])
             : await db.all(
                 `SELECT DISTINCT p.* FROM profile_keys k JOIN profiles p ON p.id = k.profile_id
-                 WHERE k.db_id = ? AND k.field = ? AND k.key IN (${placeholders(part.length)}) LIMIT ?`,
-                [dbId, by.key, ...part, limit],
+                 WHERE k.db_id = ? AND k.field = ? AND k.key ${match}${cap}`,
+                [dbId, by.key, ...part, ...capped],
               );
         for (const r of rows) out.push(toProfile(r));
       }
@@ -151,18 +155,14 @@ export function profileQueries(db: SqlDriver) {
       return out;
     },
 
-    /** Ids of the profiles of dbId with a subscription on `channel` at one of `addresses`. */
-    async findSubscribedProfileIds(dbId: number, channel: string, addresses: string[], resourceId: number | null): Promise<string[]> {
-      const ids = new Set<string>();
-      for (const part of chunks([...new Set(addresses)])) {
-        const rows = await db.all<{ profile_id: string }>(
-          `SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address IN (${placeholders(part.length)})
-           AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)`,
-          [dbId, channel, ...part, resourceId, resourceId],
-        );
-        for (const r of rows) ids.add(r.profile_id);
-      }
-      return [...ids];
+    /** Profiles of dbId with a subscription on `channel` at `address` (of one resource, if given). */
+    async findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {
+      const rows = await db.all(
+        `SELECT DISTINCT p.* FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
+         WHERE s.db_id = ? AND s.channel = ? AND s.address = ? AND (CAST(? AS INTEGER) IS NULL OR s.resource_id = ?)`,
+        [dbId, channel, address, resourceId, resourceId],
+      );
+      return rows.map(toProfile);
     },
 
     /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */

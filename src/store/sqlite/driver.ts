@@ -1,12 +1,24 @@
 /**
- * better-sqlite3 is synchronous, so statements outside a transaction simply run. A transaction spans
+ * better-sqlite3 is synchronous, so reads outside a transaction simply run. A transaction spans
  * awaits, though, and nothing else may touch the connection meanwhile: other callers wait for it, in
  * the order they came.
+ *
+ * Group commit: the transactions (and lone writes) asked for in one turn of the event loop run one
+ * after another inside a single BEGIN ... COMMIT, each in a savepoint of its own, so that one that
+ * fails is undone alone. Every caller is answered after that COMMIT, so an answer still means
+ * durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
+ * writes the WAL, was the largest single cost of a launch).
  */
 import Database from 'better-sqlite3';
 import { UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+interface Job {
+  fn: (tx: SqlDriver) => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
 
 const bind = (params: Param[]) => params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
@@ -19,6 +31,11 @@ function translate(e: unknown): never {
 class Connection {
   private readonly statements = new Map<string, Statement>();
   constructor(readonly db: Database.Database) {}
+
+  /** Whether a statement only reads (better-sqlite3 knows from SQLite). */
+  readonly(sql: string): boolean {
+    return this.prepare(sql).readonly;
+  }
 
   prepare(sql: string): Statement {
     let s = this.statements.get(sql);
@@ -94,7 +111,15 @@ export class SqliteDriver implements SqlDriver {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     this.conn = new Connection(db);
+    this.tx = new SqliteTx(this.conn);
+    this.savepoint = db.prepare('SAVEPOINT job');
+    this.releaseSavepoint = db.prepare('RELEASE job');
   }
+
+  /** The one transaction driver: jobs run one at a time, so they share it (and the Store made over it). */
+  private readonly tx: SqliteTx;
+  private readonly savepoint: Database.Statement;
+  private readonly releaseSavepoint: Database.Statement;
 
   private acquire(): Promise<void> {
     if (!this.held && this.waiting.length === 0) {
@@ -111,8 +136,8 @@ export class SqliteDriver implements SqlDriver {
     else this.held = false;
   }
 
-  /** Runs one statement: at once when the connection is free, else in its turn. */
-  private async statement<T>(fn: () => T): Promise<T> {
+  /** Runs one read: at once when the connection is free, else in its turn. */
+  private async read<T>(fn: () => T): Promise<T> {
     if (!this.held && this.waiting.length === 0) return fn();
     await this.acquire();
     try {
@@ -123,34 +148,60 @@ export class SqliteDriver implements SqlDriver {
   }
 
   all<T = Row>(sql: string, params: Param[] = []) {
-    return this.statement(() => this.conn.all<T>(sql, params));
+    if (!this.conn.readonly(sql)) return this.transaction(async () => this.conn.all<T>(sql, params));
+    return this.read(() => this.conn.all<T>(sql, params));
   }
   async get<T = Row>(sql: string, params: Param[] = []) {
     return (await this.all<T>(sql, params))[0];
   }
   run(sql: string, params: Param[] = []) {
-    return this.statement(() => this.conn.run(sql, params));
+    return this.transaction(async () => this.conn.run(sql, params));
   }
   exec(script: string) {
-    return this.statement(() => this.conn.db.exec(script)).then(() => undefined);
+    return this.read(() => this.conn.db.exec(script)).then(() => undefined);
   }
 
-  async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+  private group: Job[] | null = null;
+
+  transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (!this.group) {
+        this.group = [];
+        setImmediate(() => void this.commitGroup());
+      }
+      this.group.push({ fn, resolve, reject } as Job);
+    });
+  }
+
+  private async commitGroup(): Promise<void> {
+    const jobs = this.group!;
+    this.group = null;
     await this.acquire();
+    const db = this.conn.db;
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       // IMMEDIATE takes the write lock now, so another process cannot make this transaction fail later.
-      this.conn.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = await fn(new SqliteTx(this.conn));
-        this.conn.db.exec('COMMIT');
-        return result;
-      } catch (e) {
-        if (this.conn.db.inTransaction) this.conn.db.exec('ROLLBACK');
-        throw e;
+      db.exec('BEGIN IMMEDIATE');
+      for (const job of jobs) {
+        this.savepoint.run();
+        try {
+          const value = await job.fn(this.tx);
+          this.releaseSavepoint.run();
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          db.exec('ROLLBACK TO job; RELEASE job');
+          outcomes.push({ ok: false, error });
+        }
       }
-    } finally {
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
       this.release();
+      for (const job of jobs) job.reject(error);
+      return;
     }
+    this.release();
+    outcomes.forEach((o, i) => (o.ok ? jobs[i].resolve(o.value) : jobs[i].reject(o.error)));
   }
 
   async close() {
