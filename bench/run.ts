@@ -7,6 +7,10 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { accept } from './scenarios/accept.ts';
+import { audience } from './scenarios/audience.ts';
+import { fanout } from './scenarios/fanout.ts';
+import { importBatch } from './scenarios/import.ts';
+import { instant } from './scenarios/instant.ts';
 import { line, type Figure } from './lib/report.ts';
 import { startSink } from './lib/sink.ts';
 import { createWorld, dropWorld } from './lib/world.ts';
@@ -15,16 +19,20 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = (args[args.indexOf('--only') + 1] ?? '').split(',').filter((x) => args.includes('--only') && x);
 const wants = (s: string) => only.length === 0 || only.includes(s);
+// Quick: one small world for A to D, short loads; the figures are indicative, the full run is the result.
 const SIZE = quick
-  ? { acceptProfiles: 20_000, acceptSeconds: 4 }
-  : { acceptProfiles: 100_000, acceptSeconds: 15 };
+  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, bigProfiles: 20_000, importProfiles: 5_000 }
+  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, bigProfiles: 1_000_000, importProfiles: 100_000 };
 
 const figures: Figure[] = [];
+let lap = Date.now();
 const show = (fs: Figure[]) => {
   for (const f of fs) {
     figures.push(f);
     console.log(line(f));
   }
+  console.log(`  (${((Date.now() - lap) / 1000).toFixed(1)} s)`);
+  lap = Date.now();
 };
 
 const started = Date.now();
@@ -32,11 +40,22 @@ const kinds: ('sqlite' | 'postgres')[] = process.env.SALVO_BENCH_PG_URL ? ['sqli
 const sink = await startSink();
 for (const kind of kinds) {
   const pg = process.env.SALVO_BENCH_PG_URL ?? null;
-  if (wants('A')) {
-    const w = await createWorld(kind, SIZE.acceptProfiles, pg);
-    show(await accept(w, sink, { seconds: SIZE.acceptSeconds, connections: 50 }));
+  const shared = SIZE.acceptProfiles === SIZE.bigProfiles && (wants('A') || wants('B')) && (wants('C') || wants('D'));
+  let small = null;
+  if (wants('A') || wants('B')) {
+    small = await createWorld(kind, SIZE.acceptProfiles, pg);
+    // B first: A leaves a backlog of deliveries behind it.
+    if (wants('B')) show(await instant(small, sink, { count: SIZE.instantCount, rate: 100 }));
+    if (wants('A')) show(await accept(small, sink, { seconds: SIZE.acceptSeconds, connections: 50 }));
+    if (!shared) await dropWorld(small);
+  }
+  if (wants('C') || wants('D')) {
+    const w = shared && small ? small : await createWorld(kind, SIZE.bigProfiles, pg);
+    if (wants('D')) show(await audience(w));
+    if (wants('C')) show(await fanout(w, sink));
     await dropWorld(w);
   }
+  if (wants('E')) show(await importBatch(kind, pg, SIZE.importProfiles));
 }
 await sink.close();
 

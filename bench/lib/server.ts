@@ -51,6 +51,7 @@ async function start(args: string[], env: Record<string, string>, ready: RegExp)
 
 /** `nodeArgs` (e.g. --cpu-prof) go to node itself; BENCH_NODE_ARGS adds some to every run. */
 export const startSalvo = (env: Record<string, string>, nodeArgs: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)) =>
-  start([...nodeArgs, BIN, 'serve'], { PORT: '0', SALVO_LOG_LEVEL: 'warn', ...env }, /serving the API on (http:\/\/\S+)/);
+  // The flag the salvo command and npm start give node (bin/salvo.js).
+  start(['--max-semi-space-size=2', ...nodeArgs, BIN, 'serve'], { PORT: '0', SALVO_LOG_LEVEL: 'warn', ...env }, /serving the API on (http:\/\/\S+)/);
 
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);

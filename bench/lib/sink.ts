@@ -1,48 +1,39 @@
-/** An SMTP sink for benchmarks: accepts and discards, counting mails and when each launch's first arrived. */
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+/**
+ * An SMTP sink for benchmarks: accepts and discards, counting mails and when each launch's first
+ * arrived. The server runs in a worker thread: in the bench's own thread it would share a core with
+ * the baseline's nodemailer client and become what the scenario measures.
+ */
+import { Worker } from 'node:worker_threads';
 
 export interface Sink {
   url: string;
   port: number;
   /** Mails accepted since the last reset. */
   count: number;
-  /** Per launch id (X-Salvo-Launch-Id) or bench id (X-Bench-Id): how many arrived, and when the first did. */
+  /** Per launch id (X-Salvo-Launch-Id) or bench id (X-Bench-Id): how many arrived, and when the first did (performance.now()). */
   arrivals: Map<string, { n: number; at: number }>;
   reset(): void;
   waitFor(count: number, timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-const ID = /^X-(?:Salvo-Launch|Bench)-Id:\s*(\S+)/im;
-
 export async function startSink(): Promise<Sink> {
+  // A worker does not inherit the tsx loader: register it there before importing the TypeScript.
+  const thread = new URL('./sink-thread.ts', import.meta.url).href;
+  const worker = new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
   const sink = { count: 0, arrivals: new Map<string, { n: number; at: number }>() } as Sink;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    size: 50 * 1024 * 1024,
-    onData(stream, _session, callback) {
-      let head = '';
-      stream.on('data', (c: Buffer) => {
-        if (head.length < 8192) head += c.toString('latin1');
-      });
-      stream.on('end', () => {
-        const at = performance.now();
+  const port = await new Promise<number>((resolve) => {
+    worker.on('message', (m: { port: number } | [string, number][]) => {
+      if (!Array.isArray(m)) return resolve(m.port);
+      for (const [id, absolute] of m) {
         sink.count++;
-        const id = ID.exec(head.slice(0, head.indexOf('\r\n\r\n') >>> 0))?.[1];
-        if (id) {
-          const a = sink.arrivals.get(id);
-          if (a) a.n++;
-          else sink.arrivals.set(id, { n: 1, at });
-        }
-        callback();
-      });
-    },
+        if (!id) continue;
+        const a = sink.arrivals.get(id);
+        if (a) a.n++;
+        else sink.arrivals.set(id, { n: 1, at: absolute - performance.timeOrigin });
+      }
+    });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.server.address() as AddressInfo).port;
   return Object.assign(sink, {
     url: `smtp://127.0.0.1:${port}`,
     port,
@@ -58,6 +49,8 @@ export async function startSink(): Promise<Sink> {
       }
       return true;
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    async close() {
+      await worker.terminate();
+    },
   });
 }

@@ -21,6 +21,7 @@ export interface World {
   pgUrl: string | null;
   schema: string | null;
   dbId: number;
+  resourceId: number;
   campaignId: number;
   profiles: number;
   /** The profile's email by index. */
@@ -52,7 +53,7 @@ export async function createWorld(kind: 'sqlite' | 'postgres', profiles: number,
     { name: 'bench', fields: [{ name: 'Custom_ID', type: 'string', indexed: true }, { name: 'Segment', type: 'int', indexed: true }, { name: 'Group', type: 'int', indexed: false }] },
     now,
   );
-  const resource = await store.insertResource({ name: 'bench', channels: ['email'], email: { from_email: 'news@bench.example', from_name: 'Bench' }, sms: null, push: null, tracking_domain: null }, now);
+  const resource = await store.insertResource({ name: 'bench', channels: ['email', 'sms'], email: { from_email: 'news@bench.example', from_name: 'Bench' }, sms: { sender: 'BENCH' }, push: null, tracking_domain: null }, now);
   const template = await store.insertTemplate({ name: 'bench', channels: { email: TEMPLATE } }, now);
   const campaign = await store.insertCampaign(
     { name: 'bench', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db.id, content: [{ message_id: template.id }],
@@ -63,7 +64,7 @@ export async function createWorld(kind: 'sqlite' | 'postgres', profiles: number,
   if (kind === 'sqlite') seedSqlite(path.join(dataDir, 'salvo.db'), db, resource.id, profiles);
   else await seedPostgres(pgUrl!, schema!, db, resource.id, profiles);
   const env: Record<string, string> = kind === 'sqlite' ? { SALVO_DATA_DIR: dataDir } : { SALVO_DATA_DIR: dataDir, SALVO_DATABASE_URL: withSearchPath(pgUrl!, schema!) };
-  return { kind, env, dataDir, pgUrl, schema, dbId: db.id, campaignId: campaign.id, profiles, email };
+  return { kind, env, dataDir, pgUrl, schema, dbId: db.id, resourceId: resource.id, campaignId: campaign.id, profiles, email };
 }
 
 /** A PostgreSQL URL whose connections use `schema`. */
@@ -78,7 +79,7 @@ function rowsOf(db: Db, resourceId: number, i: number, now: number) {
   return { p, keys: profileKeys(db, p), sub: [p.id, db.id, resourceId, 'email', p.email, null, 'subscribed', 0, now, now] as const };
 }
 
-function seedSqlite(file: string, db: Db, resourceId: number, n: number): void {
+export function seedSqlite(file: string, db: Db, resourceId: number, n: number): void {
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -98,7 +99,7 @@ function seedSqlite(file: string, db: Db, resourceId: number, n: number): void {
   sqlite.close();
 }
 
-async function seedPostgres(url: string, schema: string, db: Db, resourceId: number, n: number): Promise<void> {
+export async function seedPostgres(url: string, schema: string, db: Db, resourceId: number, n: number): Promise<void> {
   const sql = postgres(withSearchPath(url, schema), { onnotice: () => {}, max: 1 });
   const now = Date.now();
   for (let from = 0; from < n; from += 5000) {

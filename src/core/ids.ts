@@ -6,7 +6,23 @@ import { randomBytes } from 'node:crypto';
  */
 export function newProfileId(now = Date.now()): string {
   const time = Math.floor(now / 1000).toString(16).padStart(8, '0').slice(-8);
-  return time + randomBytes(8).toString('hex');
+  return time + pooledRandom(8).toString('hex');
+}
+
+/**
+ * Random bytes from a pool refilled 4 KB at a time: a call to randomBytes each costs more than the
+ * rest of making a profile in a bulk import. For ids, which are unique, not secret (tokens and link
+ * keys use randomHex).
+ */
+let pool = Buffer.alloc(0);
+let used = 0;
+function pooledRandom(n: number): Buffer {
+  if (used + n > pool.length) {
+    pool = randomBytes(4096);
+    used = 0;
+  }
+  used += n;
+  return pool.subarray(used - n, used);
 }
 
 export const PROFILE_ID = /^[0-9a-f]{24}$/;

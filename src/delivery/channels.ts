@@ -1,7 +1,8 @@
 /**
- * Channels send rendered messages. Email goes over SMTP when SALVO_SMTP_URL is set and is otherwise
- * captured in the outbox, as the MIME text SMTP would have carried. SMS and push have no provider
- * yet: they are captured in the outbox too.
+ * Channels send rendered messages. Email goes over SMTP when SALVO_SMTP_URL is set (nodemailer, in a
+ * worker thread: MIME building and the SMTP conversation cost more than all the rest of a send) and
+ * is otherwise captured in the outbox, as the MIME text SMTP would have carried. SMS and push have no
+ * provider yet: they are captured in the outbox too.
  */
 import nodemailer from 'nodemailer';
 import type { Attachment } from '../core/attachments.ts';
@@ -9,6 +10,8 @@ import type { EmailMessage, RenderedMessage } from '../core/message.ts';
 import type { Message } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
+import { Worker } from 'node:worker_threads';
+import type { MailJob, MailResult } from './mailer-thread.ts';
 
 export interface SendContext {
   message: Message;
@@ -38,23 +41,50 @@ function mailOf(m: EmailMessage, ctx: SendContext) {
   };
 }
 
+/**
+ * The mailer thread's heap: it holds a few messages at a time, and V8's default young generation
+ * would let its resident memory grow by tens of MB for nothing.
+ */
+const LIMITS = { maxYoungGenerationSizeMb: Number(process.env.SALVO_MAILER_YOUNG_MB ?? 4), maxOldGenerationSizeMb: 128 };
+
+/** The mailer thread's module: built beside the bundle, or the TypeScript source under tests (through tsx). */
+function startMailerThread(config: Config): Worker {
+  const built = new URL('./mailer-thread.mjs', import.meta.url);
+  const data = { url: config.smtpUrl!, connections: config.smtpPool };
+  if (import.meta.url.endsWith('.mjs')) return new Worker(built, { workerData: data, resourceLimits: LIMITS });
+  // A worker does not inherit the tsx loader: register it there before importing the TypeScript.
+  const source = new URL('./mailer-thread.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(source)}); });`, { eval: true, workerData: data });
+}
+
 export function smtpChannel(config: Config): Channel {
-  const transport = nodemailer.createTransport({
-    url: config.smtpUrl!,
-    pool: true,
-    maxConnections: config.smtpPool,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
+  const thread = startMailerThread(config);
+  thread.unref();
+  let next = 0;
+  const waiting = new Map<number, { resolve: (r: { detail: string }) => void; reject: (e: unknown) => void }>();
+  thread.on('message', (r: MailResult) => {
+    const w = waiting.get(r.id);
+    waiting.delete(r.id);
+    if (!w) return;
+    if ('error' in r) w.reject(Object.assign(new Error(r.error.message), r.error));
+    else w.resolve({ detail: `accepted by SMTP: ${r.response}` });
+  });
+  thread.on('error', (e) => {
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
   });
   return {
-    async send(m, ctx) {
-      if (m.channel !== 'email') throw Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true });
-      const info = await transport.sendMail(mailOf(m, ctx));
-      return { detail: `accepted by SMTP: ${info.response}` };
+    send(m, ctx) {
+      if (m.channel !== 'email') return Promise.reject(Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true }));
+      const id = ++next;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        thread.postMessage({ id, mail: mailOf(m, ctx) } satisfies MailJob);
+      });
     },
     async close() {
-      transport.close();
+      thread.postMessage('close');
+      await new Promise((r) => thread.once('exit', r));
     },
   };
 }

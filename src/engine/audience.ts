@@ -6,8 +6,8 @@ import { conflict, notFound, badRequest } from '../core/errors.ts';
 import { findField } from '../core/fields.ts';
 import type { SingleMatch } from '../core/launch-request.ts';
 import { coerceFieldValue } from '../core/matching.ts';
-import type { AudiencePlan } from '../core/audience-plan.ts';
-import type { Predicate } from '../core/mongo-query.ts';
+import { audiencePredicate, planAudience, type AudiencePlan } from '../core/audience-plan.ts';
+import type { MongoQuery, Predicate } from '../core/mongo-query.ts';
 import { profileDocument } from '../core/profile.ts';
 import type { Database, Profile } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
@@ -83,8 +83,20 @@ export async function readAudiencePage(store: Store, db: Database, plan: Audienc
       next = moreOfThisKey ? `${at}:${rows[rows.length - 1].id}` : at + 1 < plan.keys.length ? String(at + 1) : null;
     }
   } else {
-    rows = await store.scanProfiles(db.id, cursor ?? '', pageSize);
+    rows = await store.scanProfiles(db.id, cursor ?? '', pageSize, plan.only);
     next = rows.length === pageSize ? rows[rows.length - 1].id : null;
   }
   return { profiles: rows.filter((p) => test(profileDocument(p))), next, rowsRead: rows.length };
+}
+
+/** Every page of a custom_request audience, start to end (for callers that need no stored cursor). */
+export async function* audiencePages(store: Store, db: Database, query: MongoQuery, pageSize: number): AsyncGenerator<AudiencePage> {
+  const plan = planAudience(query, db);
+  const test = audiencePredicate(query, plan);
+  let cursor: string | null = null;
+  do {
+    const page = await readAudiencePage(store, db, plan, test, cursor, pageSize);
+    yield page;
+    cursor = page.next;
+  } while (cursor !== null);
 }

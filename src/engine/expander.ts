@@ -4,8 +4,8 @@
  * and two expanders never add a page twice.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { planAudience } from '../core/audience-plan.ts';
-import { compileQuery, type MongoQuery } from '../core/mongo-query.ts';
+import { audiencePredicate, planAudience } from '../core/audience-plan.ts';
+import type { MongoQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch } from '../core/types.ts';
 import { readAudiencePage } from './audience.ts';
 import type { LaunchDeps } from './launch.ts';
@@ -26,8 +26,8 @@ export interface StepResult {
 /** Expands one page; null when another expander moved the launch on (or it was aborted) meanwhile. */
 export async function expandStep(deps: LaunchDeps, launch: Launch, campaign: Campaign, db: Database, pageSize = PAGE_SIZE): Promise<StepResult | null> {
   const audience = launch.audience as { query: MongoQuery; priority: number };
-  const test = compileQuery(audience.query, 'custom_request');
-  const page = await readAudiencePage(deps.store, db, planAudience(audience.query, db), test, launch.cursor, pageSize);
+  const plan = planAudience(audience.query, db);
+  const page = await readAudiencePage(deps.store, db, plan, audiencePredicate(audience.query, plan), launch.cursor, pageSize);
   const now = Date.now();
   const rows = await messagesFor(deps.store, campaign, page.profiles, null, { now, priority: audience.priority });
   const state = page.next === null ? 'done' : 'expanding';
@@ -100,9 +100,10 @@ export class Expander {
     }
     let current: Launch | null = launch;
     while (current && current.state === 'expanding' && !this.stopped && Date.now() < until) {
-      current = (await expandStep(this.deps, current, campaign, db))?.launch ?? null;
+      // Superseded (null): someone else moved the launch on; go on from where it is now.
+      current = (await expandStep(this.deps, current, campaign, db))?.launch ?? (await this.deps.store.getLaunch(launch.id));
       await yieldToEventLoop();
     }
-    if (current?.state === 'expanding' && this.stopped) await this.deps.store.releaseLaunch(current.id);
+    if (current?.state === 'expanding' && this.stopped) await this.deps.store.leaseLaunch(current.id, null);
   }
 }

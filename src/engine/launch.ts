@@ -114,6 +114,8 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
       now,
     );
     await tx.insertAttachments(l.id, p.attachments);
+    // This request expands the first pages itself; background expanders keep off until it is done.
+    await tx.leaseLaunch(l.id, now + 60_000);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): custom_request accepted`, now);
     return l;
   });
@@ -128,6 +130,9 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
     queued += step.queued;
     skipped += step.skipped;
   }
-  if (launch.state === 'expanding') deps.wake('launches');
+  if (launch.state === 'expanding') {
+    await deps.store.leaseLaunch(launch.id, null);
+    deps.wake('launches');
+  }
   return { launch, queued, skipped, empty: launch.state === 'done' && launch.total === 0 };
 }

@@ -2,12 +2,21 @@
  * Versioned migrations: `NNN_name.sql` files per store, applied in order, each version once, all
  * pending ones in one transaction. Run at start-up and by `salvo migrate`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SqlDriver } from './driver.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+/** The package root: this module runs from src/store (tests) or from the dist bundle (salvo). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the salvo package root (and its migrations)');
+    dir = up;
+  }
+  return dir;
+}
 
 export interface Migration {
   version: number;
@@ -16,7 +25,7 @@ export interface Migration {
 }
 
 export function migrationsOf(dialect: SqlDriver['dialect']): Migration[] {
-  const dir = path.join(here, dialect, 'migrations');
+  const dir = path.join(packageRoot(), 'src', 'store', dialect, 'migrations');
   return readdirSync(dir)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort()

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeAttachments } from '../../src/core/attachments.ts';
-import { planAudience } from '../../src/core/audience-plan.ts';
+import { audiencePredicate, planAudience } from '../../src/core/audience-plan.ts';
+import { compileQuery } from '../../src/core/mongo-query.ts';
 import { chooseSubscription } from '../../src/core/choose.ts';
 import { ApiError } from '../../src/core/errors.ts';
 import { parseLaunch } from '../../src/core/launch-request.ts';
@@ -71,6 +72,28 @@ describe('audience plans', () => {
     assert.equal(planAudience({ CRM_ID: { $in: [1, null] } }, db).kind, 'scan', 'null matches missing fields: no index narrows it');
     assert.equal(planAudience({ $or: [{ CRM_ID: 1 }, { City: 'x' }] }, db).kind, 'scan');
     assert.deepEqual(planAudience({ phones: '+79000000000' }, db), { kind: 'keys', field: 'phones', lookup: { key: 'phones' }, keys: ['+79000000000'] });
+  });
+});
+
+describe('audience predicates', () => {
+  const db: Database = { id: 1, name: 'd', created_at: 0, fields: [{ name: 'F', type: 'string', indexed: true }, { name: 'G', type: 'int', indexed: false }] };
+  const values = [1, '1', 2, '2', true, 'true', null, undefined, [1], ['2', 3], [], [[1]], { a: 1 }, 0, ''];
+  const docs = values.flatMap((f) => values.map((g) => ({ _id: 'x', F: f, G: g }) as Record<string, unknown>));
+  it('answer exactly what mingo answers, for every pinned field and type', () => {
+    const queries = [
+      { F: { $in: [1, '2', true] } },
+      { F: '1' },
+      { F: { $eq: 2 } },
+      { F: { $in: ['1', 2] }, G: { $exists: true } },
+      { G: 1 },
+      { G: { $in: [2, '1'] }, F: { $ne: null } },
+      { F: { $in: [1] }, $or: [{ G: 1 }, { G: '2' }] },
+    ];
+    for (const q of queries) {
+      const fast = audiencePredicate(q, planAudience(q, db));
+      const exact = compileQuery(q, 'q');
+      for (const d of docs) assert.equal(fast(d), exact(d), `${JSON.stringify(q)} on ${JSON.stringify(d)}`);
+    }
   });
 });
 

@@ -61,9 +61,9 @@ export function launchQueries(db: SqlDriver) {
       );
       return r ? toLaunch(r) : null;
     },
-    /** An expander stopping cleanly hands its launch back at once. */
-    async releaseLaunch(id: number): Promise<void> {
-      await db.run('UPDATE launches SET lease_until = NULL WHERE id = ?', [id]);
+    /** Holds a launch (until a time) or hands it back (null) so that background expanders leave it or take it. */
+    async leaseLaunch(id: number, until: number | null): Promise<void> {
+      await db.run('UPDATE launches SET lease_until = ? WHERE id = ?', [until, id]);
     },
     async abortExpandingLaunches(campaignId: number, now: number): Promise<number> {
       return db.run("UPDATE launches SET state = 'aborted', updated_at = ? WHERE campaign_id = ? AND state = 'expanding'", [now, campaignId]);

@@ -121,6 +121,17 @@ export function messageQueries(db: SqlDriver) {
       return rows.map(toMessage).sort((a, b) => b.priority - a.priority || a.id - b.id);
     },
 
+    /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
+    async releaseMessages(worker: string, ids: number[]): Promise<void> {
+      for (const part of chunks(ids)) {
+        await db.run(
+          `UPDATE messages SET status = 'queued', worker = NULL, lease_until = NULL, attempts = attempts - 1
+           WHERE id IN (${placeholders(part.length)}) AND worker = ? AND status = 'sending'`,
+          [...part, worker],
+        );
+      }
+    },
+
     /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       const changed = await db.run(

@@ -1,0 +1,70 @@
+/**
+ * B. instant: `start` at 100 requests/s; the time from sending the request to the SMTP sink having
+ * the mail, against the same time for a raw nodemailer send of the same message.
+ */
+import { baselineTransport, preparedMessage } from '../lib/mail.ts';
+import { percentile, type Figure } from '../lib/report.ts';
+import { TOKEN } from '../lib/load.ts';
+import { startSalvo } from '../lib/server.ts';
+import type { Sink } from '../lib/sink.ts';
+import type { World } from '../lib/world.ts';
+
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
+
+async function waitArrivals(sink: Sink, ids: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (ids.some((id) => !sink.arrivals.has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+export async function instant(w: World, sink: Sink, o: { count: number; rate: number }): Promise<Figure[]> {
+  const gap = 1000 / o.rate;
+
+  // Baseline: nodemailer sends the prepared message at the same rate.
+  sink.reset();
+  const transport = baselineTransport(sink.url, 5);
+  await transport.sendMail(preparedMessage(0, w.email(0), 'warm'));
+  const sentAt = new Map<string, number>();
+  const t0 = performance.now();
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < o.count; i++) {
+    await sleepUntil(t0 + i * gap);
+    const id = `b${i}`;
+    sentAt.set(id, performance.now());
+    sends.push(transport.sendMail(preparedMessage(i, w.email(i), id)));
+  }
+  await Promise.all(sends);
+  await waitArrivals(sink, [...sentAt.keys()], 30_000);
+  transport.close();
+  const base = [...sentAt].map(([id, at]) => sink.arrivals.get(id)!.at - at).sort((a, b) => a - b);
+
+  // Salvo: each request a launch; from the request to the mail in the sink.
+  sink.reset();
+  const salvo = await startSalvo({ ...w.env, SALVO_SMTP_URL: sink.url, SALVO_TOKEN: TOKEN });
+  const post = (i: number) =>
+    fetch(`${salvo.url}/api/v1.1/campaigns/triggers/start`, {
+      method: 'POST',
+      body: JSON.stringify({ token: TOKEN, id: w.campaignId, email: w.email(i % w.profiles), content: { title: 'Hello', n: i } }),
+    });
+  for (let i = 0; i < 20; i++) await (await post(1_000_000 + i)).text(); // warm: connections, caches, JIT
+  await new Promise((r) => setTimeout(r, 500));
+  const asked = new Map<string, number>();
+  const s0 = performance.now();
+  const posts: Promise<void>[] = [];
+  for (let i = 0; i < o.count; i++) {
+    await sleepUntil(s0 + i * gap);
+    const at = performance.now();
+    posts.push(post(i).then(async (r) => void (await r.text(), asked.set(r.headers.get('launch-id')!, at))));
+  }
+  await Promise.all(posts);
+  await waitArrivals(sink, [...asked.keys()], 30_000);
+  await salvo.stop();
+  const lat = [...asked].filter(([id]) => sink.arrivals.has(id)).map(([id, at]) => sink.arrivals.get(id)!.at - at).sort((a, b) => a - b);
+  const lost = asked.size - lat.length;
+
+  const p50 = percentile(lat, 50);
+  const p99 = percentile(lat, 99);
+  return [
+    { scenario: 'B', store: w.kind, name: 'request to inbox p50', value: p50, unit: 'ms', baseline: { value: percentile(base, 50), unit: 'ms', what: 'raw nodemailer send to inbox p50' }, ratio: p50 / percentile(base, 50), target: '<= 10 ms', met: p50 <= 10 },
+    { scenario: 'B', store: w.kind, name: 'request to inbox p99', value: p99, unit: 'ms', baseline: { value: percentile(base, 99), unit: 'ms', what: 'raw nodemailer p99' }, ratio: p99 / percentile(base, 99), target: '<= 50 ms', met: p99 <= 50, note: `${o.count} requests at ${o.rate}/s${lost ? `, ${lost} not delivered` : ''}` },
+  ];
+}
