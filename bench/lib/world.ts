@@ -116,6 +116,8 @@ export async function seedPostgres(url: string, schema: string, db: Db, resource
     await sql`INSERT INTO profile_keys ${sql(keys)}`;
     await sql`INSERT INTO subscriptions ${sql(subs)}`;
   }
+  // Planner statistics, as a database that has been running (autovacuum) would have them.
+  await sql`ANALYZE`;
   await sql.end();
 }
 
