@@ -43,9 +43,9 @@ function mailOf(m: EmailMessage, ctx: SendContext) {
 
 /**
  * The mailer thread's heap: it holds a few messages at a time, and V8's default young generation
- * would let its resident memory grow by tens of MB for nothing.
+ * would let its resident memory grow by tens of MB for nothing (measured: docs/performance.md).
  */
-const LIMITS = { maxYoungGenerationSizeMb: Number(process.env.SALVO_MAILER_YOUNG_MB ?? 4), maxOldGenerationSizeMb: 128 };
+const LIMITS = { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 128 };
 
 /** The mailer thread's module: built beside the bundle, or the TypeScript source under tests (through tsx). */
 function startMailerThread(config: Config): Worker {
