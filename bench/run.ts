@@ -25,6 +25,16 @@ const SIZE = quick
   : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, bigProfiles: 1_000_000, importProfiles: 100_000 };
 
 const figures: Figure[] = [];
+const started = Date.now();
+const cpu = os.cpus();
+/** Written after every scenario, so that a run cut short still leaves what it measured. */
+function save(): void {
+  writeFileSync(
+    new URL('./results/latest.json', import.meta.url),
+    JSON.stringify({ quick, finished: new Date().toISOString(), seconds: (Date.now() - started) / 1000, machine: { cpus: cpu.length, model: cpu[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version }, figures }, null, 2) + '\n',
+  );
+}
+
 let lap = Date.now();
 const show = (fs: Figure[]) => {
   for (const f of fs) {
@@ -33,9 +43,9 @@ const show = (fs: Figure[]) => {
   }
   console.log(`  (${((Date.now() - lap) / 1000).toFixed(1)} s)`);
   lap = Date.now();
+  save();
 };
 
-const started = Date.now();
 const kinds: ('sqlite' | 'postgres')[] = process.env.SALVO_BENCH_PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 const sink = await startSink();
 for (const kind of kinds) {
@@ -59,9 +69,4 @@ for (const kind of kinds) {
 }
 await sink.close();
 
-const cpu = os.cpus();
-writeFileSync(
-  new URL('./results/latest.json', import.meta.url),
-  JSON.stringify({ quick, finished: new Date().toISOString(), seconds: (Date.now() - started) / 1000, machine: { cpus: cpu.length, model: cpu[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version }, figures }, null, 2) + '\n',
-);
 console.log(`bench: ${figures.length} figures in ${((Date.now() - started) / 1000).toFixed(0)} s; bench/results/latest.json written`);

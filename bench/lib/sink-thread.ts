@@ -28,4 +28,6 @@ const server = new SMTPServer({
     });
   },
 });
+// A client that dies mid-conversation (the durability run kills servers) resets its connection.
+server.on('error', () => {});
 server.listen(0, '127.0.0.1', () => parentPort!.postMessage({ port: (server.server.address() as AddressInfo).port }));

@@ -83,8 +83,7 @@ export async function readAudiencePage(store: Store, db: Database, plan: Audienc
       next = moreOfThisKey ? `${at}:${rows[rows.length - 1].id}` : at + 1 < plan.keys.length ? String(at + 1) : null;
     }
   } else {
-    rows = await store.scanProfiles(db.id, cursor ?? '', pageSize, plan.only);
-    next = rows.length === pageSize ? rows[rows.length - 1].id : null;
+    ({ profiles: rows, next } = await store.scanProfiles(db.id, cursor, pageSize, plan.only));
   }
   return { profiles: rows.filter((p) => test(profileDocument(p))), next, rowsRead: rows.length };
 }

@@ -5,16 +5,14 @@ import type { Store } from '../store/store.ts';
 
 const SCAN_PAGE = 1000;
 
-/** Every profile of the database, a page at a time, in id order. */
+/** Every profile of the database, a page at a time. */
 export async function* scanDatabase(store: Store, dbId: number, page = SCAN_PAGE): AsyncGenerator<Profile[]> {
-  let after = '';
-  for (;;) {
-    const rows = await store.scanProfiles(dbId, after, page);
-    if (rows.length === 0) return;
-    yield rows;
-    after = rows[rows.length - 1].id;
-    if (rows.length < page) return;
-  }
+  let after: string | null = null;
+  do {
+    const { profiles, next } = await store.scanProfiles(dbId, after, page);
+    if (profiles.length) yield profiles;
+    after = next;
+  } while (after !== null);
 }
 
 /** Profiles whose field holds `coerced` (see core/matching.ts coerceFieldValue). */
