@@ -16,6 +16,7 @@ import { audiencePages, readAudiencePage } from '../../src/engine/audience.ts';
 import { Catalog } from '../../src/engine/catalog.ts';
 import { Expander, expandStep } from '../../src/engine/expander.ts';
 import { startLaunch, type LaunchDeps } from '../../src/engine/launch.ts';
+import { SQLITE_SCAN } from '../../src/store/queries/profiles.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { eventually, tempDir } from '../helpers.ts';
 
@@ -113,6 +114,13 @@ describe('custom_request audiences', () => {
     assert.deepEqual(equality.plan, { kind: 'scan', only: { field: 'Group', values: [3] } });
     assert.equal(equality.matched, N / 10);
     assert.equal(equality.rowsRead, N / 10, 'only the rows holding the value are decoded');
+    // SQLite walks the table by rowid, with no index and no sort (a sort per page is quadratic).
+    const raw = new Database(path.join(tmp.dir, 'salvo.db'), { readonly: true });
+    for (const filter of ['', " AND json_extract(data, '$.Group') IN (?)"]) {
+      const plan = raw.prepare(`EXPLAIN QUERY PLAN ${SQLITE_SCAN}${filter} ORDER BY rowid LIMIT ?`).all(...(filter ? [1, 0, 3, 10] : [1, 0, 10])) as { detail: string }[];
+      assert.deepEqual(plan.map((r) => r.detail), ['SEARCH profiles USING INTEGER PRIMARY KEY (rowid>?)']);
+    }
+    raw.close();
     const range = await readAll(store, db, { Group: { $gt: 8 } });
     assert.deepEqual(range.plan, { kind: 'scan' });
     assert.equal(range.rowsRead, N);
