@@ -15,7 +15,7 @@ import { classifyFailure, retryDelay } from '../core/retry.ts';
 import type { HistoryEntry, Message, Profile, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { Waker } from '../engine/waker.ts';
+import { BackgroundLoop } from '../engine/waker.ts';
 import type { Outcome } from '../store/queries/messages.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel } from './channels.ts';
@@ -38,26 +38,21 @@ function failureText(e: unknown): string {
   return `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)}`.slice(0, 1000);
 }
 
-export class Dispatcher {
+export class Dispatcher extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}`;
-  private readonly waker = new Waker();
   private readonly inflight = new Set<Promise<void>>();
-  private stopped = false;
-  private running: Promise<void> | null = null;
 
-  constructor(private readonly d: DispatcherDeps) {}
+  constructor(private readonly d: DispatcherDeps) {
+    super();
+  }
 
-  wake = () => this.waker.wake();
-
-  start(): void {
-    if (this.d.config.workers > 0) this.running ??= this.loop();
+  override start(): void {
+    if (this.d.config.workers > 0) super.start();
   }
 
   /** Stops claiming, lets what is in flight finish, hands back what it claimed but did not start. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.waker.wake();
-    await this.running;
+  override async stop(): Promise<void> {
+    await super.stop();
     await Promise.allSettled([...this.inflight]);
     const unstarted = this.claimed.splice(0).map((c) => c.message.id);
     if (unstarted.length) await this.d.store.releaseMessages(this.worker, unstarted);
@@ -83,7 +78,7 @@ export class Dispatcher {
     return messages.length;
   }
 
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     const { store, config, log } = this.d;
     let lastUpkeep = 0;
     while (!this.stopped) {

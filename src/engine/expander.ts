@@ -10,7 +10,7 @@ import type { Campaign, Database, Launch } from '../core/types.ts';
 import { readAudiencePage } from './audience.ts';
 import type { LaunchDeps } from './launch.ts';
 import { messagesFor } from './recipients.ts';
-import { Waker, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
 
 export const PAGE_SIZE = 1000;
 
@@ -54,29 +54,15 @@ export async function expandStep(deps: LaunchDeps, launch: Launch, campaign: Cam
 }
 
 /** The background loop: takes expanding launches (under a lease) and expands them to the end. */
-export class Expander {
-  private readonly waker = new Waker();
-  private stopped = false;
-  private running: Promise<void> | null = null;
-
+export class Expander extends BackgroundLoop {
   constructor(
     private readonly deps: LaunchDeps,
     private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
-  ) {}
-
-  wake = () => this.waker.wake();
-
-  start(): void {
-    this.running ??= this.loop();
+  ) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.waker.wake();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     while (!this.stopped) {
       try {
         const now = Date.now();

@@ -162,51 +162,49 @@ export async function writeProfilesIn(
   mode: 'upsert' | 'update',
   now: number,
 ): Promise<ItemResult[]> {
-  {
-    await tx.lockDatabase(db.id);
-    const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
-    const latest = new Map<string, Profile>();
-    const byKey = new Map<string, Set<string>>();
-    const index = (p: Profile, add: boolean) => {
-      for (const k of keysOf(spec, p)) {
-        let ids = byKey.get(k);
-        if (!ids) byKey.set(k, (ids = new Set()));
-        if (add) ids.add(p.id);
-        else ids.delete(p.id);
-      }
-    };
-    for (const p of await lookupMany(tx, db, spec, prepared.map((i) => i.match))) {
-      latest.set(p.id, p);
-      index(p, true);
+  await tx.lockDatabase(db.id);
+  const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
+  const latest = new Map<string, Profile>();
+  const byKey = new Map<string, Set<string>>();
+  const index = (p: Profile, add: boolean) => {
+    for (const k of keysOf(spec, p)) {
+      let ids = byKey.get(k);
+      if (!ids) byKey.set(k, (ids = new Set()));
+      if (add) ids.add(p.id);
+      else ids.delete(p.id);
     }
-    const candidates = (m: MatchKey): Profile[] =>
-      spec.field?.type === 'tags'
-        ? [...latest.values()].filter((p) => fieldHasValue(p.data, spec.field!, m.coerced))
-        : [...(byKey.get(m.key) ?? [])].map((id) => latest.get(id)!);
-
-    const writes: ProfileWrite[] = [];
-    const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
-    const results = items.map((item): ItemResult => {
-      if (!('patch' in item)) return item;
-      try {
-        const allowNone = mode === 'upsert' && spec.mode !== 'profile_id';
-        const existing = pickOne(spec, item.match, candidates(item.match), db.id, allowNone);
-        const patch = existing ? item.patch : withMatchValue(spec, item.match, item.patch);
-        const profile = applyProfilePatch(existing, patch, db.id, now);
-        if (existing) index(existing, false);
-        index(profile, true);
-        latest.set(profile.id, profile);
-        writes.push({ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) });
-        for (const s of item.subscriptions) subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
-        return { profile_id: profile.id };
-      } catch (e) {
-        return failure(e);
-      }
-    });
-    await tx.saveProfiles(writes);
-    await tx.saveSubscriptions(subscriptions, now);
-    return results;
+  };
+  for (const p of await lookupMany(tx, db, spec, prepared.map((i) => i.match))) {
+    latest.set(p.id, p);
+    index(p, true);
   }
+  const candidates = (m: MatchKey): Profile[] =>
+    spec.field?.type === 'tags'
+      ? [...latest.values()].filter((p) => fieldHasValue(p.data, spec.field!, m.coerced))
+      : [...(byKey.get(m.key) ?? [])].map((id) => latest.get(id)!);
+
+  const writes: ProfileWrite[] = [];
+  const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
+  const results = items.map((item): ItemResult => {
+    if (!('patch' in item)) return item;
+    try {
+      const allowNone = mode === 'upsert' && spec.mode !== 'profile_id';
+      const existing = pickOne(spec, item.match, candidates(item.match), db.id, allowNone);
+      const patch = existing ? item.patch : withMatchValue(spec, item.match, item.patch);
+      const profile = applyProfilePatch(existing, patch, db.id, now);
+      if (existing) index(existing, false);
+      index(profile, true);
+      latest.set(profile.id, profile);
+      writes.push({ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) });
+      for (const s of item.subscriptions) subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
+      return { profile_id: profile.id };
+    } catch (e) {
+      return failure(e);
+    }
+  });
+  await tx.saveProfiles(writes);
+  await tx.saveSubscriptions(subscriptions, now);
+  return results;
 }
 
 /** Writes a patch to one existing profile (v1.0 fields with option 2), keeping its index keys in step. */

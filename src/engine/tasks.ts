@@ -13,7 +13,7 @@ import type { Store } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
 import { PRIORITY } from './recipients.ts';
-import { Waker, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
@@ -77,29 +77,15 @@ export async function createTask(deps: LaunchDeps, kind: BatchKind, campaignId: 
 
 class Superseded extends Error {}
 
-export class TaskRunner {
-  private readonly waker = new Waker();
-  private stopped = false;
-  private running: Promise<void> | null = null;
-
+export class TaskRunner extends BackgroundLoop {
   constructor(
     private readonly deps: LaunchDeps,
     private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
-  ) {}
-
-  wake = () => this.waker.wake();
-
-  start(): void {
-    this.running ??= this.loop();
+  ) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.waker.wake();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     while (!this.stopped) {
       let task: Task | null = null;
       try {

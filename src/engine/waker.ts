@@ -32,3 +32,27 @@ export class Waker {
  * the microtask queue, so a loop of them would keep HTTP requests from even being read.
  */
 export const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A loop run in the background of a process (delivery, expansion, tasks): started once, woken when
+ * there may be work, stopped after its current step.
+ */
+export abstract class BackgroundLoop {
+  protected readonly waker = new Waker();
+  protected stopped = false;
+  private running: Promise<void> | null = null;
+
+  wake = (): void => this.waker.wake();
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.waker.wake();
+    await this.running;
+  }
+
+  protected abstract loop(): Promise<void>;
+}
