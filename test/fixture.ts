@@ -1,5 +1,6 @@
 /** A shop set up through the API as a user would: what the trigger tests launch against. */
-import { ok, type TestServer } from './helpers.ts';
+import { ok, startServer, type TestServer } from './helpers.ts';
+import { startSmtp, type TestSmtp } from './smtp.ts';
 
 export interface Shop {
   db: number;
@@ -88,4 +89,16 @@ export async function setupShop(s: TestServer): Promise<Shop> {
   await add('ann', { email: 'ann@example.com', _fname: 'Ann', Custom_ID: 'xzFKLXeaJkCYHuMb', Tags: ['tag-1'], subscriptions: [sub('email', { email: 'ann@example.com' })] });
   await add('bob', { email: 'bob@example.com', _fname: 'Bob', Custom_ID: 'SRNOwHVZiWFItJhr', subscriptions: [sub('email', { email: 'bob@example.com' })] });
   return { db, resource, other, campaigns, profiles };
+}
+
+/** A test SMTP server, a Salvo server delivering to it, and the shop set up on it. */
+export async function startShop(o: { kind?: 'sqlite' | 'postgres'; workers?: boolean; env?: Record<string, string> } = {}) {
+  const smtp = await startSmtp();
+  const s = await startServer({ kind: o.kind, workers: o.workers ?? true, env: { SALVO_SMTP_URL: smtp.url, ...o.env } });
+  return { smtp, s, shop: await setupShop(s) };
+}
+
+export async function stopShop(s: TestServer, smtp: TestSmtp): Promise<void> {
+  await s.close();
+  await smtp.close();
 }

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { eventually, ok, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
-import { setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { eventually, ok, TEST_TOKEN, type TestServer } from '../helpers.ts';
+import { type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 const BIN = new URL('../../bin/salvo.js', import.meta.url).pathname;
 
@@ -18,17 +18,12 @@ describe('a killed worker', () => {
   let shop: Shop;
 
   before(async () => {
-    smtp = await startSmtp();
+    // This server takes launches but runs no workers until the test starts them.
+    ({ s, smtp, shop } = await startShop({ workers: false, env: { SALVO_LEASE_SECONDS: '2' } }));
     // The first message is held (no answer to DATA) until the test ends; later ones are accepted.
     smtp.verdict = (n) => (n === 1 ? 'hang' : null);
-    // This server takes launches but runs no workers until the test starts them.
-    s = await startServer({ workers: false, env: { SALVO_SMTP_URL: smtp.url, SALVO_LEASE_SECONDS: '2' } });
-    shop = await setupShop(s);
   });
-  after(async () => {
-    await s.close();
-    await smtp.close();
-  });
+  after(() => stopShop(s, smtp));
 
   it('has its claimed message retaken after the lease and delivered', async () => {
     const r = await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'survives a kill' } });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, startServer, type TestServer } from '../helpers.ts';
-import { addProfile, setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { addProfile, type Shop, setupShop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 /** A port nothing listens on. */
 async function deadPort(): Promise<number> {
@@ -24,7 +24,7 @@ describe('delivery failures', () => {
   const refusedOnce = new Set<string>();
 
   before(async () => {
-    smtp = await startSmtp();
+    ({ s, smtp, shop } = await startShop({ env: { SALVO_MAX_ATTEMPTS: '3' } }));
     // soft@ is refused with 451 once, hard@ always with 550.
     smtp.verdict = (_n, raw) => {
       if (/^To: soft@/m.test(raw) && !refusedOnce.has('soft')) {
@@ -34,16 +34,11 @@ describe('delivery failures', () => {
       if (/^To: hard@/m.test(raw)) return { code: 550, message: 'no such mailbox' };
       return null;
     };
-    s = await startServer({ workers: true, env: { SALVO_SMTP_URL: smtp.url, SALVO_MAX_ATTEMPTS: '3' } });
-    shop = await setupShop(s);
     for (const who of ['soft', 'hard']) {
       await addProfile(s, shop.db, { email: `${who}@example.com`, subscriptions: [{ resource_id: shop.resource, channel: 'email', email: `${who}@example.com` }] });
     }
   });
-  after(async () => {
-    await s.close();
-    await smtp.close();
-  });
+  after(() => stopShop(s, smtp));
 
   const launchFor = async (server: TestServer, email: string) => {
     const r = await server.call('campaigns/triggers/start', { id: shop.campaigns.email, email, content: { email_title: `to ${email}` } });

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, ok, startServer, type TestServer } from '../helpers.ts';
-import { addProfile, setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { eventually, ok, type TestServer } from '../helpers.ts';
+import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 describe('batch and import launches', () => {
   let s: TestServer;
@@ -13,14 +13,9 @@ describe('batch and import launches', () => {
   let shop: Shop;
 
   before(async () => {
-    smtp = await startSmtp();
-    s = await startServer({ workers: true, env: { SALVO_SMTP_URL: smtp.url } });
-    shop = await setupShop(s);
+    ({ s, smtp, shop } = await startShop());
   });
-  after(async () => {
-    await s.close();
-    await smtp.close();
-  });
+  after(() => stopShop(s, smtp));
 
   const subFor = (email: string) => [{ resource_id: shop.resource, channel: 'email', email }];
   const mailsTo = (prefix: string) => smtp.received.filter((m) => m.to[0].startsWith(prefix));

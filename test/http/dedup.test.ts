@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createToken } from '../../src/engine/tokens.ts';
-import { eventually, ok, startServer, STORE_KINDS, TEST_TOKEN, type TestServer } from '../helpers.ts';
-import { setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { eventually, ok, STORE_KINDS, TEST_TOKEN, type TestServer } from '../helpers.ts';
+import { type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 for (const kind of STORE_KINDS) {
   describe(`deduplication on ${kind}`, () => {
@@ -13,14 +13,9 @@ for (const kind of STORE_KINDS) {
     let shop: Shop;
 
     before(async () => {
-      smtp = await startSmtp();
-      s = await startServer({ kind, workers: true, env: { SALVO_SMTP_URL: smtp.url } });
-      shop = await setupShop(s);
+      ({ s, smtp, shop } = await startShop({ kind }));
     });
-    after(async () => {
-      await s.close();
-      await smtp.close();
-    });
+    after(() => stopShop(s, smtp));
 
     const post = (body: Record<string, unknown>, headers: Record<string, string> = {}, token = TEST_TOKEN) =>
       fetch(`${s.url}/api/v1.1/campaigns/triggers/start`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token, ...body }) });

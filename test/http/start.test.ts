@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, ok, startServer, STORE_KINDS, type TestServer } from '../helpers.ts';
-import { addProfile, setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { eventually, ok, STORE_KINDS, type TestServer } from '../helpers.ts';
+import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 for (const kind of STORE_KINDS) {
   describe(`trigger start on ${kind}`, () => {
@@ -15,14 +15,9 @@ for (const kind of STORE_KINDS) {
     let shop: Shop;
 
     before(async () => {
-      smtp = await startSmtp();
-      s = await startServer({ kind, workers: true, env: { SALVO_SMTP_URL: smtp.url } });
-      shop = await setupShop(s);
+      ({ s, smtp, shop } = await startShop({ kind }));
     });
-    after(async () => {
-      await s.close();
-      await smtp.close();
-    });
+    after(() => stopShop(s, smtp));
 
     /** Starts a launch and answers the response with its launch id. */
     const start = async (body: Record<string, unknown>) => {

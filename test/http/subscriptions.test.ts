@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, ok, startServer, type TestServer } from '../helpers.ts';
-import { addProfile, setupShop, type Shop } from '../fixture.ts';
-import { startSmtp, type TestSmtp } from '../smtp.ts';
+import { eventually, ok, type TestServer } from '../helpers.ts';
+import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
 
 describe('subscription choice', () => {
   let s: TestServer;
@@ -16,14 +16,9 @@ describe('subscription choice', () => {
   let n = 0;
 
   before(async () => {
-    smtp = await startSmtp();
-    s = await startServer({ workers: true, env: { SALVO_SMTP_URL: smtp.url } });
-    shop = await setupShop(s);
+    ({ s, smtp, shop } = await startShop());
   });
-  after(async () => {
-    await s.close();
-    await smtp.close();
-  });
+  after(() => stopShop(s, smtp));
 
   const sub = (address: string, extra: Record<string, unknown> = {}) => ({ resource_id: shop.resource, channel: 'email', email: address, ...extra });
   /** A new profile with these subscriptions (and profile fields), matched by a fresh email. */
