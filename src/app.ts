@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { channelsFor } from './delivery/channels.ts';
+import { channelsFor, type Channels } from './delivery/channels.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
@@ -22,21 +22,23 @@ export interface App {
   tasks: TaskRunner;
   /** Where the data lives, for the start-up line. */
   where: string;
+  channels: Channels;
   /** Starts the workers (when SALVO_WORKERS > 0). */
   startWorkers(): void;
-  close(): Promise<void>;
+  /** Stops taking work, lets sends in flight finish for up to `deadlineMs` (then hands them back), closes the store. */
+  close(deadlineMs?: number): Promise<void>;
 }
 
 export async function createApp(config: Config, o: { searchPath?: string } = {}): Promise<App> {
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
-  const channels = channelsFor(config, store);
   let dispatcher!: Dispatcher;
   let expander!: Expander;
   let tasks!: TaskRunner;
   const wake = (what: 'messages' | 'launches' | 'tasks') => (what === 'messages' ? dispatcher : what === 'launches' ? expander : tasks).wake();
   const http = await buildHttp({ config, store, catalog, wake });
+  const channels = channelsFor(config, store, http.log);
   dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log });
   const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log };
   expander = new Expander({ store, catalog, wake }, loops);
@@ -55,12 +57,11 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
       expander.start();
       tasks.start();
     },
-    async close() {
+    channels,
+    async close(deadlineMs = Infinity) {
       await http.close();
-      await expander.stop();
-      await tasks.stop();
-      await dispatcher.stop();
-      await Promise.all(Object.values(channels).map((c) => c.close()));
+      await Promise.all([expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs)]);
+      await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
       await store.close();
     },
   };

@@ -39,6 +39,14 @@ export interface Config {
   dedupHours: number;
   /** Where v1.0 trigger links point (call_url), e.g. a tracking domain. */
   publicUrl: string;
+  /** The mailer thread's heap in MB: a message that needs more kills the thread (replaced), never the process. */
+  mailerHeapMb: number;
+  /** A send the mailer thread has not answered after this long means the thread hangs; it is replaced. */
+  sendTimeoutMs: number;
+  /** On SIGTERM, how long in-flight sends may finish before they are handed back and the process exits. */
+  shutdownMs: number;
+  /** Whether a permanent SMTP refusal of the address marks its subscription hardbounced. */
+  hardBounce: boolean;
 }
 
 export class ConfigError extends Error {
@@ -54,6 +62,14 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be on or off (got "${env[name]}")`);
+}
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -137,5 +153,9 @@ export function loadConfig(env: Env = process.env): Config {
     keepBody: integer(env, 'SALVO_KEEP_BODY', 65_536, 0, 10_000_000),
     dedupHours: integer(env, 'SALVO_DEDUP_HOURS', 24, 0, 24 * 365),
     publicUrl: publicUrl(env),
+    mailerHeapMb: integer(env, 'SALVO_MAILER_HEAP_MB', 128, 16, 4096),
+    sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
+    shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,
+    hardBounce: flag(env, 'SALVO_HARDBOUNCE', true),
   };
 }

@@ -53,6 +53,7 @@ async function serve(config: Config): Promise<void> {
   banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
   if (tokens.length === 0) banner.push('  No API token yet. Create one with:  npm run salvo -- token create --name admin');
   console.log(banner.join('\n'));
+  lastNet(app.http.log);
   stopOnSignals(app);
 }
 
@@ -61,21 +62,51 @@ async function worker(config: Config): Promise<void> {
   const app = await createApp(config);
   app.startWorkers();
   console.log(`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`);
+  lastNet(app.http.log);
   stopOnSignals(app);
 }
 
-/** SIGTERM and SIGINT stop taking work, let what is in flight finish, then exit. */
+/**
+ * SIGTERM and SIGINT stop taking work, let sends in flight finish for up to SALVO_SHUTDOWN_SECONDS
+ * (then hand them back), and exit. A second signal exits at once; so does a close that overruns the
+ * deadline by 5 s (a store that does not answer), since leases bring back anything left held.
+ */
 function stopOnSignals(app: Awaited<ReturnType<typeof createApp>>): void {
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      app.http.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    app.http.log.info({ signal }, 'stopping');
-    await app.close();
+    const deadlineMs = app.config.shutdownMs;
+    app.http.log.info({ signal, deadlineMs }, 'stopping');
+    setTimeout(() => {
+      app.http.log.error({ deadlineMs }, 'shutdown overran its deadline; exiting');
+      process.exit(1);
+    }, deadlineMs + 5000).unref();
+    try {
+      await app.close(deadlineMs);
+    } catch (err) {
+      app.http.log.error({ err }, 'error while stopping');
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * The last net, not the fix: every background loop catches its own errors. Something that still
+ * escapes is logged as fatal; the process goes on (a rejection) or exits for a supervisor to restart
+ * it (an exception, after which its state cannot be trusted). Leases bring back what it held.
+ */
+function lastNet(log: { fatal(o: object, msg: string): void }): void {
+  process.on('unhandledRejection', (err) => log.fatal({ err }, 'unhandled rejection (a bug: please report it); going on'));
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception (a bug: please report it); exiting');
+    process.exit(70);
+  });
 }
 
 async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {

@@ -1,33 +1,37 @@
 /**
  * Delivery workers. The dispatcher claims queued messages (highest priority first) under a lease,
- * renders each with the profile as it is now and the launch's content, hands it to its channel, and
- * records the outcome: sent; waiting for a retry (transient failure, exponential backoff with
- * jitter); or failed (permanent failure, or attempts exhausted). A message whose worker died is queued
- * again when its lease runs out, so a kill loses nothing (it may send that message twice).
+ * renews the lease while it holds them, renders each with the profile as it is now and the launch's
+ * content, hands it to its channel, and records the outcome (core/outcome.ts decides it).
+ *
+ * Nothing here may take the process down or send twice without a crash: every store call is caught
+ * and retried with backoff, an outcome that cannot be recorded is held (its lease still renewed)
+ * until the store takes it, and a message whose worker died is queued again when its lease runs out.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { hostname } from 'node:os';
 import type { Attachment } from '../core/attachments.ts';
 import { randomHex } from '../core/ids.ts';
 import { renderMessage, type RenderedMessage } from '../core/message.ts';
+import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import { profileDocument, subscriptionView } from '../core/profile.ts';
-import { classifyFailure, retryDelay } from '../core/retry.ts';
 import type { HistoryEntry, Message, Profile, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
 import { BackgroundLoop } from '../engine/waker.ts';
-import type { Outcome } from '../store/queries/messages.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel } from './channels.ts';
+import { LeaseKeeper } from './leases.ts';
 
 /** A message that cannot be composed (its campaign, template or profile is gone): no retry helps. */
-class ComposeError extends Error {}
+class ComposeError extends Error {
+  readonly uncomposable = true;
+}
 
 export interface DispatcherDeps {
   store: Store;
   catalog: Catalog;
   channels: Record<RenderedMessage['channel'], Channel>;
-  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody'>;
+  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce'>;
   log: FastifyBaseLogger;
 }
 
@@ -38,28 +42,77 @@ function failureText(e: unknown): string {
   return `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)}`.slice(0, 1000);
 }
 
+/** Waits for a store that failed: from 100 ms doubling to 5 s. */
+const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Claimed {
+  message: Message;
+  profiles: Map<string, Profile>;
+  subscriptions: Subscription[];
+}
+
 export class Dispatcher extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}`;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new Map<number, Promise<void>>();
+  /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
+  private readonly claimed: Claimed[] = [];
+  private readonly leases: LeaseKeeper;
+  /** Store failures in a row, for the backoff of the loop. */
+  private storeFailures = 0;
 
   constructor(private readonly d: DispatcherDeps) {
     super();
+    this.leases = new LeaseKeeper({
+      store: d.store,
+      worker: this.worker,
+      leaseMs: d.config.leaseMs,
+      log: d.log,
+      held: () => [...this.inflight.keys(), ...this.claimed.map((c) => c.message.id)],
+      // A waiting claim that another worker retook must not be sent here as well.
+      lost: (ids) => this.dropClaims(ids),
+    });
   }
 
   override start(): void {
-    if (this.d.config.workers > 0) super.start();
+    if (this.d.config.workers <= 0) return;
+    super.start();
+    this.leases.start();
   }
 
-  /** Stops claiming, lets what is in flight finish, hands back what it claimed but did not start. */
-  override async stop(): Promise<void> {
+  /**
+   * Stops claiming and hands back what was claimed but not started; waits for sends in flight up to
+   * `deadlineMs`, then hands those back too (the peer may have taken them: the one case, besides a
+   * crash, where a message can go out twice).
+   */
+  override async stop(deadlineMs = Infinity): Promise<void> {
     await super.stop();
-    await Promise.allSettled([...this.inflight]);
-    const unstarted = this.claimed.splice(0).map((c) => c.message.id);
-    if (unstarted.length) await this.d.store.releaseMessages(this.worker, unstarted);
+    await this.handBack(this.claimed.splice(0).map((c) => c.message.id), 'release');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((r) => Number.isFinite(deadlineMs) && (timer = setTimeout(() => r('late'), deadlineMs)));
+    const finished = await Promise.race([Promise.allSettled([...this.inflight.values()]).then(() => 'done' as const), deadline]);
+    clearTimeout(timer);
+    if (finished === 'late') await this.handBack([...this.inflight.keys()], 'abandon');
+    this.leases.stop();
   }
 
-  /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
-  private readonly claimed: { message: Message; profiles: Map<string, Profile>; subscriptions: Subscription[] }[] = [];
+  private async handBack(ids: number[], how: 'release' | 'abandon'): Promise<void> {
+    if (ids.length === 0) return;
+    const { store, config, log } = this.d;
+    try {
+      if (how === 'release') await store.releaseMessages(this.worker, ids);
+      else {
+        await store.handBackMessages(this.worker, ids, Date.now(), config.maxAttempts, 'the worker stopped (shutdown deadline) while sending it; it may have been delivered');
+        log.warn({ messages: ids }, 'shutdown deadline passed with sends in flight; handed them back');
+      }
+    } catch (err) {
+      log.error({ err, messages: ids }, 'could not hand messages back; they are queued again when their lease runs out');
+    }
+  }
+
+  private dropClaims(ids: Set<number>): void {
+    for (let i = this.claimed.length - 1; i >= 0; i--) if (ids.has(this.claimed[i].message.id)) this.claimed.splice(i, 1);
+  }
 
   /**
    * Claims ahead: twice the workers, so that a slot that frees never waits for a claim, and loads
@@ -71,44 +124,63 @@ export class Dispatcher extends BackgroundLoop {
     if (want <= 0) return 0;
     const messages = await store.claimMessages(this.worker, want, now, now + config.leaseMs);
     if (messages.length === 0) return 0;
-    const ids = [...new Set(messages.map((m) => m.profile_id))];
-    const [profiles, subscriptions] = await Promise.all([store.getProfiles(ids), store.getSubscriptions(ids)]);
-    const byId = new Map(profiles.map((p) => [p.id, p]));
-    for (const message of messages) this.claimed.push({ message, profiles: byId, subscriptions: subscriptions.filter((x) => x.profile_id === message.profile_id) });
+    try {
+      const ids = [...new Set(messages.map((m) => m.profile_id))];
+      const [profiles, subscriptions] = await Promise.all([store.getProfiles(ids), store.getSubscriptions(ids)]);
+      const byId = new Map(profiles.map((p) => [p.id, p]));
+      for (const message of messages) this.claimed.push({ message, profiles: byId, subscriptions: subscriptions.filter((x) => x.profile_id === message.profile_id) });
+    } catch (e) {
+      await this.handBack(messages.map((m) => m.id), 'release');
+      throw e;
+    }
     return messages.length;
   }
 
-  protected async loop(): Promise<void> {
+  private async upkeep(now: number): Promise<void> {
     const { store, config, log } = this.d;
+    await store.promoteWaiting(now);
+    const { requeued, failed } = await store.requeueExpired(now, config.maxAttempts);
+    if (requeued || failed) log.warn({ requeued, failed }, 'messages whose worker stopped holding them: queued again, or failed when out of attempts');
+  }
+
+  protected async loop(): Promise<void> {
+    const { config, log } = this.d;
     let lastUpkeep = 0;
     while (!this.stopped) {
       try {
         const now = Date.now();
         if (now - lastUpkeep >= config.pollMs) {
           lastUpkeep = now;
-          await store.promoteWaiting(now);
-          const retaken = await store.requeueExpired(now);
-          if (retaken) log.warn({ retaken }, 'queued again messages whose worker stopped holding them');
+          // Our own leases first: after a store outage they may have run out while we still hold the work.
+          await this.leases.renew();
+          await this.upkeep(now);
         }
         const got = await this.claim(now);
-        while (this.inflight.size < config.workers && this.claimed.length) {
-          const next = this.claimed.shift()!;
-          const p: Promise<void> = this.deliver(next.message, next.profiles.get(next.message.profile_id), next.subscriptions).finally(() => {
-            this.inflight.delete(p);
-            this.waker.wake();
-          });
-          this.inflight.add(p);
-        }
+        this.storeFailures = 0;
+        while (this.inflight.size < config.workers && this.claimed.length) this.startDelivery(this.claimed.shift()!);
         if (got === 0 || this.inflight.size >= config.workers) await this.waker.wait(config.pollMs);
-      } catch (e) {
-        log.error({ err: e }, 'claiming messages failed; retrying');
-        await this.waker.wait(config.pollMs * 4);
+      } catch (err) {
+        const wait = storeBackoff(++this.storeFailures);
+        log.error({ err, retryInMs: wait }, 'the delivery loop failed (store unavailable?); retrying');
+        await this.waker.wait(wait);
       }
     }
   }
 
+  private startDelivery(c: Claimed): void {
+    const id = c.message.id;
+    const p = this.deliver(c.message, c.profiles.get(c.message.profile_id), c.subscriptions)
+      // deliver catches everything it can foresee; this is the last net, so one message never takes the process.
+      .catch((err) => this.d.log.error({ err, message: id }, 'delivering a message failed unexpectedly; its lease will run out and it is retried'))
+      .finally(() => {
+        this.inflight.delete(id);
+        this.waker.wake();
+      });
+    this.inflight.set(id, p);
+  }
+
   /** The message as its channel sends it, and the launch's attachments. */
-  private async compose(m: Message, profile: Profile | undefined, subscriptions: Subscription[]): Promise<{ rendered: RenderedMessage; attachments: Attachment[] }> {
+  private async compose(m: Message, profile: Profile, to: Subscription, subscriptions: Subscription[]): Promise<{ rendered: RenderedMessage; attachments: Attachment[] }> {
     const { catalog } = this.d;
     const campaign = await catalog.campaign(m.campaign_id);
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
@@ -118,9 +190,6 @@ export class Dispatcher extends BackgroundLoop {
       catalog.launch(m.launch_id),
     ]);
     if (!template || !resource || !launch) throw new ComposeError(`the template, resource or launch of campaign ${campaign.id} no longer exists`);
-    if (!profile) throw new ComposeError(`profile ${m.profile_id} no longer exists`);
-    const to = subscriptions.find((s) => s.id === m.subscription_id);
-    if (!to) throw new ComposeError(`subscription ${m.subscription_id} of profile ${m.profile_id} no longer exists`);
     const ctx = {
       lead: { ...profileDocument(profile), ...m.overrides },
       apicontent: launch.content,
@@ -144,34 +213,67 @@ export class Dispatcher extends BackgroundLoop {
     return { subject, body: limit > 0 ? body.slice(0, limit) : null };
   }
 
-  private async deliver(claimed: Message, profile: Profile | undefined, subscriptions: Subscription[]): Promise<void> {
-    let m = claimed;
-    const { store, channels, config, log } = this.d;
+  /** Consent as it is now: a profile or subscription that opted out after the launch is skipped. */
+  private async withdrawn(m: Message, profile: Profile, to: Subscription): Promise<string | null> {
+    const campaign = await this.d.catalog.campaign(m.campaign_id);
+    return consentAtSend(profile, to, campaign?.unconditional_sending ?? false);
+  }
+
+  private async deliver(m: Message, profile: Profile | undefined, subscriptions: Subscription[]): Promise<void> {
+    const { channels, config, log } = this.d;
     const started: HistoryEntry = { status: 'sending', time: Date.now(), detail: `attempt ${m.attempts} by ${this.worker}` };
-    // A previous attempt that recorded no outcome was lost with its worker; say so in the history.
-    if (m.last_error && m.history[m.history.length - 1]?.status !== 'waiting') {
-      m = { ...m, history: [...m.history, { status: 'queued', time: m.updated_at, detail: m.last_error }] };
-    }
     let outcome: Outcome;
     try {
-      const { rendered, attachments } = await this.compose(m, profile, subscriptions);
-      const result = await channels[rendered.channel].send(rendered, { message: m, attachments });
-      outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: Date.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
+      if (!profile) throw new ComposeError(`profile ${m.profile_id} no longer exists`);
+      const to = subscriptions.find((s) => s.id === m.subscription_id);
+      if (!to) throw new ComposeError(`subscription ${m.subscription_id} of profile ${m.profile_id} no longer exists`);
+      const skip = await this.withdrawn(m, profile, to);
+      if (skip) {
+        outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: Date.now(), detail: `${skip} at send time` }] };
+      } else {
+        const { rendered, attachments } = await this.compose(m, profile, to, subscriptions);
+        const result = await channels[rendered.channel].send(rendered, { message: m, attachments });
+        outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: Date.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
+      }
     } catch (e) {
       const text = failureText(e);
-      const permanent = e instanceof ComposeError || classifyFailure(e as object) === 'permanent';
-      const now = Date.now();
-      if (!permanent && m.attempts < config.maxAttempts) {
-        const at = now + retryDelay(m.attempts, config.retryBaseMs, config.retryMaxMs);
-        outcome = { status: 'waiting', next_attempt_at: at, last_error: text, history: [...m.history, started, { status: 'waiting', time: now, detail: `${text}; retry at ${new Date(at).toISOString()}` }] };
-      } else {
-        const why = permanent ? text : `${text} (gave up after ${m.attempts} attempts)`;
-        outcome = { status: 'failed', last_error: why, history: [...m.history, started, { status: 'failed', time: now, detail: why }] };
-      }
-      log.info({ message: m.id, status: outcome.status, error: text }, 'send failed');
+      outcome = failureOutcome(m, started, e as FailureFacts, text, config, Date.now());
+      log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
+      if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
     }
-    if (!(await store.completeMessage(m.id, this.worker, outcome, Date.now()))) {
-      log.warn({ message: m.id }, 'message was retaken by another worker before its outcome was recorded');
+    await this.record(m, outcome);
+  }
+
+  private async markHardBounced(m: Message): Promise<void> {
+    try {
+      await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', Date.now());
+    } catch (err) {
+      this.d.log.error({ err, message: m.id }, 'could not mark the subscription hardbounced');
+    }
+  }
+
+  /**
+   * Records the outcome, retrying while the store fails: the message stays in flight (its lease
+   * renewed) until the store takes it, so it is neither lost nor sent again. Gives up only when the
+   * message is no longer this worker's, or when the dispatcher is stopping (its lease then runs out).
+   */
+  private async record(m: Message, outcome: Outcome): Promise<void> {
+    const { store, log } = this.d;
+    for (let failures = 0; ; failures++) {
+      try {
+        if (!(await store.completeMessage(m.id, this.worker, outcome, Date.now()))) {
+          log.warn({ message: m.id }, 'message was retaken by another worker before its outcome was recorded');
+        }
+        return;
+      } catch (err) {
+        if (this.stopped && failures >= 3) {
+          log.error({ err, message: m.id }, 'stopping with an outcome the store would not take; the message is retried after its lease');
+          return;
+        }
+        const wait = storeBackoff(failures);
+        log.warn({ err, message: m.id, status: outcome.status, retryInMs: wait }, 'recording an outcome failed; retrying');
+        await sleep(wait);
+      }
     }
   }
 }

@@ -9,7 +9,16 @@ export interface MailJob {
   id: number;
   mail: Record<string, unknown>;
 }
-export type MailResult = { id: number; response: string } | { id: number; error: { message: string; code?: string; responseCode?: number; response?: string; permanent?: boolean } };
+export interface MailError {
+  message: string;
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  /** The SMTP command that was refused (RCPT TO, DATA, ...): tells a bad address from a bad message. */
+  command?: string;
+  permanent?: boolean;
+}
+export type MailResult = { id: number; response: string } | { id: number; error: MailError };
 
 const { url, connections } = workerData as { url: string; connections: number };
 const transport = nodemailer.createTransport({ url, pool: true, maxConnections: connections, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
@@ -22,7 +31,7 @@ parentPort!.on('message', (job: MailJob | 'close') => {
   }
   transport.sendMail(job.mail as never).then(
     (info) => parentPort!.postMessage({ id: job.id, response: String(info.response) } satisfies MailResult),
-    (e: { message: string; code?: string; responseCode?: number; response?: string; permanent?: boolean }) =>
-      parentPort!.postMessage({ id: job.id, error: { message: e.message, code: e.code, responseCode: e.responseCode, response: e.response, permanent: e.permanent } } satisfies MailResult),
+    (e: MailError) =>
+      parentPort!.postMessage({ id: job.id, error: { message: e.message, code: e.code, responseCode: e.responseCode, response: e.response, command: e.command, permanent: e.permanent } } satisfies MailResult),
   );
 });

@@ -2,7 +2,10 @@
  * Messages as a queue: insert per launch, claim under a lease (highest priority first), complete,
  * retake what a dead worker held. And the outbox that captures messages without a transport.
  */
+import type { Outcome } from '../../core/outcome.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
+
+export type { Outcome };
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './setup.ts';
 
@@ -32,16 +35,6 @@ const toMessage = (r: Row): Message => ({
   sent_at: (r.sent_at as number | null) ?? null,
 });
 
-/** How a claimed message ended this attempt. */
-export interface Outcome {
-  status: 'sent' | 'waiting' | 'failed';
-  history: HistoryEntry[];
-  next_attempt_at?: number;
-  last_error?: string | null;
-  subject?: string | null;
-  body?: string | null;
-}
-
 export interface MessageFilter {
   campaign_id?: number;
   launch_id?: number;
@@ -63,8 +56,29 @@ export interface OutboxEntry {
   created_at: number;
 }
 
+type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
+
 export function messageQueries(db: SqlDriver) {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+
+  /** Queues held messages again, or fails those out of attempts. Rare, so row by row: each history stays exact on both stores. */
+  async function returnToQueue(rows: HeldRow[], now: number, maxAttempts: number, reason: (worker: string | null) => string, expiredOnly: boolean) {
+    let requeued = 0;
+    let failed = 0;
+    for (const m of rows) {
+      const final = m.attempts >= maxAttempts;
+      const why = final ? `${reason(m.worker)} (gave up after ${m.attempts} attempts)` : reason(m.worker);
+      const history = [...json<HistoryEntry[]>(m.history), { status: final ? 'failed' : 'queued', time: now, detail: why }];
+      const changed = await db.run(
+        `UPDATE messages SET status = ?, worker = NULL, lease_until = NULL, last_error = ?, history = ?, updated_at = ?
+         WHERE id = ? AND status = 'sending' AND worker IS NOT DISTINCT FROM ? ${expiredOnly ? 'AND lease_until < ?' : ''}`,
+        [final ? 'failed' : 'queued', why, JSON.stringify(history), now, m.id, m.worker, ...(expiredOnly ? [now] : [])],
+      );
+      if (changed && final) failed++;
+      else if (changed) requeued++;
+    }
+    return { requeued, failed };
+  }
   return {
     /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
@@ -101,13 +115,45 @@ export function messageQueries(db: SqlDriver) {
       return db.run("UPDATE messages SET status = 'queued', updated_at = ? WHERE status = 'waiting' AND next_attempt_at <= ?", [now, now]);
     },
 
-    /** Messages whose worker's lease ran out (it died or hung) are queued again. */
-    async requeueExpired(now: number): Promise<number> {
-      return db.run(
-        `UPDATE messages SET status = 'queued', worker = NULL, lease_until = NULL, last_error = 'lease expired: the worker sending it stopped', updated_at = ?
-         WHERE status = 'sending' AND lease_until < ?`,
-        [now, now],
+    /**
+     * Messages whose worker's lease ran out (it died, hung, or its process was killed) are queued
+     * again; one that has used all its attempts fails instead, so a message that kills whatever sends
+     * it (a poison message) ends.
+     */
+    async requeueExpired(now: number, maxAttempts: number): Promise<{ requeued: number; failed: number }> {
+      const expired = await db.all<HeldRow>(
+        "SELECT id, attempts, worker, history FROM messages WHERE status = 'sending' AND lease_until < ? ORDER BY id LIMIT 1000",
+        [now],
       );
+      return returnToQueue(expired, now, maxAttempts, (w) => `lease expired: the worker sending it (${w ?? 'unknown'}) stopped before recording an outcome`, true);
+    },
+
+    /**
+     * A worker stopping with sends still in flight past its deadline hands them back: they are queued
+     * again (the peer may have taken them, so one may arrive twice) rather than waiting out the lease.
+     */
+    async handBackMessages(worker: string, ids: number[], now: number, maxAttempts: number, why: string): Promise<{ requeued: number; failed: number }> {
+      const held: HeldRow[] = [];
+      for (const part of chunks(ids)) {
+        held.push(...(await db.all<HeldRow>(`SELECT id, attempts, worker, history FROM messages WHERE id IN (${placeholders(part.length)}) AND worker = ? AND status = 'sending'`, [...part, worker])));
+      }
+      return returnToQueue(held, now, maxAttempts, () => why, false);
+    },
+
+    /**
+     * Extends the leases of messages `worker` is still holding (sending, or claimed and waiting for a
+     * slot). Answers the ids it still holds: one missing was retaken after its lease ran out.
+     */
+    async renewLeases(worker: string, ids: number[], leaseUntil: number, now: number): Promise<Set<number>> {
+      const held = new Set<number>();
+      for (const part of chunks(ids)) {
+        const rows = await db.all<{ id: number }>(
+          `UPDATE messages SET lease_until = ?, updated_at = ? WHERE id IN (${placeholders(part.length)}) AND worker = ? AND status = 'sending' RETURNING id`,
+          [leaseUntil, now, ...part, worker],
+        );
+        for (const r of rows) held.add(r.id);
+      }
+      return held;
     },
 
     /** Takes up to `limit` queued messages, highest priority first, for `worker` until `leaseUntil`. */

@@ -198,6 +198,11 @@ export function profileQueries(db: SqlDriver) {
       return rows.map(toProfile);
     },
 
+    /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
+    async setSubscriptionStatus(id: number, status: Subscription['status'], now: number): Promise<boolean> {
+      return (await db.run('UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])) === 1;
+    },
+
     /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */
     async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
       for (const s of rows) {

@@ -1,0 +1,59 @@
+/**
+ * Keeps the leases of what a worker holds from running out while it still works on it: a send slower
+ * than the lease (a slow SMTP server, a large message) must not be retaken and sent a second time.
+ * Renews every third of the lease, so two renewals can fail before anything expires.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Store } from '../store/store.ts';
+
+export interface LeaseKeeperDeps {
+  store: Pick<Store, 'renewLeases'>;
+  worker: string;
+  leaseMs: number;
+  log: FastifyBaseLogger;
+  /** The message ids the worker holds now. */
+  held: () => number[];
+  /** Called with the ids it turned out not to hold any more (retaken after an expiry). */
+  lost: (ids: Set<number>) => void;
+}
+
+export class LeaseKeeper {
+  private timer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
+
+  constructor(private readonly d: LeaseKeeperDeps) {}
+
+  start(): void {
+    this.timer ??= setInterval(() => void this.renew(), Math.max(100, Math.floor(this.d.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Renews now; never throws (a failed renewal is logged and tried again at the next tick). */
+  renew(): Promise<void> {
+    this.renewing ??= this.renewOnce().finally(() => (this.renewing = null));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<void> {
+    const ids = this.d.held();
+    if (ids.length === 0) return;
+    const now = Date.now();
+    try {
+      const still = await this.d.store.renewLeases(this.d.worker, ids, now + this.d.leaseMs, now);
+      // One that ended while the renewal ran is not lost: only what is still held counts.
+      const holding = new Set(this.d.held());
+      const lost = new Set(ids.filter((id) => !still.has(id) && holding.has(id)));
+      if (lost.size) {
+        this.d.log.warn({ messages: [...lost] }, 'leases lost: these messages were retaken by another worker');
+        this.d.lost(lost);
+      }
+    } catch (err) {
+      this.d.log.warn({ err, messages: ids.length }, 'renewing leases failed (store unavailable?); trying again');
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/** The nodemailer message for an email: the same for SMTP and for the outbox. */
+import type { EmailMessage } from '../core/message.ts';
+import type { SendContext } from './channels.ts';
+
+export function mailOf(m: EmailMessage, ctx: SendContext) {
+  const { message } = ctx;
+  const domain = m.from.email.split('@')[1] ?? 'salvo.local';
+  return {
+    from: { name: m.from.name ?? '', address: m.from.email },
+    to: m.to,
+    ...(m.replyTo ? { replyTo: { name: m.replyTo.name ?? '', address: m.replyTo.email } } : {}),
+    subject: m.subject,
+    ...(m.html !== undefined ? { html: m.html } : {}),
+    ...(m.text !== undefined ? { text: m.text } : {}),
+    attachments: ctx.attachments.map((a) => ({ filename: a.name, content: a.data, contentType: a.mime })),
+    messageId: `<salvo.${message.id}.${message.launch_id}@${domain}>`,
+    headers: { 'X-Salvo-Message-Id': String(message.id), 'X-Salvo-Launch-Id': String(message.launch_id) },
+  };
+}
