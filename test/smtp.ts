@@ -10,8 +10,8 @@ export interface Received {
   raw: string;
 }
 
-/** What the server answers for a mail: accept (null), or an SMTP error, or hold it (never answer). */
-export type Verdict = null | { code: number; message: string } | 'hang';
+/** What the server answers for a mail: accept (null), an SMTP error, hold it (never answer), or accept it after a delay. */
+export type Verdict = null | { code: number; message: string } | 'hang' | { delayMs: number };
 
 export interface TestSmtp {
   url: string;
@@ -19,6 +19,8 @@ export interface TestSmtp {
   received: Received[];
   /** Decides each DATA's answer; accept everything by default. */
   verdict: (n: number, raw: string) => Verdict;
+  /** Decides each RCPT TO's answer: accept (null) or an SMTP error. */
+  rcptVerdict: (address: string) => null | { code: number; message: string };
   /** Resolves once `count` mails have been accepted. */
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   /** Resolves when the n-th DATA (1-based) arrives, accepted or not. */
@@ -32,11 +34,15 @@ export async function startSmtp(): Promise<TestSmtp> {
   const arrived = new Map<number, Promise<void>>();
   const waiters: (() => void)[] = [];
   const held: (() => void)[] = [];
-  const t: Partial<TestSmtp> & { received: Received[] } = { received: [], verdict: () => null };
+  const t: Partial<TestSmtp> & { received: Received[] } = { received: [], verdict: () => null, rcptVerdict: () => null };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      const refused = t.rcptVerdict!(address.address);
+      callback(refused ? Object.assign(new Error(refused.message), { responseCode: refused.code }) : undefined);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -44,7 +50,11 @@ export async function startSmtp(): Promise<TestSmtp> {
         const n = ++dataCount;
         arrivals.get(n)?.();
         const raw = Buffer.concat(chunks).toString('utf8');
-        const verdict = t.verdict!(n, raw);
+        let verdict = t.verdict!(n, raw);
+        if (verdict && typeof verdict === 'object' && 'delayMs' in verdict) {
+          await new Promise((r) => setTimeout(r, (verdict as { delayMs: number }).delayMs));
+          verdict = null;
+        }
         if (verdict === 'hang') {
           held.push(() => callback(Object.assign(new Error('closing'), { responseCode: 421 })));
           return;
@@ -61,6 +71,8 @@ export async function startSmtp(): Promise<TestSmtp> {
       });
     },
   });
+  // A client that dies mid-conversation (a killed mailer thread) resets its socket: not the test's concern.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
   return Object.assign(t, {

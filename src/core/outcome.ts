@@ -31,6 +31,8 @@ export interface RetryPolicy {
 export interface FailureFacts extends SendFailure {
   /** The thread that was sending it died (out of memory, killed, hung past the send timeout). */
   crashed?: boolean;
+  /** It was the only send in that thread, so the death is its doing. */
+  alone?: boolean;
   /** Composing failed for a reason no retry mends (campaign, template or profile gone; a render limit). */
   uncomposable?: boolean;
 }
@@ -49,7 +51,7 @@ export function consentAtSend(profile: Profile, to: Subscription, unconditional:
 export function failureOutcome(m: Message, started: HistoryEntry, e: FailureFacts, text: string, policy: RetryPolicy, now: number, random = Math.random): Outcome {
   let why = text;
   let final = e.uncomposable === true || classifyFailure(e) === 'permanent';
-  if (e.crashed) {
+  if (e.crashed && e.alone) {
     const crashes = m.history.filter((h) => h.detail?.startsWith(CRASH_MARK)).length + 1;
     why = `${CRASH_MARK} while sending it (${crashes} of ${MAX_CRASHES}): ${text}`;
     if (crashes >= MAX_CRASHES) final = true;

@@ -1,8 +1,12 @@
 /**
  * Email over SMTP: nodemailer in a worker thread (MIME building and the SMTP conversation cost more
  * than all the rest of a send), supervised. A thread that dies (out of memory, a crash) or stops
- * answering is replaced; the sends that were in it are rejected as crashed, so the dispatcher charges
- * them an attempt and a message that kills every thread it enters ends (core/outcome.ts).
+ * answering is replaced, and the sends that were in it are rejected as crashed.
+ *
+ * Which of several sends in flight killed a thread cannot be told, so none is blamed: each becomes a
+ * suspect, and a suspect is sent again alone (the thread otherwise idle). A crash during a lone send
+ * is that message's doing: the dispatcher counts it, and a message that kills every thread it enters
+ * ends failed (core/outcome.ts) without taking innocent messages down with it.
  */
 import { Worker } from 'node:worker_threads';
 import type { Channel, SendContext } from './channels.ts';
@@ -20,11 +24,20 @@ export interface SmtpChannelOptions {
   log: { error(o: object, msg: string): void; warn(o: object, msg: string): void };
 }
 
-/** A send lost with the thread that was doing it. */
+/** A send lost with the thread that was doing it; `alone` when it was the only send in flight. */
 export class ThreadCrashError extends Error {
   readonly crashed = true;
   readonly code = 'ETHREADCRASH';
+  constructor(
+    message: string,
+    readonly alone: boolean,
+  ) {
+    super(message);
+  }
 }
+
+/** Suspects remembered at most (ids of messages retried elsewhere would otherwise pile up). */
+const MAX_SUSPECTS = 10_000;
 
 /** The module the thread runs: built beside the bundle, or the TypeScript source under tests (through tsx). */
 function startMailerThread(o: SmtpChannelOptions): Worker {
@@ -38,6 +51,7 @@ function startMailerThread(o: SmtpChannelOptions): Worker {
 }
 
 interface Pending {
+  messageId: number;
   resolve: (r: { detail: string }) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout;
@@ -50,6 +64,11 @@ export class SmtpChannel implements Channel {
   private next = 0;
   private readonly waiting = new Map<number, Pending>();
   private closing = false;
+  /** Messages that were in a thread that died alongside others: each is sent again alone. */
+  private readonly suspects = new Set<number>();
+  /** While a suspect is being sent, other sends wait for it. */
+  private exclusive: Promise<unknown> | null = null;
+  private idleWaiters: (() => void)[] = [];
   /** Threads replaced since start (a metric and a /ready fact). */
   restarts = 0;
   lastCrash: string | null = null;
@@ -71,8 +90,7 @@ export class SmtpChannel implements Channel {
     t.on('message', (r: MailResult) => {
       const w = this.waiting.get(r.id);
       if (!w) return;
-      this.waiting.delete(r.id);
-      clearTimeout(w.timer);
+      this.settled(r.id, w);
       if ('error' in r) w.reject(Object.assign(new Error(r.error.message), r.error));
       else w.resolve({ detail: `accepted by SMTP: ${r.response}` });
     });
@@ -87,11 +105,13 @@ export class SmtpChannel implements Channel {
     void t.terminate();
     this.restarts++;
     this.lastCrash = why;
-    const lost = [...this.waiting.values()];
-    this.waiting.clear();
-    for (const w of lost) {
-      clearTimeout(w.timer);
-      w.reject(new ThreadCrashError(`mailer thread died: ${why}`));
+    const lost = [...this.waiting.entries()];
+    const alone = lost.length === 1;
+    for (const [id, w] of lost) {
+      this.settled(id, w);
+      this.suspect(w.messageId);
+      const text = alone ? `mailer thread died: ${why}` : `mailer thread died with ${lost.length} sends in flight (${why}); it will be sent again alone`;
+      w.reject(new ThreadCrashError(text, alone));
     }
     // A thread that dies within a second of starting would otherwise restart in a tight loop.
     this.quickDeaths = Date.now() - this.startedAt < 1000 ? this.quickDeaths + 1 : 0;
@@ -100,18 +120,59 @@ export class SmtpChannel implements Channel {
     setTimeout(() => this.closing || this.spawn(), delay).unref();
   }
 
-  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }> {
-    if (m.channel !== 'email') return Promise.reject(Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true }));
-    const thread = this.thread;
+  private suspect(messageId: number): void {
+    this.suspects.delete(messageId);
+    this.suspects.add(messageId);
+    if (this.suspects.size > MAX_SUSPECTS) this.suspects.delete(this.suspects.values().next().value!);
+  }
+
+  private settled(id: number, w: Pending): void {
+    this.waiting.delete(id);
+    clearTimeout(w.timer);
+    if (this.waiting.size === 0) for (const idle of this.idleWaiters.splice(0)) idle();
+  }
+
+  async send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }> {
+    if (m.channel !== 'email') throw Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true });
+    while (this.exclusive) await this.exclusive.catch(() => {});
+    const id = ctx.message.id;
+    if (!this.suspects.has(id)) return this.post(m, ctx);
+    const alone = (async () => {
+      while (this.waiting.size) await new Promise<void>((r) => this.idleWaiters.push(r));
+      return this.post(m, ctx);
+    })();
+    this.exclusive = alone;
+    try {
+      const result = await alone;
+      this.suspects.delete(id);
+      return result;
+    } catch (e) {
+      // Refused by the server: the thread survived it. A crash keeps it a suspect: its next try is alone too.
+      if (!(e instanceof ThreadCrashError)) this.suspects.delete(id);
+      throw e;
+    } finally {
+      if (this.exclusive === alone) this.exclusive = null;
+    }
+  }
+
+  /** The running thread; while one is being restarted, waits for it (up to the send timeout). */
+  private async running(): Promise<Worker | null> {
+    const deadline = Date.now() + this.o.sendTimeoutMs;
+    while (!this.thread && !this.closing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return this.thread;
+  }
+
+  private async post(m: RenderedMessage & { channel: 'email' }, ctx: SendContext): Promise<{ detail: string }> {
+    const thread = this.thread ?? (await this.running());
     // Not a crash of this message's making: a plain transient failure, retried with backoff.
-    if (!thread) return Promise.reject(new Error(`the mailer thread is restarting after: ${this.lastCrash}`));
+    if (!thread) throw new Error(`the mailer thread is restarting after: ${this.lastCrash}`);
     const id = ++this.next;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.o.log.warn({ id, timeoutMs: this.o.sendTimeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
+        this.o.log.warn({ message: ctx.message.id, timeoutMs: this.o.sendTimeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
         this.died(thread, `no answer to a send within ${this.o.sendTimeoutMs / 1000} s`);
       }, this.o.sendTimeoutMs);
-      this.waiting.set(id, { resolve, reject, timer });
+      this.waiting.set(id, { messageId: ctx.message.id, resolve, reject, timer });
       thread.postMessage({ id, mail: mailOf(m, ctx) } satisfies MailJob);
     });
   }

@@ -181,10 +181,10 @@ export function messageQueries(db: SqlDriver) {
     /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       const changed = await db.run(
-        `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
+        `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
            subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, worker = NULL, lease_until = NULL, updated_at = ?
          WHERE id = ? AND worker = ? AND status = 'sending'`,
-        [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.subject ?? null, o.body ?? null,
+        [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
           o.status === 'sent' ? now : null, now, id, worker],
       );
       return changed === 1;

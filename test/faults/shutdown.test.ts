@@ -1,0 +1,70 @@
+/**
+ * Shutdown has a deadline: with the SMTP server hanging, SIGTERM stops taking work, waits for the
+ * sends in flight up to SALVO_SHUTDOWN_SECONDS, hands them back and exits; a second signal exits at
+ * once. What was handed back is delivered by the next worker.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { eventually, ok, TEST_TOKEN, type TestServer } from '../helpers.ts';
+import { type Shop, startShop, stopShop } from '../fixture.ts';
+import type { TestSmtp } from '../smtp.ts';
+
+const BIN = new URL('../../bin/salvo.js', import.meta.url).pathname;
+
+function startWorker(s: TestServer, smtp: TestSmtp, env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<{ code: number | null; at: number }> } {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
+    env: { ...process.env, SALVO_DATA_DIR: s.config.dataDir, SALVO_SMTP_URL: smtp.url, SALVO_POLL_MS: '50', SALVO_LOG_LEVEL: 'silent', SALVO_TOKEN: TEST_TOKEN, ...env },
+    stdio: 'ignore',
+  });
+  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() }))) };
+}
+
+describe('shutdown with a hanging SMTP server', () => {
+  let smtp: TestSmtp;
+  let s: TestServer;
+  let shop: Shop;
+
+  before(async () => {
+    ({ s, smtp, shop } = await startShop({ workers: false }));
+    smtp.verdict = () => 'hang';
+  });
+  after(() => stopShop(s, smtp));
+
+  it('exits after SALVO_SHUTDOWN_SECONDS and hands the send back, which is delivered later', async () => {
+    const r = await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'handed back' } });
+    ok(r);
+    const [row] = ok(await s.call('messages/list', { launch_id: Number(r.headers.get('launch-id')) })).data;
+    const w = startWorker(s, smtp, { SALVO_SHUTDOWN_SECONDS: '2' });
+    await smtp.dataArrived(1);
+    const signalled = Date.now();
+    w.child.kill('SIGTERM');
+    const { code, at } = await w.exited;
+    assert.equal(code, 0);
+    const took = at - signalled;
+    assert.ok(took >= 1900 && took < 6000, `exited ${took} ms after SIGTERM (deadline 2 s)`);
+
+    const m = ok(await s.call('messages/get', { id: row.id })).data;
+    assert.equal(m.status, 'queued');
+    assert.match(m.history.at(-1).detail, /shutdown deadline/);
+
+    smtp.verdict = () => null;
+    s.app.startWorkers();
+    await eventually(async () => ok(await s.call('messages/get', { id: row.id })).data.status === 'sent', 15_000, 'the handed-back message to be sent');
+    assert.equal(smtp.received.filter((x) => x.mail.subject === 'handed back').length, 1);
+  });
+
+  it('exits at once on a second signal', async () => {
+    await s.app.dispatcher.stop();
+    smtp.verdict = () => 'hang';
+    ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'ann@example.com', content: { email_title: 'second signal' } }));
+    const w = startWorker(s, smtp, { SALVO_SHUTDOWN_SECONDS: '60' });
+    await eventually(async () => (await s.call('messages/list', { campaign_id: shop.campaigns.email, status: 'sending' })).body.data?.length > 0, 15_000, 'a send in flight');
+    w.child.kill('SIGTERM');
+    const signalled = Date.now();
+    w.child.kill('SIGTERM');
+    const { code, at } = await w.exited;
+    assert.equal(code, 1);
+    assert.ok(at - signalled < 2000, `exited ${at - signalled} ms after the second signal`);
+  });
+});
