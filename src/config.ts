@@ -19,6 +19,8 @@ export interface Config {
   batchBodyLimit: number;
   /** Largest total size of a launch's attachments, decoded. */
   attachLimit: number;
+  /** Largest `content` plus `custom_data` of one launch (per item in batches), as JSON bytes. */
+  contentLimit: number;
   /** smtp:// or smtps:// URL; null captures email in the outbox. */
   smtpUrl: string | null;
   /** SMTP connections kept open. */
@@ -47,6 +49,21 @@ export interface Config {
   shutdownMs: number;
   /** Whether a permanent SMTP refusal of the address marks its subscription hardbounced. */
   hardBounce: boolean;
+  /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
+  http: HttpLimits;
+}
+
+export interface HttpLimits {
+  /** From connection to the end of the request's body. */
+  requestTimeoutMs: number;
+  /** From connection to the end of the request's headers. */
+  headersTimeoutMs: number;
+  /** How long a kept-alive connection waits for its next request. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no bytes either way for this long is closed (0: never). */
+  idleTimeoutMs: number;
+  /** Connections beyond this many are closed as they arrive. */
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: bytes(env, 'SALVO_BODY_LIMIT', 1024 * 1024),
     batchBodyLimit: bytes(env, 'SALVO_BATCH_BODY_LIMIT', 10 * 1024 * 1024),
     attachLimit: bytes(env, 'SALVO_ATTACH_LIMIT', 10 * 1024 * 1024),
+    contentLimit: bytes(env, 'SALVO_CONTENT_LIMIT', 1024 * 1024),
     smtpUrl: urlSetting(env, 'SALVO_SMTP_URL', ['smtp:', 'smtps:'], 'smtp://user:pass@host:587 or smtps://...'),
     smtpPool: integer(env, 'SALVO_SMTP_POOL', 5, 1, 100),
     workers: integer(env, 'SALVO_WORKERS', 8, 0, 1000),
@@ -157,5 +175,19 @@ export function loadConfig(env: Env = process.env): Config {
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
     shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,
     hardBounce: flag(env, 'SALVO_HARDBOUNCE', true),
+    http: httpLimits(env),
+  };
+}
+
+function httpLimits(env: Env): HttpLimits {
+  const request = integer(env, 'SALVO_REQUEST_TIMEOUT_SECONDS', 30, 1, 3600);
+  const headers = integer(env, 'SALVO_HEADERS_TIMEOUT_SECONDS', Math.min(10, request), 1, 3600);
+  if (headers > request) throw new ConfigError('SALVO_HEADERS_TIMEOUT_SECONDS', `must not be longer than SALVO_REQUEST_TIMEOUT_SECONDS (${request})`);
+  return {
+    requestTimeoutMs: request * 1000,
+    headersTimeoutMs: headers * 1000,
+    keepAliveTimeoutMs: integer(env, 'SALVO_KEEPALIVE_SECONDS', 5, 1, 3600) * 1000,
+    idleTimeoutMs: integer(env, 'SALVO_IDLE_TIMEOUT_SECONDS', 120, 0, 86_400) * 1000,
+    maxConnections: integer(env, 'SALVO_MAX_CONNECTIONS', 1000, 1, 1_000_000),
   };
 }

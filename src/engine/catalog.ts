@@ -1,20 +1,34 @@
 /**
  * What launches and sends read again and again: campaigns, databases, templates, resources, each by
- * id through a short-lived cache (see cache.ts). Launch content and attachments never change, so they
- * are kept longer.
+ * id through a short-lived cache (see cache.ts). Launch content and attachments never change, but
+ * they can be large (up to SALVO_CONTENT_LIMIT and SALVO_ATTACH_LIMIT each), so those two caches are
+ * bounded by total bytes as well as entries, and let go of a launch a few seconds after its last
+ * send read it.
  */
 import type { Attachment } from '../core/attachments.ts';
 import type { Campaign, Database, Launch, Resource, Template } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 import { Cache } from './cache.ts';
 
+const LAUNCH_TTL_MS = 10_000;
+export const LAUNCH_CACHE_BYTES = 32 * 1024 * 1024;
+export const ATTACHMENT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** About the bytes a launch holds: its JSON parts as text (two bytes a character would be an upper bound). */
+function launchWeight(l: Launch | null): number {
+  if (!l) return 64;
+  return 256 + JSON.stringify(l.content).length + (l.custom_data ? JSON.stringify(l.custom_data).length : 0) + (l.audience ? JSON.stringify(l.audience).length : 0);
+}
+
+const attachmentWeight = (files: Attachment[]) => files.reduce((n, f) => n + f.data.length + f.name.length + 64, 64);
+
 export class Catalog {
-  private readonly campaigns = new Cache<number, Campaign | null>(1000);
-  private readonly databases = new Cache<number, Database | null>(1000);
-  private readonly templates = new Cache<number, Template | null>(1000);
-  private readonly resources = new Cache<number, Resource | null>(1000);
-  private readonly launches = new Cache<number, Launch | null>(60_000, 10_000);
-  private readonly attachments = new Cache<number, Attachment[]>(60_000, 100);
+  private readonly campaigns = new Cache<number, Campaign | null>({ ttlMs: 1000 });
+  private readonly databases = new Cache<number, Database | null>({ ttlMs: 1000 });
+  private readonly templates = new Cache<number, Template | null>({ ttlMs: 1000 });
+  private readonly resources = new Cache<number, Resource | null>({ ttlMs: 1000 });
+  readonly launches = new Cache<number, Launch | null>({ ttlMs: LAUNCH_TTL_MS, maxEntries: 1000, maxWeight: LAUNCH_CACHE_BYTES, weigh: launchWeight });
+  readonly attachments = new Cache<number, Attachment[]>({ ttlMs: LAUNCH_TTL_MS, maxEntries: 100, maxWeight: ATTACHMENT_CACHE_BYTES, weigh: attachmentWeight });
 
   constructor(readonly store: Store) {}
 

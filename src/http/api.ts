@@ -38,10 +38,18 @@ const envelope = {
   additionalProperties: true,
 };
 
+/** A token that is not a string (a number, an object, `?token=` given twice) is a wrong token: 403. */
+export function tokenValue(v: unknown, where: string): string | null {
+  if (v === undefined || v === null || v === '') return null;
+  if (typeof v !== 'string') throw forbidden(`API token is not valid (${where} must be one string)`);
+  return v;
+}
+
 /** The token of a request: `token` in the JSON body, else `Authorization: Bearer <token>`. */
 export function presentedToken(req: FastifyRequest): string | null {
   const body = req.body as Record<string, unknown> | undefined;
-  if (body && typeof body === 'object' && typeof body.token === 'string' && body.token !== '') return body.token;
+  const inBody = body && typeof body === 'object' && !Array.isArray(body) ? tokenValue(body.token, "field 'token'") : null;
+  if (inBody !== null) return inBody;
   const auth = req.headers.authorization;
   if (auth && /^Bearer\s+\S+$/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
   return null;

@@ -5,15 +5,25 @@
  * `Duplicate-Key: <key>`. The key is claimed in the store before the request runs, so two identical
  * requests arriving together, even at different processes, execute once. Keys are per caller (the
  * token's name, or the v1.0 link).
+ *
+ * A claim is a marker in the store that lives with the process that made it: while the request runs,
+ * the process renews the marker every RENEW_MS; one not renewed for ABANDONED_MS was left by a
+ * process that died, and the next repeat runs instead of waiting for an answer that will never come.
+ * The embedded SQLite store serves from one process, so there a marker last renewed before this
+ * process started is abandoned at once (a repeat right after a crash and restart runs at once).
  */
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import { createHash } from 'node:crypto';
 import type { Store } from '../store/store.ts';
 import { sendError } from './envelope.ts';
 
-/** A request holding a claim that ran past this is taken to have died with its process. */
-const STALE_MS = 60_000;
+const RENEW_MS = 3_000;
+/** Five missed renewals: long enough for an event loop stalled a few seconds, short for a retrying client. */
+const ABANDONED_MS = 15_000;
+/** Longer than ABANDONED_MS, so a repeat waiting on a dead process's claim takes it over rather than giving up. */
 const WAIT_MS = 30_000;
+/** No request runs this long (the server's timeouts close it first); its claim is no longer renewed. */
+const MAX_RUN_MS = 30 * 60_000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
 declare module 'fastify' {
@@ -29,13 +39,50 @@ function keyOf(req: FastifyRequest): string | null {
   return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}`).digest('hex');
 }
 
+/** The claims this process holds, renewed together while any is held. */
+class HeldClaims {
+  private readonly held = new Map<string, { scope: string; key: string; since: number }>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly log: (e: unknown) => void,
+  ) {}
+
+  add(scope: string, key: string): void {
+    this.held.set(`${scope}\n${key}`, { scope, key, since: Date.now() });
+    this.timer ??= setInterval(() => void this.renew(), RENEW_MS).unref();
+  }
+
+  remove(scope: string, key: string): void {
+    this.held.delete(`${scope}\n${key}`);
+    if (this.held.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const now = Date.now();
+    for (const c of this.held.values()) if (now - c.since > MAX_RUN_MS) this.remove(c.scope, c.key);
+    if (this.held.size === 0) return;
+    await this.store.renewDedup([...this.held.values()], now).catch(this.log);
+  }
+}
+
 export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRequest) => string): { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] } {
   if (hours === 0) return { preValidation: [], onSend: [] };
   let lastPurge = 0;
+  const startedAt = Date.now();
+  let log: FastifyRequest['log'] | null = null;
+  const held = new HeldClaims(store, (e) => log?.warn({ err: e }, 'renewing deduplication claims failed'));
+  /** Claims last renewed before this are abandoned. */
+  const abandonedBefore = (now: number) => (store.dialect === 'sqlite' ? Math.max(now - ABANDONED_MS, startedAt) : now - ABANDONED_MS);
 
   const claim = async (req: FastifyRequest, reply: FastifyReply) => {
     const key = keyOf(req);
     if (key === null) return;
+    log ??= req.log;
     const scope = scopeOf(req);
     const now = Date.now();
     if (now - lastPurge > PURGE_EVERY_MS) {
@@ -43,9 +90,11 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
       void store.purgeDedup(now).catch((e) => req.log.warn({ err: e }, 'purging old deduplication keys failed'));
     }
     for (const deadline = now + WAIT_MS; ; ) {
-      const c = await store.claimDedup(scope, key, Date.now(), Date.now() + hours * 3_600_000, Date.now() - STALE_MS);
+      const t = Date.now();
+      const c = await store.claimDedup(scope, key, t, t + hours * 3_600_000, abandonedBefore(t));
       if (c.claimed) {
         req.dedupClaim = { scope, key };
+        held.add(scope, key);
         return;
       }
       if (c.answer) {
@@ -64,12 +113,16 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
     const c = req.dedupClaim;
     if (!c) return payload;
     req.dedupClaim = undefined;
-    if (reply.statusCode >= 500) {
-      await store.releaseDedup(c.scope, c.key); // a fault is not an answer worth repeating
-    } else {
-      const launch = reply.getHeader('launch-id');
-      const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
-      await store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
+    try {
+      if (reply.statusCode >= 500) {
+        await store.releaseDedup(c.scope, c.key); // a fault is not an answer worth repeating
+      } else {
+        const launch = reply.getHeader('launch-id');
+        const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
+        await store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
+      }
+    } finally {
+      held.remove(c.scope, c.key);
     }
     return payload;
   };

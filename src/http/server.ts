@@ -21,25 +21,54 @@ export interface HttpDeps extends LaunchDeps {
   config: Config;
 }
 
+/** A URL fit for the log: no v1.0 link key, and every `token` parameter of the query string redacted. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = (q < 0 ? url : url.slice(0, q)).replace(/\/trg\/[^/]+/, '/trg/[key]');
+  if (q < 0) return path;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0];
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // a malformed escape is left as it is
+      }
+      return decoded.trim().toLowerCase() === 'token' ? `${name}=[redacted]` : pair;
+    })
+    .join('&');
+  return `${path}?${query}`;
+}
+
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, store } = deps;
+  const limits = config.http;
   const app = Fastify({
     logger: {
       level: config.logLevel,
       // Access logs keep neither tokens (?token=) nor v1.0 link keys, which are credentials too.
-      serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({
-          method: req.method,
-          url: req.url.replace(/\/trg\/[^/?]+/, '/trg/[key]').replace(/([?&]token=)[^&]*/, '$1[redacted]'),
-          remoteAddress: req.ip,
-        }),
-      },
+      serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }) },
+    },
+    // Slow clients: a request must arrive whole within its timeouts and an idle connection is closed,
+    // so a peer sending a body a byte at a time holds a connection for seconds, not forever.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // How often node looks for connections past those timeouts (30 s by default, longer than them).
+      connectionsCheckingInterval: Math.min(5000, Math.max(100, limits.headersTimeoutMs / 4)),
     },
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true },
     // Types are checked as sent: "5" is no integer, except where an id schema says otherwise.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
+  app.server.maxConnections = limits.maxConnections;
   installErrorHandling(app);
   installJsonParser(app);
 
@@ -71,6 +100,6 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     batchRoutes(api, deps, config, dedup);
     messageRoutes(api, store);
   });
-  linkRoutes(app, deps, verifier, dedup);
+  linkRoutes(app, deps, verifier, dedup, config);
   return app;
 }

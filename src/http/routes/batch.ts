@@ -11,6 +11,7 @@ import { PRIORITY } from '../../engine/recipients.ts';
 import { createTask, runBatch, taskView, type BatchKind } from '../../engine/tasks.ts';
 import { notFound } from '../../core/errors.ts';
 import { method, type MethodSpec } from '../api.ts';
+import { checkBatchContentSize } from '../content-limit.ts';
 import { anyObject, array, bigId, bool, id, int, matchingProperties, object, str } from '../schemas.ts';
 import { campaignIdOf, launchProperties } from './triggers.ts';
 
@@ -37,11 +38,13 @@ const startItem = object({
 });
 const importItem = object({ data: anyObject('The profile, as for profiles/import'), custom_data: anyObject("This item's custom_data") }, ['data']);
 
-const contentOf = (body: Record<string, unknown>, attachLimit: number) => {
+const contentOf = (body: Record<string, unknown>, limits: { attachLimit: number; contentLimit: number }) => {
   for (const key of ['content', 'custom_data'] as const) {
     const v = body[key];
     if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) throw badRequest(`field '${key}' must be an object`);
   }
+  checkBatchContentSize(body, limits.contentLimit);
+  const attachLimit = limits.attachLimit;
   return {
     content: (body.content as Record<string, unknown>) ?? {},
     customData: (body.custom_data as Record<string, unknown>) ?? null,
@@ -61,10 +64,10 @@ function delayOf(t: unknown): number {
   return ms;
 }
 
-export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { batchBodyLimit: number; attachLimit: number }, hooks: Hooks): void {
+export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { batchBodyLimit: number; attachLimit: number; contentLimit: number }, hooks: Hooks): void {
   const batch = (kind: BatchKind, asTask: boolean) => async (body: Body, _req: unknown, reply: { header: (k: string, v: string) => unknown }) => {
     const campaignId = campaignIdOf(body);
-    const p = contentOf(body, limits.attachLimit);
+    const p = contentOf(body, limits);
     if (asTask) return { data: { task_id: (await createTask(deps, kind, campaignId, body, body.data, p)).id } };
     const { launch, results } = await runBatch(deps, kind, campaignId, body, body.data, p);
     reply.header('Launch-Id', String(launch.id));
@@ -110,7 +113,7 @@ export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { ba
     ),
     handler: async (body, _req, reply) => {
       const campaignId = campaignIdOf(body);
-      const p = contentOf(body, limits.attachLimit);
+      const p = contentOf(body, limits);
       const rootName = body.matching === 'custom' ? 'field_value' : ((body.matching as string | undefined) ?? 'email');
       const item = { data: body.data, custom_data: undefined, match_value: body[rootName] };
       const delay = delayOf(body.timeout);

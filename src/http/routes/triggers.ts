@@ -4,6 +4,7 @@ import { badRequest, notFound } from '../../core/errors.ts';
 import { parseLaunch, START_MATCHING, type StartBody } from '../../core/launch-request.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
 import { method, type MethodSpec } from '../api.ts';
+import { checkContentSize } from '../content-limit.ts';
 import { anyObject, array, id, matchingProperties, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
@@ -25,7 +26,7 @@ export function campaignIdOf(body: { id?: number | string; trigger_id?: number |
   return toId(raw, body.id !== undefined ? 'id' : 'trigger_id');
 }
 
-export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number }, hooks: MethodSpec<unknown>['hooks']): void {
+export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number; contentLimit: number }, hooks: MethodSpec<unknown>['hooks']): void {
   method<StartBody & { id?: number | string; trigger_id?: number | string }>(app, `${V}/campaigns/triggers/start`, 'triggers', {
     summary: 'Launch a trigger campaign for one profile (matching) or an audience (custom_request)',
     description:
@@ -57,6 +58,7 @@ export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { 
     }),
     handler: async (body, _req, reply) => {
       const campaignId = campaignIdOf(body);
+      checkContentSize(body, limits.contentLimit);
       const result = await startLaunch(deps, campaignId, parseLaunch(body, limits.attachLimit));
       reply.header('Launch-Id', String(result.launch.id));
       if (result.empty) throw notFound(`no profile matches custom_request (launch ${result.launch.id})`);

@@ -108,6 +108,13 @@ export function taskQueries(db: SqlDriver) {
       if (!r || r.state !== 'done') return { claimed: false, answer: null };
       return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
     },
+    /**
+     * The process running these claimed requests is alive: while a claim is pending, created_at is
+     * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
+     */
+    async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
+      for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);
+    },
     async finishDedup(scope: string, key: string, a: StoredAnswer): Promise<void> {
       await db.run(`UPDATE dedup SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?`, [a.status, JSON.stringify(a.headers), a.body, scope, key]);
     },
