@@ -47,7 +47,7 @@ function $userRegex(selector: string, arg: UserRegexArg): (doc: unknown) => bool
   return (doc) => {
     const value = resolve(doc as Record<string, unknown>, selector, { unwrapArray: true } as never);
     const values = Array.isArray(value) ? value : [value];
-    const strings = [...values, ...flatten(values, 1)].filter((v): v is string => typeof v === 'string');
+    const strings = [...new Set([...values, ...flatten(values, 1)])].filter((v): v is string => typeof v === 'string');
     const work = strings.reduce((sum, s) => sum + re.cost(s), 0);
     if (work > REGEX_LIMITS.work) {
       const longest = Math.max(...strings.map((s) => s.length));
