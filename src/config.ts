@@ -47,6 +47,8 @@ export interface Config {
   shutdownMs: number;
   /** Whether a permanent SMTP refusal of the address marks its subscription hardbounced. */
   hardBounce: boolean;
+  /** How long a store call waits for a database locked by another process (or unreachable) before it fails: 503 to an API caller. */
+  storeRetryMs: number;
 }
 
 export class ConfigError extends Error {
@@ -157,5 +159,6 @@ export function loadConfig(env: Env = process.env): Config {
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
     shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,
     hardBounce: flag(env, 'SALVO_HARDBOUNCE', true),
+    storeRetryMs: integer(env, 'SALVO_STORE_RETRY_MS', 2000, 0, 60_000),
   };
 }
