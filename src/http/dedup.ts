@@ -64,12 +64,18 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
     const c = req.dedupClaim;
     if (!c) return payload;
     req.dedupClaim = undefined;
-    if (reply.statusCode >= 500) {
-      await store.releaseDedup(c.scope, c.key); // a fault is not an answer worth repeating
-    } else {
-      const launch = reply.getHeader('launch-id');
-      const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
-      await store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
+    // The request has run: its answer stands even when the store cannot keep it (a 503 here would
+    // tell the caller to repeat a trigger that was stored). The claim then stays pending until stale.
+    try {
+      if (reply.statusCode >= 500) {
+        await store.releaseDedup(c.scope, c.key); // a fault is not an answer worth repeating
+      } else {
+        const launch = reply.getHeader('launch-id');
+        const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
+        await store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
+      }
+    } catch (err) {
+      req.log.error({ err, key: c.key }, 'could not record the answer for deduplication; a repeat of this request waits until the claim is stale');
     }
     return payload;
   };
