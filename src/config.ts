@@ -50,6 +50,8 @@ export interface Config {
   shutdownMs: number;
   /** Whether a permanent SMTP refusal of the address marks its subscription hardbounced. */
   hardBounce: boolean;
+  /** How long a store call waits for a database locked by another process (or unreachable) before it fails: 503 to an API caller. */
+  storeRetryMs: number;
   /** Bounds on one message's render: characters of output per field, and steps (loop turns, jsonpath nodes). */
   renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
       outputChars: bytes(env, 'SALVO_RENDER_OUTPUT_LIMIT', RENDER_LIMITS.outputChars),
       steps: integer(env, 'SALVO_RENDER_STEPS', RENDER_LIMITS.steps, 1000, 100_000_000),
     },
+    storeRetryMs: integer(env, 'SALVO_STORE_RETRY_MS', 2000, 0, 60_000),
     http: httpLimits(env),
   };
 }
