@@ -122,10 +122,11 @@ describe('SQLite write I/O error (EIO from the disk)', () => {
     const traffic = (async () => {
       for (let round = 0; !faultOver; round++) during.push(...(await sendTriggers(s, shop, `during-${round}`, 8, 4)));
     })();
+    const reads: number[] = [];
     const probes = (async () => {
       while (!faultOver) {
-        const r = await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(2000) });
-        health.push(r.status);
+        health.push((await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(2000) })).status);
+        reads.push((await s.call('messages/list', { campaign_id: shop.campaigns.email, limit: 5 })).status);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -142,11 +143,12 @@ describe('SQLite write I/O error (EIO from the disk)', () => {
 
     const later = await sendTriggers(s, shop, 'later', 30);
     const refused = during.filter((a) => a.status === 503);
-    t.diagnostic(`${refused.length} of ${during.length} writes during the fault answered 503; ${sentInFault} mails sent during it; /health answered ${health.length} times`);
+    t.diagnostic(`${refused.length} of ${during.length} writes during the fault answered 503; ${sentInFault} mails sent during it; /health and messages/list answered ${health.length} times`);
     const all = [...first, ...during, ...later];
     assertAnswers(all, 5000);
     assert.match(refused[0].body.error_text, /I\/O error: SQLITE_IOERR/);
     assert.ok(health.every((st) => st === 200), `/health answered ${health.join(', ')}`);
+    assert.ok(reads.every((st) => st === 200), `reads during the fault answered ${reads.join(', ')}`);
     assert.ok(sentInFault > 0, 'mails were sent while their outcomes could not be recorded');
     assert.ok(later.every((a) => a.status === 200), `writes after the fault succeed: ${JSON.stringify(later.find((a) => a.status !== 200)?.body)}`);
 
