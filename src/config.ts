@@ -51,6 +51,8 @@ export interface Config {
   hardBounce: boolean;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
   http: HttpLimits;
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
+  metricsToken: string | null;
 }
 
 export interface HttpLimits {
@@ -176,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,
     hardBounce: flag(env, 'SALVO_HARDBOUNCE', true),
     http: httpLimits(env),
+    metricsToken: env.SALVO_METRICS_TOKEN || null,
   };
 }
 

@@ -9,6 +9,7 @@ import { badRequest } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
+import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
@@ -80,7 +81,7 @@ class Superseded extends Error {}
 export class TaskRunner extends BackgroundLoop {
   constructor(
     private readonly deps: LaunchDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
+    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
   ) {
     super();
   }
@@ -94,6 +95,7 @@ export class TaskRunner extends BackgroundLoop {
         if (task) await this.run(task);
         else await this.waker.wait(this.o.pollMs);
       } catch (e) {
+        this.o.metrics?.storeError('tasks');
         this.o.log.error({ err: e, task: task?.id }, 'a batch task failed');
         if (task) await this.deps.store.failTask(task.id, `internal error: ${(e as Error).message}`, Date.now()).catch(() => {});
         await this.waker.wait(this.o.pollMs);
