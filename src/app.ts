@@ -34,7 +34,7 @@ export interface App {
 }
 
 export async function createApp(config: Config, o: { searchPath?: string } = {}): Promise<App> {
-  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath });
+  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   let dispatcher!: Dispatcher;

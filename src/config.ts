@@ -3,6 +3,7 @@
  * docs/configuration.md lists every setting; a bad value stops start-up with one line naming it.
  */
 import path from 'node:path';
+import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
 export interface Config {
   port: number;
@@ -49,6 +50,10 @@ export interface Config {
   shutdownMs: number;
   /** Whether a permanent SMTP refusal of the address marks its subscription hardbounced. */
   hardBounce: boolean;
+  /** How long a store call waits for a database locked by another process (or unreachable) before it fails: 503 to an API caller. */
+  storeRetryMs: number;
+  /** Bounds on one message's render: characters of output per field, and steps (loop turns, jsonpath nodes). */
+  renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
   http: HttpLimits;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
@@ -177,6 +182,11 @@ export function loadConfig(env: Env = process.env): Config {
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
     shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,
     hardBounce: flag(env, 'SALVO_HARDBOUNCE', true),
+    renderLimits: {
+      outputChars: bytes(env, 'SALVO_RENDER_OUTPUT_LIMIT', RENDER_LIMITS.outputChars),
+      steps: integer(env, 'SALVO_RENDER_STEPS', RENDER_LIMITS.steps, 1000, 100_000_000),
+    },
+    storeRetryMs: integer(env, 'SALVO_STORE_RETRY_MS', 2000, 0, 60_000),
     http: httpLimits(env),
     metricsToken: env.SALVO_METRICS_TOKEN || null,
   };

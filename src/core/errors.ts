@@ -2,7 +2,7 @@
  * Errors are values with an Altcraft code and an exact text. Everything the API refuses is thrown as
  * an ApiError; http/envelope.ts is the one place that turns it into a response.
  */
-export type ErrorCode = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 429 | 500;
+export type ErrorCode = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
 export class ApiError extends Error {
   constructor(
@@ -22,3 +22,23 @@ export const conflict = (text: string) => new ApiError(409, text);
 export const tooLarge = (text: string) => new ApiError(413, text);
 
 export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
+
+/**
+ * The store cannot take the call now (its file is locked by another process, the disk is full or
+ * failing, the database connection was cut): nothing was written, and the same call may succeed
+ * later. The HTTP side answers 503 with Retry-After; background loops back off and try again.
+ */
+export class StoreUnavailable extends Error {
+  constructor(
+    /** What the store said, short and without SQL, e.g. "database is locked". */
+    readonly reason: string,
+    /** When a retry is worth it, in whole seconds. */
+    readonly retryAfterSeconds = 2,
+    options?: { cause?: unknown },
+  ) {
+    super(`the store is unavailable (${reason}); retry after ${retryAfterSeconds} s`, options);
+    this.name = 'StoreUnavailable';
+  }
+}
+
+export const isStoreUnavailable = (e: unknown): e is StoreUnavailable => e instanceof StoreUnavailable;

@@ -130,6 +130,12 @@ const SYSTEM_TYPES: Record<string, FieldType> = {
   _regip: 'string',
 };
 
+/**
+ * A field's value in profile data. Own properties only: a custom field may be named `toString` or
+ * `constructor`, which every plain object also inherits.
+ */
+export const fieldValue = (data: Record<string, unknown>, name: string): unknown => (Object.hasOwn(data, name) ? data[name] : undefined);
+
 export function findField(db: Database, name: string): FieldDef | undefined {
   return db.fields.find((f) => f.name === name);
 }
@@ -162,7 +168,7 @@ export function normalizeProfileData(
       patch.data._sex = value;
     } else if (READ_ONLY.has(name)) {
       throw badRequest(`field '${name}' is read-only`);
-    } else if (name in SYSTEM_TYPES) {
+    } else if (Object.hasOwn(SYSTEM_TYPES, name)) {
       patch.data[name] = normalizeValue(SYSTEM_TYPES[name], value, name);
     } else {
       const field = findField(db, name);

@@ -3,7 +3,7 @@
  * MD5 of its email or its XXH64; a POST may bring `fields` whose `option` says how each value is used.
  */
 import { badRequest } from './errors.ts';
-import { normalizeEmail, normalizeProfileData, type ProfilePatch } from './fields.ts';
+import { fieldValue, normalizeEmail, normalizeProfileData, type ProfilePatch } from './fields.ts';
 import { profileDocument } from './profile.ts';
 import type { Database, Profile } from './types.ts';
 
@@ -46,9 +46,9 @@ export function useFields(db: Database, profile: Profile, fields: FieldInput[]):
   fields.forEach((f, i) => {
     if (f.option !== 0 && f.option !== 1 && f.option !== 2) throw badRequest(`fields[${i}].option must be 0, 1 or 2`);
     const one = normalizeProfileData(db, { [f.name]: f.value }, { ignoreUnknown: true });
-    const value = f.name === 'email' ? one.email : f.name === 'phones' ? one.phones : f.name === '_status' ? one.status : one.data[f.name];
-    if (value === undefined && !(f.name in one.data)) return; // not a field of this database
-    if (f.option === 0 && !isEmpty(doc[f.name])) return;
+    const value = f.name === 'email' ? one.email : f.name === 'phones' ? one.phones : f.name === '_status' ? one.status : fieldValue(one.data, f.name);
+    if (value === undefined && !Object.hasOwn(one.data, f.name)) return; // not a field of this database
+    if (f.option === 0 && !isEmpty(fieldValue(doc, f.name))) return;
     overrides[f.name] = value;
     if (f.option === 2) {
       writes = true;

@@ -1,6 +1,6 @@
 /** How a request names a profile by a custom field: the value read as the field's type, and the test. */
 import { badRequest } from './errors.ts';
-import { normalizeDate, normalizeTags } from './fields.ts';
+import { fieldValue, normalizeDate, normalizeTags } from './fields.ts';
 import type { FieldDef } from './types.ts';
 
 /**
@@ -37,7 +37,7 @@ export function coerceFieldValue(field: FieldDef, value: unknown, name = 'field_
 
 /** Does the profile's field hold the (coerced) value? For tags: every tag named. */
 export function fieldHasValue(data: Record<string, unknown>, field: FieldDef, coerced: unknown): boolean {
-  const have = data[field.name];
+  const have = fieldValue(data, field.name);
   if (field.type === 'tags') return Array.isArray(have) && (coerced as string[]).every((t) => have.includes(t));
   return have === coerced;
 }

@@ -1,6 +1,6 @@
 /** A campaign's template rendered for one recipient: what a channel sends. */
 import { badRequest } from './errors.ts';
-import { renderTemplate, type RenderContext } from './template/render.ts';
+import { RENDER_LIMITS, RenderBudget, renderTemplate, type RenderContext, type RenderLimits } from './template/render.ts';
 import { compileTemplate } from './templates.ts';
 import type { Campaign, Resource, Subscription, Template } from './types.ts';
 
@@ -35,9 +35,13 @@ export interface PushMessage {
 }
 export type RenderedMessage = EmailMessage | SmsMessage | PushMessage;
 
-const render = (src: string | undefined, ctx: RenderContext, html = false) => (src === undefined ? undefined : renderTemplate(compileTemplate(src), ctx, { html }));
-
-export function renderMessage(template: Template, campaign: Campaign, resource: Resource, to: Subscription, ctx: RenderContext): RenderedMessage {
+/**
+ * Renders every field of the message; one step budget is shared by all of them, the output limit
+ * applies to each. Throws RenderLimitError (template/render.ts) past `limits`.
+ */
+export function renderMessage(template: Template, campaign: Campaign, resource: Resource, to: Subscription, ctx: RenderContext, limits: RenderLimits = RENDER_LIMITS): RenderedMessage {
+  const budget = new RenderBudget(limits);
+  const render = (src: string | undefined, ctx: RenderContext, html = false) => (src === undefined ? undefined : renderTemplate(compileTemplate(src), ctx, { html, budget }));
   const content = campaign.content[0] ?? { message_id: template.id };
   if (campaign.send_channel === 'email') {
     const t = template.channels.email;

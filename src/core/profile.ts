@@ -1,5 +1,5 @@
 /** A profile as written (patch applied), as queried (its MongoDB document) and as indexed. */
-import { indexKeys, type ProfilePatch } from './fields.ts';
+import { fieldValue, indexKeys, type ProfilePatch } from './fields.ts';
 import { md5Hex, xxh64Hex } from './hashes.ts';
 import { newProfileId } from './ids.ts';
 import type { Database, Profile, Subscription } from './types.ts';
@@ -62,7 +62,7 @@ export function profileKeys(db: Database, p: Profile): ProfileKey[] {
   const keys: ProfileKey[] = p.phones.map((key) => ({ field: 'phones', key }));
   for (const f of db.fields) {
     if (!f.indexed) continue;
-    for (const key of indexKeys(p.data[f.name])) keys.push({ field: f.name, key });
+    for (const key of indexKeys(fieldValue(p.data, f.name))) keys.push({ field: f.name, key });
   }
   return keys;
 }

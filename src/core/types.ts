@@ -164,7 +164,8 @@ export interface ApiToken {
   created_at: number;
 }
 
-export const LAUNCH_STATES = ['done', 'expanding', 'filtered', 'aborted'] as const;
+/** `failed`: its expansion met a problem no retry mends (the campaign log says which); what it queued before goes out. */
+export const LAUNCH_STATES = ['done', 'expanding', 'filtered', 'aborted', 'failed'] as const;
 export type LaunchState = (typeof LAUNCH_STATES)[number];
 
 /** One trigger call. A `custom_request` audience is expanded into messages in pages (`cursor`). */

@@ -32,7 +32,7 @@ export interface DispatcherDeps {
   store: Store;
   catalog: Catalog;
   channels: Record<RenderedMessage['channel'], Channel>;
-  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce'>;
+  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;
   log: FastifyBaseLogger;
   metrics?: DeliveryMetrics;
 }
@@ -203,7 +203,7 @@ export class Dispatcher extends BackgroundLoop {
     };
     let rendered: RenderedMessage;
     try {
-      rendered = renderMessage(template, campaign, resource, to, ctx);
+      rendered = renderMessage(template, campaign, resource, to, ctx, this.d.config.renderLimits);
     } catch (e) {
       throw new ComposeError(`rendering failed: ${(e as Error).message}`);
     }

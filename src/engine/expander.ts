@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { audiencePredicate, planAudience } from '../core/audience-plan.ts';
 import type { MongoQuery } from '../core/mongo-query.ts';
+import { isApiError } from '../core/errors.ts';
 import type { Campaign, Database, Launch } from '../core/types.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import { readAudiencePage } from './audience.ts';
@@ -54,6 +55,22 @@ export async function expandStep(deps: LaunchDeps, launch: Launch, campaign: Cam
   return { launch: { ...launch, cursor: page.next, state, total: launch.total + made }, queued, skipped: rows.length - queued, rowsRead: page.rowsRead };
 }
 
+/**
+ * Ends a launch whose expansion was refused for good (an ApiError: e.g. a regex over its work bound
+ * on some profile's value), with the reason in the campaign log. A store error is not that: it is
+ * thrown on, and the launch is retried.
+ */
+export async function failExpansion(deps: Pick<LaunchDeps, 'store'>, launch: Launch, e: unknown): Promise<boolean> {
+  if (!isApiError(e)) return false;
+  const now = Date.now();
+  await deps.store.transaction(async (tx) => {
+    if (await tx.failLaunch(launch.id, now)) {
+      await tx.appendCampaignLog(launch.campaign_id, 'error', `launch ${launch.id}: custom_request failed while expanding (${e.text}); messages queued before this point are sent`, now);
+    }
+  });
+  return true;
+}
+
 /** The background loop: takes expanding launches (under a lease) and expands them to the end. */
 export class Expander extends BackgroundLoop {
   constructor(
@@ -89,7 +106,14 @@ export class Expander extends BackgroundLoop {
     let current: Launch | null = launch;
     while (current && current.state === 'expanding' && !this.stopped && Date.now() < until) {
       // Superseded (null): someone else moved the launch on; go on from where it is now.
-      current = (await expandStep(this.deps, current, campaign, db))?.launch ?? (await this.deps.store.getLaunch(launch.id));
+      let step: StepResult | null;
+      try {
+        step = await expandStep(this.deps, current, campaign, db);
+      } catch (e) {
+        if (await failExpansion(this.deps, current, e)) return;
+        throw e;
+      }
+      current = step?.launch ?? (await this.deps.store.getLaunch(launch.id));
       await yieldToEventLoop();
     }
     if (current?.state === 'expanding' && this.stopped) await this.deps.store.leaseLaunch(current.id, null);

@@ -11,7 +11,7 @@ import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 import { resolveSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
-import { expandStep } from './expander.ts';
+import { expandStep, failExpansion } from './expander.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 
 export interface LaunchDeps {
@@ -123,7 +123,14 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
   let queued = 0;
   let skipped = 0;
   while (launch.state === 'expanding' && rowsRead < INLINE_ROWS) {
-    const step = await expandStep(deps, launch, campaign, db);
+    let step: Awaited<ReturnType<typeof expandStep>>;
+    try {
+      step = await expandStep(deps, launch, campaign, db);
+    } catch (e) {
+      // Refused on the data (answered 400): the launch ends rather than being retried for ever.
+      await failExpansion(deps, launch, e);
+      throw e;
+    }
     if (!step) break; // another expander took it over
     launch = step.launch;
     rowsRead += step.rowsRead;

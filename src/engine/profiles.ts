@@ -4,7 +4,7 @@
  * transaction.
  */
 import { ApiError, badRequest, conflict, notFound } from '../core/errors.ts';
-import { findField, normalizeEmail, normalizePhone, normalizeProfileData, type ProfilePatch } from '../core/fields.ts';
+import { fieldValue, findField, normalizeEmail, normalizePhone, normalizeProfileData, type ProfilePatch } from '../core/fields.ts';
 import { PROFILE_ID } from '../core/ids.ts';
 import { coerceFieldValue, fieldHasValue } from '../core/matching.ts';
 import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type ProfileKey } from '../core/profile.ts';
@@ -76,7 +76,7 @@ function keysOf(spec: MatchSpec, p: Profile): string[] {
   if (spec.mode === 'email') return p.email ? [p.email] : [];
   if (spec.mode === 'phone') return p.phones;
   if (spec.mode === 'profile_id') return [p.id];
-  const v = p.data[spec.field!.name];
+  const v = fieldValue(p.data, spec.field!.name);
   return v === undefined || spec.field!.type === 'tags' ? [] : [JSON.stringify(v)];
 }
 
@@ -125,7 +125,7 @@ function pickOne(spec: MatchSpec, match: MatchKey, candidates: Profile[], dbId: 
 function withMatchValue(spec: MatchSpec, match: MatchKey, patch: ProfilePatch): ProfilePatch {
   if (spec.mode === 'email' && patch.email === undefined) return { ...patch, email: match.key };
   if (spec.mode === 'phone' && !patch.phones?.includes(match.key)) return { ...patch, phones: [match.key, ...(patch.phones ?? [])] };
-  if (spec.mode === 'custom' && patch.data[spec.field!.name] === undefined) {
+  if (spec.mode === 'custom' && fieldValue(patch.data, spec.field!.name) === undefined) {
     return { ...patch, data: { ...patch.data, [spec.field!.name]: match.coerced } };
   }
   return patch;

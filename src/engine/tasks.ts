@@ -5,7 +5,7 @@
  * at the first unprocessed item and no item is launched twice.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { badRequest } from '../core/errors.ts';
+import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
@@ -95,9 +95,16 @@ export class TaskRunner extends BackgroundLoop {
         if (task) await this.run(task);
         else await this.waker.wait(this.o.pollMs);
       } catch (e) {
-        this.o.metrics?.storeError('tasks');
+        if (isStoreUnavailable(e)) {
+          this.o.metrics?.storeError('tasks');
+          // Not the task's fault: it resumes from its last committed chunk once the store is back.
+          this.o.log.warn({ err: e, task: task?.id }, 'a batch task paused: the store is unavailable; retrying');
+          await this.waker.wait(this.o.pollMs * 4);
+          continue;
+        }
         this.o.log.error({ err: e, task: task?.id }, 'a batch task failed');
-        if (task) await this.deps.store.failTask(task.id, `internal error: ${(e as Error).message}`, Date.now()).catch(() => {});
+        const why = isApiError(e) ? e.text : `internal error: ${(e as Error).message}`;
+        if (task) await this.deps.store.failTask(task.id, why, Date.now()).catch(() => {});
         await this.waker.wait(this.o.pollMs);
       }
     }

@@ -25,6 +25,8 @@ const WAIT_MS = 30_000;
 /** No request runs this long (the server's timeouts close it first); its claim is no longer renewed. */
 const MAX_RUN_MS = 30 * 60_000;
 const PURGE_EVERY_MS = 10 * 60_000;
+/** How long an answer the store would not take is retried in the background. */
+const KEEP_RETRY_MS = 5 * 60_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -109,20 +111,43 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
     }
   };
 
+  /** Retries keeping an answer for up to KEEP_RETRY_MS; after that the claim goes stale and a repeat runs again. */
+  const keepLater = async (c: { scope: string; key: string }, keep: () => Promise<unknown>, log: FastifyRequest['log']) => {
+    const deadline = Date.now() + KEEP_RETRY_MS;
+    for (let wait = 250; Date.now() < deadline; wait = Math.min(wait * 2, 5000)) {
+      await new Promise((r) => setTimeout(r, wait).unref());
+      try {
+        await keep();
+        held.remove(c.scope, c.key);
+        return;
+      } catch {
+        // the store is still unavailable; try again
+      }
+    }
+    held.remove(c.scope, c.key);
+    log.error({ key: c.key }, `could not record a deduplication answer for ${KEEP_RETRY_MS / 1000} s; a repeat of this request will run again`);
+  };
+
   const record: onSendHookHandler = async (req, reply, payload) => {
     const c = req.dedupClaim;
     if (!c) return payload;
     req.dedupClaim = undefined;
+    // The request has run: its answer stands even when the store cannot keep it (a 503 here would
+    // tell the caller to repeat a trigger that was stored). Keeping the answer is then retried in
+    // the background, the claim still held (renewed), so a repeat waits for it rather than running again.
+    const keep = reply.statusCode >= 500
+      ? () => store.releaseDedup(c.scope, c.key) // a fault is not an answer worth repeating
+      : () => {
+          const launch = reply.getHeader('launch-id');
+          const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
+          return store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
+        };
     try {
-      if (reply.statusCode >= 500) {
-        await store.releaseDedup(c.scope, c.key); // a fault is not an answer worth repeating
-      } else {
-        const launch = reply.getHeader('launch-id');
-        const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
-        await store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
-      }
-    } finally {
+      await keep();
       held.remove(c.scope, c.key);
+    } catch (err) {
+      req.log.warn({ err, key: c.key }, 'could not record the answer for deduplication; retrying in the background');
+      void keepLater(c, keep, req.log);
     }
     return payload;
   };

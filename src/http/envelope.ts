@@ -3,7 +3,7 @@
  * status mirrors `error` (200 for 0). Nothing internal (stack, SQL, library message) reaches a client.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorCode } from '../core/errors.ts';
+import { ApiError, StoreUnavailable, type ErrorCode } from '../core/errors.ts';
 
 export const SUCCESS = 'Successful operation';
 
@@ -60,6 +60,13 @@ const FASTIFY_CODES: Record<string, (e: FastifyError, req: FastifyRequest) => [E
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((thrown: unknown, req, reply) => {
     if (thrown instanceof ApiError) return sendError(reply, thrown.code, thrown.text);
+    if (thrown instanceof StoreUnavailable) {
+      // The call did not take effect (a PostgreSQL connection cut during COMMIT leaves that unknown), so the caller
+      // may send it again; a Request-ID keeps such a repeat from running twice.
+      req.log.warn({ err: thrown }, 'store unavailable; answered 503');
+      reply.header('Retry-After', String(thrown.retryAfterSeconds));
+      return sendError(reply, 503, thrown.message);
+    }
     const err = thrown as FastifyError;
     if (err.validation) return sendError(reply, 400, validationText(err.validation as AjvError[]));
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;

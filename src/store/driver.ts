@@ -2,6 +2,10 @@
  * The few things the Store needs from a SQL engine. SQL is written once, with `?` placeholders and
  * the SQL both SQLite and PostgreSQL speak; each driver adapts placeholders and values.
  */
+import { StoreUnavailable } from '../core/errors.ts';
+
+export { StoreUnavailable };
+
 export type Param = string | number | boolean | null | undefined | Buffer;
 export type Row = Record<string, unknown>;
 
@@ -35,3 +39,45 @@ export function chunks<T>(list: T[], size = 500): T[][] {
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
   return out;
 }
+
+/** SQLite result codes (extended ones start with these) meaning "not now", never "this call is wrong". */
+const SQLITE_UNAVAILABLE: [RegExp, string][] = [
+  [/^SQLITE_(BUSY|LOCKED)/, 'database is locked'],
+  [/^SQLITE_FULL/, 'disk is full'],
+  [/^SQLITE_IOERR/, 'I/O error'],
+  [/^SQLITE_READONLY/, 'database is read-only'],
+  [/^SQLITE_(CANTOPEN|PROTOCOL|NOMEM)/, 'cannot open the database'],
+];
+
+/** PostgreSQL SQLSTATEs and client codes meaning the server or the connection to it is gone for now. */
+const PG_UNAVAILABLE: [RegExp, string][] = [
+  [/^(57P01|57P02)$/, 'the database server ended the connection'],
+  [/^57P03$/, 'the database server is starting or stopping'],
+  [/^53300$/, 'the database server has too many connections'],
+  [/^(53100|58030)$/, 'the database server is out of disk or failing'],
+  [/^25006$/, 'the database server is read-only'],
+  [/^08/, 'the database connection failed'],
+  [/^(CONNECTION_ENDED|CONNECTION_DESTROYED|CONNECTION_CLOSED|CONNECT_TIMEOUT)$/, 'the database connection was lost'],
+  [/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/, 'cannot reach the database server'],
+];
+
+/**
+ * The error a store call answers: a StoreUnavailable when the engine says "not now" (locked, disk
+ * full, I/O error, connection cut), with the engine's code in the reason; the error itself otherwise.
+ */
+export function classifyStoreError(e: unknown): unknown {
+  if (e instanceof StoreUnavailable) return e;
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== 'string') return e;
+  for (const [pattern, reason] of code.startsWith('SQLITE_') ? SQLITE_UNAVAILABLE : PG_UNAVAILABLE) {
+    if (pattern.test(code)) return new StoreUnavailable(`${reason}: ${code}`, 2, { cause: e });
+  }
+  return e;
+}
+
+/** The engine's code behind a StoreUnavailable (or any error), e.g. SQLITE_BUSY, 57P01. */
+export const engineCode = (e: unknown): string | undefined => {
+  const err = e instanceof StoreUnavailable ? e.cause : e;
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+};

@@ -36,8 +36,12 @@ export function storeOn(driver: SqlDriver): Store {
   return store;
 }
 
+/** The driver under a Store, for operations and fault tests that must reach the engine itself. */
+const drivers = new WeakMap<Store, SqlDriver>();
+export const driverOf = (store: Store): SqlDriver => drivers.get(store)!;
+
 function makeStore(driver: SqlDriver): Store {
-  return {
+  const store: Store = {
     dialect: driver.dialect,
     ...setupQueries(driver),
     ...profileQueries(driver),
@@ -48,6 +52,8 @@ function makeStore(driver: SqlDriver): Store {
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     close: () => driver.close(),
   };
+  drivers.set(store, driver);
+  return store;
 }
 
 export interface StoreOptions {
@@ -55,6 +61,8 @@ export interface StoreOptions {
   databaseUrl: string | null;
   /** PostgreSQL only: the schema to use (tests give each run its own). */
   searchPath?: string;
+  /** How long a call waits for a locked or unreachable database before it fails with StoreUnavailable (SALVO_STORE_RETRY_MS). */
+  retryMs?: number;
 }
 
 /** Opens the configured store and brings its schema up to date. */
@@ -62,13 +70,13 @@ export async function openStore(o: StoreOptions): Promise<{ store: Store; migrat
   let driver: SqlDriver;
   let where: string;
   if (o.databaseUrl) {
-    driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath });
+    driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs });
     const u = new URL(o.databaseUrl);
     where = `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`;
   } else {
     mkdirSync(o.dataDir, { recursive: true });
     const file = path.join(o.dataDir, 'salvo.db');
-    driver = new SqliteDriver(file);
+    driver = new SqliteDriver(file, { retryMs: o.retryMs });
     where = `SQLite at ${file}`;
   }
   try {

@@ -12,12 +12,19 @@ import type { TestSmtp } from '../smtp.ts';
 
 const BIN = new URL('../../bin/salvo.js', import.meta.url).pathname;
 
-function startWorker(s: TestServer, smtp: TestSmtp, env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<{ code: number | null; at: number }> } {
+function startWorker(s: TestServer, smtp: TestSmtp, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, 'worker'], {
-    env: { ...process.env, SALVO_DATA_DIR: s.config.dataDir, SALVO_SMTP_URL: smtp.url, SALVO_POLL_MS: '50', SALVO_LOG_LEVEL: 'silent', SALVO_TOKEN: TEST_TOKEN, ...env },
-    stdio: 'ignore',
+    env: { ...process.env, SALVO_DATA_DIR: s.config.dataDir, SALVO_SMTP_URL: smtp.url, SALVO_POLL_MS: '50', SALVO_LOG_LEVEL: 'info', SALVO_TOKEN: TEST_TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
-  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() }))) };
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  return {
+    child: child as ChildProcess,
+    exited: new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: Date.now() }))),
+    /** Resolves when the worker's log has a line saying `msg`. */
+    logged: (msg: string) => eventually(async () => out.includes(`"msg":"${msg}"`), 15_000, `the worker to log "${msg}"`),
+  };
 }
 
 describe('shutdown with a hanging SMTP server', () => {
@@ -61,6 +68,8 @@ describe('shutdown with a hanging SMTP server', () => {
     const w = startWorker(s, smtp, { SALVO_SHUTDOWN_SECONDS: '60' });
     await eventually(async () => (await s.call('messages/list', { campaign_id: shop.campaigns.email, status: 'sending' })).body.data?.length > 0, 15_000, 'a send in flight');
     w.child.kill('SIGTERM');
+    // Signals that arrive together may merge into one: send the second once the first is being handled.
+    await w.logged('stopping');
     const signalled = Date.now();
     w.child.kill('SIGTERM');
     const { code, at } = await w.exited;

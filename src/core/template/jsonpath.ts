@@ -24,31 +24,53 @@ export function compileJsonPath(path: string): Step[] {
 
 const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
+/** Charged one unit per node visited and per result collected; throws to stop a runaway path. */
+export type Spend = (units: number) => void;
+
 function children(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (v !== null && typeof v === 'object') return Object.values(v);
   return [];
 }
 
-function descend(v: unknown, key: string, out: unknown[]): void {
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && own(v, key)) out.push((v as Record<string, unknown>)[key]);
-  for (const c of children(v)) descend(c, key, out);
+/** Every `key` under `v`, in document order; iterative, so deeply nested content cannot overflow the stack. */
+function descend(v: unknown, key: string, out: unknown[], spend: Spend): void {
+  const stack: unknown[] = [v];
+  while (stack.length) {
+    const node = stack.pop();
+    spend(1);
+    if (node !== null && typeof node === 'object' && !Array.isArray(node) && own(node, key)) {
+      spend(1);
+      out.push((node as Record<string, unknown>)[key]);
+    }
+    const kids = children(node);
+    for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i]);
+  }
 }
 
-export function evaluateJsonPath(steps: Step[], root: unknown): unknown[] {
+/**
+ * The values `steps` reach from `root`. `..a..a..a` over content nested 30 deep collects
+ * combinatorially many results, so the caller's `spend` bounds the work (and the memory).
+ */
+export function evaluateJsonPath(steps: Step[], root: unknown, spend: Spend = () => {}): unknown[] {
   let current: unknown[] = [root];
   for (const step of steps) {
     const next: unknown[] = [];
+    const add = (x: unknown) => {
+      spend(1);
+      next.push(x);
+    };
     for (const v of current) {
-      if (step.k === 'all') next.push(...children(v));
-      else if (step.k === 'deep') descend(v, step.v, next);
+      spend(1);
+      if (step.k === 'all') for (const c of children(v)) add(c);
+      else if (step.k === 'deep') descend(v, step.v, next, spend);
       else if (step.k === 'index') {
         if (Array.isArray(v)) {
           const i = step.v < 0 ? v.length + step.v : step.v;
-          if (i >= 0 && i < v.length) next.push(v[i]);
+          if (i >= 0 && i < v.length) add(v[i]);
         }
       } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && own(v, step.v)) {
-        next.push((v as Record<string, unknown>)[step.v]);
+        add((v as Record<string, unknown>)[step.v]);
       }
     }
     current = next;

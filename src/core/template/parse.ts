@@ -27,12 +27,20 @@ type Token =
 
 type Terminator = 'end' | 'else' | 'eof';
 
+/**
+ * How deep blocks ({if}/{for} inside each other) and expressions (parentheses, `not`, calls) may
+ * nest. The parser and the renderer recurse; without a bound, 20,000 nested {if} overflowed the
+ * stack (a 500 from templates/add). Real templates nest a handful of levels.
+ */
+export const PARSE_LIMITS = { blockDepth: 100, exprDepth: 100 };
+
 export function parseTemplate(src: string): Node[] {
   return new Parser(src).parseAll();
 }
 
 class Parser {
   private i = 0;
+  private depth = 0;
   private readonly lineStarts: number[] = [0];
 
   constructor(private readonly src: string) {
@@ -97,9 +105,11 @@ class Parser {
         if (head.v === 'else' && !allowElse) throw this.error(open, '{else} without an open {if}');
         return { nodes, end: { kind: head.v, at: open } };
       }
-      if (head.v === 'if') nodes.push(this.parseIf(tokens, open, scope));
-      else if (head.v === 'for') nodes.push(this.parseFor(tokens, open, scope));
-      else {
+      if (head.v === 'if' || head.v === 'for') {
+        if (++this.depth > PARSE_LIMITS.blockDepth) throw this.error(open, `{if} and {for} are nested deeper than ${PARSE_LIMITS.blockDepth} levels`);
+        nodes.push(head.v === 'if' ? this.parseIf(tokens, open, scope) : this.parseFor(tokens, open, scope));
+        this.depth--;
+      } else {
         const r = new ExprReader(tokens, close, this);
         const e = r.primary();
         if (e.t !== 'path' && e.t !== 'call') throw this.error(open, 'a tag outputs a variable or a function call');
@@ -224,6 +234,7 @@ const isOperatorWord = (w: string) => (BINARY_OPS as readonly string[]).includes
  */
 class ExprReader {
   private k = 0;
+  private depth = 0;
   constructor(
     private readonly tokens: Token[],
     private readonly endAt: number,
@@ -245,7 +256,19 @@ class ExprReader {
     if (this.k < this.tokens.length) this.p.fail(this.at(), `unexpected '${describe(this.peek()!)}'`);
   }
 
+  /** Counts one level of nesting at the current token; refuses past PARSE_LIMITS.exprDepth. */
+  private nest<T>(read: () => T): T {
+    if (++this.depth > PARSE_LIMITS.exprDepth) this.p.fail(this.at(), `expression is nested deeper than ${PARSE_LIMITS.exprDepth} levels (parentheses, not, calls)`);
+    const e = read();
+    this.depth--;
+    return e;
+  }
+
   expr(): Expr {
+    return this.nest(() => this.binary());
+  }
+
+  private binary(): Expr {
     const l = this.notExpr();
     const op = this.logicalOp();
     if (!op) return l;
@@ -266,7 +289,7 @@ class ExprReader {
   private notExpr(): Expr {
     if (this.isWord('not')) {
       this.k++;
-      return { t: 'not', e: this.notExpr() };
+      return { t: 'not', e: this.nest(() => this.notExpr()) };
     }
     const l = this.primary();
     const op = this.comparisonOp();
@@ -315,7 +338,7 @@ class ExprReader {
         this.k++;
         continue;
       }
-      args.push(this.primary());
+      args.push(this.nest(() => this.primary()));
     }
     const arity = name === 'subscription_field' ? [2] : [2, 3];
     if (!arity.includes(args.length)) this.p.fail(at, `${name} takes ${arity.join(' or ')} arguments, not ${args.length}`);

@@ -2,6 +2,42 @@
 import type { Expr, Node } from './ast.ts';
 import { compileJsonPath, evaluateJsonPath } from './jsonpath.ts';
 
+/**
+ * Bounds on one render. Without them nested loops over 2,000 items blocked the process 1.2 s and a
+ * `..a..a..a` jsonpath over deep content ran a thread out of memory.
+ * - `outputChars`: characters one rendered field may produce (1 MB: templates themselves are at most
+ *   1,000,000 characters).
+ * - `steps`: work for the whole message, all fields together: a node rendered, a loop iteration, a
+ *   jsonpath node visited or result collected, an element compared by `contains`/`in` each cost one.
+ *   Measured on the 2-core build machine (Node 20) while other test suites kept it at load 5-7: the
+ *   costliest 50,000 steps (nested loops printing HTML-escaped values, the `$..a..a..a` jsonpath bomb,
+ *   recursive descent over a 30-deep DAG) took 3-15 ms at best of 9 warm runs, 7-40 ms median, and
+ *   up to ~45 ms cold (first run); producing the full 1 MB of escaped output takes 6-11 ms warm.
+ *   test/core/render-limits.test.ts prints its own figures as diagnostics.
+ */
+export const RENDER_LIMITS = { outputChars: 1_048_576, steps: 50_000 };
+export type RenderLimits = typeof RENDER_LIMITS;
+
+/** A render went past RENDER_LIMITS; its message is the reason a failed message shows. */
+export class RenderLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RenderLimitError';
+  }
+}
+
+/** The steps left for one message, shared by all its fields. */
+export class RenderBudget {
+  private left: number;
+  constructor(readonly limits: RenderLimits = RENDER_LIMITS) {
+    this.left = limits.steps;
+  }
+  spend(units: number): void {
+    this.left -= units;
+    if (this.left < 0) throw new RenderLimitError(`template takes more than ${this.limits.steps} steps (loops, jsonpath and comparisons)`);
+  }
+}
+
 export interface RenderContext {
   /** The profile document (core/profile.ts profileDocument), after any per-message field overrides. */
   lead: Record<string, unknown>;
@@ -17,8 +53,26 @@ type Scope = Map<string, unknown>;
 
 const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+const ESCAPES: (string | undefined)[] = [];
+ESCAPES[38] = '&amp;';
+ESCAPES[60] = '&lt;';
+ESCAPES[62] = '&gt;';
+ESCAPES[34] = '&quot;';
+ESCAPES[39] = '&#39;';
+
+/** One pass, no callback per match: loops printing many small values spend most of their time here. */
+export function escapeHtml(s: string): string {
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const rep = c <= 62 ? ESCAPES[c] : undefined;
+    if (rep === undefined) continue;
+    out += s.slice(last, i) + rep;
+    last = i + 1;
+  }
+  return last === 0 ? s : out + s.slice(last);
+}
 
 /** How a value prints: lists (tags) as "a, b", objects as JSON, nothing as the empty string. */
 export function printValue(v: unknown): string {
@@ -51,8 +105,11 @@ function toNumber(v: unknown): number | null {
   return null;
 }
 
-function contains(container: unknown, item: unknown): boolean {
-  if (Array.isArray(container)) return container.some((x) => looseEqual(x, item));
+function contains(container: unknown, item: unknown, budget: RenderBudget): boolean {
+  if (Array.isArray(container)) {
+    budget.spend(container.length);
+    return container.some((x) => looseEqual(x, item));
+  }
   if (typeof container === 'string') return container.includes(printValue(item));
   if (container !== null && typeof container === 'object') return own(container, printValue(item));
   return false;
@@ -70,7 +127,7 @@ function lookup(ctx: RenderContext, scope: Scope, root: string, path: string[]):
 
 const jsonPathCache = new Map<string, ReturnType<typeof compileJsonPath>>();
 
-function evaluate(e: Expr, ctx: RenderContext, scope: Scope): unknown {
+function evaluate(e: Expr, ctx: RenderContext, scope: Scope, budget: RenderBudget): unknown {
   switch (e.t) {
     case 'str':
     case 'num':
@@ -79,18 +136,18 @@ function evaluate(e: Expr, ctx: RenderContext, scope: Scope): unknown {
     case 'path':
       return lookup(ctx, scope, e.root, e.path);
     case 'not':
-      return !truthy(evaluate(e.e, ctx, scope));
+      return !truthy(evaluate(e.e, ctx, scope, budget));
     case 'bin': {
-      const l = evaluate(e.l, ctx, scope);
-      if (e.op === 'and') return truthy(l) && truthy(evaluate(e.r, ctx, scope));
-      if (e.op === 'or') return truthy(l) || truthy(evaluate(e.r, ctx, scope));
-      const r = evaluate(e.r, ctx, scope);
+      const l = evaluate(e.l, ctx, scope, budget);
+      if (e.op === 'and') return truthy(l) && truthy(evaluate(e.r, ctx, scope, budget));
+      if (e.op === 'or') return truthy(l) || truthy(evaluate(e.r, ctx, scope, budget));
+      const r = evaluate(e.r, ctx, scope, budget);
       if (e.op === 'equal') return looseEqual(l, r);
-      if (e.op === 'contains') return contains(l, r);
-      return contains(r, l);
+      if (e.op === 'contains') return contains(l, r, budget);
+      return contains(r, l, budget);
     }
     case 'call': {
-      const args = e.args.map((a) => evaluate(a, ctx, scope));
+      const args = e.args.map((a) => evaluate(a, ctx, scope, budget));
       if (e.name === 'subscription_field') {
         const [channel, field] = args.map(printValue);
         const sub = ctx.subscriptions.find((s) => s.channel === channel);
@@ -106,40 +163,64 @@ function evaluate(e: Expr, ctx: RenderContext, scope: Scope): unknown {
         }
         if (jsonPathCache.size < 1000) jsonPathCache.set(path, steps);
       }
-      const found = evaluateJsonPath(steps, source);
+      const found = evaluateJsonPath(steps, source, (n) => budget.spend(n));
       return mode === 'array' ? found : found[0];
     }
   }
 }
 
-function renderNodes(nodes: Node[], ctx: RenderContext, scope: Scope, html: boolean, out: string[]): void {
+/** The rendered text so far, bounded by RENDER_LIMITS.outputChars. */
+class Output {
+  readonly parts: string[] = [];
+  private chars = 0;
+  constructor(private readonly max: number) {}
+  push(s: string): void {
+    this.chars += s.length;
+    if (this.chars > this.max) throw new RenderLimitError(`template output exceeds ${formatSize(this.max)}`);
+    this.parts.push(s);
+  }
+}
+
+const formatSize = (chars: number) => (chars % 1_048_576 === 0 ? `${chars / 1_048_576} MB (${chars} characters)` : `${chars} characters`);
+
+function renderNodes(nodes: Node[], ctx: RenderContext, scope: Scope, html: boolean, out: Output, budget: RenderBudget): void {
   for (const n of nodes) {
+    budget.spend(1);
     if (n.t === 'text') out.push(n.v);
     else if (n.t === 'out') {
-      const s = printValue(evaluate(n.e, ctx, scope));
-      out.push(html ? escapeHtml(s) : s);
+      const s = printValue(evaluate(n.e, ctx, scope, budget));
+      if (!html) out.push(s);
+      // Escaping grows text up to 6×: escape a piece at a time so an oversized value stops early.
+      else for (let at = 0; at < s.length; at += 65_536) out.push(escapeHtml(s.slice(at, at + 65_536)));
     } else if (n.t === 'if') {
-      renderNodes(truthy(evaluate(n.cond, ctx, scope)) ? n.then : n.else, ctx, scope, html, out);
+      renderNodes(truthy(evaluate(n.cond, ctx, scope, budget)) ? n.then : n.else, ctx, scope, html, out, budget);
     } else {
-      const source = evaluate(n.source, ctx, scope);
-      const entries: [unknown, unknown][] = Array.isArray(source)
-        ? source.map((v, i) => [i, v])
-        : source !== null && typeof source === 'object'
-          ? Object.entries(source)
-          : [];
-      for (const [k, v] of entries) {
+      const source = evaluate(n.source, ctx, scope, budget);
+      const iteration = (k: unknown, v: unknown) => {
+        budget.spend(1 + scope.size); // the scope is copied for each iteration
         const inner = new Map(scope);
         if (n.key) inner.set(n.key, k);
         inner.set(n.value, v);
-        renderNodes(n.body, ctx, inner, html, out);
-      }
+        renderNodes(n.body, ctx, inner, html, out, budget);
+      };
+      if (Array.isArray(source)) source.forEach((v, i) => iteration(i, v));
+      else if (source !== null && typeof source === 'object') for (const k in source) if (own(source, k)) iteration(k, (source as Record<string, unknown>)[k]);
     }
   }
 }
 
-/** `html` escapes every printed value for an HTML body; subjects, text, SMS and push are not escaped. */
-export function renderTemplate(nodes: Node[], ctx: RenderContext, { html = false } = {}): string {
-  const out: string[] = [];
-  renderNodes(nodes, ctx, new Map(), html, out);
-  return out.join('');
+export interface RenderOptions {
+  /** Escape every printed value for an HTML body; subjects, text, SMS and push are not escaped. */
+  html?: boolean;
+  /** The limits of this render; ignored when `budget` is given (the budget carries its own). */
+  limits?: RenderLimits;
+  /** Steps shared with the other fields of the same message. */
+  budget?: RenderBudget;
+}
+
+/** Throws RenderLimitError when the output or the steps go past their limits. */
+export function renderTemplate(nodes: Node[], ctx: RenderContext, { html = false, limits = RENDER_LIMITS, budget = new RenderBudget(limits) }: RenderOptions = {}): string {
+  const out = new Output(budget.limits.outputChars);
+  renderNodes(nodes, ctx, new Map(), html, out, budget);
+  return out.parts.join('');
 }

@@ -51,6 +51,11 @@ export function launchQueries(db: SqlDriver) {
     async addLaunchTotal(id: number, made: number): Promise<void> {
       await db.run('UPDATE launches SET total = total + ? WHERE id = ?', [made, id]);
     },
+    /** Ends an expanding launch that cannot go on (its query fails on the data); answers whether it was expanding. */
+    async failLaunch(id: number, now: number): Promise<boolean> {
+      return (await db.run("UPDATE launches SET state = 'failed', lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'expanding'", [now, id])) === 1;
+    },
+
     /** Takes the oldest expanding launch no other expander holds, until leaseUntil. */
     async claimExpandingLaunch(now: number, leaseUntil: number): Promise<Launch | null> {
       const r = await db.get(

@@ -8,9 +8,15 @@
  * fails is undone alone. Every caller is answered after that COMMIT, so an answer still means
  * durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
  * writes the WAL, was the largest single cost of a launch).
+ *
+ * Another process may hold the database's write lock (a backup, a sqlite3 shell, a second Salvo).
+ * SQLite's own busy wait is synchronous and would freeze the event loop, so it is kept to a few
+ * milliseconds; the driver waits for the lock asynchronously instead, with backoff, for up to
+ * `retryMs`, and then answers StoreUnavailable. A group waiting for the lock stays open, so writes
+ * asked for meanwhile join it rather than queue behind it.
  */
 import Database from 'better-sqlite3';
-import { UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
+import { classifyStoreError, engineCode, StoreUnavailable, UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -18,14 +24,30 @@ interface Job {
   fn: (tx: SqlDriver) => Promise<unknown>;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** When it was asked for: it waits for a held lock at most retryMs from then. */
+  since: number;
 }
+
+export interface SqliteOptions {
+  /** How long a call waits, in all, for a lock another process holds before it fails with StoreUnavailable. */
+  retryMs?: number;
+}
+
+/** SQLite's synchronous busy wait, per attempt: short, so that a held lock never stalls the event loop. */
+const BUSY_TIMEOUT_MS = 20;
+/** Pauses between attempts at a held lock: 5 ms doubling to 100 ms, with jitter so processes do not march in step. */
+const lockBackoff = (attempt: number) => Math.min(100, 5 * 2 ** attempt) * (0.5 + Math.random() / 2);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const isLocked = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(engineCode(e) ?? '');
+const lockedOut = (e: unknown, waitedMs: number) =>
+  new StoreUnavailable(`database is locked by another process; waited ${Math.round(waitedMs / 100) / 10} s`, 2, { cause: e });
 
 const bind = (params: Param[]) => params.map((p) => (p === undefined ? null : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
 function translate(e: unknown): never {
   const code = (e as { code?: string }).code;
   if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new UniqueViolation((e as Error).message);
-  throw e;
+  throw classifyStoreError(e);
 }
 
 class Connection {
@@ -76,7 +98,11 @@ class SqliteTx implements SqlDriver {
     return this.conn.run(sql, params);
   }
   async exec(script: string) {
-    this.conn.db.exec(script);
+    try {
+      this.conn.db.exec(script);
+    } catch (e) {
+      translate(e);
+    }
   }
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     const name = `sp${++this.depth}`;
@@ -103,13 +129,16 @@ export class SqliteDriver implements SqlDriver {
   /** Callers waiting for it, served first come first served (a stream of transactions cannot starve a read). */
   private readonly waiting: (() => void)[] = [];
 
-  constructor(file: string) {
+  private readonly retryMs: number;
+
+  constructor(file: string, options: SqliteOptions = {}) {
+    this.retryMs = options.retryMs ?? 2000;
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     // WAL with synchronous=NORMAL: a commit survives a killed process; only power loss can undo the last ones.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // 8 MB of page cache (better-sqlite3's default is 16): measured no slower on a million profiles, and
     // resident memory stays inside the fan-out budget (docs/performance.md).
     db.pragma('cache_size = -8000');
@@ -139,18 +168,27 @@ export class SqliteDriver implements SqlDriver {
     else this.held = false;
   }
 
-  /** Runs one read: at once when the connection is free, else in its turn. */
+  /** Runs one read: at once when the connection is free, else in its turn; a held lock is waited for without blocking. */
   private async read<T>(fn: () => T): Promise<T> {
-    if (!this.held && this.waiting.length === 0) return fn();
-    await this.acquire();
-    try {
-      return fn();
-    } finally {
-      this.release();
+    const since = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.held && this.waiting.length === 0) return fn();
+        await this.acquire();
+        try {
+          return fn();
+        } finally {
+          this.release();
+        }
+      } catch (e) {
+        if (!isLocked(e)) throw e;
+        if (Date.now() - since >= this.retryMs) throw lockedOut(e, Date.now() - since);
+        await sleep(lockBackoff(attempt));
+      }
     }
   }
 
-  all<T = Row>(sql: string, params: Param[] = []) {
+  async all<T = Row>(sql: string, params: Param[] = []): Promise<T[]> {
     if (!this.conn.readonly(sql)) return this.transaction(async () => this.conn.all<T>(sql, params));
     return this.read(() => this.conn.all<T>(sql, params));
   }
@@ -161,7 +199,13 @@ export class SqliteDriver implements SqlDriver {
     return this.transaction(async () => this.conn.run(sql, params));
   }
   exec(script: string) {
-    return this.read(() => this.conn.db.exec(script)).then(() => undefined);
+    return this.read(() => {
+      try {
+        this.conn.db.exec(script);
+      } catch (e) {
+        translate(e);
+      }
+    });
   }
 
   private group: Job[] | null = null;
@@ -172,39 +216,75 @@ export class SqliteDriver implements SqlDriver {
         this.group = [];
         setImmediate(() => void this.commitGroup());
       }
-      this.group.push({ fn, resolve, reject } as Job);
+      this.group.push({ fn, resolve, reject, since: Date.now() } as Job);
     });
   }
 
+  /**
+   * Takes the connection and the database's write lock for the open group. While another process
+   * holds the lock, the connection is let go (reads go on) and the group stays open; jobs that have
+   * waited retryMs are failed with StoreUnavailable. Answers false when no job is left to run.
+   */
+  private async beginGroup(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      await this.acquire();
+      try {
+        // A rollback that failed (I/O error) may have left the last transaction open: end it first.
+        if (this.conn.db.inTransaction) this.conn.db.exec('ROLLBACK');
+        // IMMEDIATE takes the write lock now, so another process cannot make this transaction fail later.
+        this.conn.db.exec('BEGIN IMMEDIATE');
+        return true;
+      } catch (e) {
+        this.release();
+        const group = this.group!;
+        const now = Date.now();
+        const failed = isLocked(e) ? group.filter((j) => now - j.since >= this.retryMs) : group.slice();
+        for (const job of failed) {
+          group.splice(group.indexOf(job), 1);
+          job.reject(isLocked(e) ? lockedOut(e, now - job.since) : classifyStoreError(e));
+        }
+        if (group.length === 0) {
+          this.group = null;
+          return false;
+        }
+        await sleep(lockBackoff(attempt));
+      }
+    }
+  }
+
   private async commitGroup(): Promise<void> {
+    if (!(await this.beginGroup())) return;
     const jobs = this.group!;
     this.group = null;
-    await this.acquire();
     const db = this.conn.db;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let groupError: unknown = null;
     try {
-      // IMMEDIATE takes the write lock now, so another process cannot make this transaction fail later.
-      db.exec('BEGIN IMMEDIATE');
       for (const job of jobs) {
         this.savepoint.run();
         try {
-          const value = await job.fn(this.tx);
-          this.releaseSavepoint.run();
-          outcomes.push({ ok: true, value });
+          outcomes.push({ ok: true, value: await job.fn(this.tx) });
         } catch (error) {
-          db.exec('ROLLBACK TO job; RELEASE job');
+          // A full disk or an I/O error may make SQLite roll the whole transaction back, taking the
+          // jobs before this one with it: then none of them may be answered as done.
+          if (!db.inTransaction) throw error;
+          db.exec('ROLLBACK TO job');
           outcomes.push({ ok: false, error });
         }
+        this.releaseSavepoint.run();
       }
       db.exec('COMMIT');
     } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      this.release();
-      for (const job of jobs) job.reject(error);
-      return;
+      groupError = classifyStoreError(error);
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The rollback failing too (I/O error) leaves SQLite to roll back from its journal when it can.
+      }
     }
     this.release();
-    outcomes.forEach((o, i) => (o.ok ? jobs[i].resolve(o.value) : jobs[i].reject(o.error)));
+    if (groupError !== null) for (const job of jobs) job.reject(groupError);
+    else outcomes.forEach((o, i) => (o.ok ? jobs[i].resolve(o.value) : jobs[i].reject(o.error)));
   }
 
   async close() {

@@ -1,0 +1,70 @@
+/**
+ * Issue 8, item 1: another process holds SQLite's write lock (BEGIN IMMEDIATE) for seconds while
+ * triggers arrive and messages are being delivered. The process lives, the event loop never stalls
+ * for the lock, writes answer 503 with Retry-After, and afterwards every acknowledged trigger's
+ * message arrives exactly once.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '../helpers.ts';
+import { startShop, stopShop } from '../fixture.ts';
+import { assertAnswers, deliveredOnce, sendTriggers, worstStall, type Answer } from './store-helpers.ts';
+
+const LOCK_MS = 6000;
+const RETRY_MS = 1000;
+
+/** Another process that takes the write lock, says "locked", holds it for `ms`, says "released". */
+function holdWriteLock(file: string, ms: number): { child: ChildProcess; said: string[] } {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.pragma('busy_timeout = 10000');
+    db.exec('BEGIN IMMEDIATE');
+    console.log('locked');
+    setTimeout(() => { db.exec('COMMIT'); db.close(); console.log('released'); }, Number(process.argv[2]));`;
+  const child = spawn(process.execPath, ['-e', script, file, String(ms)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const said: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => said.push(...d.toString().trim().split('\n')));
+  return { child, said };
+}
+
+describe('SQLite write lock held by another process', () => {
+  let env: Awaited<ReturnType<typeof startShop>>;
+  before(async () => {
+    env = await startShop({ env: { SALVO_STORE_RETRY_MS: String(RETRY_MS) } });
+  });
+  after(async () => stopShop(env.s, env.smtp));
+
+  it('answers 503 with Retry-After while locked, never stalls, and delivers every acknowledged trigger once', async (t) => {
+    const { s, smtp, shop } = env;
+    const { result: answers, stallMs } = await worstStall(async () => {
+      const before = await sendTriggers(s, shop, 'before', 200);
+      const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'), LOCK_MS);
+      await eventually(async () => lock.said.includes('locked'), 10_000, 'the other process to take the lock');
+      const during: Answer[] = [];
+      let round = 0;
+      while (!lock.said.includes('released')) during.push(...(await sendTriggers(s, shop, `during-${round++}`, 8)));
+      await eventually(async () => lock.child.exitCode !== null, 10_000, 'the lock holder to exit');
+      const afterwards = await sendTriggers(s, shop, 'after', 60);
+      return { before, during, afterwards };
+    });
+
+    t.diagnostic(`worst stall ${Math.round(stallMs)} ms; ${answers.during.filter((a) => a.status === 503).length} of ${answers.during.length} writes during the lock answered 503`);
+    const all = [...answers.before, ...answers.during, ...answers.afterwards];
+    assertAnswers(all, RETRY_MS * 3 + 1000);
+    assert.ok(answers.during.some((a) => a.status === 503), 'writes during the lock answered 503');
+    assert.ok(answers.before.every((a) => a.status === 200) && answers.afterwards.every((a) => a.status === 200), 'writes without the lock succeed');
+    assert.ok(stallMs < 1000, `the event loop stalled ${stallMs} ms`);
+    assert.equal((await fetch(`${s.url}/health`)).status, 200);
+
+    const acknowledged = all.filter((a) => a.status === 200).map((a) => a.title);
+    const counts = await deliveredOnce(s, smtp, acknowledged);
+    for (const title of acknowledged) assert.equal(counts.get(title), 1, `${title} delivered ${counts.get(title)} times`);
+    for (const [title, n] of counts) assert.equal(n, 1, `${title} delivered ${n} times`);
+    // A 503 means the trigger was not stored: nothing is sent for it.
+    const refused = new Set(all.filter((a) => a.status === 503).map((a) => a.title));
+    assert.deepEqual([...counts.keys()].filter((t) => refused.has(t)), []);
+  });
+});
