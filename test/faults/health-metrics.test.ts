@@ -3,7 +3,9 @@
  * names the part that fails (SMTP unreachable, mailer thread dead), /metrics counts what happened.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, startServer, STORE_KINDS, type TestServer } from '../helpers.ts';
@@ -187,3 +189,30 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('readiness while another process holds the SQLite write lock', () => {
+  it('/ready answers 503 naming the store within its bound, /health stays 200, and /ready recovers', async (t) => {
+    const s = await startServer({ env: { SALVO_STORE_RETRY_MS: '5000' } });
+    const script = `
+      const db = new (require('better-sqlite3'))(process.argv[1]);
+      db.exec('BEGIN IMMEDIATE');
+      console.log('locked');
+      process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`;
+    const holder = spawn(process.execPath, ['-e', script, path.join(s.config.dataDir, 'salvo.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+      const started = Date.now();
+      const ready = await get(s, '/ready');
+      const took = Date.now() - started;
+      assert.equal(ready.status, 503, ready.text);
+      assert.match(ready.json().checks.store, /^failing: /);
+      t.diagnostic(`/ready after ${took} ms: ${ready.text}`);
+      assert.ok(took < 4000, `/ready answered after ${took} ms (bound 2 s)`);
+      assert.equal((await get(s, '/health')).status, 200);
+    } finally {
+      holder.stdin!.write('release\n');
+    }
+    await eventually(async () => (await get(s, '/ready')).status === 200, 15_000, '/ready 200 once the lock is released');
+    await s.close();
+  });
+});
