@@ -38,16 +38,16 @@ export async function holdSqliteWriteLock(file: string, ms: number): Promise<{ s
 }
 
 /**
- * Terminates every other connection to the database `url` names: the soak gives Salvo a database of
- * its own, so these are Salvo's (and never another process's that shares the server). Answers the
- * application names of what was cut.
+ * Terminates Salvo's connections (application_name 'salvo') to the database `url` names. The soak
+ * gives Salvo a database of its own, so no other Salvo sharing the server (a test run) is touched.
+ * Answers the application names of what was cut.
  */
 export async function cutPostgresConnections(url: string): Promise<string[]> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<{ application_name: string }[]>`
       SELECT application_name, pg_terminate_backend(pid) AS cut FROM pg_stat_activity
-      WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`;
+      WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'salvo'`;
     return rows.map((r) => r.application_name || '(none)');
   } finally {
     await sql.end();
