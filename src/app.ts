@@ -6,11 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { channelsFor, type Channels } from './delivery/channels.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
+import { Readiness } from './delivery/readiness.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
 import { buildHttp } from './http/server.ts';
+import { Metrics } from './metrics.ts';
 import { openStore, type Store } from './store/store.ts';
 
 export interface App {
@@ -23,6 +25,8 @@ export interface App {
   /** Where the data lives, for the start-up line. */
   where: string;
   channels: Channels;
+  /** This app's Prometheus registry and the metrics in it (GET /metrics). */
+  metrics: Metrics;
   /** Starts the workers (when SALVO_WORKERS > 0). */
   startWorkers(): void;
   /** Stops taking work, lets sends in flight finish for up to `deadlineMs` (then hands them back), closes the store. */
@@ -37,10 +41,15 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
   let expander!: Expander;
   let tasks!: TaskRunner;
   const wake = (what: 'messages' | 'launches' | 'tasks') => (what === 'messages' ? dispatcher : what === 'launches' ? expander : tasks).wake();
-  const http = await buildHttp({ config, store, catalog, wake });
+  // The channels are made after the HTTP server (they log through it); metrics and /ready read them when asked.
+  let smtp: Channels['smtp'] = null;
+  const metrics = new Metrics(() => smtp?.restarts ?? 0);
+  const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => smtp });
+  const http = await buildHttp({ config, store, catalog, wake, ops: { metrics, readiness } });
   const channels = channelsFor(config, store, http.log);
-  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log });
-  const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log };
+  smtp = channels.smtp;
+  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log, metrics });
+  const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log, metrics };
   expander = new Expander({ store, catalog, wake }, loops);
   tasks = new TaskRunner({ store, catalog, wake }, loops);
   return {
@@ -58,6 +67,7 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
       tasks.start();
     },
     channels,
+    metrics,
     async close(deadlineMs = Infinity) {
       await http.close();
       await Promise.all([expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs)]);

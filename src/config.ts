@@ -56,6 +56,8 @@ export interface Config {
   renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
   http: HttpLimits;
+  /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
+  metricsToken: string | null;
 }
 
 export interface HttpLimits {
@@ -186,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     storeRetryMs: integer(env, 'SALVO_STORE_RETRY_MS', 2000, 0, 60_000),
     http: httpLimits(env),
+    metricsToken: env.SALVO_METRICS_TOKEN || null,
   };
 }
 

@@ -18,6 +18,7 @@ import type { HistoryEntry, Message, Profile, Subscription } from '../core/types
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
 import { BackgroundLoop } from '../engine/waker.ts';
+import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
@@ -33,6 +34,7 @@ export interface DispatcherDeps {
   channels: Record<RenderedMessage['channel'], Channel>;
   config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;
   log: FastifyBaseLogger;
+  metrics?: DeliveryMetrics;
 }
 
 /** The text of a failure, as kept in last_error: SMTP replies with their code. */
@@ -68,6 +70,7 @@ export class Dispatcher extends BackgroundLoop {
       worker: this.worker,
       leaseMs: d.config.leaseMs,
       log: d.log,
+      metrics: d.metrics,
       held: () => [...this.inflight.keys(), ...this.claimed.map((c) => c.message.id)],
       // A waiting claim that another worker retook must not be sent here as well.
       lost: (ids) => this.dropClaims(ids),
@@ -106,6 +109,7 @@ export class Dispatcher extends BackgroundLoop {
         log.warn({ messages: ids }, 'shutdown deadline passed with sends in flight; handed them back');
       }
     } catch (err) {
+      this.d.metrics?.storeError('delivery');
       log.error({ err, messages: ids }, 'could not hand messages back; they are queued again when their lease runs out');
     }
   }
@@ -160,6 +164,7 @@ export class Dispatcher extends BackgroundLoop {
         while (this.inflight.size < config.workers && this.claimed.length) this.startDelivery(this.claimed.shift()!);
         if (got === 0 || this.inflight.size >= config.workers) await this.waker.wait(config.pollMs);
       } catch (err) {
+        this.d.metrics?.storeError('delivery');
         const wait = storeBackoff(++this.storeFailures);
         log.error({ err, retryInMs: wait }, 'the delivery loop failed (store unavailable?); retrying');
         await this.waker.wait(wait);
@@ -232,7 +237,7 @@ export class Dispatcher extends BackgroundLoop {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: Date.now(), detail: `${skip} at send time` }] };
       } else {
         const { rendered, attachments } = await this.compose(m, profile, to, subscriptions);
-        const result = await channels[rendered.channel].send(rendered, { message: m, attachments });
+        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments }));
         outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: Date.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
       }
     } catch (e) {
@@ -241,13 +246,24 @@ export class Dispatcher extends BackgroundLoop {
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
     }
+    this.d.metrics?.outcome(m.channel, outcome.status);
     await this.record(m, outcome);
+  }
+
+  private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await send();
+    } finally {
+      this.d.metrics?.sendSeconds(channel, (performance.now() - started) / 1000);
+    }
   }
 
   private async markHardBounced(m: Message): Promise<void> {
     try {
       await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', Date.now());
     } catch (err) {
+      this.d.metrics?.storeError('delivery');
       this.d.log.error({ err, message: m.id }, 'could not mark the subscription hardbounced');
     }
   }
@@ -266,6 +282,7 @@ export class Dispatcher extends BackgroundLoop {
         }
         return;
       } catch (err) {
+        this.d.metrics?.storeError('record');
         if (this.stopped && failures >= 3) {
           log.error({ err, message: m.id }, 'stopping with an outcome the store would not take; the message is retried after its lease');
           return;

@@ -4,6 +4,7 @@
  * Renews every third of the lease, so two renewals can fail before anything expires.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 
 export interface LeaseKeeperDeps {
@@ -11,6 +12,7 @@ export interface LeaseKeeperDeps {
   worker: string;
   leaseMs: number;
   log: FastifyBaseLogger;
+  metrics?: Pick<DeliveryMetrics, 'storeError'>;
   /** The message ids the worker holds now. */
   held: () => number[];
   /** Called with the ids it turned out not to hold any more (retaken after an expiry). */
@@ -53,6 +55,7 @@ export class LeaseKeeper {
         this.d.lost(lost);
       }
     } catch (err) {
+      this.d.metrics?.storeError('leases');
       this.d.log.warn({ err, messages: ids.length }, 'renewing leases failed (store unavailable?); trying again');
     }
   }

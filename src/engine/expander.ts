@@ -8,6 +8,7 @@ import { audiencePredicate, planAudience } from '../core/audience-plan.ts';
 import type { MongoQuery } from '../core/mongo-query.ts';
 import { isApiError } from '../core/errors.ts';
 import type { Campaign, Database, Launch } from '../core/types.ts';
+import type { DeliveryMetrics } from '../metrics.ts';
 import { readAudiencePage } from './audience.ts';
 import type { LaunchDeps } from './launch.ts';
 import { messagesFor } from './recipients.ts';
@@ -74,7 +75,7 @@ export async function failExpansion(deps: Pick<LaunchDeps, 'store'>, launch: Lau
 export class Expander extends BackgroundLoop {
   constructor(
     private readonly deps: LaunchDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
+    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
   ) {
     super();
   }
@@ -87,6 +88,7 @@ export class Expander extends BackgroundLoop {
         if (launch) await this.expand(launch, now + this.o.leaseMs / 2);
         else await this.waker.wait(this.o.pollMs);
       } catch (e) {
+        this.o.metrics?.storeError('expander');
         this.o.log.error({ err: e }, 'expanding a launch failed; retrying');
         await this.waker.wait(this.o.pollMs * 4);
       }

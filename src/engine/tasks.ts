@@ -9,6 +9,7 @@ import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
+import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
@@ -80,7 +81,7 @@ class Superseded extends Error {}
 export class TaskRunner extends BackgroundLoop {
   constructor(
     private readonly deps: LaunchDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger },
+    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
   ) {
     super();
   }
@@ -95,6 +96,7 @@ export class TaskRunner extends BackgroundLoop {
         else await this.waker.wait(this.o.pollMs);
       } catch (e) {
         if (isStoreUnavailable(e)) {
+          this.o.metrics?.storeError('tasks');
           // Not the task's fault: it resumes from its last committed chunk once the store is back.
           this.o.log.warn({ err: e, task: task?.id }, 'a batch task paused: the store is unavailable; retrying');
           await this.waker.wait(this.o.pollMs * 4);

@@ -13,12 +13,14 @@ import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
+  ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
 }
 
 /** A URL fit for the log: no v1.0 link key, and every `token` parameter of the query string redacted. */
@@ -71,6 +73,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   app.server.maxConnections = limits.maxConnections;
   installErrorHandling(app);
   installJsonParser(app);
+  installHttpMetrics(app, deps.ops.metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -87,7 +90,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
+  opsRoutes(app, { ...deps.ops, store, metricsToken: config.metricsToken });
 
   const verifier = new TokenVerifier(store);
   const dedup = dedupHooks(store, config.dedupHours, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
@@ -98,7 +101,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     campaignRoutes(api, store, deps.catalog, config.publicUrl);
     triggerRoutes(api, deps, config, dedup);
     batchRoutes(api, deps, config, dedup);
-    messageRoutes(api, store);
+    messageRoutes(api, store, deps.wake);
   });
   linkRoutes(app, deps, verifier, dedup, config);
   return app;

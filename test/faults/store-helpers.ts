@@ -28,7 +28,7 @@ export async function sendTriggers(s: TestServer, shop: Shop, prefix: string, co
       try {
         r = await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: emails[i % emails.length], content: { email_title: title, data_lines: [] } });
       } catch (e) {
-        throw new Error(`trigger ${title} got no usable answer: ${(e as Error).message}`);
+        throw new Error(`trigger ${title} got no usable answer after ${Date.now() - started} ms: ${(e as Error).message} ${String((e as { cause?: unknown }).cause)}`);
       }
       const a = { title, status: r.status, body: r.body, retryAfter: r.headers.get('retry-after'), ms: Date.now() - started };
       answers.push(a);

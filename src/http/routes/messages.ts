@@ -1,16 +1,19 @@
-/** messages/list and messages/get (the message log), outbox/list and outbox/get (the capture outbox). */
+/** messages/list, messages/get and messages/retry (the message log), outbox/list and outbox/get (the capture outbox). */
 import type { FastifyInstance } from 'fastify';
-import { notFound } from '../../core/errors.ts';
+import { badRequest, notFound } from '../../core/errors.ts';
 import { MESSAGE_STATUSES, type Message } from '../../core/types.ts';
 import { iso } from '../../engine/setup.ts';
 import type { OutboxEntry } from '../../store/queries/messages.ts';
+import type { LaunchDeps } from '../../engine/launch.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { bigId, id, int, object, str, toId } from '../schemas.ts';
+import { array, bigId, id, int, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
 const cursor = bigId('next_cursor of the previous page');
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+/** Messages messages/retry re-drives in one call at most; `more: true` says to call again. */
+export const REDRIVE_LIMIT = 10_000;
 
 const messageView = (m: Message) => ({
   id: m.id,
@@ -37,7 +40,7 @@ function page<T extends { id: number }>(rows: T[], limit: number) {
   return { rows: rows.slice(0, limit), extra };
 }
 
-export function messageRoutes(app: FastifyInstance, store: Store): void {
+export function messageRoutes(app: FastifyInstance, store: Store, wake: LaunchDeps['wake']): void {
   type ListBody = { campaign_id?: number | string; launch_id?: number; profile_id?: string; status?: Message['status']; cursor?: number; limit?: number };
   method<ListBody>(app, `${V}/messages/list`, 'messages', {
     summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
@@ -76,6 +79,32 @@ export function messageRoutes(app: FastifyInstance, store: Store): void {
           overrides: m.overrides,
         },
       };
+    },
+  });
+
+  type RetryBody = { ids?: number[]; launch_id?: number; campaign_id?: number | string; status?: 'failed'; limit?: number };
+  method<RetryBody>(app, `${V}/messages/retry`, 'messages', {
+    summary: 'Re-drive failed messages: queue them again with a full set of attempts',
+    description:
+      'Failed messages named by ids, or those of a launch or a campaign (several narrow each other), are queued again at once: ' +
+      'attempts start again from 0, last_error is kept and the history records the re-drive. Sent, queued, waiting, sending and skipped ' +
+      `messages are never touched. At most limit (${REDRIVE_LIMIT}) per call; data.more is true when more failed messages are left.`,
+    body: object({
+      ids: { ...array(bigId('Message id'), 'Message ids', REDRIVE_LIMIT), minItems: 1 },
+      launch_id: bigId('Launch id'),
+      campaign_id: id('Campaign id'),
+      status: { type: 'string', enum: ['failed'], description: 'Which messages to re-drive: only failed ones can be' },
+      limit: int(`At most this many (default and maximum ${REDRIVE_LIMIT})`, 1, REDRIVE_LIMIT),
+    }),
+    handler: async (body, req) => {
+      if (body.ids === undefined && body.launch_id === undefined && body.campaign_id === undefined) {
+        throw badRequest("one of the fields 'ids', 'launch_id' or 'campaign_id' is required");
+      }
+      const filter = { ids: body.ids, launch_id: body.launch_id, campaign_id: body.campaign_id === undefined ? undefined : toId(body.campaign_id, 'campaign_id') };
+      const entry = { status: 'queued' as const, time: Date.now(), detail: `re-driven by messages/retry (token ${req.tokenName})` };
+      const { queued, more } = await store.redriveFailed(filter, entry, body.limit ?? REDRIVE_LIMIT);
+      if (queued) wake('messages');
+      return { data: { queued, more } };
     },
   });
 

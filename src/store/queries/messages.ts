@@ -42,6 +42,20 @@ export interface MessageFilter {
   status?: MessageStatus;
 }
 
+/** Which failed messages messages/retry re-drives: `ids`, and/or those of a launch or a campaign. */
+export interface RedriveFilter {
+  ids?: number[];
+  launch_id?: number;
+  campaign_id?: number;
+}
+
+export interface QueueStats {
+  /** Messages by status, for the statuses still to be delivered. */
+  depth: Record<'queued' | 'waiting' | 'sending', number>;
+  /** When the longest-due queued message became due (ms since the epoch); null when none is queued. */
+  oldestDueAt: number | null;
+}
+
 export interface OutboxEntry {
   id: number;
   message_id: number;
@@ -246,6 +260,65 @@ export function messageQueries(db: SqlDriver) {
     async getOutbox(id: number): Promise<OutboxEntry | null> {
       const r = await db.get('SELECT * FROM outbox WHERE id = ?', [id]);
       return r ? { ...(r as unknown as OutboxEntry), extra: json(r.extra) } : null;
+    },
+
+    /**
+     * messages/retry: failed messages matching the filter are queued again with a full set of
+     * attempts, at most `limit` of them (lowest ids first); last_error is kept and `entry` is added to
+     * their history. Set-based, and exact on both stores: history is JSON text ending in `]`, so the
+     * entry is spliced in as text rather than re-serialised (PostgreSQL's jsonb would reorder keys).
+     */
+    async redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }> {
+      const item = JSON.stringify(entry);
+      const set = `status = 'queued', attempts = 0, next_attempt_at = ?, worker = NULL, lease_until = NULL, updated_at = ?,
+        history = CASE WHEN history = '[]' THEN '[' || ? || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ? || ']' END`;
+      const setParams = [entry.time, entry.time, item, item];
+      return db.transaction(async (tx) => {
+        const where: string[] = ["status = 'failed'"];
+        const params: (number | string)[] = [];
+        for (const key of ['launch_id', 'campaign_id'] as const) {
+          if (f[key] === undefined) continue;
+          where.push(`${key} = ?`);
+          params.push(f[key]);
+        }
+        let queued = 0;
+        if (f.ids) {
+          for (const part of chunks([...new Set(f.ids)].slice(0, limit))) {
+            queued += await tx.run(`UPDATE messages SET ${set} WHERE id IN (${placeholders(part.length)}) AND ${where.join(' AND ')}`, [...setParams, ...part, ...params]);
+          }
+          return { queued, more: new Set(f.ids).size > limit };
+        }
+        queued = await tx.run(
+          `UPDATE messages SET ${set} WHERE id IN (SELECT id FROM messages WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?) AND status = 'failed'`,
+          [...setParams, ...params, limit],
+        );
+        const rest = await tx.get(`SELECT 1 AS one FROM messages WHERE ${where.join(' AND ')} LIMIT 1`, params);
+        return { queued, more: rest !== undefined };
+      });
+    },
+
+    /** The queue at a glance, for the metrics: one statement, each part counted over its partial index. */
+    async queueStats(): Promise<QueueStats> {
+      const rows = await db.all<{ status: 'queued' | 'waiting' | 'sending'; n: number; oldest: number | null }>(
+        `SELECT 'queued' AS status, COUNT(*) AS n, MIN(next_attempt_at) AS oldest FROM messages WHERE status = 'queued'
+         UNION ALL SELECT 'waiting', COUNT(*), NULL FROM messages WHERE status = 'waiting'
+         UNION ALL SELECT 'sending', COUNT(*), NULL FROM messages WHERE status = 'sending'`,
+      );
+      const depth = { queued: 0, waiting: 0, sending: 0 };
+      let oldestDueAt: number | null = null;
+      for (const r of rows) {
+        depth[r.status] = Number(r.n);
+        if (r.status === 'queued' && r.oldest !== null) oldestDueAt = Number(r.oldest);
+      }
+      return { depth, oldestDueAt };
+    },
+
+    /**
+     * /ready: proves the store takes a write, without growing anything: rewrites one row of
+     * schema_migrations with its own value (a real write, so a locked database or a full disk fails it).
+     */
+    async probeWrite(): Promise<void> {
+      await db.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');
     },
   };
 }

@@ -1,0 +1,103 @@
+/**
+ * GET /ready: whether this process can do its work now. The store must take a write, the mailer
+ * thread must be running and the SMTP server must accept a TCP connection (the last two only with
+ * SALVO_SMTP_URL). Each check is bounded in time; concurrent probes share one check in flight, and the
+ * SMTP answer is kept a few seconds, so a probe every second neither piles up nor hammers the server.
+ */
+import { connect } from 'node:net';
+import type { Store } from '../store/store.ts';
+import type { SmtpChannel } from './smtp-channel.ts';
+
+/** "ok", or what is wrong, per part. */
+export type Checks = Record<string, string>;
+
+export interface ReadinessOptions {
+  store: Pick<Store, 'probeWrite'>;
+  smtpUrl: string | null;
+  /** The SMTP channel, when email goes over SMTP (read at each check: it is made after the HTTP server). */
+  smtp: () => SmtpChannel | null;
+  /** Per check; 2 s by default. */
+  timeoutMs?: number;
+  /** How long an SMTP reachability answer is kept; 5 s by default. */
+  smtpCacheMs?: number;
+}
+
+/** Resolves with fn's answer, or rejects after `ms` (fn keeps running; its answer is then dropped). */
+function within<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms)));
+  return Promise.race([fn(), late]).finally(() => clearTimeout(timer));
+}
+
+/** Host and port of an smtp:// or smtps:// URL, with nodemailer's default ports. */
+export function smtpAddress(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || (u.protocol === 'smtps:' ? 465 : 587) };
+}
+
+function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error(`no connection within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** An error in a few words: its code and message, without repeating the code or node's "connect " prefix. */
+const reason = (e: unknown) => {
+  const err = e as { code?: string; message?: string };
+  const message = String(err.message ?? e).replace(/^connect /, '');
+  return err.code && !message.includes(err.code) ? `${err.code}: ${message}` : message;
+};
+
+export class Readiness {
+  private readonly timeoutMs: number;
+  private readonly smtpCacheMs: number;
+  private storeCheck: Promise<string> | null = null;
+  private smtpCheck: { at: number; answer: Promise<string> } | null = null;
+
+  constructor(private readonly o: ReadinessOptions) {
+    this.timeoutMs = o.timeoutMs ?? 2000;
+    this.smtpCacheMs = o.smtpCacheMs ?? 5000;
+  }
+
+  /** Every part's state; ready when all are "ok". */
+  async check(): Promise<{ ready: boolean; checks: Checks }> {
+    const url = this.o.smtpUrl;
+    const thread = this.o.smtp();
+    const [store, smtp] = await Promise.all([this.store(), url ? this.smtp(url) : null]);
+    const checks: Checks = { store };
+    if (url) {
+      checks.mailer_thread = !thread ? 'dead: no mailer thread' : thread.alive() ? 'ok' : `dead: restarting after ${thread.lastCrash ?? 'a crash'}`;
+      checks.smtp = smtp!;
+    }
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  }
+
+  private store(): Promise<string> {
+    this.storeCheck ??= within(this.timeoutMs, 'the store', () => this.o.store.probeWrite())
+      .then(() => 'ok', (e) => `failing: ${reason(e)}`)
+      .finally(() => (this.storeCheck = null));
+    return this.storeCheck;
+  }
+
+  private smtp(url: string): Promise<string> {
+    const now = Date.now();
+    if (this.smtpCheck && now - this.smtpCheck.at < this.smtpCacheMs) return this.smtpCheck.answer;
+    const { host, port } = smtpAddress(url);
+    const answer = tcpConnect(host, port, this.timeoutMs).then(
+      () => 'ok',
+      (e) => {
+        const where = `${host}:${port}`;
+        const text = reason(e);
+        return `unreachable: ${text.includes(where) ? text : `${text} (${where})`}`;
+      },
+    );
+    this.smtpCheck = { at: now, answer };
+    return answer;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The process's Prometheus metrics, served at GET /metrics. One Registry per app (tests run several
+ * apps in one process, and prom-client's global registry would mix them). Counters and histograms
+ * count what this process did; the queue gauges read the store at scrape time, so they describe the
+ * whole store (every process sharing it).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueStats } from './store/queries/messages.ts';
+
+
+/** Where a store failure was caught, for salvo_store_errors_total. */
+const STORE_ERROR_SITES = ['delivery', 'record', 'leases', 'expander', 'tasks', 'metrics'] as const;
+export type StoreErrorSite = (typeof STORE_ERROR_SITES)[number];
+
+/** What the delivery code records; optional in its deps, so tests and tools may leave it out. */
+export interface DeliveryMetrics {
+  /** An attempt's outcome: sent, waiting (a retry is due), failed, skipped. */
+  outcome(channel: string, status: string): void;
+  /** How long a channel took to take (or refuse) a message. */
+  sendSeconds(channel: string, seconds: number): void;
+  storeError(site: StoreErrorSite): void;
+}
+
+export class Metrics implements DeliveryMetrics {
+  readonly registry = new Registry();
+  private readonly messages: Counter<'channel' | 'status'>;
+  private readonly sendDuration: Histogram<'channel'>;
+  private readonly queueDepth: Gauge<'status'>;
+  private readonly queueOldest: Gauge;
+  private readonly launches: Counter<'kind'>;
+  private readonly http: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly storeErrors: Counter<'site'>;
+
+  /** `restarts` reads the mailer thread's restart count (0 without SMTP). */
+  constructor(restarts: () => number) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.messages = new Counter({ name: 'salvo_messages_total', help: 'Send attempts by channel and outcome (sent, waiting, failed, skipped)', labelNames: ['channel', 'status'], registers });
+    this.sendDuration = new Histogram({
+      name: 'salvo_send_duration_seconds',
+      help: 'How long a channel took to take or refuse a message',
+      labelNames: ['channel'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.queueDepth = new Gauge({ name: 'salvo_queue_messages', help: 'Messages still to be delivered, by status (read from the store at scrape time)', labelNames: ['status'], registers });
+    this.queueOldest = new Gauge({ name: 'salvo_queue_oldest_seconds', help: 'How long the longest-due queued message has been waiting for a worker (0 when none is queued)', registers });
+    this.launches = new Counter({ name: 'salvo_launches_total', help: 'Launches accepted through the API, by the method that made them', labelNames: ['kind'], registers });
+    this.http = new Histogram({
+      name: 'salvo_http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Counter({
+      name: 'salvo_mailer_thread_restarts_total',
+      help: 'Mailer threads replaced after a death (out of memory, killed, hung)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(restarts());
+      },
+    });
+    this.storeErrors = new Counter({ name: 'salvo_store_errors_total', help: 'Store calls that failed in the background loops, by where they were caught', labelNames: ['site'], registers });
+    // Known from the start, so that rate() sees the first error as a change from 0.
+    for (const site of STORE_ERROR_SITES) this.storeErrors.inc({ site }, 0);
+  }
+
+  outcome(channel: string, status: string): void {
+    this.messages.inc({ channel, status });
+  }
+  sendSeconds(channel: string, seconds: number): void {
+    this.sendDuration.observe({ channel }, seconds);
+  }
+  storeError(site: StoreErrorSite): void {
+    this.storeErrors.inc({ site });
+  }
+  launch(kind: string): void {
+    this.launches.inc({ kind });
+  }
+  request(method: string, route: string, statusCode: number, seconds: number): void {
+    this.http.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+  queue(stats: QueueStats, now: number): void {
+    for (const [status, n] of Object.entries(stats.depth)) this.queueDepth.set({ status }, n);
+    this.queueOldest.set(stats.oldestDueAt === null ? 0 : Math.max(0, now - stats.oldestDueAt) / 1000);
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
