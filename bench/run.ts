@@ -2,7 +2,8 @@
  * `npm run bench` runs the scenarios of docs/performance.md on SQLite (and on PostgreSQL when
  * SALVO_BENCH_PG_URL is set), each against a baseline measured in the same run, prints a line per
  * figure ending with the ratio, and writes bench/results/latest.json. `-- --quick` runs small sizes
- * in under a minute; `-- --only A,C` picks scenarios.
+ * in under a minute; `-- --only A,C` picks scenarios. The soak (S, 10 minutes; 2 with --quick) runs
+ * only when named: `-- --only S`.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { audience } from './scenarios/audience.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { importBatch } from './scenarios/import.ts';
 import { instant } from './scenarios/instant.ts';
+import { soak } from './scenarios/soak.ts';
 import { line, type Figure } from './lib/report.ts';
 import { startSink } from './lib/sink.ts';
 import { createWorld, dropWorld } from './lib/world.ts';
@@ -19,6 +21,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = (args[args.indexOf('--only') + 1] ?? '').split(',').filter((x) => args.includes('--only') && x);
 const wants = (s: string) => only.length === 0 || only.includes(s);
+const SOAK = quick ? { seconds: 120, rate: 30, profiles: 2_000 } : { seconds: 600, rate: 30, profiles: 10_000 };
 // Quick: one small world for A to D, short loads; the figures are indicative, the full run is the result.
 const SIZE = quick
   ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, bigProfiles: 20_000, importProfiles: 5_000 }
@@ -66,6 +69,7 @@ for (const kind of kinds) {
     await dropWorld(w);
   }
   if (wants('E')) show(await importBatch(kind, pg, SIZE.importProfiles));
+  if (only.includes('S')) show(await soak(kind, pg, sink, SOAK));
 }
 await sink.close();
 

@@ -11,24 +11,38 @@ export interface Child {
   proc: ChildProcess;
   /** Resident memory now, in MB (Linux /proc). */
   rssMb(): number;
+  /** Calls `f` with each line the child writes to stdout or stderr after it became ready (its log, pino JSON). */
+  onLine(f: (line: string) => void): void;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 async function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let isReady = false;
+  const listeners: ((line: string) => void)[] = [];
+  const partial = { stdout: '', stderr: '' };
+  const onData = (which: 'stdout' | 'stderr') => (c: Buffer) => {
+    if (!isReady) out += c.toString();
+    if (listeners.length === 0) return;
+    const lines = (partial[which] + c.toString()).split('\n');
+    partial[which] = lines.pop()!;
+    for (const l of lines) for (const f of listeners) f(l);
+  };
+  proc.stdout!.on('data', onData('stdout'));
+  proc.stderr!.on('data', onData('stderr'));
   const url = await new Promise<string>((resolve, reject) => {
-    const onData = (c: Buffer) => {
-      out += c.toString();
+    const check = () => {
       const m = ready.exec(out);
-      if (m) resolve(m[1]);
+      if (!m) return;
+      isReady = true;
+      proc.stdout!.off('data', check);
+      resolve(m[1]);
     };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (c) => (out += c.toString()));
-    proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${out.slice(-2000)}`)));
+    proc.stdout!.on('data', check);
+    proc.on('exit', (code) => isReady || reject(new Error(`server exited (${code}): ${out.slice(-2000)}`)));
   });
-  proc.stdout!.resume();
-  proc.stderr!.resume();
+  out = '';
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   return {
     url,
@@ -40,6 +54,9 @@ async function start(args: string[], env: Record<string, string>, ready: RegExp)
       } catch {
         return 0;
       }
+    },
+    onLine(f) {
+      listeners.push(f);
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -12,6 +12,11 @@ export interface Sink {
   count: number;
   /** Per launch id (X-Salvo-Launch-Id) or bench id (X-Bench-Id): how many arrived, and when the first did (performance.now()). */
   arrivals: Map<string, { n: number; at: number }>;
+  /** Per subject, the same, once trackSubjects() was called (the soak names each mail in its subject). */
+  subjects: Map<string, { n: number; at: number }>;
+  trackSubjects(): void;
+  /** An outage: while on, the sink answers 421 to every command and turns new connections away. */
+  refuse(on: boolean): void;
   reset(): void;
   waitFor(count: number, timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -21,25 +26,35 @@ export async function startSink(): Promise<Sink> {
   // A worker does not inherit the tsx loader: register it there before importing the TypeScript.
   const thread = new URL('./sink-thread.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
-  const sink = { count: 0, arrivals: new Map<string, { n: number; at: number }>() } as Sink;
+  const sink = { count: 0, arrivals: new Map<string, { n: number; at: number }>(), subjects: new Map<string, { n: number; at: number }>() } as Sink;
+  const tally = (map: Map<string, { n: number; at: number }>, key: string, absolute: number) => {
+    const a = map.get(key);
+    if (a) a.n++;
+    else map.set(key, { n: 1, at: absolute - performance.timeOrigin });
+  };
   const port = await new Promise<number>((resolve) => {
-    worker.on('message', (m: { port: number } | [string, number][]) => {
+    worker.on('message', (m: { port: number } | [string, number, string][]) => {
       if (!Array.isArray(m)) return resolve(m.port);
-      for (const [id, absolute] of m) {
+      for (const [id, absolute, subject] of m) {
         sink.count++;
-        if (!id) continue;
-        const a = sink.arrivals.get(id);
-        if (a) a.n++;
-        else sink.arrivals.set(id, { n: 1, at: absolute - performance.timeOrigin });
+        if (id) tally(sink.arrivals, id, absolute);
+        if (subject) tally(sink.subjects, subject, absolute);
       }
     });
   });
   return Object.assign(sink, {
     url: `smtp://127.0.0.1:${port}`,
     port,
+    trackSubjects() {
+      worker.postMessage({ subjects: true });
+    },
+    refuse(on: boolean) {
+      worker.postMessage({ refuse: on });
+    },
     reset() {
       sink.count = 0;
       sink.arrivals.clear();
+      sink.subjects.clear();
     },
     async waitFor(count: number, timeoutMs: number) {
       const deadline = Date.now() + timeoutMs;
