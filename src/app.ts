@@ -69,8 +69,11 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
     channels,
     metrics,
     async close(deadlineMs = Infinity) {
-      await http.close();
-      await Promise.all([expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs)]);
+      // HTTP and delivery stop together: requests still running (a repeat waiting on a claim, a slow
+      // upload) must not hold up the hand-back of sends, and past the deadline their connections go.
+      const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
+      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs)]);
+      clearTimeout(cut);
       await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
       await store.close();
     },

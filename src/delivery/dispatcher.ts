@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { hostname } from 'node:os';
 import type { Attachment } from '../core/attachments.ts';
+import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
 import { renderMessage, type RenderedMessage } from '../core/message.ts';
 import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
@@ -155,13 +156,18 @@ export class Dispatcher extends BackgroundLoop {
         const now = Date.now();
         if (now - lastUpkeep >= config.pollMs) {
           lastUpkeep = now;
-          // Our own leases first: after a store outage they may have run out while we still hold the work.
-          await this.leases.renew();
-          await this.upkeep(now);
+          // Our own leases first: after a store outage they may have run out while we still hold the
+          // work. Retaking expired messages only after our own renewal went through, or we could
+          // requeue (and send again) what we are still sending.
+          if (await this.leases.renew()) await this.upkeep(now);
         }
         const got = await this.claim(now);
         this.storeFailures = 0;
-        while (this.inflight.size < config.workers && this.claimed.length) this.startDelivery(this.claimed.shift()!);
+        while (this.inflight.size < config.workers && this.claimed.length) {
+          const next = this.claimed.shift()!;
+          // Never the same message twice at once (it could only come back through a retake of our own).
+          if (!this.inflight.has(next.message.id)) this.startDelivery(next);
+        }
         if (got === 0 || this.inflight.size >= config.workers) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('delivery');
@@ -241,13 +247,20 @@ export class Dispatcher extends BackgroundLoop {
         outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: Date.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
       }
     } catch (e) {
+      if (isStoreUnavailable(e)) {
+        // Nothing was sent: the store failed while composing. Not the message's fault, so no attempt is charged.
+        this.d.metrics?.storeError('delivery');
+        log.warn({ err: e, message: m.id }, 'the store failed while composing a message; handing it back');
+        await this.record(m, 'release', () => this.d.store.releaseMessages(this.worker, [m.id]).then(() => true));
+        return;
+      }
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, Date.now());
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
-    await this.record(m, outcome);
+    await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, Date.now()));
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {
@@ -269,26 +282,32 @@ export class Dispatcher extends BackgroundLoop {
   }
 
   /**
-   * Records the outcome, retrying while the store fails: the message stays in flight (its lease
-   * renewed) until the store takes it, so it is neither lost nor sent again. Gives up only when the
-   * message is no longer this worker's, or when the dispatcher is stopping (its lease then runs out).
+   * Records the outcome, retrying while the store is unavailable: the message stays in flight (its
+   * lease renewed) until the store takes it, so it is neither lost nor sent again. Gives up when the
+   * message is no longer this worker's, when the store refuses the write for another reason, or when
+   * the dispatcher is stopping (the lease then runs out).
    */
-  private async record(m: Message, outcome: Outcome): Promise<void> {
-    const { store, log } = this.d;
+  private async record(m: Message, what: string, write: () => Promise<boolean>): Promise<void> {
+    const { log } = this.d;
     for (let failures = 0; ; failures++) {
       try {
-        if (!(await store.completeMessage(m.id, this.worker, outcome, Date.now()))) {
+        if (!(await write())) {
           log.warn({ message: m.id }, 'message was retaken by another worker before its outcome was recorded');
         }
         return;
       } catch (err) {
         this.d.metrics?.storeError('record');
+        if (!isStoreUnavailable(err)) {
+          // Not an outage: retrying would hold the slot for ever. The lease runs out and the attempts cap ends it.
+          log.error({ err, message: m.id, status: what }, 'the store refused an outcome; the message is retried after its lease');
+          return;
+        }
         if (this.stopped && failures >= 3) {
           log.error({ err, message: m.id }, 'stopping with an outcome the store would not take; the message is retried after its lease');
           return;
         }
         const wait = storeBackoff(failures);
-        log.warn({ err, message: m.id, status: outcome.status, retryInMs: wait }, 'recording an outcome failed; retrying');
+        log.warn({ err, message: m.id, status: what, retryInMs: wait }, 'recording an outcome failed; retrying');
         await sleep(wait);
       }
     }

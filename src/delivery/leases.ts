@@ -21,7 +21,7 @@ export interface LeaseKeeperDeps {
 
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
-  private renewing: Promise<void> | null = null;
+  private renewing: Promise<boolean> | null = null;
 
   constructor(private readonly d: LeaseKeeperDeps) {}
 
@@ -35,15 +35,15 @@ export class LeaseKeeper {
     this.timer = null;
   }
 
-  /** Renews now; never throws (a failed renewal is logged and tried again at the next tick). */
-  renew(): Promise<void> {
+  /** Renews now; answers whether it went through. Never throws (a failed renewal is logged and tried again at the next tick). */
+  renew(): Promise<boolean> {
     this.renewing ??= this.renewOnce().finally(() => (this.renewing = null));
     return this.renewing;
   }
 
-  private async renewOnce(): Promise<void> {
+  private async renewOnce(): Promise<boolean> {
     const ids = this.d.held();
-    if (ids.length === 0) return;
+    if (ids.length === 0) return true;
     const now = Date.now();
     try {
       const still = await this.d.store.renewLeases(this.d.worker, ids, now + this.d.leaseMs, now);
@@ -54,9 +54,11 @@ export class LeaseKeeper {
         this.d.log.warn({ messages: [...lost] }, 'leases lost: these messages were retaken by another worker');
         this.d.lost(lost);
       }
+      return true;
     } catch (err) {
       this.d.metrics?.storeError('leases');
       this.d.log.warn({ err, messages: ids.length }, 'renewing leases failed (store unavailable?); trying again');
+      return false;
     }
   }
 }

@@ -1,7 +1,9 @@
 /**
  * Email over SMTP: nodemailer in a worker thread (MIME building and the SMTP conversation cost more
  * than all the rest of a send), supervised. A thread that dies (out of memory, a crash) or stops
- * answering is replaced, and the sends that were in it are rejected as crashed.
+ * answering is replaced, and the sends that were in it are rejected as crashed. Sends enter the
+ * thread one per pooled connection and are timed from then, so a slow server never makes a queue
+ * inside the thread look like a hang.
  *
  * Which of several sends in flight killed a thread cannot be told, so none is blamed: each becomes a
  * suspect, and a suspect is sent again alone (the thread otherwise idle). A crash during a lone send
@@ -50,11 +52,13 @@ function startMailerThread(o: SmtpChannelOptions): Worker {
   return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(source)}); });`, { ...options, eval: true });
 }
 
-interface Pending {
+/** A send waiting for a slot in the thread (queued), or in it (posted, timed). */
+interface Job {
+  mail: MailJob['mail'];
   messageId: number;
   resolve: (r: { detail: string }) => void;
   reject: (e: unknown) => void;
-  timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
 }
 
 export class SmtpChannel implements Channel {
@@ -62,13 +66,15 @@ export class SmtpChannel implements Channel {
   private startedAt = 0;
   private quickDeaths = 0;
   private next = 0;
-  private readonly waiting = new Map<number, Pending>();
+  /** Sends waiting for a slot, first come first served. */
+  private readonly queued: Job[] = [];
+  /** Sends in the thread, by job id: at most one per pooled connection, so none waits there untimed. */
+  private readonly posted = new Map<number, Job>();
+  /** A suspect is in the thread alone: nothing else goes in until it is answered. */
+  private solo = false;
   private closing = false;
   /** Messages that were in a thread that died alongside others: each is sent again alone. */
   private readonly suspects = new Set<number>();
-  /** While a suspect is being sent, other sends wait for it. */
-  private exclusive: Promise<unknown> | null = null;
-  private idleWaiters: (() => void)[] = [];
   /** Threads replaced since start (a metric and a /ready fact). */
   restarts = 0;
   lastCrash: string | null = null;
@@ -83,41 +89,58 @@ export class SmtpChannel implements Channel {
   }
 
   private spawn(): void {
-    const t = startMailerThread(this.o);
+    if (this.closing) return;
+    let t: Worker;
+    try {
+      t = startMailerThread(this.o);
+    } catch (e) {
+      // Out of threads or memory: not worth the process. Try again later, like a thread that died at once.
+      this.scheduleSpawn(`could not start: ${(e as Error).message}`, true);
+      return;
+    }
     t.unref();
     this.thread = t;
     this.startedAt = Date.now();
     t.on('message', (r: MailResult) => {
-      const w = this.waiting.get(r.id);
-      if (!w) return;
-      this.settled(r.id, w);
-      if ('error' in r) w.reject(Object.assign(new Error(r.error.message), r.error));
-      else w.resolve({ detail: `accepted by SMTP: ${r.response}` });
+      const job = this.posted.get(r.id);
+      if (!job) return;
+      this.settle(r.id, job);
+      if ('error' in r) job.reject(Object.assign(new Error(r.error.message), r.error));
+      else {
+        this.suspects.delete(job.messageId);
+        job.resolve({ detail: `accepted by SMTP: ${r.response}` });
+      }
     });
     t.on('error', (e) => this.died(t, e.message));
     t.on('exit', (code) => this.died(t, `exited with code ${code}`));
+    this.pump();
   }
 
-  /** The thread is gone: everything in it fails as crashed, and a new one starts (later, if it keeps dying at once). */
+  private scheduleSpawn(why: string, quick: boolean): void {
+    // A thread that dies within a second of starting would otherwise restart in a tight loop.
+    this.quickDeaths = quick ? this.quickDeaths + 1 : 0;
+    const delay = this.quickDeaths ? Math.min(30_000, 100 * 2 ** this.quickDeaths) : 0;
+    this.o.log.error({ why, restartInMs: delay }, 'the mailer thread is down; restarting it');
+    setTimeout(() => this.spawn(), delay).unref();
+  }
+
+  /** The thread is gone: what was in it fails as crashed (each one a suspect if not alone), and a new one starts. */
   private died(t: Worker, why: string): void {
     if (t !== this.thread || this.closing) return;
     this.thread = null;
     void t.terminate();
     this.restarts++;
     this.lastCrash = why;
-    const lost = [...this.waiting.entries()];
+    const lost = [...this.posted.entries()];
     const alone = lost.length === 1;
-    for (const [id, w] of lost) {
-      this.settled(id, w);
-      this.suspect(w.messageId);
+    for (const [id, job] of lost) {
+      this.settle(id, job);
+      this.suspect(job.messageId);
       const text = alone ? `mailer thread died: ${why}` : `mailer thread died with ${lost.length} sends in flight (${why}); it will be sent again alone`;
-      w.reject(new ThreadCrashError(text, alone));
+      job.reject(new ThreadCrashError(text, alone));
     }
-    // A thread that dies within a second of starting would otherwise restart in a tight loop.
-    this.quickDeaths = Date.now() - this.startedAt < 1000 ? this.quickDeaths + 1 : 0;
-    const delay = this.quickDeaths ? Math.min(30_000, 100 * 2 ** this.quickDeaths) : 0;
-    this.o.log.error({ why, inFlight: lost.length, restartInMs: delay }, 'the mailer thread died; its sends will be retried');
-    setTimeout(() => this.closing || this.spawn(), delay).unref();
+    this.o.log.warn({ why, inFlight: lost.length }, 'the mailer thread died; its sends will be retried');
+    this.scheduleSpawn(why, Date.now() - this.startedAt < 1000);
   }
 
   private suspect(messageId: number): void {
@@ -126,59 +149,55 @@ export class SmtpChannel implements Channel {
     if (this.suspects.size > MAX_SUSPECTS) this.suspects.delete(this.suspects.values().next().value!);
   }
 
-  private settled(id: number, w: Pending): void {
-    this.waiting.delete(id);
-    clearTimeout(w.timer);
-    if (this.waiting.size === 0) for (const idle of this.idleWaiters.splice(0)) idle();
+  private settle(id: number, job: Job): void {
+    this.posted.delete(id);
+    clearTimeout(job.timer);
+    this.solo = false;
+    this.pump();
   }
 
-  async send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }> {
-    if (m.channel !== 'email') throw Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true });
-    while (this.exclusive) await this.exclusive.catch(() => {});
-    const id = ctx.message.id;
-    if (!this.suspects.has(id)) return this.post(m, ctx);
-    const alone = (async () => {
-      while (this.waiting.size) await new Promise<void>((r) => this.idleWaiters.push(r));
-      return this.post(m, ctx);
-    })();
-    this.exclusive = alone;
-    try {
-      const result = await alone;
-      this.suspects.delete(id);
-      return result;
-    } catch (e) {
-      // Refused by the server: the thread survived it. A crash keeps it a suspect: its next try is alone too.
-      if (!(e instanceof ThreadCrashError)) this.suspects.delete(id);
-      throw e;
-    } finally {
-      if (this.exclusive === alone) this.exclusive = null;
+  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }> {
+    if (m.channel !== 'email') return Promise.reject(Object.assign(new Error(`the SMTP channel sends email, not ${m.channel}`), { permanent: true }));
+    if (this.closing) return Promise.reject(new Error('the mailer is closing'));
+    return new Promise((resolve, reject) => {
+      this.queued.push({ mail: mailOf(m, ctx), messageId: ctx.message.id, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Moves queued sends into the thread: up to one per connection, a suspect only into an idle thread and alone. */
+  private pump(): void {
+    const thread = this.thread;
+    while (thread && !this.solo && this.queued.length) {
+      const job = this.queued[0];
+      const isSuspect = this.suspects.has(job.messageId);
+      if (isSuspect ? this.posted.size > 0 : this.posted.size >= this.o.connections) return;
+      this.queued.shift();
+      this.post(thread, job);
+      if (isSuspect) this.solo = true;
     }
   }
 
-  /** The running thread; while one is being restarted, waits for it (up to the send timeout). */
-  private async running(): Promise<Worker | null> {
-    const deadline = Date.now() + this.o.sendTimeoutMs;
-    while (!this.thread && !this.closing && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return this.thread;
-  }
-
-  private async post(m: RenderedMessage & { channel: 'email' }, ctx: SendContext): Promise<{ detail: string }> {
-    const thread = this.thread ?? (await this.running());
-    // Not a crash of this message's making: a plain transient failure, retried with backoff.
-    if (!thread) throw new Error(`the mailer thread is restarting after: ${this.lastCrash}`);
+  private post(thread: Worker, job: Job): void {
     const id = ++this.next;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.o.log.warn({ message: ctx.message.id, timeoutMs: this.o.sendTimeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
-        this.died(thread, `no answer to a send within ${this.o.sendTimeoutMs / 1000} s`);
-      }, this.o.sendTimeoutMs);
-      this.waiting.set(id, { messageId: ctx.message.id, resolve, reject, timer });
-      thread.postMessage({ id, mail: mailOf(m, ctx) } satisfies MailJob);
-    });
+    // Timed from here: the thread has a connection for it, so only a stuck thread overruns.
+    job.timer = setTimeout(() => {
+      this.o.log.warn({ message: job.messageId, timeoutMs: this.o.sendTimeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
+      this.died(thread, `no answer to a send within ${this.o.sendTimeoutMs / 1000} s`);
+    }, this.o.sendTimeoutMs);
+    this.posted.set(id, job);
+    thread.postMessage({ id, mail: job.mail } satisfies MailJob);
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    // Whatever has no answer yet is handed back by the dispatcher (these rejections are transient).
+    for (const job of this.queued.splice(0)) job.reject(new Error('the mailer is closing'));
+    for (const [id, job] of [...this.posted]) {
+      this.posted.delete(id);
+      clearTimeout(job.timer);
+      job.reject(new Error('the mailer closed before the SMTP server answered'));
+    }
     const t = this.thread;
     if (!t) return;
     const exited = new Promise((r) => t.once('exit', r));
