@@ -78,6 +78,28 @@ describe('memory: content limit and bounded caches', () => {
     );
     await eventually(async () => heapUsed() < baseline + 10 * MB, 30_000, `heap back within 10 MB of its baseline (${(baseline / MB).toFixed(1)} MB)`);
   });
+
+  it('keeps the parsed-template cache bounded: 40 large templates added and rendered', async () => {
+    // A dense ~900 KB template parses to ~20 MB; unbounded, 40 of them held 865 MB.
+    const baseline = heapUsed();
+    const dense = '{lead._fname}'.repeat(900_000 / 13);
+    for (let i = 0; i < 40; i++) {
+      const template = ok(await s.call('templates/add', { name: `dense ${i}`, channels: [{ sid: 'email', fields: { subject: `dense ${i}`, text: `${i}${dense}` } }] })).data.id;
+      if (i % 8 === 0) {
+        // Rendering puts it in the cache.
+        const campaign = ok(
+          await s.call('campaigns/triggers/add', { name: `dense ${i}`, trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: template }], is_active: true }),
+        ).data.id;
+        ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com' }));
+      }
+    }
+    await eventually(async () => {
+      const list = ok(await s.call('messages/list', { status: 'queued' })).data;
+      return list.length === 0;
+    }, 30_000, 'the dense messages rendered');
+    const grown = (heapUsed() - baseline) / MB;
+    assert.ok(grown < 120, `the heap grew ${grown.toFixed(0)} MB`);
+  });
 });
 
 describe('memory: the cache', () => {

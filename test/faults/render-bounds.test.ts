@@ -12,7 +12,11 @@ import type { TestSmtp } from '../smtp.ts';
 
 const nested = (depth: number): unknown => (depth === 0 ? { a: 1 } : { a: nested(depth - 1), b: [nested(depth - 1)] });
 
+const big = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, `v${i}`])); // ~350 KB
+const list = Array.from({ length: 2000 }, (_, i) => i);
+
 const CASES = [
+  { name: 'a 350 KB object compared on each of 2,000 turns', html: '{for x in apicontent.list}{if apicontent.big equal x}y{end}{end}', content: { big, list }, reason: /steps/ },
   { name: 'nested loops over 2,000 items', html: '{for x in apicontent.xs}{for y in apicontent.xs}{x}{y}{end}{end}', content: { xs: Array.from({ length: 2000 }, (_, i) => i) }, reason: /steps/ },
   { name: 'a loop over 500,000 items', html: '{for x in apicontent.xs}{x}{end}', content: { xs: Array.from({ length: 500_000 }, () => 1) }, reason: /steps/ },
   { name: 'a jsonpath descent over content nested 10 deep', html: '{jsonpath(apicontent "$..a..a..a..a..a..a..a..a" "array")}', content: nested(10), reason: /steps|output/ },
@@ -50,4 +54,19 @@ describe('templates whose rendering would run away', () => {
       assert.ok(stall.max / 1e6 < 500, `the event loop stalled ${(stall.max / 1e6).toFixed(0)} ms`);
     });
   }
+
+  it('sends a loop that tests a 350 KB object on each of 2,000 turns, quickly', async () => {
+    const template = ok(await s.call('templates/add', { name: 'truthy', channels: [{ sid: 'email', fields: { subject: 'truthy big', html: '{for x in apicontent.list}{if apicontent.big}y{end}{end}' } }] })).data.id;
+    const campaign = ok(
+      await s.call('campaigns/triggers/add', { name: 'truthy', trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: template }], is_active: true }),
+    ).data.id;
+    const stall = monitorEventLoopDelay({ resolution: 10 });
+    stall.enable();
+    ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com', content: { big, list } }));
+    const [mail] = await smtp.waitFor(1);
+    stall.disable();
+    const html = String(smtp.received.find((r) => r.mail.subject === 'truthy big')?.mail.html ?? '');
+    assert.equal(html.replace(/\s/g, ''), 'y'.repeat(2000));
+    assert.ok(mail && stall.max / 1e6 < 500, `the event loop stalled ${(stall.max / 1e6).toFixed(0)} ms`);
+  });
 });

@@ -87,16 +87,35 @@ export function printValue(v: unknown): string {
 export function truthy(v: unknown): boolean {
   if (v === null || v === undefined || v === false || v === '' || v === 0) return false;
   if (Array.isArray(v)) return v.length > 0;
-  if (typeof v === 'object') return Object.keys(v).length > 0;
+  if (typeof v === 'object') {
+    // Listing a huge object's keys costs in proportion to it (for...in as much as Object.keys), and a
+    // loop may test the same object each turn: content does not change during a render, so remember.
+    let known = nonEmpty.get(v);
+    if (known === undefined) nonEmpty.set(v, (known = Object.keys(v).length > 0));
+    return known;
+  }
   return true;
+}
+const nonEmpty = new WeakMap<object, boolean>();
+
+/**
+ * A value's printed form, charged to the budget by its size, so a loop that compares a 300 KB value
+ * each turn runs out of steps, not minutes. Measured: comparing or searching a string runs at about
+ * 256 characters a step, turning an object into JSON at about 32.
+ */
+function printCharged(v: unknown, budget: RenderBudget): string {
+  const s = printValue(v);
+  const perStep = v !== null && typeof v === 'object' ? 32 : 256;
+  if (s.length > perStep) budget.spend(Math.ceil(s.length / perStep));
+  return s;
 }
 
 /** `equal` compares numbers as numbers and everything else by its printed form ("30" equal 30). */
-export function looseEqual(a: unknown, b: unknown): boolean {
+export function looseEqual(a: unknown, b: unknown, budget = new RenderBudget()): boolean {
   const na = toNumber(a);
   const nb = toNumber(b);
   if (na !== null && nb !== null) return na === nb;
-  return printValue(a) === printValue(b);
+  return printCharged(a, budget) === printCharged(b, budget);
 }
 
 function toNumber(v: unknown): number | null {
@@ -108,10 +127,16 @@ function toNumber(v: unknown): number | null {
 function contains(container: unknown, item: unknown, budget: RenderBudget): boolean {
   if (Array.isArray(container)) {
     budget.spend(container.length);
-    return container.some((x) => looseEqual(x, item));
+    if (container.length === 0) return false;
+    // The item is printed once, not once per element.
+    const wanted = toNumber(item) ?? printCharged(item, budget);
+    return container.some((x) => (typeof wanted === 'number' && toNumber(x) !== null ? toNumber(x) === wanted : printCharged(x, budget) === String(wanted)));
   }
-  if (typeof container === 'string') return container.includes(printValue(item));
-  if (container !== null && typeof container === 'object') return own(container, printValue(item));
+  if (typeof container === 'string') {
+    budget.spend(Math.ceil(container.length / 256));
+    return container.includes(printCharged(item, budget));
+  }
+  if (container !== null && typeof container === 'object') return own(container, printCharged(item, budget));
   return false;
 }
 
@@ -142,7 +167,7 @@ function evaluate(e: Expr, ctx: RenderContext, scope: Scope, budget: RenderBudge
       if (e.op === 'and') return truthy(l) && truthy(evaluate(e.r, ctx, scope, budget));
       if (e.op === 'or') return truthy(l) || truthy(evaluate(e.r, ctx, scope, budget));
       const r = evaluate(e.r, ctx, scope, budget);
-      if (e.op === 'equal') return looseEqual(l, r);
+      if (e.op === 'equal') return looseEqual(l, r, budget);
       if (e.op === 'contains') return contains(l, r, budget);
       return contains(r, l, budget);
     }
