@@ -23,6 +23,7 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A message that cannot be composed (its campaign, template or profile is gone): no retry helps. */
 class ComposeError extends Error {
@@ -47,7 +48,6 @@ function failureText(e: unknown): string {
 
 /** Waits for a store that failed: from 100 ms doubling to 5 s. */
 const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Claimed {
   message: Message;

@@ -23,7 +23,7 @@ export interface ReadinessOptions {
 }
 
 /** Resolves with fn's answer, or rejects after `ms` (fn keeps running; its answer is then dropped). */
-function within<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+export function within<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms)));
   return Promise.race([fn(), late]).finally(() => clearTimeout(timer));

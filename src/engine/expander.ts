@@ -6,7 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { audiencePredicate, planAudience } from '../core/audience-plan.ts';
 import type { MongoQuery } from '../core/mongo-query.ts';
-import { isApiError } from '../core/errors.ts';
+import { isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { Campaign, Database, Launch } from '../core/types.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import { readAudiencePage } from './audience.ts';
@@ -88,7 +88,7 @@ export class Expander extends BackgroundLoop {
         if (launch) await this.expand(launch, now + this.o.leaseMs / 2);
         else await this.waker.wait(this.o.pollMs);
       } catch (e) {
-        this.o.metrics?.storeError('expander');
+        if (isStoreUnavailable(e)) this.o.metrics?.storeError('expander');
         this.o.log.error({ err: e }, 'expanding a launch failed; retrying');
         await this.waker.wait(this.o.pollMs * 4);
       }

@@ -56,6 +56,10 @@ class HeldClaims {
     this.timer ??= setInterval(() => void this.renew(), RENEW_MS).unref();
   }
 
+  has(scope: string, key: string): boolean {
+    return this.held.has(`${scope}\n${key}`);
+  }
+
   remove(scope: string, key: string): void {
     this.held.delete(`${scope}\n${key}`);
     if (this.held.size === 0 && this.timer) {
@@ -93,7 +97,9 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
     }
     for (const deadline = now + WAIT_MS; ; ) {
       const t = Date.now();
-      const c = await store.claimDedup(scope, key, t, t + hours * 3_600_000, abandonedBefore(t));
+      // A claim this process holds is never abandoned, however stale it looks in the store (renewals
+      // fail during an outage): its request ran, or runs, here. Wait for its answer.
+      const c = held.has(scope, key) ? { claimed: false, answer: null } : await store.claimDedup(scope, key, t, t + hours * 3_600_000, abandonedBefore(t));
       if (c.claimed) {
         req.dedupClaim = { scope, key };
         held.add(scope, key);

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Readiness } from '../../delivery/readiness.ts';
+import { within, type Readiness } from '../../delivery/readiness.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Store } from '../../store/store.ts';
 import { sendError } from '../envelope.ts';
@@ -100,15 +100,11 @@ export function opsRoutes(app: FastifyInstance, d: OpsDeps): void {
       ...(d.metricsToken ? {} : { security: [] }),
     },
     handler: async (req, reply) => {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${QUEUE_READ_MS} ms`)), QUEUE_READ_MS)));
-        d.metrics.queue(await Promise.race([d.store.queueStats(), late]), Date.now());
+        d.metrics.queue(await within(QUEUE_READ_MS, 'the queue read', () => d.store.queueStats()), Date.now());
       } catch (err) {
         d.metrics.storeError('metrics');
         req.log.warn({ err }, 'reading the queue for /metrics failed; its gauges keep their last values');
-      } finally {
-        clearTimeout(timer);
       }
       return reply.type(d.metrics.contentType).send(await d.metrics.text());
     },

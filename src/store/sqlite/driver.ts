@@ -17,6 +17,7 @@
  */
 import Database from 'better-sqlite3';
 import { classifyStoreError, engineCode, StoreUnavailable, UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -37,7 +38,6 @@ export interface SqliteOptions {
 const BUSY_TIMEOUT_MS = 20;
 /** Pauses between attempts at a held lock: 5 ms doubling to 100 ms, with jitter so processes do not march in step. */
 const lockBackoff = (attempt: number) => Math.min(100, 5 * 2 ** attempt) * (0.5 + Math.random() / 2);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const isLocked = (e: unknown) => /^SQLITE_(BUSY|LOCKED)/.test(engineCode(e) ?? '');
 const lockedOut = (e: unknown, waitedMs: number) =>
   new StoreUnavailable(`database is locked by another process; waited ${Math.round(waitedMs / 100) / 10} s`, 2, { cause: e });
