@@ -60,8 +60,9 @@ describe('PostgreSQL connections cut during a send', { skip: !PG_URL && 'SALVO_T
     const slowest = answers.reduce((a, b) => (a.ms > b.ms ? a : b));
     t.diagnostic(`${killed} backends terminated; ${answers.filter((a) => a.status === 503).length} of ${answers.length} answered 503; slowest ${slowest.title} ${slowest.ms} ms (${slowest.status})`);
     assert.ok(killed >= 5, `terminated ${killed} backends`);
-    // A request makes several store calls, each waiting up to SALVO_STORE_RETRY_MS for a connection: slow, never hung.
-    assertAnswers(answers, 10_000);
+    // Every request answers within a few seconds: a cut connection fails what was on it at once (never left
+    // waiting for ever or for connect_timeout), and a reconnect waits at most about a second.
+    assertAnswers(answers, 5_000);
     assert.equal((await fetch(`${s.url}/health`)).status, 200);
 
     const acknowledged = answers.filter((a) => a.status === 200).map((a) => a.title);

@@ -6,6 +6,8 @@
  * could not even connect is tried again, with backoff, for up to `retryMs`: it never ran, so trying
  * again cannot do it twice. One that was cut mid-way is not: it may have committed.
  */
+// The `postgres` client, patched at install (patches/postgres+3.4.9.patch, patches/README.md) so that a
+// cut connection never leaves a query waiting.
 import postgres from 'postgres';
 import { classifyStoreError, engineCode, UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
 
@@ -66,6 +68,9 @@ export class PgDriver implements SqlDriver {
     const sql = postgres(url, {
       max: options.max ?? 10,
       onnotice: () => {},
+      // Seconds before reconnecting after the n-th reset in a row: the client's own grows to 20 s, while a
+      // query waits for that connection; a few cuts in a row would then hold requests for many seconds.
+      backoff: (resets: number) => Math.min(0.05 * 2 ** resets, 1) * (0.5 + Math.random() / 2),
       // ids and times are int8; every value they hold fits a JS number exactly.
       types: { int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
       connection: { application_name: process.env.PGAPPNAME || APPLICATION_NAME, ...(options.searchPath ? { search_path: options.searchPath } : {}) },
