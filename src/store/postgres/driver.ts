@@ -71,6 +71,9 @@ export class PgDriver implements SqlDriver {
       // Seconds before reconnecting after the n-th reset in a row: the client's own grows to 20 s, while a
       // query waits for that connection; a few cuts in a row would then hold requests for many seconds.
       backoff: (resets: number) => Math.min(0.05 * 2 ** resets, 1) * (0.5 + Math.random() / 2),
+      // A server that does not answer a connect (down, or a network dropping packets) fails it in 5 s, not
+      // the client's 30: a request waiting on it answers 503 in seconds.
+      connect_timeout: 5,
       // ids and times are int8; every value they hold fits a JS number exactly.
       types: { int8: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) } },
       connection: { application_name: process.env.PGAPPNAME || APPLICATION_NAME, ...(options.searchPath ? { search_path: options.searchPath } : {}) },
