@@ -2,20 +2,17 @@
  * Versioned migrations: `NNN_name.sql` files per store, applied in order, each version once, all
  * pending ones in one transaction. Run at start-up and by `salvo migrate`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { SqlDriver } from './driver.ts';
 
-/** The package root: this module runs from src/store (tests) or from the dist bundle (salvo). */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('cannot find the salvo package root (and its migrations)');
-    dir = up;
-  }
-  return dir;
+/**
+ * Where a dialect's migrations are, beside the running module: src/store/<dialect>/migrations for the
+ * TypeScript (tests), dist/migrations/<dialect> for the bundle (scripts/build.mjs copies them there), so an
+ * installed package needs no src/.
+ */
+function migrationsDir(dialect: SqlDriver['dialect']): URL {
+  const bundled = import.meta.url.endsWith('.mjs');
+  return new URL(bundled ? `./migrations/${dialect}/` : `./${dialect}/migrations/`, import.meta.url);
 }
 
 export interface Migration {
@@ -25,11 +22,11 @@ export interface Migration {
 }
 
 export function migrationsOf(dialect: SqlDriver['dialect']): Migration[] {
-  const dir = path.join(packageRoot(), 'src', 'store', dialect, 'migrations');
+  const dir = migrationsDir(dialect);
   return readdirSync(dir)
     .filter((f) => /^\d+_.+\.sql$/.test(f))
     .sort()
-    .map((f) => ({ version: parseInt(f, 10), name: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+    .map((f) => ({ version: parseInt(f, 10), name: f.replace(/\.sql$/, ''), sql: readFileSync(new URL(f, dir), 'utf8') }));
 }
 
 /** Applies what is pending; answers the names applied now. */
