@@ -60,7 +60,7 @@ export interface Config {
   metricsToken: string | null;
 }
 
-export interface HttpLimits {
+interface HttpLimits {
   /** From connection to the end of the request's body. */
   requestTimeoutMs: number;
   /** From connection to the end of the request's headers. */
@@ -108,7 +108,7 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, k: 1024, mb: 1024 ** 2, m: 1024 ** 2, gb: 1024 ** 3, g: 1024 ** 3 };
 
 /** A size in bytes: "1048576", "512kb", "10mb". */
-export function bytes(env: Env, name: string, fallback: number): number {
+function bytes(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const m = /^\s*(\d+)\s*([kmg]?b?)\s*$/i.exec(raw);

@@ -3,7 +3,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
-export interface Received {
+interface Received {
   to: string[];
   from: string;
   mail: ParsedMail;
@@ -11,7 +11,7 @@ export interface Received {
 }
 
 /** What the server answers for a mail: accept (null), an SMTP error, hold it (never answer), or accept it after a delay. */
-export type Verdict = null | { code: number; message: string } | 'hang' | { delayMs: number };
+type Verdict = null | { code: number; message: string } | 'hang' | { delayMs: number };
 
 export interface TestSmtp {
   url: string;

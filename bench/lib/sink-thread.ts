@@ -6,7 +6,7 @@ import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 const ID = /^X-(?:Salvo-Launch|Bench)-Id:\s*(\S+)/im;
 const SUBJECT = /^Subject:[ \t]*(.*(?:\r\n[ \t].*)*)/im;
 // Arrivals go to the main thread in small batches: [id or '', absolute ms, subject or ''].
-let pending: [string, number, string][] = [];
+const pending: [string, number, string][] = [];
 setInterval(() => {
   if (pending.length) parentPort!.postMessage(pending.splice(0));
 }, 5).unref();

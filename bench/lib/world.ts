@@ -28,10 +28,10 @@ export interface World {
   email(i: number): string;
 }
 
-export const email = (i: number) => `u${i}@bench.example`;
+const email = (i: number) => `u${i}@bench.example`;
 
 /** Segment (indexed) and Group (not indexed) both split the profiles in ten. */
-export function profileData(i: number) {
+function profileData(i: number) {
   return { email: email(i), _fname: `User${i}`, Custom_ID: `C${i}`, Segment: i % 10, Group: i % 10 };
 }
 
@@ -79,7 +79,7 @@ function rowsOf(db: Db, resourceId: number, i: number, now: number) {
   return { p, keys: profileKeys(db, p), sub: [p.id, db.id, resourceId, 'email', p.email, null, 'subscribed', 0, now, now] as const };
 }
 
-export function seedSqlite(file: string, db: Db, resourceId: number, n: number): void {
+function seedSqlite(file: string, db: Db, resourceId: number, n: number): void {
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -99,7 +99,7 @@ export function seedSqlite(file: string, db: Db, resourceId: number, n: number):
   sqlite.close();
 }
 
-export async function seedPostgres(url: string, schema: string, db: Db, resourceId: number, n: number): Promise<void> {
+async function seedPostgres(url: string, schema: string, db: Db, resourceId: number, n: number): Promise<void> {
   const sql = postgres(withSearchPath(url, schema), { onnotice: () => {}, max: 1 });
   const now = Date.now();
   for (let from = 0; from < n; from += 5000) {

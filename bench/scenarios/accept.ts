@@ -3,7 +3,7 @@
  * against a bare Fastify route parsing the same JSON. Then the same load with the server killed by
  * SIGKILL halfway: every launch that got a success answer must reach the SMTP sink.
  */
-import { type Figure } from '../lib/report.ts';
+import type { Figure } from '../lib/report.ts';
 import { load, TOKEN } from '../lib/load.ts';
 import { startBaseline, startSalvo } from '../lib/server.ts';
 import type { Sink } from '../lib/sink.ts';

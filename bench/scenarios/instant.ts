@@ -53,7 +53,12 @@ export async function instant(w: World, sink: Sink, o: { count: number; rate: nu
   for (let i = 0; i < o.count; i++) {
     await sleepUntil(s0 + i * gap);
     const at = performance.now();
-    posts.push(post(i).then(async (r) => void (await r.text(), asked.set(r.headers.get('launch-id')!, at))));
+    posts.push(
+      post(i).then(async (r) => {
+        await r.text();
+        asked.set(r.headers.get('launch-id')!, at);
+      }),
+    );
   }
   await Promise.all(posts);
   await waitArrivals(sink, [...asked.keys()], 30_000);

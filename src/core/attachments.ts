@@ -18,6 +18,7 @@ export function decodeAttachments(items: unknown, limitBytes: number): Attachmen
     const at = `attach[${i}]`;
     if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badRequest(`${at} must be an object {data, name}`);
     const { data, name } = item as { data?: unknown; name?: unknown };
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
     if (typeof name !== 'string' || name.trim() === '' || name.length > 255 || /[\u0000-\u001f/\\]/.test(name)) {
       throw badRequest(`${at}.name must be a file name of 1 to 255 characters without / \\ or control characters`);
     }

@@ -7,7 +7,7 @@
 import { compileQuery, type MongoQuery, type Predicate } from './mongo-query.ts';
 import type { Database } from './types.ts';
 
-export type Lookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
+type Lookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
 
 /**
  * `keys`: read through an index. `scan`: read the database in pages; `only`, when the query pins an

@@ -37,7 +37,7 @@ export function checkFieldDefs(fields: { name: string; type: string; indexed?: b
   });
 }
 
-export const EMAIL = /^[^\s@<>(),;:"\\[\]]+@[^\s@<>(),;:"\\[\]]+\.[^\s@<>(),;:"\\[\]]+$/;
+const EMAIL = /^[^\s@<>(),;:"\\[\]]+@[^\s@<>(),;:"\\[\]]+\.[^\s@<>(),;:"\\[\]]+$/;
 
 export function normalizeEmail(value: unknown, name = 'email'): string {
   if (typeof value !== 'string') throw badRequest(`field '${name}' must be a string`);
@@ -90,7 +90,7 @@ export function normalizeTags(value: unknown, name: string): string[] {
 const MAX_STRING = 65_535;
 
 /** Checks and normalises one value for a field of the given type; null clears the field. */
-export function normalizeValue(type: FieldType, value: unknown, name: string): unknown {
+function normalizeValue(type: FieldType, value: unknown, name: string): unknown {
   if (value === null) return null;
   switch (type) {
     case 'string':

@@ -5,7 +5,7 @@ import xxhash from 'xxhash-wasm';
 const { h64ToString } = await xxhash();
 
 /** The key both hashes are of: Altcraft hashes the trimmed, lowercased email. */
-export const emailKey = (email: string) => email.trim().toLowerCase();
+const emailKey = (email: string) => email.trim().toLowerCase();
 
 export const md5Hex = (email: string) => createHash('md5').update(emailKey(email)).digest('hex');
 

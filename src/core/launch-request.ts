@@ -22,7 +22,7 @@ export interface SingleMatch {
   resourceId: number | null;
 }
 
-export type Audience = { kind: 'single'; match: SingleMatch } | { kind: 'query'; query: MongoQuery };
+type Audience = { kind: 'single'; match: SingleMatch } | { kind: 'query'; query: MongoQuery };
 
 export interface LaunchParams {
   audience: Audience;
@@ -95,7 +95,7 @@ export function singleMatch(body: StartBody, mode: StartMatching): SingleMatch {
   }
 }
 
-export function subscriptionFilter(v: unknown): SubscriptionFilter | null {
+function subscriptionFilter(v: unknown): SubscriptionFilter | null {
   if (v === undefined || v === null) return null;
   if (!isObject(v)) throw badRequest("field 'subscription_filter' must be an object");
   const f: SubscriptionFilter = { not_strict: false };

@@ -4,7 +4,7 @@ import { RENDER_LIMITS, RenderBudget, renderTemplate, type RenderContext, type R
 import { compileTemplate } from './templates.ts';
 import type { Campaign, Resource, Subscription, Template } from './types.ts';
 
-export interface Address {
+interface Address {
   email: string;
   name?: string;
 }
@@ -18,13 +18,13 @@ export interface EmailMessage {
   html?: string;
   text?: string;
 }
-export interface SmsMessage {
+interface SmsMessage {
   channel: 'sms';
   to: string;
   sender?: string;
   text: string;
 }
-export interface PushMessage {
+interface PushMessage {
   channel: 'push';
   to: string;
   provider: string;

@@ -18,12 +18,12 @@ import { flatten, resolve } from 'mingo/util';
 import { badRequest } from './errors.ts';
 import { compileUserRegex, REGEX_LIMITS, type UserRegex } from './regex.ts';
 
-export const ALLOWED_OPERATORS = [
+const ALLOWED_OPERATORS = [
   '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$regex', '$options',
   '$and', '$or', '$nor', '$not', '$all', '$size', '$elemMatch', '$type',
 ] as const;
 
-export const QUERY_LIMITS = { depth: 8, nodes: 20_000, regexLength: REGEX_LIMITS.patternLength, pathLength: 256 };
+const QUERY_LIMITS = { depth: 8, nodes: 20_000, regexLength: REGEX_LIMITS.patternLength, pathLength: 256 };
 
 const TYPE_ALIASES = new Set([
   'double', 'string', 'object', 'array', 'binData', 'undefined', 'objectId', 'bool', 'date', 'null', 'regex',
@@ -109,7 +109,9 @@ class Checker {
           this.fail(here, `operator '${key}' cannot stand at the top of a query; use it inside a field: {"field": {"${key}": ...}}`);
         }
         if (!Array.isArray(value) || value.length === 0) this.fail(here, `${key} takes a non-empty array of queries`);
-        value.forEach((sub, i) => this.query(sub, `${here}[${i}]`, depth + 1));
+        value.forEach((sub, i) => {
+          this.query(sub, `${here}[${i}]`, depth + 1);
+        });
       } else {
         if (key === '' || key.length > QUERY_LIMITS.pathLength || key.split('.').some((s) => s === '')) {
           this.fail(here, 'a field path is 1 to 256 characters of dot-separated names');
@@ -140,7 +142,10 @@ class Checker {
           break;
         case '$in': case '$nin': case '$all':
           if (!Array.isArray(arg)) this.fail(here, `${op} takes an array`);
-          arg.forEach((v, i) => (isPlainObject(v) && '$elemMatch' in v && op === '$all' ? this.operators(v, `${here}[${i}]`, depth + 1) : this.literal(v, `${here}[${i}]`, depth + 1)));
+          arg.forEach((v, i) => {
+            if (isPlainObject(v) && '$elemMatch' in v && op === '$all') this.operators(v, `${here}[${i}]`, depth + 1);
+            else this.literal(v, `${here}[${i}]`, depth + 1);
+          });
           break;
         case '$exists':
           if (typeof arg !== 'boolean' && typeof arg !== 'number') this.fail(here, '$exists takes true or false');
@@ -186,10 +191,17 @@ class Checker {
   /** A value compared as is: no operators anywhere inside it. */
   private literal(v: unknown, at: string, depth: number): void {
     this.count(at, depth);
-    if (Array.isArray(v)) v.forEach((x, i) => this.literal(x, `${at}[${i}]`, depth + 1));
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        this.literal(x, `${at}[${i}]`, depth + 1);
+      });
+    }
     else if (isPlainObject(v)) {
       for (const [k, x] of Object.entries(v)) {
-        if (k.startsWith('$')) this.operator(k, `${at}.${k}`), this.fail(`${at}.${k}`, `operator '${k}' cannot stand inside a value`);
+        if (k.startsWith('$')) {
+          this.operator(k, `${at}.${k}`);
+          this.fail(`${at}.${k}`, `operator '${k}' cannot stand inside a value`);
+        }
         this.literal(x, `${at}.${k}`, depth + 1);
       }
     }

@@ -9,7 +9,7 @@ import type { HistoryEntry, Message, Profile, Subscription } from './types.ts';
 /** Deaths of the sending thread a message may be part of before it is taken for the cause. */
 export const MAX_CRASHES = 3;
 /** The history detail that marks an attempt lost to a crashed sending thread; counted across restarts. */
-export const CRASH_MARK = 'the sending thread crashed';
+const CRASH_MARK = 'the sending thread crashed';
 
 export interface Outcome {
   status: 'sent' | 'waiting' | 'failed' | 'skipped';

@@ -84,7 +84,7 @@ export interface Resource {
   created_at: number;
 }
 
-export interface EmailTemplate {
+interface EmailTemplate {
   subject: string;
   html?: string;
   text?: string;
@@ -93,10 +93,10 @@ export interface EmailTemplate {
   replyto_email?: string;
   replyto_name?: string;
 }
-export interface SmsTemplate {
+interface SmsTemplate {
   text: string;
 }
-export interface PushTemplate {
+interface PushTemplate {
   title: string;
   body: string;
   url?: string;
@@ -165,7 +165,7 @@ export interface ApiToken {
 }
 
 /** `failed`: its expansion met a problem no retry mends (the campaign log says which); what it queued before goes out. */
-export const LAUNCH_STATES = ['done', 'expanding', 'filtered', 'aborted', 'failed'] as const;
+const LAUNCH_STATES = ['done', 'expanding', 'filtered', 'aborted', 'failed'] as const;
 export type LaunchState = (typeof LAUNCH_STATES)[number];
 
 /** One trigger call. A `custom_request` audience is expanded into messages in pages (`cursor`). */
@@ -236,8 +236,8 @@ export type NewMessage = Pick<
   | 'custom_data'
 >;
 
-export const TASK_STATES = ['queued', 'running', 'done', 'failed'] as const;
-export type TaskState = (typeof TASK_STATES)[number];
+const TASK_STATES = ['queued', 'running', 'done', 'failed'] as const;
+type TaskState = (typeof TASK_STATES)[number];
 
 export interface ItemError {
   index: number;

@@ -23,7 +23,7 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-export function outboxChannel(store: Store): Channel {
+function outboxChannel(store: Store): Channel {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
   return {
     async send(m, ctx) {

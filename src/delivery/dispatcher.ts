@@ -93,7 +93,9 @@ export class Dispatcher extends BackgroundLoop {
     await super.stop();
     await this.handBack(this.claimed.splice(0).map((c) => c.message.id), 'release');
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((r) => Number.isFinite(deadlineMs) && (timer = setTimeout(() => r('late'), deadlineMs)));
+    const deadline = new Promise<'late'>((r) => {
+      if (Number.isFinite(deadlineMs)) timer = setTimeout(() => r('late'), deadlineMs);
+    });
     const finished = await Promise.race([Promise.allSettled([...this.inflight.values()]).then(() => 'done' as const), deadline]);
     clearTimeout(timer);
     if (finished === 'late') await this.handBack([...this.inflight.keys()], 'abandon');

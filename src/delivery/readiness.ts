@@ -30,7 +30,7 @@ export function within<T>(ms: number, what: string, fn: () => Promise<T>): Promi
 }
 
 /** Host and port of an smtp:// or smtps:// URL, with nodemailer's default ports. */
-export function smtpAddress(url: string): { host: string; port: number } {
+function smtpAddress(url: string): { host: string; port: number } {
   const u = new URL(url);
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || (u.protocol === 'smtps:' ? 465 : 587) };
 }

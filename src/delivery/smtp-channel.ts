@@ -27,7 +27,7 @@ export interface SmtpChannelOptions {
 }
 
 /** A send lost with the thread that was doing it; `alone` when it was the only send in flight. */
-export class ThreadCrashError extends Error {
+class ThreadCrashError extends Error {
   readonly crashed = true;
   readonly code = 'ETHREADCRASH';
   constructor(

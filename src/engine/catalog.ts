@@ -12,7 +12,7 @@ import { Cache } from './cache.ts';
 
 const LAUNCH_TTL_MS = 10_000;
 export const LAUNCH_CACHE_BYTES = 32 * 1024 * 1024;
-export const ATTACHMENT_CACHE_BYTES = 64 * 1024 * 1024;
+const ATTACHMENT_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** About the bytes a launch holds: its JSON parts as text (two bytes a character would be an upper bound). */
 function launchWeight(l: Launch | null): number {

@@ -14,7 +14,7 @@ import type { LaunchDeps } from './launch.ts';
 import { messagesFor } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
 
-export const PAGE_SIZE = 1000;
+const PAGE_SIZE = 1000;
 
 class Superseded extends Error {}
 

@@ -70,7 +70,7 @@ export async function writeLaunch(
 }
 
 /** Stores a launch whose messages are all known now, in one transaction, and wakes the workers. */
-export async function storeLaunch(
+async function storeLaunch(
   deps: LaunchDeps,
   campaign: Campaign,
   p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,

@@ -14,7 +14,7 @@ import type { ProfileWrite } from '../store/queries/profiles.ts';
 import type { Store } from '../store/store.ts';
 import { findByField, scanDatabase } from './lookup.ts';
 
-export const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
+const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
 type Mode = (typeof PROFILE_MATCHING)[number];
 
 /** How a request matches profiles of one database. */
@@ -50,7 +50,7 @@ interface MatchKey {
   coerced: unknown;
 }
 
-export function matchKey(spec: MatchSpec, value: unknown, name: string): MatchKey {
+function matchKey(spec: MatchSpec, value: unknown, name: string): MatchKey {
   if (value === undefined || value === null || value === '') throw badRequest(`${name} is required for matching '${spec.mode}'`);
   switch (spec.mode) {
     case 'email': {
@@ -169,7 +169,10 @@ export async function writeProfilesIn(
   const index = (p: Profile, add: boolean) => {
     for (const k of keysOf(spec, p)) {
       let ids = byKey.get(k);
-      if (!ids) byKey.set(k, (ids = new Set()));
+      if (!ids) {
+        ids = new Set();
+        byKey.set(k, ids);
+      }
       if (add) ids.add(p.id);
       else ids.delete(p.id);
     }

@@ -8,7 +8,7 @@ import type { Store } from '../store/store.ts';
 export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The fields every database has, as databases/fields lists them before the custom ones. */
-export const SYSTEM_FIELDS = [
+const SYSTEM_FIELDS = [
   { name: '_id', type: 'string', indexed: true, read_only: true },
   { name: 'email', type: 'string', indexed: true },
   { name: 'phones', type: 'phones', indexed: true },

@@ -1,5 +1,5 @@
 /** A loop's pause: it ends after `ms`, or at once when something calls wake(). */
-export class Waker {
+class Waker {
   private pending: (() => void) | null = null;
   private woken = false;
 

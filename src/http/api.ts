@@ -10,7 +10,7 @@ import { SUCCESS } from './envelope.ts';
 type Schema = Record<string, unknown>;
 
 /** What a method answers: `data`, and keys Altcraft puts beside it (profile_id, total_count, ...). */
-export interface Answer {
+interface Answer {
   data?: unknown;
   extra?: Record<string, unknown>;
 }

@@ -8,7 +8,7 @@
 import { tooLarge } from '../core/errors.ts';
 
 /** The bytes of a value as JSON text (UTF-8), 0 when absent. */
-export function jsonBytes(v: unknown): number {
+function jsonBytes(v: unknown): number {
   return v === undefined || v === null ? 0 : Buffer.byteLength(JSON.stringify(v));
 }
 

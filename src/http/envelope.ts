@@ -28,7 +28,7 @@ function fieldPath(pointer: string): string {
 }
 
 /** One sentence naming the field and what is wrong with it. */
-export function validationText(errors: AjvError[]): string {
+function validationText(errors: AjvError[]): string {
   const e = errors[0];
   const at = fieldPath(e.instancePath);
   const join = (p: string, name: unknown) => (p ? `${p}.${name}` : String(name));

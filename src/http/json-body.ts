@@ -10,10 +10,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from '../core/errors.ts';
 
-export const MAX_DEPTH = 32;
+const MAX_DEPTH = 32;
 
 /** The deepest nesting of arrays and objects in a JSON text, counted outside strings. */
-export function jsonDepth(text: string): number {
+function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;
@@ -34,7 +34,7 @@ const NUL = '\u0000';
 const NUL_RULE = 'must not contain the NUL character (\\u0000)';
 
 /** What is wrong when some string in `value` (a value or a key) holds a NUL character, else null. */
-export function nulProblem(value: unknown, at = ''): string | null {
+function nulProblem(value: unknown, at = ''): string | null {
   if (typeof value === 'string') return value.includes(NUL) ? (at ? `field '${at}' ${NUL_RULE}` : `request body ${NUL_RULE}`) : null;
   if (value === null || typeof value !== 'object') return null;
   if (Array.isArray(value)) {
@@ -53,7 +53,7 @@ export function nulProblem(value: unknown, at = ''): string | null {
 }
 
 /** The same for the query string and path parameters, named as such. */
-export function nulInUrl(req: FastifyRequest): string | null {
+function nulInUrl(req: FastifyRequest): string | null {
   for (const [where, values] of [['in the query string', req.query], ['in the path', req.params]] as const) {
     if (!values || typeof values !== 'object') continue;
     for (const [k, v] of Object.entries(values)) {

@@ -3,7 +3,7 @@ import { badRequest } from '../core/errors.ts';
 
 type Schema = Record<string, unknown>;
 
-export const MAX_ID = 2_147_483_647;
+const MAX_ID = 2_147_483_647;
 
 /** An id: Altcraft clients send numbers or numeric strings; both are taken. */
 export const id = (description: string): Schema => ({

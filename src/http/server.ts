@@ -24,7 +24,7 @@ export interface HttpDeps extends LaunchDeps {
 }
 
 /** A URL fit for the log: no v1.0 link key, and every `token` parameter of the query string redacted. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   const q = url.indexOf('?');
   const path = (q < 0 ? url : url.slice(0, q)).replace(/\/trg\/[^/]+/, '/trg/[key]');
   if (q < 0) return path;

@@ -30,9 +30,12 @@ export type Store = ReturnType<typeof setupQueries> &
 /** The Store over each transaction driver is made once: a transaction per request is the hot path. */
 const stores = new WeakMap<SqlDriver, Store>();
 
-export function storeOn(driver: SqlDriver): Store {
+function storeOn(driver: SqlDriver): Store {
   let store = stores.get(driver);
-  if (!store) stores.set(driver, (store = makeStore(driver)));
+  if (!store) {
+    store = makeStore(driver);
+    stores.set(driver, store);
+  }
   return store;
 }
 

@@ -24,19 +24,19 @@ for (const kind of STORE_KINDS) {
     });
     after(() => s.close());
 
-    const valueOf = (i: number) => (i % 2 ? 100 + i : `value ${i}`);
+    const valueAt = (i: number) => (i % 2 ? 100 + i : `value ${i}`);
 
     it('imports, stores and reads back each value', async () => {
-      const data = Object.fromEntries(NAMES.map((n, i) => [n, valueOf(i)]));
+      const data = Object.fromEntries(NAMES.map((n, i) => [n, valueAt(i)]));
       const imported = ok(await s.call('profiles/import', { db_id: db, data: { email: 'ann@example.com', ...data } }));
       const got = ok(await s.call('profiles/get', { db_id: db, matching: 'profile_id', profile_id: imported.profile_id })).data;
-      for (const [i, n] of NAMES.entries()) assert.deepEqual(got[n], valueOf(i), n);
+      for (const [i, n] of NAMES.entries()) assert.deepEqual(got[n], valueAt(i), n);
     });
 
     it('finds the profile by such a field, indexed or not, and leaves a profile without them alone', async () => {
       ok(await s.call('profiles/import', { db_id: db, data: { email: 'bob@example.com' } }));
       for (const [i, n] of NAMES.entries()) {
-        const got = ok(await s.call('profiles/get', { db_id: db, matching: 'custom', field_name: n, field_value: String(valueOf(i)) })).data;
+        const got = ok(await s.call('profiles/get', { db_id: db, matching: 'custom', field_name: n, field_value: String(valueAt(i)) })).data;
         assert.equal(got.email, 'ann@example.com', n);
       }
       const bob = ok(await s.call('profiles/get', { db_id: db, matching: 'email', email: 'bob@example.com' })).data;

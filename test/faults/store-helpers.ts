@@ -53,7 +53,7 @@ export function assertAnswers(answers: Answer[], maxMs: number): void {
 }
 
 /** Messages not yet in a final state. */
-export async function unfinished(s: TestServer): Promise<number> {
+async function unfinished(s: TestServer): Promise<number> {
   const r = await driverOf(s.app.store).get<{ n: number }>("SELECT COUNT(*) AS n FROM messages WHERE status IN ('queued', 'waiting', 'sending')");
   return Number(r?.n ?? 0);
 }

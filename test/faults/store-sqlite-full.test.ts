@@ -24,7 +24,14 @@ describe('SQLite disk full', () => {
     // The database may not grow past its present size: the next page it needs fails with SQLITE_FULL.
     await db.exec('PRAGMA max_page_count = 1');
     const full: Answer[] = [];
-    await eventually(async () => (full.push(...(await sendTriggers(s, shop, `full-${full.length}`, 20, 4))), full.some((a) => a.status === 503)), 20_000, 'a write to fail for want of room');
+    await eventually(
+      async () => {
+        full.push(...(await sendTriggers(s, shop, `full-${full.length}`, 20, 4)));
+        return full.some((a) => a.status === 503);
+      },
+      20_000,
+      'a write to fail for want of room',
+    );
     const refused = full.filter((a) => a.status === 503);
     assert.match(refused[0].body.error_text, /disk is full: SQLITE_FULL/);
     assert.equal((await fetch(`${s.url}/health`)).status, 200);

@@ -37,7 +37,10 @@ function set(v: Json, p: (string | number)[], value: Json): Json {
 
 /** A seeded generator, so a failure can be replayed. */
 function random(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  return () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
 }
 
 interface Endpoint {

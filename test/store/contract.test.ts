@@ -178,7 +178,12 @@ for (const kind of STORE_KINDS) {
       );
       await store.transaction(async (tx) => {
         await tx.insertToken('kept', 'k1', now);
-        await assert.rejects(tx.transaction(async (inner) => (await inner.insertToken('inner', 'i1', now), Promise.reject(new Error('inner')))));
+        await assert.rejects(
+          tx.transaction(async (inner) => {
+            await inner.insertToken('inner', 'i1', now);
+            throw new Error('inner');
+          }),
+        );
       });
       const names = (await store.listTokens()).map((t) => t.name);
       assert.ok(names.includes('kept'));

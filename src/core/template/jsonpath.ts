@@ -22,7 +22,7 @@ export function compileJsonPath(path: string): Step[] {
   return steps;
 }
 
-const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const own = (o: object, k: string) => Object.hasOwn(o, k);
 
 /** Charged one unit per node visited and per result collected; throws to stop a runaway path. */
 export type Spend = (units: number) => void;

@@ -32,7 +32,7 @@ type Terminator = 'end' | 'else' | 'eof';
  * nest. The parser and the renderer recurse; without a bound, 20,000 nested {if} overflowed the
  * stack (a 500 from templates/add). Real templates nest a handful of levels.
  */
-export const PARSE_LIMITS = { blockDepth: 100, exprDepth: 100 };
+const PARSE_LIMITS = { blockDepth: 100, exprDepth: 100 };
 
 export function parseTemplate(src: string): Node[] {
   return new Parser(src).parseAll();
@@ -128,9 +128,11 @@ class Parser {
     r.expectEnd();
     const first = this.parseBlock(scope, true);
     if (first.end.kind === 'eof') throw this.error(open, '{if} is not closed with {end}');
+    // biome-ignore lint/suspicious/noThenProperty: the AST's branches of {if}; a node is never awaited
     if (first.end.kind === 'end') return { t: 'if', cond, then: first.nodes, else: [] };
     const second = this.parseBlock(scope, false);
     if (second.end.kind !== 'end') throw this.error(open, '{if} is not closed with {end}');
+    // biome-ignore lint/suspicious/noThenProperty: the AST's branches of {if}; a node is never awaited
     return { t: 'if', cond, then: first.nodes, else: second.nodes };
   }
 
@@ -139,7 +141,7 @@ class Parser {
     const names: string[] = [];
     let k = 1;
     const loopVar = (t: Token | undefined): string => {
-      if (!t || t.k !== 'word' || t.v.includes('.')) throw this.error(t?.at ?? open, '{for} needs a loop variable name');
+      if (t?.k !== 'word' || t.v.includes('.')) throw this.error(t?.at ?? open, '{for} needs a loop variable name');
       if (KEYWORDS.has(t.v) || (ROOTS as readonly string[]).includes(t.v) || (FUNCTIONS as readonly string[]).includes(t.v) || isOperatorWord(t.v)) {
         throw this.error(t.at, `'${t.v}' cannot be a loop variable`);
       }
@@ -151,7 +153,7 @@ class Parser {
       names.push(loopVar(tokens[k++]));
     }
     const inTok = tokens[k++];
-    if (!inTok || inTok.k !== 'word' || inTok.v !== 'in') throw this.error(inTok?.at ?? open, "{for} needs 'in' after its variables");
+    if (inTok?.k !== 'word' || inTok.v !== 'in') throw this.error(inTok?.at ?? open, "{for} needs 'in' after its variables");
     if (k >= tokens.length) throw this.error(open, '{for} needs a list or object to loop over');
     const r = new ExprReader(tokens.slice(k), inTok.at, this);
     const source = r.primary();
@@ -310,7 +312,7 @@ class ExprReader {
       if (t.v !== '(') this.p.fail(t.at, `unexpected '${t.v}'`);
       const e = this.expr();
       const close = this.peek();
-      if (!close || close.k !== 'punct' || close.v !== ')') this.p.fail(this.at(), "expected ')'");
+      if (close?.k !== 'punct' || close.v !== ')') this.p.fail(this.at(), "expected ')'");
       this.k++;
       return e;
     }
@@ -324,7 +326,7 @@ class ExprReader {
   /** `name(arg arg)` or `name(arg, arg)`: Altcraft writes the arguments without commas. */
   private call(name: FunctionName, at: number): Expr {
     const open = this.peek();
-    if (!open || open.k !== 'punct' || open.v !== '(') this.p.fail(this.at(), `expected '(' after ${name}`);
+    if (open?.k !== 'punct' || open.v !== '(') this.p.fail(this.at(), `expected '(' after ${name}`);
     this.k++;
     const args: Expr[] = [];
     for (;;) {

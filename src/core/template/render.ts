@@ -51,7 +51,7 @@ export interface RenderContext {
 
 type Scope = Map<string, unknown>;
 
-const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+const own = (o: object, k: string) => Object.hasOwn(o, k);
 
 const ESCAPES: (string | undefined)[] = [];
 ESCAPES[38] = '&amp;';
@@ -61,7 +61,7 @@ ESCAPES[34] = '&quot;';
 ESCAPES[39] = '&#39;';
 
 /** One pass, no callback per match: loops printing many small values spend most of their time here. */
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   let out = '';
   let last = 0;
   for (let i = 0; i < s.length; i++) {
@@ -75,7 +75,7 @@ export function escapeHtml(s: string): string {
 }
 
 /** How a value prints: lists (tags) as "a, b", objects as JSON, nothing as the empty string. */
-export function printValue(v: unknown): string {
+function printValue(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -84,14 +84,17 @@ export function printValue(v: unknown): string {
 }
 
 /** False are: nothing, "", false, 0, an empty list, an empty object. */
-export function truthy(v: unknown): boolean {
+function truthy(v: unknown): boolean {
   if (v === null || v === undefined || v === false || v === '' || v === 0) return false;
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'object') {
     // Listing a huge object's keys costs in proportion to it (for...in as much as Object.keys), and a
     // loop may test the same object each turn: content does not change during a render, so remember.
     let known = nonEmpty.get(v);
-    if (known === undefined) nonEmpty.set(v, (known = Object.keys(v).length > 0));
+    if (known === undefined) {
+      known = Object.keys(v).length > 0;
+      nonEmpty.set(v, known);
+    }
     return known;
   }
   return true;
@@ -111,7 +114,7 @@ function printCharged(v: unknown, budget: RenderBudget): string {
 }
 
 /** `equal` compares numbers as numbers and everything else by its printed form ("30" equal 30). */
-export function looseEqual(a: unknown, b: unknown, budget = new RenderBudget()): boolean {
+function looseEqual(a: unknown, b: unknown, budget = new RenderBudget()): boolean {
   const na = toNumber(a);
   const nb = toNumber(b);
   if (na !== null && nb !== null) return na === nb;
@@ -228,7 +231,11 @@ function renderNodes(nodes: Node[], ctx: RenderContext, scope: Scope, html: bool
         inner.set(n.value, v);
         renderNodes(n.body, ctx, inner, html, out, budget);
       };
-      if (Array.isArray(source)) source.forEach((v, i) => iteration(i, v));
+      if (Array.isArray(source)) {
+        source.forEach((v, i) => {
+          iteration(i, v);
+        });
+      }
       else if (source !== null && typeof source === 'object') for (const k in source) if (own(source, k)) iteration(k, (source as Record<string, unknown>)[k]);
     }
   }

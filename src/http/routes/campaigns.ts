@@ -49,7 +49,10 @@ const ids = (b: CampaignBody): CampaignInput => ({
 export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Catalog, publicUrl: string): void {
   const view = (c: Campaign) => campaignView(c, publicUrl);
   /** This process sees its own campaign changes at once; others within the cache's second. */
-  const changed = (c: Campaign) => (catalog.forgetCampaign(c.id), view(c));
+  const changed = (c: Campaign) => {
+    catalog.forgetCampaign(c.id);
+    return view(c);
+  };
   method<CampaignBody>(app, `${V}/campaigns/triggers/add`, 'campaigns', {
     summary: 'Create a trigger campaign',
     body: object(campaignProperties, ['name', 'send_channel', 'resource_id', 'db_id', 'content']),

@@ -13,7 +13,7 @@ const V = '/api/v1.1';
 const cursor = bigId('next_cursor of the previous page');
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 /** Messages messages/retry re-drives in one call at most; `more: true` says to call again. */
-export const REDRIVE_LIMIT = 10_000;
+const REDRIVE_LIMIT = 10_000;
 
 const messageView = (m: Message) => ({
   id: m.id,

@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { classifyStoreError, engineCode, UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
 
 /** The name Salvo's connections show in pg_stat_activity.application_name, unless PGAPPNAME or the URL says otherwise. */
-export const APPLICATION_NAME = 'salvo';
+const APPLICATION_NAME = 'salvo';
 
 /** Failures that happen before a query is sent (connecting): safe to try again. */
 const NEVER_RAN = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|CONNECT_TIMEOUT|57P03|53300)$/;

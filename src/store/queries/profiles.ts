@@ -10,7 +10,7 @@ export type ProfileLookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
 
 const COLUMNS = { id: 'id', email: 'email', md5: 'md5', xxh: 'xxh' } as const;
 
-export const toProfile = (r: Row): Profile => ({
+const toProfile = (r: Row): Profile => ({
   id: r.id as string,
   db_id: r.db_id as number,
   email: (r.email as string | null) ?? null,

@@ -105,7 +105,7 @@ export function taskQueries(db: SqlDriver) {
       );
       if (taken === 1) return { claimed: true };
       const r = await db.get<{ state: string; status: number; headers: string; body: string }>('SELECT state, status, headers, body FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
-      if (!r || r.state !== 'done') return { claimed: false, answer: null };
+      if (r?.state !== 'done') return { claimed: false, answer: null };
       return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
     },
     /**

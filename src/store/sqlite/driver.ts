@@ -284,7 +284,12 @@ export class SqliteDriver implements SqlDriver {
     }
     this.release();
     if (groupError !== null) for (const job of jobs) job.reject(groupError);
-    else outcomes.forEach((o, i) => (o.ok ? jobs[i].resolve(o.value) : jobs[i].reject(o.error)));
+    else {
+      outcomes.forEach((o, i) => {
+        if (o.ok) jobs[i].resolve(o.value);
+        else jobs[i].reject(o.error);
+      });
+    }
   }
 
   async close() {
