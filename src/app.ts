@@ -33,7 +33,8 @@ export interface App {
   close(deadlineMs?: number): Promise<void>;
 }
 
-export async function createApp(config: Config, o: { searchPath?: string } = {}): Promise<App> {
+/** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
+export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
@@ -48,7 +49,7 @@ export async function createApp(config: Config, o: { searchPath?: string } = {})
   const http = await buildHttp({ config, store, catalog, wake, ops: { metrics, readiness } });
   const channels = channelsFor(config, store, http.log);
   smtp = channels.smtp;
-  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log, metrics });
+  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log, metrics, clock: o.clock });
   const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log, metrics };
   expander = new Expander({ store, catalog, wake }, loops);
   tasks = new TaskRunner({ store, catalog, wake }, loops);

@@ -1,5 +1,5 @@
 /** A shop set up through the API as a user would: what the trigger tests launch against. */
-import { ok, startServer, type TestServer } from './helpers.ts';
+import { ok, type ServerOptions, startServer, type TestServer } from './helpers.ts';
 import { startSmtp, type TestSmtp } from './smtp.ts';
 
 export interface Shop {
@@ -92,9 +92,9 @@ export async function setupShop(s: TestServer): Promise<Shop> {
 }
 
 /** A test SMTP server, a Salvo server delivering to it, and the shop set up on it. */
-export async function startShop(o: { kind?: 'sqlite' | 'postgres'; workers?: boolean; env?: Record<string, string> } = {}) {
+export async function startShop(o: ServerOptions = {}) {
   const smtp = await startSmtp();
-  const s = await startServer({ kind: o.kind, workers: o.workers ?? true, env: { SALVO_SMTP_URL: smtp.url, ...o.env } });
+  const s = await startServer({ ...o, workers: o.workers ?? true, env: { SALVO_SMTP_URL: smtp.url, ...o.env } });
   return { smtp, s, shop: await setupShop(s) };
 }
 

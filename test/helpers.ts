@@ -68,11 +68,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface ServerOptions {
+  kind?: 'sqlite' | 'postgres';
+  env?: Record<string, string>;
+  workers?: boolean;
+  /** The time delivery works by, kept across restarts: a test moves it forward instead of waiting or editing the store. */
+  clock?: () => number;
+}
+
 /**
  * A server on 127.0.0.1 with a fresh store. `workers: true` starts delivery, polling fast so tests
  * do not wait; give SALVO_SMTP_URL in env to deliver to a test SMTP server.
  */
-export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Record<string, string>; workers?: boolean } = {}): Promise<TestServer> {
+export async function startServer(o: ServerOptions = {}): Promise<TestServer> {
   const tmp = tempDir();
   const pg = o.kind === 'postgres' ? await freshSchema() : null;
   const config = loadConfig({
@@ -90,11 +98,11 @@ export async function startServer(o: { kind?: 'sqlite' | 'postgres'; env?: Recor
     await pg?.drop();
     tmp.remove();
   };
-  return serve(config, pg?.schema, o.workers ?? false, 0, cleanup);
+  return serve(config, { searchPath: pg?.schema, clock: o.clock }, o.workers ?? false, 0, cleanup);
 }
 
-async function serve(config: Config, schema: string | undefined, workers: boolean, port: number, cleanup: () => Promise<void>): Promise<TestServer> {
-  const app = await createApp(config, { searchPath: schema });
+async function serve(config: Config, appOptions: Parameters<typeof createApp>[1], workers: boolean, port: number, cleanup: () => Promise<void>): Promise<TestServer> {
+  const app = await createApp(config, appOptions);
   const address = await app.http.listen({ port, host: '127.0.0.1' });
   if (workers) app.startWorkers();
   return {
@@ -120,7 +128,7 @@ async function serve(config: Config, schema: string | undefined, workers: boolea
     },
     async restart(o = {}) {
       await app.close();
-      return serve(config, schema, o.workers ?? workers, Number(new URL(address).port), cleanup);
+      return serve(config, appOptions, o.workers ?? workers, Number(new URL(address).port), cleanup);
     },
     async close() {
       await app.close();

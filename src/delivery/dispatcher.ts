@@ -37,6 +37,8 @@ export interface DispatcherDeps {
   config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;
   log: FastifyBaseLogger;
   metrics?: DeliveryMetrics;
+  /** The time it works by (what is due, when leases end); tests move it forward rather than wait. Date.now unless given. */
+  clock?: () => number;
 }
 
 /** The text of a failure, as kept in last_error: SMTP replies with their code. */
@@ -64,9 +66,13 @@ export class Dispatcher extends BackgroundLoop {
   /** Store failures in a row, for the backoff of the loop. */
   private storeFailures = 0;
 
+  private readonly now: () => number;
+
   constructor(private readonly d: DispatcherDeps) {
     super();
+    this.now = d.clock ?? Date.now;
     this.leases = new LeaseKeeper({
+      clock: this.now,
       store: d.store,
       worker: this.worker,
       leaseMs: d.config.leaseMs,
@@ -108,7 +114,7 @@ export class Dispatcher extends BackgroundLoop {
     try {
       if (how === 'release') await store.releaseMessages(this.worker, ids);
       else {
-        await store.handBackMessages(this.worker, ids, Date.now(), config.maxAttempts, 'the worker stopped (shutdown deadline) while sending it; it may have been delivered');
+        await store.handBackMessages(this.worker, ids, this.now(), config.maxAttempts, 'the worker stopped (shutdown deadline) while sending it; it may have been delivered');
         log.warn({ messages: ids }, 'shutdown deadline passed with sends in flight; handed them back');
       }
     } catch (err) {
@@ -155,7 +161,7 @@ export class Dispatcher extends BackgroundLoop {
     let lastUpkeep = 0;
     while (!this.stopped) {
       try {
-        const now = Date.now();
+        const now = this.now();
         if (now - lastUpkeep >= config.pollMs) {
           lastUpkeep = now;
           // Our own leases first: after a store outage they may have run out while we still hold the
@@ -234,7 +240,7 @@ export class Dispatcher extends BackgroundLoop {
 
   private async deliver(m: Message, profile: Profile | undefined, subscriptions: Subscription[]): Promise<void> {
     const { channels, config, log } = this.d;
-    const started: HistoryEntry = { status: 'sending', time: Date.now(), detail: `attempt ${m.attempts} by ${this.worker}` };
+    const started: HistoryEntry = { status: 'sending', time: this.now(), detail: `attempt ${m.attempts} by ${this.worker}` };
     let outcome: Outcome;
     try {
       if (!profile) throw new ComposeError(`profile ${m.profile_id} no longer exists`);
@@ -242,11 +248,11 @@ export class Dispatcher extends BackgroundLoop {
       if (!to) throw new ComposeError(`subscription ${m.subscription_id} of profile ${m.profile_id} no longer exists`);
       const skip = await this.withdrawn(m, profile, to);
       if (skip) {
-        outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: Date.now(), detail: `${skip} at send time` }] };
+        outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
         const { rendered, attachments } = await this.compose(m, profile, to, subscriptions);
         const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments }));
-        outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: Date.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
+        outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
       }
     } catch (e) {
       if (isStoreUnavailable(e)) {
@@ -257,12 +263,12 @@ export class Dispatcher extends BackgroundLoop {
         return;
       }
       const text = failureText(e);
-      outcome = failureOutcome(m, started, e as FailureFacts, text, config, Date.now());
+      outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
-    await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, Date.now()));
+    await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, this.now()));
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {
@@ -276,7 +282,7 @@ export class Dispatcher extends BackgroundLoop {
 
   private async markHardBounced(m: Message): Promise<void> {
     try {
-      await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', Date.now());
+      await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', this.now());
     } catch (err) {
       this.d.metrics?.storeError('delivery');
       this.d.log.error({ err, message: m.id }, 'could not mark the subscription hardbounced');

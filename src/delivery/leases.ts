@@ -11,6 +11,7 @@ export interface LeaseKeeperDeps {
   store: Pick<Store, 'renewLeases'>;
   worker: string;
   leaseMs: number;
+  clock: () => number;
   log: FastifyBaseLogger;
   metrics?: Pick<DeliveryMetrics, 'storeError'>;
   /** The message ids the worker holds now. */
@@ -44,7 +45,7 @@ export class LeaseKeeper {
   private async renewOnce(): Promise<boolean> {
     const ids = this.d.held();
     if (ids.length === 0) return true;
-    const now = Date.now();
+    const now = this.d.clock();
     try {
       const still = await this.d.store.renewLeases(this.d.worker, ids, now + this.d.leaseMs, now);
       // One that ended while the renewal ran is not lost: only what is still held counts.

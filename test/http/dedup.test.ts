@@ -20,7 +20,15 @@ for (const kind of STORE_KINDS) {
     const post = (body: Record<string, unknown>, headers: Record<string, string> = {}, token = TEST_TOKEN) =>
       fetch(`${s.url}/api/v1.1/campaigns/triggers/start`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token, ...body }) });
     const mails = (subject: string) => smtp.received.filter((m) => m.mail.subject === subject);
-    const settle = () => new Promise((r) => setTimeout(r, 300));
+    /**
+     * Waits until no message of the campaign is still to be sent, so that a mail sent twice would
+     * have arrived before the test counts the mails.
+     */
+    const settle = () =>
+      eventually(async () => {
+        const messages = ok(await s.call('messages/list', { campaign_id: shop.campaigns.email, limit: 1000 })).data as { status: string }[];
+        return messages.every((m) => ['sent', 'failed', 'skipped'].includes(m.status));
+      }, 10_000, 'every message of the campaign sent');
 
     it('answers a repeated Request-ID from the first answer, without sending again', async () => {
       const body = { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'rid' } };
