@@ -42,11 +42,23 @@ export async function openTestStore(kind: 'sqlite' | 'postgres'): Promise<TestSt
   if (kind === 'sqlite') {
     const tmp = tempDir();
     const { store } = await openStore({ dataDir: tmp.dir, databaseUrl: null });
-    return { store, close: async () => (await store.close(), tmp.remove()) };
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        tmp.remove();
+      },
+    };
   }
   const { schema, drop } = await freshSchema();
   const { store } = await openStore({ dataDir: '', databaseUrl: PG_URL, searchPath: schema });
-  return { store, close: async () => (await store.close(), await drop()) };
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await drop();
+    },
+  };
 }
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
@@ -54,6 +66,7 @@ export const TEST_TOKEN = 'test-token-0123456789abcdef';
 export interface Response {
   status: number;
   headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever data a method answers, checked by their assertions
   body: { error: number; error_text: string; data: any; [k: string]: any };
 }
 

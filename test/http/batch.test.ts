@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, type TestServer } from '../helpers.ts';
-import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
+import { type Shop, startShop, stopShop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 
 describe('batch and import launches', () => {
