@@ -14,6 +14,7 @@
  */
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from '../store/store.ts';
 import { sendError } from './envelope.ts';
 
@@ -113,7 +114,7 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
       }
       // The first request with this key is still running: its answer will be ours.
       if (Date.now() > deadline) return sendError(reply, 409, `a request with the key ${key} is still running; retry later`);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   };
 
@@ -121,7 +122,7 @@ export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRe
   const keepLater = async (c: { scope: string; key: string }, keep: () => Promise<unknown>, log: FastifyRequest['log']) => {
     const deadline = Date.now() + KEEP_RETRY_MS;
     for (let wait = 250; Date.now() < deadline; wait = Math.min(wait * 2, 5000)) {
-      await new Promise((r) => setTimeout(r, wait).unref());
+      await sleep(wait, undefined, { ref: false });
       try {
         await keep();
         held.remove(c.scope, c.key);

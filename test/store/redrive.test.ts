@@ -4,23 +4,10 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { HistoryEntry, NewMessage } from '../../src/core/types.ts';
 import { driverOf, type Store } from '../../src/store/store.ts';
 import { openTestStore, STORE_KINDS, type TestStore } from '../helpers.ts';
+import { seedLaunch as seed } from './seed.ts';
 
 const now = 1_700_000_000_000;
 
-async function seed(store: Store): Promise<{ campaign: number; launch: number }> {
-  const db = await store.insertDatabase({ name: 'q', fields: [] }, now);
-  const resource = await store.insertResource({ name: 'r', channels: ['email'], email: { from_email: 'r@example.com' }, sms: null, push: null, tracking_domain: null }, now);
-  const template = await store.insertTemplate({ name: 't', channels: { email: { subject: 's', text: 't' } } }, now);
-  const c = await store.insertCampaign(
-    {
-      name: 'c', link_key: 'k', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db.id,
-      content: [{ message_id: template.id }], skip_minutes: 0, subid: null, unconditional_sending: false, attributes: {}, content_filter: null,
-    },
-    now,
-  );
-  const l = await store.insertLaunch({ campaign_id: c.id, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, now);
-  return { campaign: c.id, launch: l.id };
-}
 
 for (const kind of STORE_KINDS) {
   describe(`Store re-drive and queue statistics on ${kind}`, () => {
@@ -32,7 +19,7 @@ for (const kind of STORE_KINDS) {
     beforeEach(async () => {
       t = await openTestStore(kind);
       store = t.store;
-      ({ campaign, launch } = await seed(store));
+      ({ campaign, launch } = await seed(store, now));
     });
     afterEach(async () => t.close());
 
