@@ -18,8 +18,13 @@ export interface SendContext {
 }
 
 export interface Channel {
-  /** Resolves when the message is handed over; rejects with the transport's error otherwise. */
-  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }>;
+  /**
+   * Resolves when the message is handed over; rejects with the transport's error otherwise (providers
+   * other than SMTP reject with a ProviderError). `detail` goes into the message history as the
+   * provider's answer; `providerMessageId` is the provider's id for the message (SMPP message_id), kept
+   * so that delivery receipts can find the message.
+   */
+  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string; providerMessageId?: string }>;
   close(): Promise<void>;
 }
 

@@ -265,7 +265,10 @@ export class Dispatcher extends BackgroundLoop {
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
-      if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
+      if (m.subscription_id !== null) {
+        if (config.hardBounce && isHardBounce(e as FailureFacts)) await this.markSubscription(m, 'hardbounced');
+        else if ((e as FailureFacts).subscriptionInvalid) await this.markSubscription(m, 'invalid');
+      }
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
     await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, this.now()));
@@ -280,12 +283,13 @@ export class Dispatcher extends BackgroundLoop {
     }
   }
 
-  private async markHardBounced(m: Message): Promise<void> {
+  /** The provider said the address is gone (hard bounce, push 410): later launches skip the subscription. */
+  private async markSubscription(m: Message, status: 'hardbounced' | 'invalid'): Promise<void> {
     try {
-      await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', this.now());
+      await this.d.store.setSubscriptionStatus(m.subscription_id!, status, this.now());
     } catch (err) {
       this.d.metrics?.storeError('delivery');
-      this.d.log.error({ err, message: m.id }, 'could not mark the subscription hardbounced');
+      this.d.log.error({ err, message: m.id }, `could not mark the subscription ${status}`);
     }
   }
 
