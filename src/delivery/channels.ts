@@ -6,7 +6,7 @@
 import nodemailer from 'nodemailer';
 import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
-import type { Message } from '../core/types.ts';
+import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
@@ -15,6 +15,10 @@ import { SmtpChannel } from './smtp-channel.ts';
 export interface SendContext {
   message: Message;
   attachments: Attachment[];
+  /** The campaign's resource: SMS and push choose their provider from its settings. */
+  resource: Resource;
+  /** The subscription sent to (push: its provider and keys choose Web Push, FCM or APNs). */
+  subscription: Subscription;
 }
 
 export interface Channel {
