@@ -18,7 +18,7 @@ import { profileDocument, subscriptionView } from '../core/profile.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { BackgroundLoop } from '../engine/waker.ts';
+import { BackgroundLoop } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel } from './channels.ts';

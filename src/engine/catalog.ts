@@ -1,6 +1,6 @@
 /**
  * What launches and sends read again and again: campaigns, databases, templates, resources, each by
- * id through a short-lived cache (see cache.ts). Launch content and attachments never change, but
+ * id through a short-lived cache (see support/cache.ts). Launch content and attachments never change, but
  * they can be large (up to SALVO_CONTENT_LIMIT and SALVO_ATTACH_LIMIT each), so those two caches are
  * bounded by total bytes as well as entries, and let go of a launch a few seconds after its last
  * send read it.
@@ -8,7 +8,7 @@
 import type { Attachment } from '../core/attachments.ts';
 import type { Campaign, Database, Launch, Resource, Template } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
-import { Cache } from './cache.ts';
+import { Cache } from '../support/cache.ts';
 
 const LAUNCH_TTL_MS = 10_000;
 export const LAUNCH_CACHE_BYTES = 32 * 1024 * 1024;

@@ -12,7 +12,7 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import { readAudiencePage } from './audience.ts';
 import type { LaunchDeps } from './launch.ts';
 import { messagesFor } from './recipients.ts';
-import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 
 const PAGE_SIZE = 1000;
 

@@ -14,7 +14,7 @@ import type { Store } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
 import { PRIORITY } from './recipients.ts';
-import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
-import { Cache } from '../../src/engine/cache.ts';
+import { Cache } from '../../src/support/cache.ts';
 import { LAUNCH_CACHE_BYTES } from '../../src/engine/catalog.ts';
 import { eventually, ok, startServer, type TestServer } from '../helpers.ts';
 import { setupShop, type Shop } from '../fixture.ts';
