@@ -8,19 +8,25 @@ import type { SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
 import { PgDriver } from './postgres/driver.ts';
 import { campaignQueries } from './queries/campaigns.ts';
+import { catalogQueries } from './queries/catalog.ts';
+import { dedupQueries } from './queries/dedup.ts';
 import { launchQueries } from './queries/launches.ts';
 import { messageQueries } from './queries/messages.ts';
-import { taskQueries } from './queries/tasks.ts';
+import { outboxQueries } from './queries/outbox.ts';
 import { profileQueries } from './queries/profiles.ts';
-import { setupQueries } from './queries/setup.ts';
+import { taskQueries } from './queries/tasks.ts';
+import { tokenQueries } from './queries/tokens.ts';
 import { SqliteDriver } from './sqlite/driver.ts';
 
-export type Store = ReturnType<typeof setupQueries> &
+export type Store = ReturnType<typeof catalogQueries> &
   ReturnType<typeof profileQueries> &
   ReturnType<typeof campaignQueries> &
+  ReturnType<typeof tokenQueries> &
   ReturnType<typeof launchQueries> &
   ReturnType<typeof messageQueries> &
-  ReturnType<typeof taskQueries> & {
+  ReturnType<typeof outboxQueries> &
+  ReturnType<typeof taskQueries> &
+  ReturnType<typeof dedupQueries> & {
     readonly dialect: SqlDriver['dialect'];
     /** Runs fn with a Store whose every call is part of one transaction. */
     transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -46,12 +52,15 @@ export const driverOf = (store: Store): SqlDriver => drivers.get(store)!;
 function makeStore(driver: SqlDriver): Store {
   const store: Store = {
     dialect: driver.dialect,
-    ...setupQueries(driver),
+    ...catalogQueries(driver),
     ...profileQueries(driver),
     ...campaignQueries(driver),
+    ...tokenQueries(driver),
     ...launchQueries(driver),
     ...messageQueries(driver),
+    ...outboxQueries(driver),
     ...taskQueries(driver),
+    ...dedupQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     close: () => driver.close(),
   };

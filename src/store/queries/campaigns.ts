@@ -1,7 +1,7 @@
-/** Trigger campaigns, their log, and API tokens. */
-import type { ApiToken, Campaign, CampaignLogEntry } from '../../core/types.ts';
+/** Trigger campaigns and their log. */
+import type { Campaign, CampaignLogEntry } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
-import { json, uniqueName } from './setup.ts';
+import { json, uniqueName } from './rows.ts';
 
 const toCampaign = (r: Row): Campaign => ({
   id: r.id as number,
@@ -88,23 +88,6 @@ export function campaignQueries(db: SqlDriver) {
     /** The newest entries first. */
     async listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]> {
       return db.all<CampaignLogEntry>('SELECT * FROM campaign_log WHERE campaign_id = ? ORDER BY id DESC LIMIT ?', [campaignId, limit]);
-    },
-
-    async insertToken(name: string, hash: string, now: number): Promise<void> {
-      await uniqueName('token', name, () => db.run('INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?)', [name, hash, now]));
-    },
-    /** Sets the named token's hash, creating it if need be (the SALVO_TOKEN token). */
-    async putToken(name: string, hash: string, now: number): Promise<void> {
-      await db.run(
-        'INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at',
-        [name, hash, now],
-      );
-    },
-    async listTokens(): Promise<ApiToken[]> {
-      return db.all<ApiToken>('SELECT * FROM api_tokens ORDER BY id');
-    },
-    async deleteToken(name: string): Promise<boolean> {
-      return (await db.run('DELETE FROM api_tokens WHERE name = ?', [name])) > 0;
     },
   };
 }

@@ -2,7 +2,7 @@
 import type { Attachment } from '../../core/attachments.ts';
 import type { Launch, LaunchState } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 const toLaunch = (r: Row): Launch => ({
   id: r.id as number,

@@ -1,13 +1,13 @@
 /**
  * Messages as a queue: insert per launch, claim under a lease (highest priority first), complete,
- * retake what a dead worker held. And the outbox that captures messages without a transport.
+ * retake what a dead worker held.
  */
 import type { Outcome } from '../../core/outcome.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 
 export type { Outcome };
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 const toMessage = (r: Row): Message => ({
   id: r.id as number,
@@ -54,20 +54,6 @@ export interface QueueStats {
   depth: Record<'queued' | 'waiting' | 'sending', number>;
   /** When the longest-due queued message became due (ms since the epoch); null when none is queued. */
   oldestDueAt: number | null;
-}
-
-export interface OutboxEntry {
-  id: number;
-  message_id: number;
-  channel: string;
-  recipient: string;
-  sender: string | null;
-  subject: string | null;
-  body: string | null;
-  html: string | null;
-  extra: Record<string, unknown>;
-  raw: string | null;
-  created_at: number;
 }
 
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
@@ -240,27 +226,6 @@ export function messageQueries(db: SqlDriver) {
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
 
-    async insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number> {
-      const r = await db.get<{ id: number }>(
-        `INSERT INTO outbox (message_id, channel, recipient, sender, subject, body, html, extra, raw, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [e.message_id, e.channel, e.recipient, e.sender, e.subject, e.body, e.html, JSON.stringify(e.extra), e.raw, now],
-      );
-      return r!.id;
-    },
-    /** Newest first. */
-    async listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]> {
-      const rows = await db.all(
-        `SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR recipient = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?)
-         AND (CAST(? AS BIGINT) IS NULL OR message_id = ?) AND (CAST(? AS BIGINT) IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
-        [f.recipient ?? null, f.recipient ?? null, f.channel ?? null, f.channel ?? null, f.message_id ?? null, f.message_id ?? null, beforeId, beforeId, limit],
-      );
-      return rows.map((r) => ({ ...(r as unknown as OutboxEntry), extra: json(r.extra) }));
-    },
-    async getOutbox(id: number): Promise<OutboxEntry | null> {
-      const r = await db.get('SELECT * FROM outbox WHERE id = ?', [id]);
-      return r ? { ...(r as unknown as OutboxEntry), extra: json(r.extra) } : null;
-    },
 
     /**
      * messages/retry: failed messages matching the filter are queued again with a full set of

@@ -3,7 +3,7 @@ import type { ProfileKey } from '../../core/profile.ts';
 import type { SubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 /** How profiles are looked up: a column of the profile row, or a field of the side index. */
 export type ProfileLookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
