@@ -8,7 +8,8 @@ import { compileTemplate } from '../core/templates.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { Store } from '../store/store.ts';
-import { iso, loadResource, loadTemplate } from './setup.ts';
+import { iso } from '../support/time.ts';
+import { loadResource, loadTemplate } from './catalog-entries.ts';
 
 export interface CampaignInput {
   name?: string;

@@ -15,6 +15,7 @@ import { batchContext, counts, importItems, itemErrors, startItems, type BatchCo
 import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
 import { PRIORITY } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
+import { iso } from '../support/time.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
@@ -153,7 +154,6 @@ export class TaskRunner extends BackgroundLoop {
 }
 
 export function taskView(t: Task) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     task_id: t.id,
     kind: t.kind,
@@ -163,6 +163,6 @@ export function taskView(t: Task) {
     errors: t.errors,
     created: iso(t.created_at),
     updated: iso(t.updated_at),
-    finished: iso(t.finished_at),
+    finished: t.finished_at === null ? null : iso(t.finished_at),
   };
 }

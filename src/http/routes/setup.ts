@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FIELD_TYPES, CHANNELS } from '../../core/types.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
-import { addDatabase, addResource, addTemplate, databaseFields, databaseView, loadResource, loadTemplate, resourceView, templateView, updateTemplate, type ResourceInput } from '../../engine/setup.ts';
+import { addDatabase, addResource, addTemplate, databaseFields, databaseView, loadResource, loadTemplate, resourceView, templateView, updateTemplate, type ResourceInput } from '../../engine/catalog-entries.ts';
 import { notFound } from '../../core/errors.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';

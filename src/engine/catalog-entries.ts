@@ -1,11 +1,11 @@
-/** Databases, resources and templates: checked, stored, shown in Altcraft's shapes. */
+/** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
+import { iso } from '../support/time.ts';
 
-export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The fields every database has, as databases/fields lists them before the custom ones. */
 const SYSTEM_FIELDS = [
