@@ -3,7 +3,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { CatalogStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 
 
@@ -25,12 +25,12 @@ const SYSTEM_FIELDS = [
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
-export async function addDatabase(store: Store, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
+export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
   const fields = checkFieldDefs(body.fields ?? []);
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
-export async function databaseFields(store: Store, id: number) {
+export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);
   return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
@@ -45,7 +45,7 @@ export interface ResourceInput {
   tracking_domain?: string;
 }
 
-export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
   const channels = [...new Set(body.channels)] as Channel[];
   for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
@@ -83,25 +83,25 @@ export const resourceView = (r: Resource) => ({
   created: iso(r.created_at),
 });
 
-export async function loadResource(store: Store, id: number): Promise<Resource> {
+export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id: number): Promise<Resource> {
   const r = await store.getResource(id);
   if (!r) throw notFound(`resource ${id} not found`);
   return r;
 }
 
-export async function addTemplate(store: Store, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
+export async function addTemplate(store: Pick<CatalogStore, 'insertTemplate'>, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
   if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
   return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
 }
 
-export async function loadTemplate(store: Store, id: number): Promise<Template> {
+export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id: number): Promise<Template> {
   const t = await store.getTemplate(id);
   if (!t) throw notFound(`template ${id} not found`);
   return t;
 }
 
 /** templates/update: a channel given replaces that channel; channels not given are kept. */
-export async function updateTemplate(store: Store, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
+export async function updateTemplate(store: Pick<CatalogStore, 'getTemplate' | 'updateTemplate'>, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
   const t = await loadTemplate(store, body.id);
   const channels = body.channels ? { ...t.channels, ...checkTemplateChannels(body.channels) } : t.channels;
   const updated = { ...t, name: body.name ?? t.name, channels, updated_at: Date.now() };

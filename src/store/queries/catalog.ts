@@ -29,7 +29,22 @@ const toTemplate = (r: Row): Template => ({
   updated_at: r.updated_at as number,
 });
 
-export function catalogQueries(db: SqlDriver) {
+/** Databases, resources and templates: set up once, read on every launch and send. */
+export interface CatalogStore {
+  insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database>;
+  getDatabase(id: number): Promise<Database | null>;
+  listDatabases(): Promise<Database[]>;
+  insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource>;
+  getResource(id: number): Promise<Resource | null>;
+  getResources(ids: number[]): Promise<Map<number, Resource>>;
+  listResources(): Promise<Resource[]>;
+  insertTemplate(t: { name: string; channels: TemplateChannels }, now: number): Promise<Template>;
+  updateTemplate(t: Template): Promise<void>;
+  getTemplate(id: number): Promise<Template | null>;
+  listTemplates(): Promise<Template[]>;
+}
+
+export function catalogQueries(db: SqlDriver): CatalogStore {
   return {
     async insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database> {
       const row = await uniqueName('database', d.name, () =>

@@ -10,13 +10,26 @@ export interface StoredAnswer {
 
 export type DedupClaim = { claimed: true } | { claimed: false; answer: StoredAnswer | null };
 
-export function dedupQueries(db: SqlDriver) {
+/** The first answers of requests, for request deduplication (http/dedup.ts). */
+export interface DedupStore {
+  /**
+   * Claims (scope, key) for a request about to run, or answers what an earlier request with the key
+   * got (null while that one is still running). An expired answer, or a claim left pending by a
+   * process that died (`staleBefore`), is taken over.
+   */
+  claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim>;
+  /**
+   * The process running these claimed requests is alive: while a claim is pending, created_at is
+   * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
+   */
+  renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void>;
+  finishDedup(scope: string, key: string, a: StoredAnswer): Promise<void>;
+  releaseDedup(scope: string, key: string): Promise<void>;
+  purgeDedup(now: number): Promise<number>;
+}
+
+export function dedupQueries(db: SqlDriver): DedupStore {
   return {
-    /**
-     * Claims (scope, key) for a request about to run, or answers what an earlier request with the key
-     * got (null while that one is still running). An expired answer, or a claim left pending by a
-     * process that died (`staleBefore`), is taken over.
-     */
     async claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim> {
       const inserted = await db.run(
         `INSERT INTO dedup (scope, key, state, created_at, expires_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
@@ -33,10 +46,6 @@ export function dedupQueries(db: SqlDriver) {
       if (r?.state !== 'done') return { claimed: false, answer: null };
       return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
     },
-    /**
-     * The process running these claimed requests is alive: while a claim is pending, created_at is
-     * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
-     */
     async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
       for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);
     },

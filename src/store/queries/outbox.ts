@@ -18,7 +18,15 @@ export interface OutboxEntry {
 
 const toOutboxEntry = (r: Row): OutboxEntry => ({ ...(r as unknown as OutboxEntry), extra: json(r.extra) });
 
-export function outboxQueries(db: SqlDriver) {
+/** The outbox: messages captured instead of sent. */
+export interface OutboxStore {
+  insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number>;
+  /** Newest first. */
+  listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]>;
+  getOutbox(id: number): Promise<OutboxEntry | null>;
+}
+
+export function outboxQueries(db: SqlDriver): OutboxStore {
   return {
     async insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number> {
       const r = await db.get<{ id: number }>(
@@ -28,7 +36,6 @@ export function outboxQueries(db: SqlDriver) {
       );
       return r!.id;
     },
-    /** Newest first. */
     async listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]> {
       const rows = await db.all(
         `SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR recipient = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?)

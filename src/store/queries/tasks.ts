@@ -33,7 +33,20 @@ export interface TaskProgress {
 /** Kept errors per task: enough to act on, bounded for a 100,000-item task. */
 const MAX_ERRORS = 1000;
 
-export function taskQueries(db: SqlDriver) {
+/** Background batch tasks, claimed under a lease and advanced a chunk at a time. */
+export interface TaskStore {
+  insertTask(t: Pick<Task, 'kind' | 'campaign_id' | 'launch_id' | 'payload' | 'total'>, now: number): Promise<Task>;
+  getTask(id: number): Promise<Task | null>;
+  /** Takes the oldest unfinished task no runner holds (a dead runner's lease has run out). */
+  claimTask(now: number, leaseUntil: number): Promise<Task | null>;
+  /** Adds a chunk's progress if the task is still at `from` items; false when another runner moved it. */
+  advanceTask(t: Task, from: number, p: TaskProgress, done: boolean, now: number, leaseUntil: number): Promise<boolean>;
+  /** A runner stopping cleanly hands its task back at once rather than when its lease runs out. */
+  releaseTask(id: number): Promise<void>;
+  failTask(id: number, error: string, now: number): Promise<void>;
+}
+
+export function taskQueries(db: SqlDriver): TaskStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
     async insertTask(t: Pick<Task, 'kind' | 'campaign_id' | 'launch_id' | 'payload' | 'total'>, now: number): Promise<Task> {
@@ -48,7 +61,6 @@ export function taskQueries(db: SqlDriver) {
       const r = await db.get('SELECT * FROM tasks WHERE id = ?', [id]);
       return r ? toTask(r) : null;
     },
-    /** Takes the oldest unfinished task no runner holds (a dead runner's lease has run out). */
     async claimTask(now: number, leaseUntil: number): Promise<Task | null> {
       const r = await db.get(
         `UPDATE tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id = (
@@ -58,7 +70,6 @@ export function taskQueries(db: SqlDriver) {
       );
       return r ? toTask(r) : null;
     },
-    /** Adds a chunk's progress if the task is still at `from` items; false when another runner moved it. */
     async advanceTask(t: Task, from: number, p: TaskProgress, done: boolean, now: number, leaseUntil: number): Promise<boolean> {
       const errors = [...t.errors, ...p.errors].slice(0, MAX_ERRORS);
       const changed = await db.run(
@@ -68,7 +79,6 @@ export function taskQueries(db: SqlDriver) {
       );
       return changed === 1;
     },
-    /** A runner stopping cleanly hands its task back at once rather than when its lease runs out. */
     async releaseTask(id: number): Promise<void> {
       await db.run('UPDATE tasks SET lease_until = NULL WHERE id = ?', [id]);
     },

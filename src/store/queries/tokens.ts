@@ -3,12 +3,20 @@ import type { ApiToken } from '../../core/types.ts';
 import type { SqlDriver } from '../driver.ts';
 import { uniqueName } from './rows.ts';
 
-export function tokenQueries(db: SqlDriver) {
+/** API tokens, kept as hashes. */
+export interface TokenStore {
+  insertToken(name: string, hash: string, now: number): Promise<void>;
+  /** Sets the named token's hash, creating it if need be (the SALVO_TOKEN token). */
+  putToken(name: string, hash: string, now: number): Promise<void>;
+  listTokens(): Promise<ApiToken[]>;
+  deleteToken(name: string): Promise<boolean>;
+}
+
+export function tokenQueries(db: SqlDriver): TokenStore {
   return {
     async insertToken(name: string, hash: string, now: number): Promise<void> {
       await uniqueName('token', name, () => db.run('INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?)', [name, hash, now]));
     },
-    /** Sets the named token's hash, creating it if need be (the SALVO_TOKEN token). */
     async putToken(name: string, hash: string, now: number): Promise<void> {
       await db.run(
         'INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at',
