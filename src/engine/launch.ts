@@ -95,6 +95,14 @@ async function storeLaunch(
 /** Work a custom_request launch does before answering; the rest is the expander's. */
 const INLINE_ROWS = 5_000;
 
+/**
+ * How long background expanders keep off a launch while the request that made it expands its first
+ * pages. Not SALVO_LEASE_SECONDS (the delivery and expansion lease): it covers one request's work of
+ * at most INLINE_ROWS, and the request hands the launch back as soon as it stops, so it only counts
+ * when the process dies mid-request; the launch is then taken over a minute later.
+ */
+const INLINE_EXPANSION_LEASE_MS = 60_000;
+
 export async function startLaunch(deps: Launching, campaignId: number, p: LaunchParams, kind = 'start'): Promise<LaunchResult> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
@@ -124,7 +132,7 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
     );
     await tx.insertAttachments(l.id, p.attachments);
     // This request expands the first pages itself; background expanders keep off until it is done.
-    await tx.leaseLaunch(l.id, now + 60_000);
+    await tx.leaseLaunch(l.id, now + INLINE_EXPANSION_LEASE_MS);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): custom_request accepted`, now);
     return l;
   });

@@ -2,6 +2,7 @@
 import type { ProfileKey } from '../../core/profile.ts';
 import type { SubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
+import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
@@ -137,7 +138,7 @@ export function profileQueries(db: SqlDriver): ProfileStore {
     },
 
     async lockDatabase(dbId: number): Promise<void> {
-      if (db.dialect === 'postgres') await db.all('SELECT pg_advisory_xact_lock(1, ?)', [dbId]);
+      if (db.dialect === 'postgres') await db.all(`SELECT pg_advisory_xact_lock(${PROFILE_DATABASE_LOCK_CLASS}, ?)`, [dbId]);
     },
 
     async getProfiles(ids: string[]): Promise<Profile[]> {
