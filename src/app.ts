@@ -12,7 +12,7 @@ import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
-import type { Wake, Work } from './engine/wake.ts';
+import type { Wake, Work } from './engine/loops.ts';
 import { buildHttp } from './http/server.ts';
 import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';

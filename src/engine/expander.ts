@@ -2,14 +2,13 @@
  * The background expander: takes custom_request launches still expanding (under a lease) and runs
  * their expansion steps (expansion.ts) to the end.
  */
-import type { FastifyBaseLogger } from 'fastify';
 import { isStoreUnavailable } from '../core/errors.ts';
 import type { Launch } from '../core/types.ts';
-import type { DeliveryMetrics } from '../metrics.ts';
 import type { LaunchStore, Transactions } from '../store/store.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 import type { Catalog } from './catalog.ts';
 import { expandStep, failExpansion, type ExpansionAreas, type ExpansionDeps, type StepResult } from './expansion.ts';
+import type { LoopOptions } from './loops.ts';
 
 type ExpanderAreas = ExpansionAreas & Pick<LaunchStore, 'claimExpandingLaunch' | 'getLaunch' | 'leaseLaunch' | 'abortExpandingLaunches'>;
 
@@ -22,7 +21,7 @@ export interface ExpanderDeps extends ExpansionDeps {
 export class Expander extends BackgroundLoop {
   constructor(
     private readonly deps: ExpanderDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
+    private readonly o: LoopOptions,
   ) {
     super();
   }

@@ -11,7 +11,7 @@ import type { Campaign, Database, Launch } from '../core/types.ts';
 import type { CampaignStore, LaunchStore, MessageStore, ProfileStore, Transactions } from '../store/store.ts';
 import { readAudiencePage } from './audience.ts';
 import { messagesFor } from './recipients.ts';
-import type { Wake } from './wake.ts';
+import type { Wake } from './loops.ts';
 
 /** The store areas an expansion step reads and writes. */
 export type ExpansionAreas = ProfileStore &

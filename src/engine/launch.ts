@@ -13,7 +13,7 @@ import { resolveSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
-import type { Wake } from './wake.ts';
+import type { Wake } from './loops.ts';
 
 /** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
 export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'leaseLaunch'>;
@@ -78,20 +78,6 @@ export async function writeLaunch(
   return { launch: l, queued: s.queued, skipped: s.skipped, empty: false };
 }
 
-/** Stores a launch whose messages are all known now, in one transaction, and wakes the workers. */
-async function storeLaunch(
-  deps: Launching,
-  campaign: Campaign,
-  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
-  kind: string,
-  rows: NewMessage[],
-  now: number,
-): Promise<LaunchResult> {
-  const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
-  if (result.queued) deps.wake('messages');
-  return result;
-}
-
 /** Work a custom_request launch does before answering; the rest is the expander's. */
 const INLINE_ROWS = 5_000;
 
@@ -120,7 +106,9 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
   if (p.audience.kind === 'single') {
     const profile = await resolveSingle(deps.store, db, p.audience.match);
     const rows = await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
-    return storeLaunch(deps, campaign, p, kind, rows, now);
+    const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
+    if (result.queued) deps.wake('messages');
+    return result;
   }
 
   const query = p.audience.query;

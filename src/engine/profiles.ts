@@ -138,19 +138,14 @@ function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
   return { keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
 }
 
+type AfterFirst<T extends unknown[]> = T extends [unknown, ...infer Rest] ? Rest : never;
+
 /**
  * Writes prepared items in one transaction, in order: an item sees what earlier items of the same
  * batch wrote. `upsert` creates missing profiles; `update` answers 404 for them.
  */
-export async function writeProfiles(
-  store: Transactions<ProfileStore>,
-  db: Database,
-  spec: MatchSpec,
-  items: (PreparedItem | ItemResult)[],
-  mode: 'upsert' | 'update',
-  now: number,
-): Promise<ItemResult[]> {
-  return store.transaction((tx) => writeProfilesIn(tx, db, spec, items, mode, now));
+export function writeProfiles(store: Transactions<ProfileStore>, ...args: AfterFirst<Parameters<typeof writeProfilesIn>>): Promise<ItemResult[]> {
+  return store.transaction((tx) => writeProfilesIn(tx, ...args));
 }
 
 /** writeProfiles inside the caller's transaction (import_and_start writes the launch in it too). */

@@ -4,16 +4,15 @@
  * a time, each chunk's messages committed together with the task's progress, so a restart resumes
  * at the first unprocessed item and no item is launched twice.
  */
-import type { FastifyBaseLogger } from 'fastify';
 import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
-import type { DeliveryMetrics } from '../metrics.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import type { Catalog } from './catalog.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
+import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 import { iso } from '../support/time.ts';
@@ -92,7 +91,7 @@ class Superseded extends Error {}
 export class TaskRunner extends BackgroundLoop {
   constructor(
     private readonly deps: TaskDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
+    private readonly o: LoopOptions,
   ) {
     super();
   }
