@@ -1,7 +1,7 @@
 /** Subscriptions as written by profiles/import: checked against the resources they name. */
 import { badRequest, notFound } from './errors.ts';
 import { normalizeEmail, normalizePhone } from './fields.ts';
-import { CHANNELS, SUBSCRIPTION_STATUSES, type Channel, type Resource, type Subscription, type SubscriptionStatus } from './types.ts';
+import { CHANNELS, SUBSCRIPTION_STATUSES, type Channel, type Resource, type SubscriptionStatus } from './types.ts';
 
 export interface SubscriptionInput {
   resource_id?: unknown;
@@ -15,7 +15,14 @@ export interface SubscriptionInput {
 }
 
 /** What an import writes; (resource_id, channel, address) identifies a subscription of a profile. */
-export type SubscriptionWrite = Pick<Subscription, 'resource_id' | 'channel' | 'address' | 'provider' | 'status' | 'priority'>;
+export interface SubscriptionWrite {
+  resource_id: number;
+  channel: Channel;
+  address: string;
+  provider: string | null;
+  status: SubscriptionStatus;
+  priority: number;
+}
 
 export function normalizeSubscription(
   input: SubscriptionInput,

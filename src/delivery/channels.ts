@@ -8,7 +8,7 @@ import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
 import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
-import type { OutboxStore } from '../store/store.ts';
+import type { OutboxStore, Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
 import { SmtpChannel } from './smtp-channel.ts';
 
@@ -61,7 +61,7 @@ function outboxChannel(store: Pick<OutboxStore, 'insertOutbox'>): Channel {
 export type Channels = Record<RenderedMessage['channel'], Channel> & { smtp: SmtpChannel | null };
 
 /** The channel each kind of message takes in this configuration. */
-export function channelsFor(config: Config, store: Pick<OutboxStore, 'insertOutbox'>, log: SmtpChannelLog): Channels {
+export function channelsFor(config: Config, store: Store, log: SmtpChannelLog): Channels {
   const outbox = outboxChannel(store);
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
