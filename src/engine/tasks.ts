@@ -10,7 +10,6 @@ import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
-import type { Catalog } from './catalog.ts';
 import { campaignDatabase, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
 import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
@@ -29,7 +28,6 @@ type TaskAreas = BatchAreas & TaskStore & Pick<LaunchStore, 'getLaunch' | 'addLa
 /** What batch launches and the task runner need: their store areas, the catalog, a way to wake the loops. */
 export interface TaskDeps extends Omit<Launching, 'store'> {
   store: TaskAreas & Transactions<TaskAreas>;
-  catalog: Catalog;
 }
 
 const processItems = (kind: BatchKind, tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
