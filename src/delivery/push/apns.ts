@@ -74,7 +74,7 @@ export class ApnsSender {
         return;
       }
       const timer = setTimeout(() => req.destroy(new ProviderError(`APNs at ${origin} did not answer within ${this.timeoutMs} ms`, { code: 'TIMEOUT' })), this.timeoutMs);
-      let answer: http2.IncomingHttpHeaders = {};
+      let answer: http2.IncomingHttpHeaders | null = null;
       const chunks: Buffer[] = [];
       req.on('response', (h) => {
         answer = h;
@@ -82,7 +82,13 @@ export class ApnsSender {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         clearTimeout(timer);
-        resolve({ status: Number(answer[':status'] ?? 0), headers: answer, body: Buffer.concat(chunks).toString('utf8').slice(0, 4096) });
+        // A stream that ends without an answer: the session went away under it.
+        if (!answer) fail(new Error(`the stream closed without an answer (code ${req.rstCode})`));
+        else resolve({ status: Number(answer[':status'] ?? 0), headers: answer, body: Buffer.concat(chunks).toString('utf8').slice(0, 4096) });
+      });
+      req.on('close', () => {
+        clearTimeout(timer);
+        fail(new Error(`the stream closed without an answer (code ${req.rstCode})`));
       });
       req.on('error', (e) => {
         clearTimeout(timer);
