@@ -16,7 +16,7 @@ export interface PushKeys {
 const BASE64 = /^[A-Za-z0-9_+/-]+={0,2}$/;
 
 /** Decodes base64url (browsers) or standard base64 (some client libraries), with or without padding. */
-function decodeKey(value: unknown, name: string, bytes: number): Buffer {
+export function decodeKey(value: unknown, name: string, bytes: number): Buffer {
   if (typeof value !== 'string' || value === '') throw badRequest(`${name} is required: base64url of ${bytes} bytes`);
   if (!BASE64.test(value)) throw badRequest(`${name} is not base64url`);
   const raw = Buffer.from(value.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''), 'base64url');
@@ -24,17 +24,23 @@ function decodeKey(value: unknown, name: string, bytes: number): Buffer {
   return raw;
 }
 
+/** A P-256 public key as Web Push carries it: base64url of the uncompressed point (65 bytes). */
+export function decodeP256Point(value: unknown, name: string): Buffer {
+  const point = decodeKey(value, name, 65);
+  if (point[0] !== 0x04) throw badRequest(`${name} must be an uncompressed P-256 point (starting with 0x04)`);
+  try {
+    createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') }, format: 'jwk' });
+  } catch {
+    throw badRequest(`${name} is not a point on the P-256 curve`);
+  }
+  return point;
+}
+
 /** Checks a subscription's `keys` ({p256dh, auth}) and answers them in canonical form. */
 export function normalizePushKeys(input: unknown, at: string): PushKeys {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw badRequest(`${at} must be an object {p256dh, auth}`);
   const k = input as Record<string, unknown>;
-  const p256dh = decodeKey(k.p256dh, `${at}.p256dh`, 65);
-  if (p256dh[0] !== 0x04) throw badRequest(`${at}.p256dh must be an uncompressed P-256 point (starting with 0x04)`);
-  try {
-    createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: p256dh.subarray(1, 33).toString('base64url'), y: p256dh.subarray(33).toString('base64url') }, format: 'jwk' });
-  } catch {
-    throw badRequest(`${at}.p256dh is not a point on the P-256 curve`);
-  }
+  const p256dh = decodeP256Point(k.p256dh, `${at}.p256dh`);
   const auth = decodeKey(k.auth, `${at}.auth`, 16);
   return { p256dh: p256dh.toString('base64url'), auth: auth.toString('base64url') };
 }

@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
+import { normalizePushSettings, type PushSettings } from '../delivery/push/settings.ts';
 import type { Store } from '../store/store.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
@@ -50,7 +51,7 @@ function pushBlock(p: ResourceInput['push']): Resource['push'] {
   const out: NonNullable<Resource['push']> = {};
   if (p?.name) out.name = p.name;
   for (const k of ['ttl', 'webpush', 'fcm', 'apns'] as const) if (p?.[k] !== undefined) out[k] = p[k];
-  return out;
+  return normalizePushSettings(out as PushSettings) as NonNullable<Resource['push']>;
 }
 
 /** Setting names whose values are secrets: stored, used, never shown by resources/get or list. */

@@ -1,8 +1,9 @@
 /** Importing push subscriptions with a browser's keys: what is refused (with which text), what is kept, what profile reads show. */
 import assert from 'node:assert/strict';
-import { createECDH, randomBytes } from 'node:crypto';
+import { createECDH, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ok, startServer, type TestServer } from '../helpers.ts';
+import { vapidKeys } from '../push-fixture.ts';
 
 const p256dh = () => {
   const e = createECDH('prime256v1');
@@ -66,5 +67,34 @@ describe('push subscription keys', () => {
     // A re-import that changes the status only keeps the keys (the browser does not send them again).
     ok(await s.call('profiles/import', { db_id: db, data: { email, subscriptions: [{ resource_id: resource, channel: 'push', provider: 'Chrome', subscription_id: endpoint, status: 'unsubscribed' }] } }));
     assert.deepEqual([(await get()).status, (await get()).keys], ['unsubscribed', { p256dh: key.toString('base64url') }]);
+  });
+
+  it('refuses push settings that cannot sign, naming the setting', async () => {
+    const vapid = vapidKeys();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const sa = { client_email: 'a@p.iam.gserviceaccount.com', private_key: rsa, token_uri: 'https://oauth2.googleapis.com/token', project_id: 'p' };
+    const apns = { key_id: 'K', team_id: 'T', private_key: ec, topic: 'com.shop.app' };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ webpush: { ...vapid, vapid_public_key: vapid.vapid_public_key.slice(0, 40), subject: 'mailto:a@shop.example' } }, /push\.webpush\.vapid_public_key must decode to 65 bytes/],
+      [{ webpush: { ...vapid, vapid_private_key: 'AAAA', subject: 'mailto:a@shop.example' } }, /push\.webpush\.vapid_private_key must decode to 32 bytes/],
+      [{ webpush: { ...vapid, subject: 'ops@shop.example' } }, /push\.webpush\.subject must be a mailto: or https: URL/],
+      [{ fcm: { service_account: { ...sa, client_email: undefined } } }, /push\.fcm\.service_account\.client_email is required/],
+      [{ fcm: { service_account: { ...sa, private_key: ec } } }, /push\.fcm\.service_account\.private_key is not an RSA private key in PEM/],
+      [{ apns: { ...apns, private_key: rsa } }, /push\.apns\.private_key is not a P-256 \(ES256\) private key in PEM/],
+      [{ apns: { ...apns, endpoint: 'api.push.apple.com' } }, /push\.apns\.endpoint must be an https:\/\/ URL/],
+      [{ apns: { key_id: 'K', team_id: 'T', private_key: ec } }, /topic/],
+    ];
+    for (const [push, text] of cases) {
+      const r = await s.call('resources/add', { name: `bad-${++n}`, channels: ['push'], push });
+      assert.equal(r.status, 400, JSON.stringify(push));
+      assert.match(r.body.error_text, text);
+    }
+    // Padded standard base64 VAPID keys are taken and kept as base64url.
+    const padded = { vapid_public_key: Buffer.from(vapid.vapid_public_key, 'base64url').toString('base64'), vapid_private_key: Buffer.from(vapid.vapid_private_key, 'base64url').toString('base64'), subject: 'mailto:a@shop.example' };
+    const id = ok(await s.call('resources/add', { name: `good-${++n}`, channels: ['push'], push: { webpush: padded, fcm: { service_account: sa }, apns } })).data.id;
+    const got = ok(await s.call('resources/get', { id })).data.push;
+    assert.equal(got.webpush.vapid_public_key, vapid.vapid_public_key);
+    assert.deepEqual(got.apns, { key_id: 'K', team_id: 'T', topic: 'com.shop.app' });
   });
 });
