@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { waitForCount } from './sink.ts';
 
 export interface PushSink {
   /** https://127.0.0.1:<port> */
@@ -44,14 +45,7 @@ export async function startPushSink(): Promise<PushSink> {
     reset() {
       sink.count = 0;
     },
-    async waitFor(count: number, timeoutMs: number) {
-      const deadline = Date.now() + timeoutMs;
-      while (sink.count < count) {
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return true;
-    },
+    waitFor: (count: number, timeoutMs: number) => waitForCount(() => sink.count, count, timeoutMs),
     async close() {
       await worker.terminate();
       rmSync(dir, { recursive: true, force: true });
