@@ -210,7 +210,7 @@ export interface ApnsPeer {
   url: string;
   settings: { key_id: string; team_id: string; private_key: string; topic: string; endpoint: string };
   delivered: { token: string; payload: Record<string, unknown>; headers: Record<string, string> }[];
-  /** Answers by device token: 410 Unregistered etc.; status 0 drops the connection. */
+  /** Answers by device token: 410 Unregistered etc.; status 0 drops the connection, -1 never answers. */
   script: Map<string, { status: number; reason?: string }[]>;
   problems: string[];
   /** HTTP/2 sessions opened by clients. */
@@ -253,8 +253,9 @@ export async function startApns(topic = 'com.shop.app'): Promise<ApnsPeer> {
       }
       if (!/^\d+$/.test(String(headers['apns-expiration'])) || Number(headers['apns-expiration']) <= Date.now() / 1000) throw new Error(`apns-expiration ${headers['apns-expiration']}`);
       const step = peer.script.get(token)?.shift();
-      // Status 0: the connection drops mid-request.
+      // Status 0: the connection drops mid-request; -1: no answer ever.
       if (step?.status === 0) return stream.session?.destroy();
+      if (step?.status === -1) return;
       if (step) return answer(step.status, step.reason);
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       peer.delivered.push({ token: decodeURIComponent(token), payload: body, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])) });

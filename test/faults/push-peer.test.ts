@@ -53,4 +53,15 @@ describe('push peer faults', () => {
     assert.equal(apns.delivered.filter((d) => d.token === 'dropped').length, 1);
     assert.match(m.history.find((h) => h.status === 'waiting')!.detail!, /APNs at http:\/\/127\.0\.0\.1:\d+ did not answer/);
   });
+
+  it('retries an APNs push left unanswered past the timeout, on a new session', async () => {
+    apns.script.set('silent', [{ status: -1 }]);
+    const sessions = apns.sessions;
+    const email = await shop.person([{ provider: 'ios', subscription_id: 'silent' }]);
+    const m = await shop.settled(await shop.launch(email));
+    assert.deepEqual([m.status, m.attempts], ['sent', 2], JSON.stringify(m.history));
+    assert.match(m.history.find((h) => h.status === 'waiting')!.detail!, /^TIMEOUT: APNs at http:\/\/127\.0\.0\.1:\d+ did not answer within 1000 ms/);
+    assert.equal(apns.delivered.filter((d) => d.token === 'silent').length, 1);
+    assert.ok(apns.sessions > sessions, 'the silent session was replaced');
+  });
 });

@@ -66,14 +66,21 @@ export class ApnsSender {
   private post(origin: string, headers: http2.OutgoingHttpHeaders, body: string): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
       let req: http2.ClientHttp2Stream;
+      let session: ClientHttp2Session;
       const fail = (e: Error & { code?: string }) => reject(e instanceof ProviderError ? e : new ProviderError(`APNs at ${origin} did not answer: ${e.message}`, { code: e.code ?? 'NETWORK' }));
       try {
-        req = this.session(origin).request(headers);
+        session = this.session(origin);
+        req = session.request(headers);
       } catch (e) {
         fail(e as Error);
         return;
       }
-      const timer = setTimeout(() => req.destroy(new ProviderError(`APNs at ${origin} did not answer within ${this.timeoutMs} ms`, { code: 'TIMEOUT' })), this.timeoutMs);
+      const timer = setTimeout(() => {
+        req.destroy(new ProviderError(`APNs at ${origin} did not answer within ${this.timeoutMs} ms`, { code: 'TIMEOUT' }));
+        // A session that leaves a stream unanswered this long is likely dead (a half-open connection):
+        // the next push opens another rather than waiting on it too.
+        session.destroy();
+      }, this.timeoutMs);
       let answer: http2.IncomingHttpHeaders | null = null;
       const chunks: Buffer[] = [];
       req.on('response', (h) => {

@@ -6,7 +6,7 @@
 import { importPKCS8, SignJWT } from 'jose';
 import { ProviderError } from '../provider-error.ts';
 import { type HttpAnswer, type HttpClient, httpFailure, jsonOf, snippet } from './http.ts';
-import { FCM_ENDPOINT, type FcmServiceAccount, type FcmSettings } from './settings.ts';
+import { FCM_ENDPOINT, type FcmServiceAccount, type FcmSettings, GOOGLE_TOKEN_URI } from './settings.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 const REFRESH_MARGIN_MS = 5 * 60_000;
@@ -37,7 +37,7 @@ export class FcmSender {
   constructor(private readonly http: HttpClient) {}
 
   private accessToken(sa: FcmServiceAccount, force: boolean): Promise<AccessToken> {
-    const key = `${sa.token_uri}\u0000${sa.client_email}`;
+    const key = `${sa.token_uri ?? GOOGLE_TOKEN_URI}\u0000${sa.client_email}`;
     const cached = this.tokens.get(key);
     if (!force && cached && cached.until > Date.now()) return Promise.resolve(cached);
     let pending = this.refreshing.get(key);
@@ -50,15 +50,16 @@ export class FcmSender {
   }
 
   private async exchange(sa: FcmServiceAccount): Promise<AccessToken> {
+    const audience = sa.token_uri ?? GOOGLE_TOKEN_URI;
     let tokenUri: URL;
     let assertion: string;
     try {
-      tokenUri = new URL(sa.token_uri);
+      tokenUri = new URL(audience);
       const key = await importPKCS8(sa.private_key, 'RS256');
       assertion = await new SignJWT({ scope: SCOPE })
         .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(typeof sa.private_key_id === 'string' ? { kid: sa.private_key_id } : {}) })
         .setIssuer(sa.client_email)
-        .setAudience(sa.token_uri)
+        .setAudience(audience)
         .setIssuedAt()
         .setExpirationTime('1h')
         .sign(key);

@@ -20,7 +20,8 @@ export interface WebPushSettings {
 export interface FcmServiceAccount {
   client_email: string;
   private_key: string;
-  token_uri: string;
+  /** Where the JWT is exchanged for an access token; Google's when absent (key files carry it). */
+  token_uri?: string;
   project_id: string;
   [key: string]: unknown;
 }
@@ -53,6 +54,7 @@ export interface PushSettings {
 
 export const DEFAULT_TTL_SECONDS = 86_400;
 export const FCM_ENDPOINT = 'https://fcm.googleapis.com';
+export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 export const APNS_ENDPOINT = 'https://api.push.apple.com';
 
 export const pushSettingsOf = (r: Resource): PushSettings => (r.push ?? {}) as PushSettings;
@@ -94,9 +96,9 @@ export function normalizePushSettings(p: PushSettings): PushSettings {
   }
   if (p.fcm) {
     const sa = p.fcm.service_account as unknown as Record<string, unknown>;
-    required(sa, ['client_email', 'private_key', 'token_uri', 'project_id'], 'push.fcm.service_account');
+    required(sa, ['client_email', 'private_key', 'project_id'], 'push.fcm.service_account');
     privateKeyOf(sa.private_key, 'push.fcm.service_account.private_key', 'rsa');
-    if (!isUrl(sa.token_uri, ['https:', 'http:'])) throw badRequest('push.fcm.service_account.token_uri must be an https:// URL');
+    if (sa.token_uri !== undefined && !isUrl(sa.token_uri, ['https:', 'http:'])) throw badRequest('push.fcm.service_account.token_uri must be an https:// URL');
     if (p.fcm.endpoint !== undefined && !isUrl(p.fcm.endpoint, ['https:', 'http:'])) throw badRequest('push.fcm.endpoint must be an https:// URL');
   }
   if (p.apns) {
