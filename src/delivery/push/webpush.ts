@@ -36,12 +36,18 @@ export class WebPushSender {
 
   async send(s: WebPushSettings, endpoint: string, keys: PushKeys, payload: string, ttlSeconds: number): Promise<{ detail: string }> {
     const url = new URL(endpoint);
-    const details = webpush.generateRequestDetails({ endpoint, keys }, payload, {
-      TTL: ttlSeconds,
-      urgency: 'high',
-      // No vapidDetails: the Authorization header is ours, signed once per push service and reused.
-      headers: { Authorization: this.authorization(s, url.origin, Date.now()) },
-    });
+    const authorization = this.authorization(s, url.origin, Date.now());
+    let details: { headers: unknown; body: Buffer };
+    try {
+      details = webpush.generateRequestDetails({ endpoint, keys }, payload, {
+        TTL: ttlSeconds,
+        urgency: 'high',
+        // No vapidDetails: the Authorization header is ours, signed once per push service and reused.
+        headers: { Authorization: authorization },
+      });
+    } catch (e) {
+      throw new ProviderError(`the push could not be encrypted for this subscription: ${(e as Error).message}`, { code: 'WEBPUSH_ENCRYPT', permanent: true });
+    }
     const a = await this.http.request(url, { method: 'POST', headers: details.headers as Record<string, string | number>, body: details.body }, `the push service at ${url.host}`);
     if (a.status >= 200 && a.status < 300) return { detail: `Web Push: ${url.host} answered ${a.status}` };
     throw httpFailure(a, `the push service at ${url.host} answered ${a.status}${a.body ? `: ${snippet(a.body)}` : ''}`, { goneMeansInvalid: true });
