@@ -1,6 +1,6 @@
 // Runs every test/**/*.test.ts with node:test. Node 20 neither expands a quoted glob nor fails when no
 // file is found, so the files are listed here and the run fails if the summary counts no tests.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -10,6 +10,13 @@ function find(dir) {
     if (e.isDirectory()) return find(p);
     return e.name.endsWith('.test.ts') ? [p] : [];
   });
+}
+
+// The CLI and docs tests run the built bin/salvo.js: build dist/ once, before any test file starts.
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('run-tests: the build failed');
+  process.exit(1);
 }
 
 const only = process.argv.slice(2);

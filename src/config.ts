@@ -1,7 +1,8 @@
 /**
- * The one typed configuration, read from the environment (and `salvo` flags, which override it).
+ * The one typed configuration, read from the environment (and `salvo` flags, which override it: src/cli.ts).
  * docs/configuration.md lists every setting; a bad value stops start-up with one line naming it.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
@@ -139,14 +140,14 @@ function publicUrl(env: Env): string {
   return `http://localhost${port === '80' ? '' : ':' + port}`;
 }
 
-/** Flags a `salvo` command takes, each standing for the setting beside it. */
-export const FLAGS: Record<string, string> = {
-  '--port': 'PORT',
-  '--host': 'HOST',
-  '--data-dir': 'SALVO_DATA_DIR',
-  '--database-url': 'SALVO_DATABASE_URL',
-  '--log-level': 'SALVO_LOG_LEVEL',
-};
+/** HOST: an IP address or a host name; the name must resolve to an address of this machine at listen. */
+function host(env: Env): string {
+  const raw = env.HOST || '127.0.0.1';
+  const name = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+  // A dotted all-digit name would be tried as a DNS name: it must be a real IPv4 address instead.
+  if (isIP(raw) || (name.test(raw) && !/^[\d.]+$/.test(raw))) return raw;
+  throw new ConfigError('HOST', `must be an IP address or a host name, like 127.0.0.1, 0.0.0.0, :: or localhost (got "${raw}")`);
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const token = env.SALVO_TOKEN || null;
@@ -155,10 +156,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const logLevel = (env.SALVO_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('SALVO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-  const host = env.HOST || '127.0.0.1';
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
-    host,
+    host: host(env),
     dataDir: path.resolve(env.SALVO_DATA_DIR || './data'),
     databaseUrl: urlSetting(env, 'SALVO_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL (unset it for the embedded SQLite store)'),
     token,
