@@ -44,7 +44,10 @@ function flagsInHelp(text: string): Record<string, string[]> {
   let current = '';
   for (const line of text.split('\n')) {
     const command = /^ {2}salvo ([a-z]+(?: [a-z]+)?)(?: --|\s*\[|$)/.exec(line);
-    if (command) found[(current = command[1])] = [];
+    if (command) {
+      current = command[1];
+      found[current] = [];
+    }
     const flag = /^ {6}(--[a-z-]+) /.exec(line);
     if (flag) found[current].push(flag[1]);
   }
