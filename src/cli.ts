@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export interface FlagSpec {
+interface FlagSpec {
   flag: string;
   /** The placeholder shown in help: `--port N`. */
   value: string;

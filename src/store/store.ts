@@ -83,7 +83,7 @@ export class DataDirError extends Error {}
  * Makes the data directory if missing and proves it writable with a probe file. Each missing level is
  * made on its own: Node 20's recursive mkdirSync never returns under /proc (it retries ENOENT forever).
  */
-export function ensureDataDir(dir: string): void {
+function ensureDataDir(dir: string): void {
   const missing: string[] = [];
   let at = path.resolve(dir);
   for (;;) {
