@@ -35,7 +35,7 @@ const LOG_LEVEL: FlagSpec = { flag: '--log-level', value: 'LEVEL', setting: 'SAL
 const NAME: FlagSpec = { flag: '--name', value: 'NAME', help: "the token's name: 1 to 64 letters, digits, '_', '.', '@' or '-'", required: true };
 const STORE = [DATA_DIR, DATABASE_URL];
 
-export const COMMANDS: CommandSpec[] = [
+const COMMANDS: CommandSpec[] = [
   { name: 'serve', summary: 'the API and the delivery workers in one process', flags: [PORT, HOST, ...STORE, LOG_LEVEL] },
   { name: 'worker', summary: 'delivery workers only (scale-out: point it at the servers\' store)', flags: [...STORE, LOG_LEVEL] },
   { name: 'migrate', summary: "bring the store's schema up to date and exit", flags: STORE },
