@@ -56,7 +56,8 @@ function flagsInHelp(text: string): Record<string, string[]> {
 
 /** Serves until `stop()`, resolving with the URL and what it printed when the banner is out. */
 async function serveUntilBanner(args: string[], env: Record<string, string | undefined>) {
-  const server = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, SALVO_LOG_LEVEL: 'warn', ...env } });
+  // npm sets npm_lifecycle_event for what it runs (npm test included): each test says whether npm started this one.
+  const server = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, SALVO_LOG_LEVEL: 'warn', npm_lifecycle_event: undefined, ...env } });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     server.stdout.on('data', (c) => {
@@ -73,7 +74,8 @@ async function serveUntilBanner(args: string[], env: Record<string, string | und
 
 /** The arguments of the banner's `token create` hint, as a shell would split them. */
 function hintArgs(banner: string): string[] {
-  const hint = /Create one with: {2}salvo (token create .*)$/m.exec(banner);
+  // `npm run salvo --` when the server was started by npm (npm start), `salvo` otherwise.
+  const hint = /Create one with: {2}(?:salvo|npm run salvo --) (token create .*)$/m.exec(banner);
   assert.ok(hint, `the banner has a token create hint: ${banner}`);
   return [...hint[1].matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
 }
@@ -210,6 +212,7 @@ describe('salvo command', () => {
     const server = await serveUntilBanner(['--data-dir', dataDir], { SALVO_DATA_DIR: path.join(tmp.dir, 'elsewhere') });
     try {
       assert.match(server.out(), new RegExp(`data: SQLite at ${dataDir}/salvo\\.db`));
+      assert.match(server.out(), /Create one with: {2}salvo token create/, 'not started by npm: the salvo command');
       const args = hintArgs(server.out());
       assert.deepEqual(args, ['token', 'create', '--name', 'admin', '--data-dir', dataDir]);
       const created = salvo(args, { SALVO_DATA_DIR: path.join(tmp.dir, 'elsewhere') });
@@ -233,8 +236,9 @@ describe('salvo command', () => {
     const { schema, drop } = await freshSchema();
     const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}search_path=${schema}`;
     try {
-      const server = await serveUntilBanner(['--database-url', url], { SALVO_DATA_DIR: tmp.dir });
+      const server = await serveUntilBanner(['--database-url', url], { SALVO_DATA_DIR: tmp.dir, npm_lifecycle_event: 'start' });
       try {
+        assert.match(server.out(), /Create one with: {2}npm run salvo -- token create/, 'started by npm start: npm run salvo');
         const args = hintArgs(server.out());
         assert.deepEqual(args.slice(0, 5), ['token', 'create', '--name', 'admin', '--database-url']);
         // The URL the server uses, its password (if any) replaced: the banner goes to logs.
