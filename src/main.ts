@@ -15,8 +15,8 @@ import { DataDirError, openStore, reachPostgres, storeWhere } from './store/stor
 const REACH_PG_MS = 3000;
 
 /**
- * The store is checked before anything waits on it: the data directory made and writable, or
- * PostgreSQL answering within a few seconds. A failure names the setting.
+ * PostgreSQL is asked for an answer before anything waits on it, so an unreachable server is one
+ * error naming the setting within seconds (the data directory is checked as the store opens it).
  */
 async function checkStore(config: Config): Promise<void> {
   if (!config.databaseUrl) return;
@@ -72,7 +72,7 @@ function tokenHint(config: Config): string {
     const u = new URL(config.databaseUrl);
     const hidden = u.password !== '';
     if (hidden) u.password = 'PASSWORD';
-    store = ` --database-url '${u.href}'${hidden ? '   (with the real password)' : ''}`;
+    store = ` --database-url '${u.href}'${hidden ? '   (put the real password in place of PASSWORD)' : ''}`;
   } else if (config.dataDir !== path.resolve('data')) {
     store = ` --data-dir '${config.dataDir}'`;
   }
