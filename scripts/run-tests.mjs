@@ -61,9 +61,19 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-conc
   env,
 });
 let tail = '';
+let line = '';
+/** Skipped tests as the spec reporter prints them: `﹣ name (1ms) # reason`. */
+const skipped = new Set();
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-200_000);
+  const text = chunk.toString();
+  tail = (tail + text).slice(-200_000);
+  const lines = (line + text).split('\n');
+  line = lines.pop();
+  for (const l of lines) {
+    const m = /^\s*﹣ (.*?) \([\d.]+ms\) # (.*)$/.exec(l);
+    if (m) skipped.add(`${m[1]}: ${m[2]}`);
+  }
 });
 child.on('close', (code) => {
   const count = (what) => Number([...tail.matchAll(new RegExp(`ℹ ${what} (\\d+)`, 'g'))].pop()?.[1] ?? 0);
@@ -72,6 +82,7 @@ child.on('close', (code) => {
     console.error('run-tests: the summary counts no tests');
     process.exit(1);
   }
+  for (const s of skipped) console.log(`run-tests: skipped ${s}`);
   console.log(`run-tests: ${files.length} files, ${tests} tests (${count('skipped')} skipped), exit ${code}; PostgreSQL half ${pg.note}`);
   process.exit(code ?? 1);
 });
