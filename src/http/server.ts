@@ -43,7 +43,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.min(5000, Math.max(100, limits.headersTimeoutMs / 4)),
     },
     bodyLimit: config.bodyLimit,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Real clients join base URLs and paths carelessly: `/api/v1.1//campaigns/triggers/start/` is the same method.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // Types are checked as sent: "5" is no integer, except where an id schema says otherwise.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
