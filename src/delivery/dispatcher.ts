@@ -12,12 +12,12 @@ import { hostname } from 'node:os';
 import type { Attachment } from '../core/attachments.ts';
 import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
-import { renderMessage, type RenderedMessage } from '../core/message.ts';
+import type { RenderedMessage } from '../core/message.ts';
 import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
-import { profileDocument, subscriptionView } from '../core/profile.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
+import { ComposeError, composeMessage } from '../engine/compose.ts';
 import { BackgroundLoop } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
@@ -25,10 +25,6 @@ import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A message that cannot be composed (its campaign, template or profile is gone): no retry helps. */
-class ComposeError extends Error {
-  readonly uncomposable = true;
-}
 
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
@@ -210,24 +206,9 @@ export class Dispatcher extends BackgroundLoop {
     const { catalog } = this.d;
     const campaign = await catalog.campaign(m.campaign_id);
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
-    const [template, resource, launch] = await Promise.all([
-      catalog.template(campaign.content[0].message_id),
-      catalog.resource(campaign.resource_id),
-      catalog.launch(m.launch_id),
-    ]);
-    if (!template || !resource || !launch) throw new ComposeError(`the template, resource or launch of campaign ${campaign.id} no longer exists`);
-    const ctx = {
-      lead: { ...profileDocument(profile), ...m.overrides },
-      apicontent: launch.content,
-      subscription: subscriptionView(to),
-      subscriptions: subscriptions.map(subscriptionView),
-    };
-    let rendered: RenderedMessage;
-    try {
-      rendered = renderMessage(template, campaign, resource, to, ctx, this.d.config.renderLimits);
-    } catch (e) {
-      throw new ComposeError(`rendering failed: ${(e as Error).message}`);
-    }
+    const launch = await catalog.launch(m.launch_id);
+    if (!launch) throw new ComposeError(`launch ${m.launch_id} of campaign ${campaign.id} no longer exists`);
+    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, this.d.config.renderLimits);
     const attachments = m.channel === 'email' ? await catalog.attachmentsOf(launch.id) : [];
     return { rendered, attachments, resource };
   }

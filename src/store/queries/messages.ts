@@ -26,6 +26,8 @@ const toMessage = (r: Row): Message => ({
   history: json(r.history),
   overrides: json(r.overrides),
   custom_data: json(r.custom_data),
+  variant: (r.variant as number | null) ?? null,
+  template_id: (r.template_id as number | null) ?? null,
   subject: (r.subject as string | null) ?? null,
   body: (r.body as string | null) ?? null,
   created_at: r.created_at as number,
@@ -52,6 +54,13 @@ export interface QueueStats {
   depth: Record<'queued' | 'waiting' | 'sending', number>;
   /** When the longest-due queued message became due (ms since the epoch); null when none is queued. */
   oldestDueAt: number | null;
+}
+
+export interface VariantCount {
+  variant: number | null;
+  template_id: number | null;
+  status: MessageStatus;
+  n: number;
 }
 
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
@@ -92,6 +101,8 @@ export interface MessageStore {
   /** Newest first; `beforeId` pages on. */
   listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]>;
   countMessagesByStatus(launchId: number): Promise<Record<string, number>>;
+  /** campaigns/stats: a campaign's messages (or one launch's) counted by variant, template and status. */
+  countMessagesByVariant(campaignId: number, launchId: number | null): Promise<VariantCount[]>;
   /**
    * messages/retry: failed messages matching the filter are queued again with a full set of
    * attempts, at most `limit` of them (lowest ids first); last_error is kept and `entry` is added to
@@ -131,10 +142,10 @@ export function messageQueries(db: SqlDriver): MessageStore {
         const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
         added += await db.run(
           `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
-             attempts, next_attempt_at, history, overrides, custom_data, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
+             attempts, next_attempt_at, history, overrides, custom_data, variant, template_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
           [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
-            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), now, now],
+            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), m.variant, m.template_id, now, now],
         );
       }
       return added;
@@ -250,6 +261,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
 
+
+    async countMessagesByVariant(campaignId: number, launchId: number | null): Promise<VariantCount[]> {
+      const rows = await db.all<VariantCount>(
+        `SELECT variant, template_id, status, COUNT(*) AS n FROM messages WHERE campaign_id = ? ${launchId === null ? '' : 'AND launch_id = ?'}
+         GROUP BY variant, template_id, status ORDER BY variant, template_id, status`,
+        launchId === null ? [campaignId] : [campaignId, launchId],
+      );
+      return rows.map((r) => ({ variant: r.variant ?? null, template_id: r.template_id ?? null, status: r.status, n: Number(r.n) }));
+    },
 
     async redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }> {
       const item = JSON.stringify(entry);

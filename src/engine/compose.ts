@@ -1,0 +1,42 @@
+/**
+ * A message rendered for its recipient, as its channel sends it: the dispatcher composes each message
+ * before sending it, and a dry run composes the messages it previews, with the same code.
+ */
+import { renderContextOf, renderMessage, type RenderedMessage } from '../core/message.ts';
+import type { RenderLimits } from '../core/template/render.ts';
+import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
+import { variantContent } from '../core/variants.ts';
+import type { Catalog } from './catalog.ts';
+
+/** A message that cannot be composed (its campaign, template or profile is gone, or it fails to render): no retry helps. */
+export class ComposeError extends Error {
+  readonly uncomposable = true;
+}
+
+export interface Recipient {
+  profile: Profile;
+  /** The subscription the message goes to, and all of the profile's (templates see both). */
+  to: Subscription;
+  subscriptions: Subscription[];
+}
+
+/** Renders message `m` (its A/B variant, its own field values) with the launch's content for its recipient. */
+export async function composeMessage(
+  catalog: Pick<Catalog, 'template' | 'resource'>,
+  campaign: Campaign,
+  m: Pick<NewMessage, 'variant' | 'overrides'>,
+  apicontent: Record<string, unknown>,
+  r: Recipient,
+  limits: RenderLimits | undefined,
+): Promise<{ rendered: RenderedMessage; resource: Resource }> {
+  const content = variantContent(campaign.content, m.variant);
+  if (!content) throw new ComposeError(`campaign ${campaign.id} has no content`);
+  const [template, resource] = await Promise.all([catalog.template(content.message_id), catalog.resource(campaign.resource_id)]);
+  if (!template || !resource) throw new ComposeError(`the template or resource of campaign ${campaign.id} no longer exists`);
+  try {
+    const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions);
+    return { rendered: renderMessage(template, content, campaign, resource, r.to, ctx, limits), resource };
+  } catch (e) {
+    throw new ComposeError(`rendering failed: ${(e as Error).message}`);
+  }
+}
