@@ -44,6 +44,8 @@ export interface Config {
   keepBody: number;
   /** How long a trigger request's answer is kept to answer its repeats; 0 turns deduplication off. */
   dedupHours: number;
+  /** How long a dry run may read a custom_request audience before answering what it counted (complete: false); 0 reads one page. */
+  dryRunMs: number;
   /** Where v1.0 trigger links point (call_url), e.g. a tracking domain. */
   publicUrl: string;
   /** The mailer thread's heap in MB: a message that needs more kills the thread (replaced), never the process. */
@@ -213,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollMs: integer(env, 'SALVO_POLL_MS', 250, 10, 60_000),
     keepBody: integer(env, 'SALVO_KEEP_BODY', 65_536, 0, 10_000_000),
     dedupHours: integer(env, 'SALVO_DEDUP_HOURS', 24, 0, 24 * 365),
+    dryRunMs: integer(env, 'SALVO_DRY_RUN_SECONDS', 20, 0, 3600) * 1000,
     publicUrl: publicUrl(env),
     mailerHeapMb: integer(env, 'SALVO_MAILER_HEAP_MB', 128, 16, 4096),
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
