@@ -36,6 +36,14 @@ export function launchQueries(db: SqlDriver) {
       const r = await db.get('SELECT * FROM launches WHERE id = ?', [id]);
       return r ? toLaunch(r) : null;
     },
+    /** Newest first, of one campaign or all; `beforeId` pages on. */
+    async listLaunches(campaignId: number | null, beforeId: number | null, limit: number): Promise<Launch[]> {
+      const rows = await db.all(
+        `SELECT * FROM launches WHERE (CAST(? AS BIGINT) IS NULL OR campaign_id = ?) AND (CAST(? AS BIGINT) IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+        [campaignId, campaignId, beforeId, beforeId, limit],
+      );
+      return rows.map(toLaunch);
+    },
     /**
      * Moves an expanding launch on from `from` to `to` (and to `state`), adding `made` messages to its
      * total; false when another expander moved it first, so the caller's transaction rolls back.
