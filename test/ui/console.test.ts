@@ -72,7 +72,7 @@ test('sign in: a wrong token is refused with Salvo\'s text, the right one opens 
 
 let messageId: number;
 
-test('campaign page: template preview, call_url, and a test trigger that sends', async () => {
+test('campaign page: template preview, call_url, a test trigger that sends, deactivate and activate', async () => {
   await page.getByRole('navigation').getByRole('link', { name: 'Campaigns' }).click();
   await page.getByRole('link', { name: 'Welcome' }).click();
   await page.getByRole('heading', { name: 'Template: Welcome' }).waitFor();
@@ -98,6 +98,15 @@ test('campaign page: template preview, call_url, and a test trigger that sends',
   await result.locator('.badge-sent').waitFor();
   assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'sent');
   await shot('campaign');
+
+  await page.getByRole('button', { name: 'Deactivate' }).click();
+  await page.getByRole('button', { name: 'Activate' }).waitFor();
+  assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, false);
+  assert.ok(await form.getByRole('button', { name: 'Send now' }).isDisabled());
+  await page.getByRole('button', { name: 'Activate' }).click();
+  await page.getByRole('button', { name: 'Deactivate' }).waitFor();
+  assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, true);
+  assert.match(await page.locator('.card', { hasText: 'Log' }).last().innerText(), /deactivated/);
 });
 
 test('messages: the log shows the message sent; filters narrow it; its page shows history and the rendered body', async () => {
