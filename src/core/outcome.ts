@@ -57,7 +57,7 @@ export function failureOutcome(m: Message, started: HistoryEntry, e: FailureFact
     if (crashes >= MAX_CRASHES) final = true;
   }
   if (!final && m.attempts < policy.maxAttempts) {
-    const at = now + retryDelay(m.attempts, policy.retryBaseMs, policy.retryMaxMs, random);
+    const at = now + Math.max(retryDelay(m.attempts, policy.retryBaseMs, policy.retryMaxMs, random), e.retryAfterMs ?? 0);
     return { status: 'waiting', next_attempt_at: at, last_error: why, history: [...m.history, started, { status: 'waiting', time: now, detail: `${why}; retry at ${new Date(at).toISOString()}` }] };
   }
   if (!final) why = `${why} (gave up after ${m.attempts} attempts)`;

@@ -11,6 +11,10 @@ export interface SendFailure {
   /** Set by channels for failures that no retry can mend (a bad address, a rejected message). */
   permanent?: boolean;
   message?: string;
+  /** The provider asked for this much quiet before the next attempt (HTTP Retry-After, SMPP throttling). */
+  retryAfterMs?: number;
+  /** The provider says the address is gone for good (push 404/410, FCM UNREGISTERED): mark the subscription invalid. */
+  subscriptionInvalid?: boolean;
 }
 
 export function classifyFailure(e: SendFailure): Verdict {

@@ -6,7 +6,7 @@
 import nodemailer from 'nodemailer';
 import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
-import type { Message } from '../core/types.ts';
+import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
@@ -15,11 +15,20 @@ import { SmtpChannel } from './smtp-channel.ts';
 export interface SendContext {
   message: Message;
   attachments: Attachment[];
+  /** The campaign's resource: SMS and push choose their provider from its settings. */
+  resource: Resource;
+  /** The subscription sent to (push: its provider and keys choose Web Push, FCM or APNs). */
+  subscription: Subscription;
 }
 
 export interface Channel {
-  /** Resolves when the message is handed over; rejects with the transport's error otherwise. */
-  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string }>;
+  /**
+   * Resolves when the message is handed over; rejects with the transport's error otherwise (providers
+   * other than SMTP reject with a ProviderError). `detail` goes into the message history as the
+   * provider's answer; `providerMessageId` is the provider's id for the message (SMPP message_id), kept
+   * so that delivery receipts can find the message.
+   */
+  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string; providerMessageId?: string }>;
   close(): Promise<void>;
 }
 

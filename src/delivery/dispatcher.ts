@@ -15,7 +15,7 @@ import { randomHex } from '../core/ids.ts';
 import { renderMessage, type RenderedMessage } from '../core/message.ts';
 import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import { profileDocument, subscriptionView } from '../core/profile.ts';
-import type { HistoryEntry, Message, Profile, Subscription } from '../core/types.ts';
+import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
 import { BackgroundLoop } from '../engine/waker.ts';
@@ -199,7 +199,7 @@ export class Dispatcher extends BackgroundLoop {
   }
 
   /** The message as its channel sends it, and the launch's attachments. */
-  private async compose(m: Message, profile: Profile, to: Subscription, subscriptions: Subscription[]): Promise<{ rendered: RenderedMessage; attachments: Attachment[] }> {
+  private async compose(m: Message, profile: Profile, to: Subscription, subscriptions: Subscription[]): Promise<{ rendered: RenderedMessage; attachments: Attachment[]; resource: Resource }> {
     const { catalog } = this.d;
     const campaign = await catalog.campaign(m.campaign_id);
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
@@ -222,7 +222,7 @@ export class Dispatcher extends BackgroundLoop {
       throw new ComposeError(`rendering failed: ${(e as Error).message}`);
     }
     const attachments = m.channel === 'email' ? await catalog.attachmentsOf(launch.id) : [];
-    return { rendered, attachments };
+    return { rendered, attachments, resource };
   }
 
   private keep(rendered: RenderedMessage): { subject: string | null; body: string | null } {
@@ -250,8 +250,8 @@ export class Dispatcher extends BackgroundLoop {
       if (skip) {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
-        const { rendered, attachments } = await this.compose(m, profile, to, subscriptions);
-        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments }));
+        const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
+        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
         outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
       }
     } catch (e) {
@@ -265,7 +265,10 @@ export class Dispatcher extends BackgroundLoop {
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
-      if (config.hardBounce && m.subscription_id !== null && isHardBounce(e as FailureFacts)) await this.markHardBounced(m);
+      if (m.subscription_id !== null) {
+        if (config.hardBounce && isHardBounce(e as FailureFacts)) await this.markSubscription(m, 'hardbounced');
+        else if ((e as FailureFacts).subscriptionInvalid) await this.markSubscription(m, 'invalid');
+      }
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
     await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, this.now()));
@@ -280,12 +283,13 @@ export class Dispatcher extends BackgroundLoop {
     }
   }
 
-  private async markHardBounced(m: Message): Promise<void> {
+  /** The provider said the address is gone (hard bounce, push 410): later launches skip the subscription. */
+  private async markSubscription(m: Message, status: 'hardbounced' | 'invalid'): Promise<void> {
     try {
-      await this.d.store.setSubscriptionStatus(m.subscription_id!, 'hardbounced', this.now());
+      await this.d.store.setSubscriptionStatus(m.subscription_id!, status, this.now());
     } catch (err) {
       this.d.metrics?.storeError('delivery');
-      this.d.log.error({ err, message: m.id }, 'could not mark the subscription hardbounced');
+      this.d.log.error({ err, message: m.id }, `could not mark the subscription ${status}`);
     }
   }
 
