@@ -74,7 +74,10 @@ let messageId: number;
 
 test('campaign page: template preview, call_url, a test trigger that sends, deactivate and activate', async () => {
   await page.getByRole('navigation').getByRole('link', { name: 'Campaigns' }).click();
-  await page.getByRole('link', { name: 'Welcome' }).click();
+  const row = page.locator('tr', { has: page.getByRole('link', { name: 'Welcome' }) });
+  assert.match(await row.innerText(), /active\s+api_call\s+email/);
+  await shot('campaigns');
+  await row.getByRole('link', { name: 'Welcome' }).click();
   await page.getByRole('heading', { name: 'Template: Welcome' }).waitFor();
   assert.match(await page.locator('.fields').first().innerText(), /\/trg\/[0-9a-f]{32}\//);
   assert.equal(await page.frameLocator('iframe[title="template HTML"]').locator('h1').innerText(), 'Hello {lead._fname}!');

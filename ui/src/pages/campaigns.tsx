@@ -6,6 +6,8 @@ import { useLoad } from '../hooks.ts';
 import { href } from '../router.ts';
 import { LaunchTable } from './launches.tsx';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 export function CampaignsPage() {
   const list = useLoad(async () => call<Campaign[]>('campaigns/triggers/list', { limit: 1000 }), []);
   return (
@@ -49,7 +51,7 @@ export function CampaignsPage() {
                 </tbody>
               </table>
             )}
-            <p class="muted small">{String(extra.total_count ?? data.length)} campaigns</p>
+            <p class="muted small">{plural(Number(extra.total_count ?? data.length), 'campaign')}</p>
           </Card>
         )}
       </Load>
