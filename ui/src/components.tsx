@@ -121,3 +121,19 @@ export function Progress({ done, failed, total }: { done: number; failed: number
 }
 
 export const looksLikeHtml = (s: string) => /<(html|body|p|div|table|br|a|span|h[1-6]|ul|img)\b/i.test(s);
+
+/** A labelled select whose first choice is "any" (the empty value): a filter. */
+export function AnyOf({ label, name, value, options, onChange }: { label: string; name: string; value: string; options: readonly (string | [string, string])[]; onChange: (v: string) => void }) {
+  return (
+    <label>
+      {label}
+      <select name={name} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">any</option>
+        {options.map((o) => {
+          const [v, text] = typeof o === 'string' ? [o, o] : o;
+          return <option value={v}>{text}</option>;
+        })}
+      </select>
+    </label>
+  );
+}

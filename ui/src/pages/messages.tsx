@@ -1,7 +1,7 @@
 /** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
-import { Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
+import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
@@ -10,7 +10,7 @@ type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 
 function FilterForm({ filters, campaigns }: { filters: Filters; campaigns: { id: number; name: string }[] }) {
   const [f, setF] = useState<Filters>(filters);
-  const set = (k: keyof Filters) => (e: { currentTarget: { value: string } }) => setF({ ...f, [k]: e.currentTarget.value });
+  const set = (k: keyof Filters) => (value: string) => setF({ ...f, [k]: value });
   return (
     <form
       class="filters"
@@ -20,40 +20,16 @@ function FilterForm({ filters, campaigns }: { filters: Filters; campaigns: { id:
         navigate(href('messages', f));
       }}
     >
-      <label>
-        Campaign
-        <select name="campaign_id" value={f.campaign_id ?? ''} onChange={set('campaign_id')}>
-          <option value="">any</option>
-          {campaigns.map((c) => (
-            <option value={String(c.id)}>{c.name}</option>
-          ))}
-        </select>
-      </label>
+      <AnyOf label="Campaign" name="campaign_id" value={f.campaign_id ?? ''} options={campaigns.map((c) => [String(c.id), c.name])} onChange={set('campaign_id')} />
       <label>
         Launch
-        <input name="launch_id" inputMode="numeric" size={8} value={f.launch_id ?? ''} onInput={set('launch_id')} />
+        <input name="launch_id" inputMode="numeric" size={8} value={f.launch_id ?? ''} onInput={(e) => set('launch_id')(e.currentTarget.value)} />
       </label>
-      <label>
-        Status
-        <select name="status" value={f.status ?? ''} onChange={set('status')}>
-          <option value="">any</option>
-          {STATUSES.map((s) => (
-            <option>{s}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Channel
-        <select name="channel" value={f.channel ?? ''} onChange={set('channel')}>
-          <option value="">any</option>
-          {CHANNELS.map((s) => (
-            <option>{s}</option>
-          ))}
-        </select>
-      </label>
+      <AnyOf label="Status" name="status" value={f.status ?? ''} options={STATUSES} onChange={set('status')} />
+      <AnyOf label="Channel" name="channel" value={f.channel ?? ''} options={CHANNELS} onChange={set('channel')} />
       <label>
         Profile id
-        <input name="profile_id" size={26} value={f.profile_id ?? ''} onInput={set('profile_id')} />
+        <input name="profile_id" size={26} value={f.profile_id ?? ''} onInput={(e) => set('profile_id')(e.currentTarget.value)} />
       </label>
       <button type="submit">Filter</button>
       <a class="button secondary" href="#/messages">

@@ -1,7 +1,7 @@
 /** Outbox: messages captured instead of sent, shown like a development mail catcher. */
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type OutboxEntry } from '../api.ts';
-import { Card, ErrorBox, Fields, HtmlFrame, Load, Page, Time } from '../components.tsx';
+import { AnyOf, Card, ErrorBox, Fields, HtmlFrame, Load, Page, Time } from '../components.tsx';
 import { useLoad } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
@@ -139,15 +139,7 @@ export function OutboxPage({ id, query }: { id: number | null; query: Record<str
           Recipient
           <input name="recipient" value={recipient} onInput={(ev) => setRecipient(ev.currentTarget.value)} />
         </label>
-        <label>
-          Channel
-          <select name="channel" value={channel} onChange={(ev) => setChannel(ev.currentTarget.value)}>
-            <option value="">any</option>
-            {CHANNELS.map((c) => (
-              <option>{c}</option>
-            ))}
-          </select>
-        </label>
+        <AnyOf label="Channel" name="channel" value={channel} options={CHANNELS} onChange={setChannel} />
         <button type="submit">Filter</button>
       </form>
       <div class="catcher">
