@@ -7,7 +7,7 @@ import { notFound } from '../../core/errors.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { array, bool, id, name, object, str, toId } from '../schemas.ts';
+import { anyObject, array, bool, id, int, name, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
 
@@ -77,7 +77,31 @@ export function setupRoutes(app: FastifyInstance, store: Store, catalog: Catalog
           "Email sender; required with the 'email' channel",
         ),
         sms: object({ sender: str('SMS sender name or number', 64) }),
-        push: object({ name: str('Push sender name', 255) }),
+        push: object({
+          name: str('Push sender name', 255),
+          ttl: int('Seconds a push service keeps an undelivered push (default 86400)', 0, 2_419_200),
+          webpush: object(
+            { vapid_public_key: str('VAPID public key, base64url', 200), vapid_private_key: str('VAPID private key, base64url (never shown again)', 200), subject: str('mailto: or https: contact', 255) },
+            ['vapid_public_key', 'vapid_private_key', 'subject'],
+            'Web Push (VAPID) for browser subscriptions',
+          ),
+          fcm: object(
+            { service_account: anyObject('The service account JSON key file (client_email, private_key, token_uri, project_id)'), endpoint: str('Default https://fcm.googleapis.com', 255) },
+            ['service_account'],
+            'Firebase Cloud Messaging HTTP v1 for android subscriptions',
+          ),
+          apns: object(
+            {
+              key_id: str('Key ID of the .p8 key', 64),
+              team_id: str('Team ID', 64),
+              private_key: str('The .p8 key (PEM, P-256; never shown again)', 4096),
+              topic: str("The app's bundle id", 255),
+              endpoint: str('Default https://api.push.apple.com; http:// for a local HTTP/2 server without TLS', 255),
+            },
+            ['key_id', 'team_id', 'private_key', 'topic'],
+            'Apple Push Notification service (token auth) for ios subscriptions',
+          ),
+        }),
         tracking_domain: str('Domain for links and v1.0 trigger URLs', 255),
       },
       ['name', 'channels'],
