@@ -127,7 +127,7 @@ export function OutboxPage({ id, query }: { id: number | null; query: Record<str
   const filters = { recipient: query.recipient, channel: query.channel };
   return (
     <Page title="Outbox">
-      <p class="muted small">What Salvo captured instead of sending: email when SALVO_SMTP_URL is not set, and SMS and push without a provider.</p>
+      <p class="muted small">What Salvo captured instead of sending: email when SALVO_SMTP_URL is not set, SMS and push that have no provider set up.</p>
       <form
         class="filters"
         onSubmit={(ev) => {
