@@ -149,7 +149,7 @@ describe('/ui', () => {
     const index = await fetch(`${s.url}/ui/`);
     assert.equal(index.status, 200, 'the console is built (npm run build; npm test builds it first)');
     assert.match(index.headers.get('content-type')!, /^text\/html/);
-    assert.match(index.headers.get('content-security-policy')!, /script-src 'self'/);
+    assert.match(index.headers.get('content-security-policy')!, /script-src 'self';.*frame-ancestors 'self'/);
     assert.equal(index.headers.get('cache-control'), 'no-cache');
     const html = await index.text();
     const script = html.match(/\/ui\/assets\/[^"]+\.js/)![0];

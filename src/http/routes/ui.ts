@@ -16,9 +16,10 @@ function uiDir(): string {
 
 /**
  * Scripts and styles come only from Salvo itself; a message's HTML is shown in a sandboxed iframe
- * (no scripts), whose images may come from anywhere, as a mail client's would.
+ * (no scripts), whose images may come from anywhere, as a mail client's would. No other site may frame
+ * the console (clickjacking).
  */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src * data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 export async function uiRoutes(app: FastifyInstance, root = uiDir()): Promise<void> {
   if (!existsSync(`${root}/index.html`)) {
