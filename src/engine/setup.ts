@@ -2,6 +2,8 @@
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
+import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
+import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
 
@@ -40,12 +42,15 @@ export interface ResourceInput {
   name: string;
   channels: string[];
   email?: Partial<EmailSender>;
-  sms?: { sender?: string };
-  push?: { name?: string };
-  tracking_domain?: string;
+  /** Checked by core/resource-settings.ts: {sender, smpp, http}. */
+  sms?: unknown;
+  /** Checked by core/resource-settings.ts: {name, webpush, fcm, apns}. */
+  push?: unknown;
+  tracking_domain?: string | null;
 }
 
-export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+/** A resource's fields checked: what resources/add stores, and resources/update with the stored resource filled in. */
+function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at'> {
   const channels = [...new Set(body.channels)] as Channel[];
   for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
@@ -59,29 +64,54 @@ export async function addResource(store: Store, body: ResourceInput): Promise<Re
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);
-  return store.insertResource(
-    {
-      name: body.name,
-      channels,
-      email,
-      sms: channels.includes('sms') ? { ...(body.sms?.sender ? { sender: body.sms.sender } : {}) } : null,
-      push: channels.includes('push') ? { ...(body.push?.name ? { name: body.push.name } : {}) } : null,
-      tracking_domain: domain,
-    },
-    Date.now(),
-  );
+  // A block of a channel the resource does not have is checked too (a typo is still a 400), then dropped.
+  const sms = checkSmsSettings(body.sms);
+  const push = checkPushSettings(body.push);
+  return {
+    name: body.name,
+    channels,
+    email,
+    sms: channels.includes('sms') ? sms : null,
+    push: channels.includes('push') ? push : null,
+    tracking_domain: domain,
+  };
 }
 
-export const resourceView = (r: Resource) => ({
-  id: r.id,
-  name: r.name,
-  channels: r.channels,
-  email: r.email,
-  sms: r.sms,
-  push: r.push,
-  tracking_domain: r.tracking_domain,
-  created: iso(r.created_at),
-});
+export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+  return store.insertResource(checkedResource(body), Date.now());
+}
+
+/**
+ * resources/update: each field given replaces the stored one (a block replaces the whole block), the
+ * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret.
+ */
+export async function updateResource(store: Store, body: Partial<ResourceInput> & { id: number }): Promise<Resource> {
+  const r = await loadResource(store, body.id);
+  const next = checkedResource({
+    name: body.name ?? r.name,
+    channels: body.channels ?? r.channels,
+    email: body.email ?? r.email ?? undefined,
+    sms: body.sms !== undefined ? restoreSecrets('sms', body.sms, r.sms) : r.sms,
+    push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
+    tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
+  });
+  const updated = { ...r, ...next };
+  await store.updateResource(updated);
+  return updated;
+}
+
+/** A resource as the API shows it: secrets as "********" (core/resource-secrets.ts). */
+export const resourceView = (r: Resource) =>
+  redactSettings({
+    id: r.id,
+    name: r.name,
+    channels: r.channels,
+    email: r.email,
+    sms: r.sms,
+    push: r.push,
+    tracking_domain: r.tracking_domain,
+    created: iso(r.created_at),
+  });
 
 export async function loadResource(store: Store, id: number): Promise<Resource> {
   const r = await store.getResource(id);

@@ -67,6 +67,13 @@ export function setupQueries(db: SqlDriver) {
       );
       return toResource(row!);
     },
+    async updateResource(r: Resource): Promise<void> {
+      await uniqueName('resource', r.name, () =>
+        db.run('UPDATE resources SET name = ?, channels = ?, email = ?, sms = ?, push = ?, tracking_domain = ? WHERE id = ?', [
+          r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, r.id,
+        ]),
+      );
+    },
     async getResource(id: number): Promise<Resource | null> {
       const r = await db.get('SELECT * FROM resources WHERE id = ?', [id]);
       return r ? toResource(r) : null;
