@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import smpp, { type PDU, type Session } from 'smpp';
 
-export interface Submit {
+interface Submit {
   n: number;
   to: string;
   from: string;

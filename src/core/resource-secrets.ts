@@ -7,7 +7,7 @@
  */
 import type { PushSettings, SmsSettings } from './types.ts';
 
-export const REDACTED = '********';
+const REDACTED = '********';
 
 /** Header values that are not secrets and stay readable. */
 const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent']);
@@ -21,7 +21,7 @@ interface SecretPath {
 }
 
 /** Every secret a resource holds. A new provider setting that is a secret belongs here. */
-export const SECRET_PATHS: readonly SecretPath[] = [
+const SECRET_PATHS: readonly SecretPath[] = [
   { block: 'sms', path: ['smpp', 'url'], kind: 'url' },
   { block: 'sms', path: ['http', 'url'], kind: 'url' },
   { block: 'sms', path: ['http', 'headers'], kind: 'headers' },

@@ -98,7 +98,7 @@ export function checkSmpp(v: unknown, at = 'sms.smpp'): SmppSettings {
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH'] as const;
 
-export function checkHttpSms(v: unknown, at = 'sms.http'): HttpSmsSettings {
+function checkHttpSms(v: unknown, at = 'sms.http'): HttpSmsSettings {
   const o = objectAt(v, at);
   unknownKeys(o, ['url', 'method', 'headers', 'body', 'timeout_seconds'], at);
   // The URL is checked with sample values filled in: {to} and friends are not valid in every position.
@@ -182,7 +182,7 @@ function pemKey(v: unknown, at: string): string {
 
 const optionalUrl = (v: unknown, at: string) => (v === undefined || v === null ? undefined : urlAt(v, at, ['http:', 'https:']));
 
-export function checkFcm(v: unknown, at = 'push.fcm'): FcmSettings {
+function checkFcm(v: unknown, at = 'push.fcm'): FcmSettings {
   const o = objectAt(v, at);
   unknownKeys(o, ['service_account', 'endpoint'], at);
   const sa = objectAt(o.service_account, `${at}.service_account`);
@@ -199,7 +199,7 @@ export function checkFcm(v: unknown, at = 'push.fcm'): FcmSettings {
   return { service_account: account, ...(endpoint ? { endpoint } : {}) };
 }
 
-export function checkApns(v: unknown, at = 'push.apns'): ApnsSettings {
+function checkApns(v: unknown, at = 'push.apns'): ApnsSettings {
   const o = objectAt(v, at);
   unknownKeys(o, ['key_id', 'team_id', 'private_key', 'topic', 'endpoint'], at);
   const endpoint = optionalUrl(o.endpoint, `${at}.endpoint`);

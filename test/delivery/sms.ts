@@ -12,7 +12,7 @@ export interface SmsShop {
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: messages/get answers a loosely typed object, checked by the assertions
-export type Message = Record<string, any>;
+type Message = Record<string, any>;
 
 export async function setupSmsShop(s: TestServer, sms: Record<string, unknown>, phones: string[], text = '{apicontent.text}'): Promise<SmsShop> {
   const db = ok(await s.call('databases/add', { name: 'sms' })).data.id;

@@ -23,8 +23,8 @@ const fill = (template: string, f: SmsFields, encode: (v: string) => string) => 
 const jsonEscape = (v: string) => JSON.stringify(v).slice(1, -1);
 const formEscape = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
 
-/** The request a message makes: exported for the tests of the escaping rules. */
-export function gatewayRequest(s: HttpSmsSettings, f: SmsFields): { url: string; method: string; headers: Record<string, string>; body?: string } {
+/** The request a message makes. */
+function gatewayRequest(s: HttpSmsSettings, f: SmsFields): { url: string; method: string; headers: Record<string, string>; body?: string } {
   const method = s.method ?? 'POST';
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(s.headers ?? {})) headers[k] = fill(v, f, (x) => x.replace(/[\r\n\0]+/g, ' '));

@@ -34,7 +34,7 @@ const UDH_INDICATOR = 0x40;
 const FINAL_RECEIPT = 0x01;
 
 /** An alphanumeric sender is TON 5 / NPI 0; a number is international, TON 1 / NPI 1, without its '+'. */
-export function sourceAddress(sender: string | undefined): { source_addr_ton: number; source_addr_npi: number; source_addr: string } {
+function sourceAddress(sender: string | undefined): { source_addr_ton: number; source_addr_npi: number; source_addr: string } {
   if (!sender) return { source_addr_ton: 0, source_addr_npi: 0, source_addr: '' };
   if (/^\+?\d+$/.test(sender)) return { source_addr_ton: 1, source_addr_npi: 1, source_addr: sender.replace(/^\+/, '') };
   return { source_addr_ton: 5, source_addr_npi: 0, source_addr: sender };

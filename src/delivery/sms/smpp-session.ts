@@ -39,7 +39,7 @@ const STATUS_NAMES = new Map<number, string>();
 for (const [name, code] of Object.entries(smpp.errors)) if (!STATUS_NAMES.has(code)) STATUS_NAMES.set(code, name);
 
 /** ESME_RTHROTTLED, or the hex of a status the package does not name. */
-export const statusName = (code: number) => STATUS_NAMES.get(code) ?? `0x${code.toString(16).padStart(8, '0')}`;
+const statusName = (code: number) => STATUS_NAMES.get(code) ?? `0x${code.toString(16).padStart(8, '0')}`;
 
 const reconnectDelay = (failures: number) => Math.round(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)) * (0.75 + Math.random() * 0.25));
 const throttleDelay = (n: number) => Math.min(10_000, 500 * 2 ** Math.min(n, 5));
