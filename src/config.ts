@@ -57,6 +57,8 @@ export interface Config {
   renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
   http: HttpLimits;
+  /** How long an SMPP submit_sm, bind or enquire_link waits for its answer before it counts as lost. */
+  smppTimeoutMs: number;
   /** Provider settings every resource gets unless it has its own (SALVO_SMPP_URL, SALVO_SMS_SENDER, SALVO_VAPID_*). */
   providerDefaults: ProviderDefaults;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     http: httpLimits(env),
     metricsToken: env.SALVO_METRICS_TOKEN || null,
     providerDefaults: providerDefaults(env),
+    smppTimeoutMs: integer(env, 'SALVO_SMPP_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
   };
 }
 

@@ -44,6 +44,9 @@ export interface TestSmsc {
   receiptStat: (s: Submit) => string;
   /** Whether receipts carry the receipted_message_id / message_state TLVs as well as the text. */
   receiptTlvs: boolean;
+  /** Whether enquire_link is answered (a hung SMSC answers nothing). */
+  answerEnquireLink: boolean;
+  enquireLinks: number;
   /** The texts that arrived whole: single SMS and reassembled multi-part ones, each with its recipient. */
   messages(): { to: string; text: string; parts: number; dataCoding: number; from: string }[];
   sendReceipt(s: Submit, stat: string): void;
@@ -54,7 +57,7 @@ export interface TestSmsc {
 
 const STATES: Record<string, number> = { DELIVRD: 2, EXPIRED: 3, DELETED: 4, UNDELIV: 5, ACCEPTD: 6, UNKNOWN: 7, REJECTD: 8 };
 
-export async function startSmsc(o: { systemId?: string; password?: string } = {}): Promise<TestSmsc> {
+export async function startSmsc(o: { systemId?: string; password?: string; port?: number } = {}): Promise<TestSmsc> {
   const systemId = o.systemId ?? 'salvo';
   const password = o.password ?? 'secret';
   let nextId = 0x1000;
@@ -68,6 +71,8 @@ export async function startSmsc(o: { systemId?: string; password?: string } = {}
     autoReceipt: true,
     receiptStat: () => 'DELIVRD',
     receiptTlvs: false,
+    answerEnquireLink: true,
+    enquireLinks: 0,
     messages() {
       const out: ReturnType<TestSmsc['messages']> = [];
       const groups = new Map<string, Submit[]>();
@@ -128,7 +133,10 @@ export async function startSmsc(o: { systemId?: string; password?: string } = {}
       session.on('close', () => t.sessions.splice(t.sessions.indexOf(session), 1));
       session.send(pdu.response({ system_id: 'TESTSMSC' }));
     });
-    session.on('enquire_link', (pdu: PDU) => session.send(pdu.response()));
+    session.on('enquire_link', (pdu: PDU) => {
+      t.enquireLinks++;
+      if (t.answerEnquireLink) session.send(pdu.response());
+    });
     session.on('unbind', (pdu: PDU) => {
       session.send(pdu.response());
       session.close();
@@ -161,7 +169,7 @@ export async function startSmsc(o: { systemId?: string; password?: string } = {}
       if (verdict === 0 && t.autoReceipt) t.sendReceipt(s, t.receiptStat(s));
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(o.port ?? 0, '127.0.0.1', () => r()));
   t.port = (server.address() as AddressInfo).port;
   t.url = `smpp://${systemId}:${password}@127.0.0.1:${t.port}`;
   return t;

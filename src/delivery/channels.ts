@@ -76,5 +76,5 @@ export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log }), push: outbox, smtp };
+  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: outbox, smtp };
 }

@@ -128,7 +128,13 @@ export class SmppSession {
       p.reject(transient(`the SMPP session to ${this.o.label} closed with this submit_sm unanswered; it may have been accepted`, 'SMPP_SESSION_LOST'));
     }
     if (this.closed) return;
-    if (!wasBound) this.failures++;
+    if (!wasBound) {
+      // The SMSC cannot be reached or refuses the bind: sends waiting for it fail now (and wait for their
+      // retry) rather than hold a worker each until the bind wait runs out.
+      this.failures++;
+      const why = transient(`the SMPP session to ${this.o.label} is not bound (${this.lastError ?? 'connection closed'})`, 'SMPP_NOT_BOUND');
+      for (const w of this.queue.splice(0)) w.fail(why);
+    }
     const wait = reconnectDelay(this.failures);
     this.o.log.warn({ smsc: this.o.label, unanswered: lost.length, reconnectInMs: wait, error: this.lastError }, 'SMPP session closed; reconnecting');
     this.reconnectTimer = setTimeout(() => {
