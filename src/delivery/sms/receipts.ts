@@ -45,7 +45,8 @@ export class ReceiptBook {
       if (!(await this.apply(receipt, detail))) this.park(receipt, detail);
       return 0;
     } catch (err) {
-      if (!isStoreUnavailable(err)) this.log.error({ err, smsc }, 'recording a delivery receipt failed; the SMSC is asked to deliver it again');
+      if (isStoreUnavailable(err)) this.log.warn({ smsc, reason: err.reason }, 'the store is unavailable; the SMSC is asked to deliver the receipt again');
+      else this.log.error({ err, smsc }, 'recording a delivery receipt failed; the SMSC is asked to deliver it again');
       return ESME_RX_T_APPN;
     }
   }

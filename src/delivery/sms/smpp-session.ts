@@ -67,6 +67,7 @@ export class SmppSession {
   private readonly queue: { go: () => void; fail: (e: Error) => void }[] = [];
   private throttles = 0;
   private throttledUntil = 0;
+  private throttleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: SmppSessionOptions) {
     this.connect();
@@ -181,7 +182,10 @@ export class SmppSession {
     if (!this.bound) return;
     const wait = this.throttledUntil - Date.now();
     if (wait > 0) {
-      setTimeout(() => this.drain(), wait).unref();
+      this.throttleTimer ??= setTimeout(() => {
+        this.throttleTimer = null;
+        this.drain();
+      }, wait);
       return;
     }
     while (this.queue.length && this.inflight.size + this.starting < this.o.window) {
@@ -270,6 +274,7 @@ export class SmppSession {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.throttleTimer) clearTimeout(this.throttleTimer);
     for (const w of this.queue.splice(0)) w.fail(transient(`the SMPP session to ${this.o.label} closed`, 'SMPP_CLOSED'));
     const session = this.session;
     if (!session) return;
