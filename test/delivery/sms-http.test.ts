@@ -18,14 +18,15 @@ interface Hit {
   at: number;
 }
 
-const PHONES = ['+79000000021', '+79000000022', '+79000000023', '+79000000024'];
+const PHONES = ['+79000000021', '+79000000022', '+79000000023', '+79000000024', '+79000000025', '+79000000026'];
 let s: TestServer;
 let shop: SmsShop;
 let gateway: http.Server;
 let base = '';
 const hits: Hit[] = [];
-/** The status (and headers) the gateway answers a request with. */
-let answer: (h: Hit) => [number, Record<string, string>?] = () => [200];
+/** The status (and headers) the gateway answers a request with; 'hang' answers nothing. */
+let answer: (h: Hit) => [number, Record<string, string>?] | 'hang' = () => [200];
+const held: http.ServerResponse[] = [];
 
 before(async () => {
   gateway = http.createServer((req, res) => {
@@ -34,7 +35,12 @@ before(async () => {
     req.on('end', () => {
       const hit = { method: req.method!, url: req.url!, headers: req.headers, body, at: Date.now() };
       hits.push(hit);
-      const [status, headers] = answer(hit);
+      const verdict = answer(hit);
+      if (verdict === 'hang') {
+        held.push(res);
+        return;
+      }
+      const [status, headers] = verdict;
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify({ status: status === 200 ? 'queued' : 'error', id: `gw-${hits.length}` }));
     });
   });
@@ -49,6 +55,7 @@ before(async () => {
 });
 after(async () => {
   await s.close();
+  for (const res of held) res.destroy();
   gateway.close();
 });
 
@@ -97,4 +104,24 @@ test('a GET gateway gets everything in the query string, URL-encoded', async () 
   assert.equal(hit.method, 'GET');
   const q = new URL(hit.url, base).searchParams;
   assert.deepEqual([q.get('to'), q.get('text'), q.get('from')], ['+79000000024', 'a&b=c д', 'SHOP']);
+});
+
+test('a gateway that does not answer within timeout_seconds is retried', async () => {
+  ok(await s.call('resources/update', { id: shop.resource, sms: { http: { url: `${base}/slow?to={to}`, method: 'GET', timeout_seconds: 1 } } }));
+  let hung = 0;
+  answer = (h) => (h.url.startsWith('/slow') && hung++ === 0 ? 'hang' : [200]);
+  const id = await shop.start(PHONES[4], { text: 'slow' });
+  const m = await shop.message(id, (m) => m.status === 'sent');
+  answer = () => [200];
+  assert.equal(hits.filter((h) => h.url.startsWith('/slow')).length, 2);
+  assert.match(m.history.find((h: { status: string }) => h.status === 'waiting').detail, /^HTTP_TIMEOUT: the SMS gateway .* did not answer \(no answer in 1 s\)/);
+});
+
+test('a form body gets the values form-encoded', async () => {
+  const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+  ok(await s.call('resources/update', { id: shop.resource, sms: { sender: 'SHOP', http: { url: `${base}/form`, headers: form, body: 'to={to}&from={sender}&text={text}' } } }));
+  await shop.message(await shop.start(PHONES[5], { text: 'a&b=c + д' }), (m) => m.status === 'sent');
+  const hit = hits.find((h) => h.url === '/form')!;
+  const q = new URLSearchParams(hit.body);
+  assert.deepEqual([q.get('to'), q.get('from'), q.get('text')], ['+79000000026', 'SHOP', 'a&b=c + д']);
 });
