@@ -74,7 +74,8 @@ export function subscriptionView(s: Subscription): Record<string, unknown> {
       ? { email: s.address }
       : s.channel === 'sms'
         ? { phone: s.address }
-        : { provider: s.provider, subscription_id: s.address };
+        : // The auth secret is write-only: with it anyone holding the endpoint could forge this browser's pushes.
+          { provider: s.provider, subscription_id: s.address, ...(s.keys ? { keys: { p256dh: s.keys.p256dh } } : {}) };
   return {
     id: s.id,
     resource_id: s.resource_id,

@@ -5,6 +5,7 @@
  */
 import { createPrivateKey } from 'node:crypto';
 import { badRequest } from './errors.ts';
+import { decodeKey, decodeP256Point } from './push.ts';
 import type { ApnsSettings, FcmSettings, HttpSmsSettings, PushSettings, Resource, SmppSettings, SmsSettings, WebPushSettings } from './types.ts';
 
 type Input = Record<string, unknown>;
@@ -151,36 +152,40 @@ export function checkSmsSettings(v: unknown): SmsSettings {
   return out;
 }
 
-function base64urlBytes(v: unknown, at: string, bytes: number): string {
-  const s = stringAt(v, at, 200)!;
-  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(s)) throw badRequest(`${at} must be base64url`);
-  const n = Buffer.from(s.replace(/=+$/, ''), 'base64url').length;
-  if (n !== bytes) throw badRequest(`${at} must decode to ${bytes} bytes, not ${n}`);
-  return s;
-}
-
 export function checkWebPush(v: unknown, at = 'push.webpush'): WebPushSettings {
   const o = objectAt(v, at);
   unknownKeys(o, ['vapid_public_key', 'vapid_private_key', 'subject'], at);
-  const pub = base64urlBytes(o.vapid_public_key, `${at}.vapid_public_key`, 65);
-  if (Buffer.from(pub, 'base64url')[0] !== 0x04) throw badRequest(`${at}.vapid_public_key must be an uncompressed P-256 point (starting with 0x04)`);
-  const priv = base64urlBytes(o.vapid_private_key, `${at}.vapid_private_key`, 32);
+  // Kept as unpadded base64url (what web-push takes), whether given so or as padded standard base64.
+  const pub = decodeP256Point(o.vapid_public_key, `${at}.vapid_public_key`).toString('base64url');
+  const priv = decodeKey(o.vapid_private_key, `${at}.vapid_private_key`, 32).toString('base64url');
   const subject = stringAt(o.subject, `${at}.subject`, 1000)!;
-  if (!/^(mailto:|https:\/\/)/.test(subject)) throw badRequest(`${at}.subject must be a mailto: or https:// URL`);
+  if (!/^(mailto:|https:\/\/)/.test(subject)) throw badRequest(`${at}.subject must be a mailto: or https: URL`);
   return { vapid_public_key: pub, vapid_private_key: priv, subject };
 }
 
-function pemKey(v: unknown, at: string): string {
+/** A PEM private key that can sign: RSA (FCM's RS256) or P-256 (APNs' ES256). */
+function pemKey(v: unknown, at: string, type: 'rsa' | 'ec'): string {
   const pem = stringAt(v, at, 10_000)!;
+  let ok = false;
   try {
-    createPrivateKey(pem);
+    const k = createPrivateKey(pem);
+    ok = k.asymmetricKeyType === type && (type === 'rsa' || k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
   } catch {
-    throw badRequest(`${at} is not a PEM private key (-----BEGIN PRIVATE KEY-----...)`);
+    ok = false;
   }
+  if (!ok) throw badRequest(`${at} is not ${type === 'rsa' ? 'an RSA' : 'a P-256 (ES256)'} private key in PEM`);
   return pem;
 }
 
-const optionalUrl = (v: unknown, at: string) => (v === undefined || v === null ? undefined : urlAt(v, at, ['http:', 'https:']));
+/** A provider endpoint: https://, or http:// for a local server (HTTP/2 without TLS for APNs). */
+function endpointAt(v: unknown, at: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  try {
+    return urlAt(v, at, ['http:', 'https:']);
+  } catch {
+    throw badRequest(`${at} must be an https:// URL (or http:// for a local server)`);
+  }
+}
 
 function checkFcm(v: unknown, at = 'push.fcm'): FcmSettings {
   const o = objectAt(v, at);
@@ -191,34 +196,39 @@ function checkFcm(v: unknown, at = 'push.fcm'): FcmSettings {
     ...sa,
     project_id: stringAt(sa.project_id, `${sat}.project_id`, 255)!,
     client_email: stringAt(sa.client_email, `${sat}.client_email`, 255)!,
-    private_key: pemKey(sa.private_key, `${sat}.private_key`),
+    private_key: pemKey(sa.private_key, `${sat}.private_key`, 'rsa'),
   };
-  if (sa.token_uri !== undefined) account.token_uri = urlAt(sa.token_uri, `${sat}.token_uri`, ['http:', 'https:']);
+  if (sa.token_uri !== undefined) account.token_uri = endpointAt(sa.token_uri, `${sat}.token_uri`);
   if (sa.private_key_id !== undefined) account.private_key_id = stringAt(sa.private_key_id, `${sat}.private_key_id`, 255);
-  const endpoint = optionalUrl(o.endpoint, `${at}.endpoint`);
+  const endpoint = endpointAt(o.endpoint, `${at}.endpoint`);
   return { service_account: account, ...(endpoint ? { endpoint } : {}) };
 }
 
 function checkApns(v: unknown, at = 'push.apns'): ApnsSettings {
   const o = objectAt(v, at);
   unknownKeys(o, ['key_id', 'team_id', 'private_key', 'topic', 'endpoint'], at);
-  const endpoint = optionalUrl(o.endpoint, `${at}.endpoint`);
-  return {
+  const out: ApnsSettings = {
     key_id: stringAt(o.key_id, `${at}.key_id`, 64)!,
     team_id: stringAt(o.team_id, `${at}.team_id`, 64)!,
-    private_key: pemKey(o.private_key, `${at}.private_key`),
+    private_key: pemKey(o.private_key, `${at}.private_key`, 'ec'),
     topic: stringAt(o.topic, `${at}.topic`, 255)!,
-    ...(endpoint ? { endpoint } : {}),
   };
+  const endpoint = endpointAt(o.endpoint, `${at}.endpoint`);
+  return endpoint ? { ...out, endpoint } : out;
 }
+
+/** The longest TTL push services take: FCM's 28 days. */
+const MAX_TTL_SECONDS = 2_419_200;
 
 export function checkPushSettings(v: unknown): PushSettings {
   if (v === undefined || v === null) return {};
   const o = objectAt(v, 'push');
-  unknownKeys(o, ['name', 'webpush', 'fcm', 'apns'], 'push');
+  unknownKeys(o, ['name', 'ttl', 'webpush', 'fcm', 'apns'], 'push');
   const out: PushSettings = {};
   const name = stringAt(o.name, 'push.name', 255, false);
   if (name) out.name = name;
+  const ttl = intAt(o.ttl, 'push.ttl', 0, MAX_TTL_SECONDS);
+  if (ttl !== undefined) out.ttl = ttl;
   if (o.webpush != null) out.webpush = checkWebPush(o.webpush);
   if (o.fcm != null) out.fcm = checkFcm(o.fcm);
   if (o.apns != null) out.apns = checkApns(o.apns);

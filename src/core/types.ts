@@ -1,4 +1,5 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
+import type { PushKeys } from './push.ts';
 
 export const CHANNELS = ['email', 'sms', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -60,6 +61,8 @@ export interface Subscription {
   channel: Channel;
   address: string;
   provider: string | null;
+  /** A browser push subscription's keys (Web Push); null for the rest. */
+  keys: PushKeys | null;
   status: SubscriptionStatus;
   priority: number;
   created_at: number;
@@ -109,9 +112,20 @@ export interface WebPushSettings {
   subject: string;
 }
 
+/** The JSON key file of a Google service account; other keys of the file are kept and ignored. */
+export interface FcmServiceAccount {
+  project_id: string;
+  client_email: string;
+  private_key: string;
+  private_key_id?: string;
+  /** Where the JWT is exchanged for an access token; Google's when absent (key files carry it). */
+  token_uri?: string;
+  [key: string]: unknown;
+}
+
 /** Firebase Cloud Messaging HTTP v1: the service account key file as Google issues it. */
 export interface FcmSettings {
-  service_account: { project_id: string; client_email: string; private_key: string; private_key_id?: string; token_uri?: string; [k: string]: unknown };
+  service_account: FcmServiceAccount;
   /** Default https://fcm.googleapis.com. */
   endpoint?: string;
 }
@@ -123,12 +137,14 @@ export interface ApnsSettings {
   private_key: string;
   /** The app's bundle id (apns-topic). */
   topic: string;
-  /** Default https://api.push.apple.com. */
+  /** Default https://api.push.apple.com; http:// speaks HTTP/2 without TLS (local servers and tests). */
   endpoint?: string;
 }
 
 export interface PushSettings {
   name?: string;
+  /** How long a push service keeps an undelivered push, in seconds (TTL, FCM ttl, apns-expiration). */
+  ttl?: number;
   webpush?: WebPushSettings;
   fcm?: FcmSettings;
   apns?: ApnsSettings;

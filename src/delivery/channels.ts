@@ -1,8 +1,9 @@
 /**
  * Channels send rendered messages. Email goes over SMTP when SALVO_SMTP_URL is set (smtp-channel.ts)
  * and is otherwise captured in the outbox, as the MIME text SMTP would have carried. SMS goes through
- * the provider its resource names (sms/index.ts: SMPP or an HTTP gateway), else to the outbox too;
- * push has no provider yet and is captured in the outbox.
+ * the provider its resource names (sms/index.ts: SMPP or an HTTP gateway); push through the provider
+ * its subscription and the resource's settings choose (push/index.ts); either goes to the outbox when
+ * the resource has no provider for it.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import nodemailer from 'nodemailer';
@@ -12,6 +13,7 @@ import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
+import { PushChannel } from './push/index.ts';
 import { SmsChannel } from './sms/index.ts';
 import { SmtpChannel } from './smtp-channel.ts';
 
@@ -76,5 +78,5 @@ export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: outbox, smtp };
+  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
 }

@@ -26,11 +26,3 @@ export class ProviderError extends Error implements SendFailure {
     Object.assign(this, failure);
   }
 }
-
-/** An HTTP Retry-After header (seconds, or an HTTP date) in ms; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}

@@ -11,6 +11,7 @@ import { startSmsc, type TestSmsc } from '../smsc.ts';
 import { setupSmsShop } from '../delivery/sms.ts';
 
 const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const ecdh = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = ecdh.privateKey.export({ format: 'jwk' });
 const vapidPublic = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]).toString('base64url');
@@ -25,7 +26,7 @@ const FULL = {
   push: {
     name: 'Shop',
     webpush: { vapid_public_key: vapidPublic, vapid_private_key: jwk.d!, subject: 'mailto:ops@shop.example' },
-    fcm: { service_account: { project_id: 'shop', client_email: 'fcm@shop.iam.example', private_key: pem, private_key_id: 'kid-s3cret', token_uri: 'https://oauth2.example/token' } },
+    fcm: { service_account: { project_id: 'shop', client_email: 'fcm@shop.iam.example', private_key: rsa, private_key_id: 'kid-s3cret', token_uri: 'https://oauth2.example/token' } },
     apns: { key_id: 'ABC123DEFG', team_id: 'TEAM123456', private_key: pem, topic: 'com.shop.app', endpoint: 'https://apns.example' },
   },
 };
@@ -87,8 +88,8 @@ describe('resources with provider settings', () => {
       [{ sms: { sender: 'A very long sender name' } }, /sms\.sender must be up to 11/],
       [{ sms: { smpp: { url: 'smpp://a:b@host', speed: 1 } } }, /sms\.smpp\.speed is not a setting/],
       [{ push: { webpush: { vapid_public_key: 'abc', vapid_private_key: jwk.d, subject: 'mailto:a@b.c' } } }, /push\.webpush\.vapid_public_key must decode to 65 bytes/],
-      [{ push: { webpush: { vapid_public_key: vapidPublic, vapid_private_key: jwk.d, subject: 'ops' } } }, /subject must be a mailto: or https:\/\//],
-      [{ push: { apns: { key_id: 'k', team_id: 't', private_key: 'not a key', topic: 'x' } } }, /push\.apns\.private_key is not a PEM private key/],
+      [{ push: { webpush: { vapid_public_key: vapidPublic, vapid_private_key: jwk.d, subject: 'ops' } } }, /subject must be a mailto: or https: URL/],
+      [{ push: { apns: { key_id: 'k', team_id: 't', private_key: 'not a key', topic: 'x' } } }, /push\.apns\.private_key is not a P-256 \(ES256\) private key in PEM/],
       [{ push: { fcm: { service_account: { project_id: 'p', client_email: 'e' } } } }, /push\.fcm\.service_account\.private_key is required/],
     ];
     for (const [extra, text] of cases) {

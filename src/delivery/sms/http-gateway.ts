@@ -6,7 +6,8 @@
  * bytes go into the history); 408, 429 and 5xx are retried, after Retry-After when given; any other
  * status is final. Global fetch (undici) keeps connections alive between messages.
  */
-import { ProviderError, retryAfterMs } from '../provider-error.ts';
+import { parseRetryAfter } from '../../core/retry.ts';
+import { ProviderError } from '../provider-error.ts';
 import type { HttpSmsSettings } from '../../core/types.ts';
 import type { SendResult } from '../channels.ts';
 
@@ -76,7 +77,7 @@ export async function sendHttpSms(s: HttpSmsSettings, f: SmsFields): Promise<Sen
   if (res.status >= 200 && res.status < 300) return { detail: `SMS gateway ${host} answered ${said}` };
   const code = `HTTP_${res.status}`;
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
-    throw new ProviderError(`the SMS gateway ${host} answered ${said}`, { code, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) });
+    throw new ProviderError(`the SMS gateway ${host} answered ${said}`, { code, retryAfterMs: parseRetryAfter(res.headers.get('retry-after') ?? undefined, Date.now()) });
   }
   throw new ProviderError(`the SMS gateway ${host} refused the message: ${said}`, { code, permanent: true });
 }

@@ -94,6 +94,7 @@ const resourceFields = {
   push: object(
     {
       name: str('Push sender name', 255),
+      ttl: int('Seconds a push service keeps an undelivered push (default 86400)', 0, 2_419_200),
       webpush: object(
         { vapid_public_key: str('VAPID public key, base64url', 200), vapid_private_key: str('VAPID private key, base64url' + SECRET, 200), subject: str('mailto: or https: contact', 1000) },
         ['vapid_public_key', 'vapid_private_key', 'subject'],
@@ -110,7 +111,7 @@ const resourceFields = {
           team_id: str('Team ID', 64),
           private_key: str('The .p8 key (PEM)' + SECRET, 10_000),
           topic: str('App bundle id', 255),
-          endpoint: str('Default https://api.push.apple.com', 2048),
+          endpoint: str('Default https://api.push.apple.com; http:// for a local HTTP/2 server without TLS', 2048),
         },
         ['key_id', 'team_id', 'private_key', 'topic'],
         'Apple Push Notification service (token auth)',
