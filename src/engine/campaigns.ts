@@ -7,8 +7,9 @@ import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
-import type { Store } from '../store/store.ts';
-import { iso, loadResource, loadTemplate } from './setup.ts';
+import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
+import { iso } from '../support/time.ts';
+import { loadResource, loadTemplate } from './catalog-entries.ts';
 
 export interface CampaignInput {
   name?: string;
@@ -53,8 +54,11 @@ function checkContent(content: CampaignContent[], channel: Channel): CampaignCon
   });
 }
 
+/** What checking a campaign reads: the resource, database and templates it names. */
+type CampaignChecks = Pick<CatalogStore, 'getResource' | 'getDatabase' | 'getTemplate'>;
+
 /** Checks that what a campaign names exists and fits together. */
-async function checkCampaign(store: Store, c: CampaignFields): Promise<void> {
+async function checkCampaign(store: CampaignChecks, c: CampaignFields): Promise<void> {
   if (!(TRIGGER_TYPES as readonly string[]).includes(c.trigger_type)) throw badRequest(`trigger_type must be one of ${TRIGGER_TYPES.join(', ')}`);
   const resource = await loadResource(store, c.resource_id);
   if (!resource.channels.includes(c.send_channel)) throw badRequest(`resource ${resource.id} has no '${c.send_channel}' channel`);
@@ -66,7 +70,7 @@ async function checkCampaign(store: Store, c: CampaignFields): Promise<void> {
   if (c.content_filter) checkQuery(c.content_filter, 'content_filter');
 }
 
-export async function addCampaign(store: Store, body: CampaignInput): Promise<Campaign> {
+export async function addCampaign(store: CampaignStore & CampaignChecks, body: CampaignInput): Promise<Campaign> {
   const channel = body.send_channel as Channel;
   const fields: CampaignFields = {
     name: body.name!,
@@ -89,14 +93,14 @@ export async function addCampaign(store: Store, body: CampaignInput): Promise<Ca
   return campaign;
 }
 
-export async function loadCampaign(store: Store, id: number): Promise<Campaign> {
+export async function loadCampaign(store: Pick<CampaignStore, 'getCampaign'>, id: number): Promise<Campaign> {
   const c = await store.getCampaign(id);
   if (!c) throw notFound(`trigger campaign ${id} not found`);
   return c;
 }
 
 /** campaigns/triggers/update: given keys replace; the channel is fixed; a new database renews the v1.0 link. */
-export async function updateCampaign(store: Store, body: CampaignInput & { id: number }): Promise<Campaign> {
+export async function updateCampaign(store: CampaignStore & CampaignChecks, body: CampaignInput & { id: number }): Promise<Campaign> {
   const c = await loadCampaign(store, body.id);
   if (body.send_channel !== undefined && body.send_channel !== c.send_channel) {
     throw badRequest(`send_channel cannot change after creation (campaign ${c.id} sends ${c.send_channel})`);
@@ -123,7 +127,7 @@ export async function updateCampaign(store: Store, body: CampaignInput & { id: n
   return updated;
 }
 
-export async function setCampaignActive(store: Store, id: number, active: boolean): Promise<Campaign> {
+export async function setCampaignActive(store: CampaignStore, id: number, active: boolean): Promise<Campaign> {
   const c = await loadCampaign(store, id);
   const now = Date.now();
   if (c.is_active !== active) {
@@ -134,7 +138,9 @@ export async function setCampaignActive(store: Store, id: number, active: boolea
 }
 
 /** deactivate with abort_if_running: drops queued and waiting messages and stops expanding launches. */
-export async function abortCampaign(store: Store, id: number): Promise<void> {
+export async function abortCampaign(
+  store: Transactions<Pick<MessageStore, 'abortQueued'> & Pick<LaunchStore, 'abortExpandingLaunches'> & Pick<CampaignStore, 'appendCampaignLog'>>,
+   id: number): Promise<void> {
   const now = Date.now();
   await store.transaction(async (tx) => {
     const messages = await tx.abortQueued(id, now);

@@ -11,7 +11,7 @@ import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type
 import { normalizeSubscription, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
 import type { Database, FieldDef, Profile } from '../core/types.ts';
 import type { ProfileWrite } from '../store/queries/profiles.ts';
-import type { Store } from '../store/store.ts';
+import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { findByField, scanDatabase } from './lookup.ts';
 
 const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
@@ -28,7 +28,7 @@ export interface MatchParams {
   field_name?: string;
 }
 
-export async function loadDatabase(store: Store, dbId: number): Promise<Database> {
+export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, dbId: number): Promise<Database> {
   const db = await store.getDatabase(dbId);
   if (!db) throw notFound(`database ${dbId} not found`);
   return db;
@@ -81,7 +81,7 @@ function keysOf(spec: MatchSpec, p: Profile): string[] {
 }
 
 /** Profiles of the database under each of the keys, in one pass of lookups. */
-async function lookupMany(store: Store, db: Database, spec: MatchSpec, keys: MatchKey[]): Promise<Profile[]> {
+async function lookupMany(store: ProfileStore, db: Database, spec: MatchSpec, keys: MatchKey[]): Promise<Profile[]> {
   const values = keys.map((k) => k.key);
   if (spec.mode === 'email') return store.findProfiles(db.id, 'email', values);
   if (spec.mode === 'phone') return store.findProfiles(db.id, { key: 'phones' }, values);
@@ -138,24 +138,19 @@ function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
   return { keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
 }
 
+type AfterFirst<T extends unknown[]> = T extends [unknown, ...infer Rest] ? Rest : never;
+
 /**
  * Writes prepared items in one transaction, in order: an item sees what earlier items of the same
  * batch wrote. `upsert` creates missing profiles; `update` answers 404 for them.
  */
-export async function writeProfiles(
-  store: Store,
-  db: Database,
-  spec: MatchSpec,
-  items: (PreparedItem | ItemResult)[],
-  mode: 'upsert' | 'update',
-  now: number,
-): Promise<ItemResult[]> {
-  return store.transaction((tx) => writeProfilesIn(tx, db, spec, items, mode, now));
+export function writeProfiles(store: Transactions<ProfileStore>, ...args: AfterFirst<Parameters<typeof writeProfilesIn>>): Promise<ItemResult[]> {
+  return store.transaction((tx) => writeProfilesIn(tx, ...args));
 }
 
 /** writeProfiles inside the caller's transaction (import_and_start writes the launch in it too). */
 export async function writeProfilesIn(
-  tx: Store,
+  tx: ProfileStore,
   db: Database,
   spec: MatchSpec,
   items: (PreparedItem | ItemResult)[],
@@ -211,7 +206,7 @@ export async function writeProfilesIn(
 }
 
 /** Writes a patch to one existing profile (v1.0 fields with option 2), keeping its index keys in step. */
-export async function saveProfilePatch(tx: Store, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
+export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
   const profile = applyProfilePatch(existing, patch, db.id, now);
   await tx.saveProfiles([{ profile, isNew: false, ...keyDiff(profileKeys(db, existing), profileKeys(db, profile)) }]);
   return profile;
@@ -276,7 +271,7 @@ export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
 }
 
 /** profiles/get: the one profile the request names, with its subscriptions. */
-export async function getProfile(store: Store, dbId: number, params: MatchParams & Record<string, unknown>) {
+export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDatabase'>, dbId: number, params: MatchParams & Record<string, unknown>) {
   const db = await loadDatabase(store, dbId);
   const spec = matchSpec(db, params);
   const name = spec.mode === 'custom' ? 'field_value' : spec.mode;

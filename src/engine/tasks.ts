@@ -4,17 +4,17 @@
  * a time, each chunk's messages committed together with the task's progress, so a restart resumes
  * at the first unprocessed item and no item is launched twice.
  */
-import type { FastifyBaseLogger } from 'fastify';
 import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
-import type { DeliveryMetrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
-import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
-import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps } from './launch.ts';
+import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
+import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
+import { campaignDatabase, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
+import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
-import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
+import { iso } from '../support/time.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
@@ -22,14 +22,22 @@ type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'
 /** Items per transaction: large enough to batch well, small enough not to hold SQLite for long. */
 const CHUNK = 200;
 
-const processItems = (kind: BatchKind, tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
+/** The store areas batches and tasks read and write. */
+type TaskAreas = BatchAreas & TaskStore & Pick<LaunchStore, 'getLaunch' | 'addLaunchTotal'>;
+
+/** What batch launches and the task runner need: their store areas, the catalog, a way to wake the loops. */
+export interface TaskDeps extends Omit<Launching, 'store'> {
+  store: TaskAreas & Transactions<TaskAreas>;
+}
+
+const processItems = (kind: BatchKind, tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
   kind === 'start_batch' ? startItems(tx, ctx, items, offset, now) : importItems(tx, ctx, items, offset, now);
 
 const contentMatches = (c: Campaign, content: Record<string, unknown>) => !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);
 
 /** A whole batch in one transaction: answers the launch and a result per item. */
 export async function runBatch(
-  deps: LaunchDeps,
+  deps: TaskDeps,
   kind: BatchKind,
   campaignId: number,
   body: Record<string, unknown>,
@@ -59,7 +67,7 @@ export async function runBatch(
 }
 
 /** Stores a task and its launch; the runner does the rest. Whole-request problems are refused now. */
-export async function createTask(deps: LaunchDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
+export async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
@@ -80,8 +88,8 @@ class Superseded extends Error {}
 
 export class TaskRunner extends BackgroundLoop {
   constructor(
-    private readonly deps: LaunchDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
+    private readonly deps: TaskDeps,
+    private readonly o: LoopOptions,
   ) {
     super();
   }
@@ -153,7 +161,6 @@ export class TaskRunner extends BackgroundLoop {
 }
 
 export function taskView(t: Task) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     task_id: t.id,
     kind: t.kind,
@@ -163,6 +170,6 @@ export function taskView(t: Task) {
     errors: t.errors,
     created: iso(t.created_at),
     updated: iso(t.updated_at),
-    finished: iso(t.finished_at),
+    finished: t.finished_at === null ? null : iso(t.finished_at),
   };
 }

@@ -4,7 +4,7 @@ import { CHANNELS, TRIGGER_TYPES } from '../../core/types.ts';
 import type { Campaign } from '../../core/types.ts';
 import { abortCampaign, addCampaign, campaignView, loadCampaign, setCampaignActive, updateCampaign, type CampaignInput } from '../../engine/campaigns.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { iso } from '../../engine/setup.ts';
+import { iso } from '../../support/time.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { anyObject, array, bool, id, int, name, object, str, toId } from '../schemas.ts';

@@ -2,8 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../core/errors.ts';
 import { MESSAGE_STATUSES, type Message } from '../../core/types.ts';
-import { iso } from '../../engine/setup.ts';
-import type { OutboxEntry } from '../../store/queries/messages.ts';
+import { iso } from '../../support/time.ts';
+import type { OutboxEntry } from '../../store/queries/outbox.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';

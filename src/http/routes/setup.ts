@@ -15,7 +15,7 @@ import {
   updateResource,
   updateTemplate,
   type ResourceInput,
-} from '../../engine/setup.ts';
+} from '../../engine/catalog-entries.ts';
 import { notFound } from '../../core/errors.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';

@@ -1,13 +1,12 @@
-/** Databases, resources and templates: checked, stored, shown in Altcraft's shapes. */
+/** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
-
-export const iso = (ms: number) => new Date(ms).toISOString();
+import type { CatalogStore } from '../store/store.ts';
+import { iso } from '../support/time.ts';
 
 /** The fields every database has, as databases/fields lists them before the custom ones. */
 const SYSTEM_FIELDS = [
@@ -27,12 +26,12 @@ const SYSTEM_FIELDS = [
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
-export async function addDatabase(store: Store, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
+export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
   const fields = checkFieldDefs(body.fields ?? []);
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
-export async function databaseFields(store: Store, id: number) {
+export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);
   return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
@@ -77,7 +76,7 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
   };
 }
 
-export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
   return store.insertResource(checkedResource(body), Date.now());
 }
 
@@ -85,7 +84,7 @@ export async function addResource(store: Store, body: ResourceInput): Promise<Re
  * resources/update: each field given replaces the stored one (a block replaces the whole block), the
  * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret.
  */
-export async function updateResource(store: Store, body: Partial<ResourceInput> & { id: number }): Promise<Resource> {
+export async function updateResource(store: Pick<CatalogStore, 'getResource' | 'updateResource'>, body: Partial<ResourceInput> & { id: number }): Promise<Resource> {
   const r = await loadResource(store, body.id);
   const next = checkedResource({
     name: body.name ?? r.name,
@@ -113,25 +112,25 @@ export const resourceView = (r: Resource) =>
     created: iso(r.created_at),
   });
 
-export async function loadResource(store: Store, id: number): Promise<Resource> {
+export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id: number): Promise<Resource> {
   const r = await store.getResource(id);
   if (!r) throw notFound(`resource ${id} not found`);
   return r;
 }
 
-export async function addTemplate(store: Store, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
+export async function addTemplate(store: Pick<CatalogStore, 'insertTemplate'>, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
   if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
   return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
 }
 
-export async function loadTemplate(store: Store, id: number): Promise<Template> {
+export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id: number): Promise<Template> {
   const t = await store.getTemplate(id);
   if (!t) throw notFound(`template ${id} not found`);
   return t;
 }
 
 /** templates/update: a channel given replaces that channel; channels not given are kept. */
-export async function updateTemplate(store: Store, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
+export async function updateTemplate(store: Pick<CatalogStore, 'getTemplate' | 'updateTemplate'>, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
   const t = await loadTemplate(store, body.id);
   const channels = body.channels ? { ...t.channels, ...checkTemplateChannels(body.channels) } : t.channels;
   const updated = { ...t, name: body.name ?? t.name, channels, updated_at: Date.now() };
