@@ -76,7 +76,7 @@ export type Channels = Record<RenderedMessage['channel'], Channel> & { smtp: Smt
 export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger): Channels {
   const outbox = outboxChannel(store);
   const smtp = config.smtpUrl
-    ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
+    ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, tls: config.smtpTls, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
   return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
 }
