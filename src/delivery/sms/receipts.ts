@@ -17,6 +17,8 @@ const RECEIPT_TYPE = 0x3c;
 const SMSC_DELIVERY_RECEIPT = 0x04;
 const RETRY_FOR_MS = 120_000;
 const RETRY_EVERY_MS = 250;
+/** Unmatched receipts kept for another try, at most: an SMSC sending receipts for ids Salvo never had cannot grow memory. */
+const MAX_UNMATCHED = 10_000;
 
 export class ReceiptBook {
   private readonly unmatched = new Map<string, { receipt: Receipt; detail: string; since: number }>();
@@ -58,6 +60,11 @@ export class ReceiptBook {
   }
 
   private park(receipt: Receipt, detail: string): void {
+    if (this.unmatched.size >= MAX_UNMATCHED && !this.unmatched.has(receipt.id)) {
+      const [oldest] = this.unmatched.keys();
+      this.unmatched.delete(oldest);
+      this.log.warn({ providerMessageId: oldest }, 'too many delivery receipts waiting for their message; the oldest is dropped');
+    }
     this.unmatched.set(receipt.id, { receipt, detail, since: Date.now() });
     this.timer ??= setTimeout(() => this.retry(), RETRY_EVERY_MS);
   }
