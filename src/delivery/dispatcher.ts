@@ -37,7 +37,8 @@ export interface DispatcherDeps {
   store: DeliveryAreas;
   catalog: Catalog;
   channels: Record<RenderedMessage['channel'], Channel>;
-  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;
+  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'> &
+    Partial<Pick<Config, 'providerDefaults'>>;
   log: FastifyBaseLogger;
   metrics?: DeliveryMetrics;
   /** The time it works by (what is due, when leases end); tests move it forward rather than wait. Date.now unless given. */
@@ -208,7 +209,7 @@ export class Dispatcher extends BackgroundLoop {
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
     const launch = await catalog.launch(m.launch_id);
     if (!launch) throw new ComposeError(`launch ${m.launch_id} of campaign ${campaign.id} no longer exists`);
-    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, this.d.config.renderLimits);
+    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, { limits: this.d.config.renderLimits, providerDefaults: this.d.config.providerDefaults });
     const attachments = m.channel === 'email' ? await catalog.attachmentsOf(launch.id) : [];
     return { rendered, attachments, resource };
   }
@@ -240,7 +241,14 @@ export class Dispatcher extends BackgroundLoop {
       } else {
         const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
         const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
-        outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
+        outcome = {
+          status: 'sent',
+          history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }],
+          last_error: null,
+          provider_message_id: result.providerMessageId ?? null,
+          ...(result.smsParts?.length ? { sms_parts: result.smsParts } : {}),
+          ...this.keep(rendered),
+        };
       }
     } catch (e) {
       if (isStoreUnavailable(e)) {

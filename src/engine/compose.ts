@@ -3,6 +3,7 @@
  * before sending it, and a dry run composes the messages it previews, with the same code.
  */
 import { renderContextOf, renderMessage, type RenderedMessage } from '../core/message.ts';
+import { NO_PROVIDER_DEFAULTS, type ProviderDefaults, withProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
 import { variantContent } from '../core/variants.ts';
@@ -27,15 +28,17 @@ export async function composeMessage(
   m: Pick<NewMessage, 'variant' | 'overrides'>,
   apicontent: Record<string, unknown>,
   r: Recipient,
-  limits: RenderLimits | undefined,
+  o: { limits?: RenderLimits; providerDefaults?: ProviderDefaults },
 ): Promise<{ rendered: RenderedMessage; resource: Resource }> {
   const content = variantContent(campaign.content, m.variant);
   if (!content) throw new ComposeError(`campaign ${campaign.id} has no content`);
-  const [template, resource] = await Promise.all([catalog.template(content.message_id), catalog.resource(campaign.resource_id)]);
-  if (!template || !resource) throw new ComposeError(`the template or resource of campaign ${campaign.id} no longer exists`);
+  const [template, stored] = await Promise.all([catalog.template(content.message_id), catalog.resource(campaign.resource_id)]);
+  if (!template || !stored) throw new ComposeError(`the template or resource of campaign ${campaign.id} no longer exists`);
+  // The server-wide provider settings (SALVO_SMPP_URL, ...) fill what the resource leaves out.
+  const resource = withProviderDefaults(stored, o.providerDefaults ?? NO_PROVIDER_DEFAULTS);
   try {
     const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions);
-    return { rendered: renderMessage(template, content, campaign, resource, r.to, ctx, limits), resource };
+    return { rendered: renderMessage(template, content, campaign, resource, r.to, ctx, o.limits), resource };
   } catch (e) {
     throw new ComposeError(`rendering failed: ${(e as Error).message}`);
   }

@@ -11,6 +11,7 @@
 import { notFound } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
+import type { ProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import type { Campaign, NewMessage, Profile } from '../core/types.ts';
 import type { ProfileStore, Store } from '../store/store.ts';
@@ -36,6 +37,7 @@ export interface DryRunLimits {
   /** How long a dry run may read a custom_request audience (SALVO_DRY_RUN_SECONDS). */
   dryRunMs: number;
   renderLimits: RenderLimits;
+  providerDefaults?: ProviderDefaults;
 }
 
 export interface PreviewItem {
@@ -133,7 +135,7 @@ async function previewOf(
     const to = own.find((s) => s.id === m.subscription_id)!;
     const item = { profile_id: m.profile_id, channel: m.channel, address: m.address, variant: m.variant, template_id: m.template_id };
     try {
-      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, limits.renderLimits);
+      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, { limits: limits.renderLimits, providerDefaults: limits.providerDefaults });
       const [subject, text, html] =
         rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
       preview.push({ ...item, subject, text: text ?? null, html: html ?? null });
