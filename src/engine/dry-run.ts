@@ -18,7 +18,7 @@ import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
 import type { Catalog } from './catalog.ts';
-import { composeMessage } from './compose.ts';
+import { ComposeError, composeMessage } from './compose.ts';
 import { campaignDatabase, contentMatches, launchableCampaign } from './launch.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import { prepareBatch, processItems, type BatchKind, type BatchOptions } from './tasks.ts';
@@ -130,11 +130,13 @@ async function previewOf(
   const preview: PreviewItem[] = [];
   const errors: DryRunAnswer['errors'] = [];
   for (const m of tally.sample) {
-    const profile = tally.profiles.get(m.profile_id)!;
+    const profile = tally.profiles.get(m.profile_id);
     const own = subscriptions.filter((s) => s.profile_id === m.profile_id);
-    const to = own.find((s) => s.id === m.subscription_id)!;
+    const to = own.find((s) => s.id === m.subscription_id);
     const item = { profile_id: m.profile_id, channel: m.channel, address: m.address, variant: m.variant, template_id: m.template_id };
     try {
+      // Removed by another request since it was read: the real message would fail the same way.
+      if (!profile || !to) throw new ComposeError(`profile ${m.profile_id} or its subscription no longer exists`);
       const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, { limits: limits.renderLimits, providerDefaults: limits.providerDefaults });
       const [subject, text, html] =
         rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
