@@ -19,6 +19,8 @@ export interface Outcome {
   skip_reason?: string | null;
   subject?: string | null;
   body?: string | null;
+  /** A failure that is a hard bounce: reported to webhooks as message.bounced. */
+  bounced?: boolean;
 }
 
 export interface RetryPolicy {

@@ -271,6 +271,7 @@ export class Dispatcher extends BackgroundLoop {
       }
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
+      if (outcome.status === 'failed' && isHardBounce(e as FailureFacts)) outcome.bounced = true;
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (m.subscription_id !== null) {
         if (config.hardBounce && isHardBounce(e as FailureFacts)) await this.markSubscription(m, 'hardbounced');

@@ -18,6 +18,7 @@ import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { triggerRoutes } from './routes/triggers.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
@@ -80,6 +81,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     triggerRoutes(api, deps, config, dedup);
     batchRoutes(api, deps, config, dedup);
     messageRoutes(api, store, deps.wake);
+    webhookRoutes(api, store, config, deps.wake);
   });
   linkRoutes(app, deps, verifier, dedup, config);
   return app;
