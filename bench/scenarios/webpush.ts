@@ -9,7 +9,7 @@ import https from 'node:https';
 import postgres from 'postgres';
 import webpush from 'web-push';
 import type { Figure } from '../lib/report.ts';
-import { TOKEN } from '../lib/load.ts';
+import { api, TOKEN } from '../lib/load.ts';
 import { startPushSink } from '../lib/push-sink.ts';
 import { startSalvo } from '../lib/server.ts';
 import { withSearchPath } from '../lib/world.ts';
@@ -19,13 +19,6 @@ import path from 'node:path';
 
 const WORKERS = 8;
 const SUBJECT = 'mailto:bench@shop.example';
-
-async function api(url: string, method: string, body: Record<string, unknown>) {
-  const r = await fetch(`${url}/api/v1.1/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN, ...body }) });
-  const answer = (await r.json()) as { error: number; error_text: string; data: { id: number } };
-  if (answer.error !== 0) throw new Error(`${method}: ${answer.error_text}`);
-  return answer.data;
-}
 
 export async function webPush(kind: 'sqlite' | 'postgres', pgUrl: string | null, n: number): Promise<Figure[]> {
   const sink = await startPushSink();

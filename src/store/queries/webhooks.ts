@@ -244,23 +244,23 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
     },
 
     async recordWebhookAttempt(id: number, worker: string, r: AttemptResult, now: number) {
-      return db.transaction(async (tx) => {
-        const row = await tx.get<{ webhook_id: number; history: string }>("SELECT webhook_id, history FROM webhook_events WHERE id = ? AND worker = ? AND status = 'sending'", [id, worker]);
-        if (!row) return undefined;
-        const history = [...json<WebhookAttempt[]>(row.history), r.attempt];
-        await tx.run(
-          `UPDATE webhook_events SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?,
-             worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ?`,
-          [r.status, JSON.stringify(history), r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, now, id],
-        );
-        const hook = await tx.get<{ failing_since: number | null }>(
-          r.status === 'delivered'
-            ? 'UPDATE webhooks SET failing_since = NULL WHERE id = ? RETURNING failing_since'
-            : 'UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since',
-          r.status === 'delivered' ? [row.webhook_id] : [r.attempt.time, row.webhook_id],
-        );
-        return { failingSince: hook?.failing_since === null || hook?.failing_since === undefined ? null : Number(hook.failing_since) };
-      });
+      // One statement: the attempt is spliced into the history as text (as messages' redrive does).
+      const item = JSON.stringify(r.attempt);
+      const row = await db.get<{ webhook_id: number }>(
+        `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?,
+           history = CASE WHEN history = '[]' THEN '[' || ? || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ? || ']' END,
+           worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending' RETURNING webhook_id`,
+        [r.status, r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, item, item, now, id, worker],
+      );
+      if (!row) return undefined;
+      // The endpoint's row is written only when its health changes: every post touching it would serialise them on PostgreSQL.
+      if (r.status === 'delivered') {
+        await db.run('UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [row.webhook_id]);
+        return { failingSince: null };
+      }
+      await db.run('UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [r.attempt.time, row.webhook_id]);
+      const hook = await db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = ?', [row.webhook_id]);
+      return { failingSince: hook?.failing_since == null ? null : Number(hook.failing_since) };
     },
 
     async requeueExpiredWebhookEvents(now: number): Promise<number> {
