@@ -1,7 +1,7 @@
 /** messages/list, messages/get and messages/retry (the message log), outbox/list and outbox/get (the capture outbox). */
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../core/errors.ts';
-import { MESSAGE_STATUSES, type Message } from '../../core/types.ts';
+import { CHANNELS, MESSAGE_STATUSES, type Message } from '../../core/types.ts';
 import { iso } from '../../support/time.ts';
 import type { OutboxEntry } from '../../store/queries/outbox.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
@@ -41,14 +41,15 @@ function page<T extends { id: number }>(rows: T[], limit: number) {
 }
 
 export function messageRoutes(app: FastifyInstance, store: Store, wake: LaunchDeps['wake']): void {
-  type ListBody = { campaign_id?: number | string; launch_id?: number; profile_id?: string; status?: Message['status']; cursor?: number; limit?: number };
+  type ListBody = { campaign_id?: number | string; launch_id?: number; profile_id?: string; status?: Message['status']; channel?: Message['channel']; cursor?: number; limit?: number };
   method<ListBody>(app, `${V}/messages/list`, 'messages', {
-    summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
+    summary: 'Messages, newest first, by campaign, launch, profile, status or channel; next_cursor pages on',
     body: object({
       campaign_id: id('Campaign id'),
       launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
       status: { type: 'string', enum: [...MESSAGE_STATUSES], description: 'Message status' },
+      channel: { type: 'string', enum: [...CHANNELS], description: 'Channel' },
       cursor,
       limit: int('At most this many (default 100)', 1, 1000),
     }),
