@@ -42,7 +42,7 @@ for (const kind of STORE_KINDS) {
         if (hangFirst.has(req.path) && nth === 1) return 'hang';
         return down.has(req.path) ? 503 : 200;
       };
-      ({ s, smtp, shop } = await startShop({ kind, clock: () => Date.now() + ahead, env: { SALVO_WEBHOOK_TIMEOUT_MS: '500' } }));
+      ({ s, smtp, shop } = await startShop({ kind, clock: () => Date.now() + ahead, env: { SALVO_WEBHOOK_TIMEOUT_MS: '500', SALVO_WEBHOOK_DISABLE_AFTER_HOURS: '1' } }));
     });
     after(async () => {
       await stopShop(s, smtp);
@@ -86,8 +86,11 @@ for (const kind of STORE_KINDS) {
       assert.equal(verify(hook.secret, got.headers, got.body.replace('A-1001', 'A-1002')), false, 'a changed body does not');
       // Events are written with the outcome, so the other campaign's hook would have its row by now.
       assert.deepEqual(await deliveries(other.id), []);
-      const [d] = await deliveries(hook.id);
-      assert.deepEqual([d.status, d.attempts.length, d.attempts[0].status_code, d.event_id], ['delivered', 1, 200, got.headers['webhook-id']]);
+      const [d] = await eventually(async () => {
+        const list = await deliveries(hook.id);
+        return list[0]?.status === 'delivered' && list;
+      }, 10_000, 'the attempt recorded');
+      assert.deepEqual([d.attempts.length, d.attempts[0].status_code, d.event_id], [1, 200, got.headers['webhook-id']]);
     });
 
     it('retries a receiver that answers 500 twice, with one webhook-id, until it answers 200', async () => {
@@ -160,6 +163,38 @@ for (const kind of STORE_KINDS) {
       // Nothing is left to post for it, so no second launch.done can follow.
       assert.deepEqual(ok(await s.call('webhooks/deliveries', { id: hook.id, status: 'queued' })).data, []);
       assert.equal(r.at('/big').length, 1001);
+    });
+
+    it('disables an endpoint that fails every attempt for SALVO_WEBHOOK_DISABLE_AFTER_HOURS, in the campaign log; redeliver re-drives it', async () => {
+      const campaign = await shopCampaign(s, shop, 'Dead hooks');
+      down.add('/dead');
+      const hook = await addHook('/dead', ['message.sent'], [campaign]);
+      ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'ann@example.com', content: { email_title: 'Dead' } }));
+      // Straight to each retry's time: the schedule reaches the hour after six attempts (5 s ... 30 min, then 1 h).
+      const disabled = await eventually(async () => {
+        const w = ok(await s.call('webhooks/get', { id: hook.id })).data;
+        if (!w.enabled) return w;
+        const [d] = await deliveries(hook.id);
+        if (d?.status === 'queued') ahead = Math.max(ahead, Date.parse(d.next_attempt) - Date.now() + 10);
+        return false;
+      }, 20_000, 'the endpoint disabled');
+      assert.match(disabled.disabled_reason, /^every attempt failed for 1\.\d h \(SALVO_WEBHOOK_DISABLE_AFTER_HOURS\)/);
+      const [d] = await deliveries(hook.id);
+      assert.equal(d.status, 'failed');
+      assert.equal(d.attempts.length, 7);
+      assert.ok(d.attempts.every((a: { status_code: number }) => a.status_code === 503));
+      const log = ok(await s.call('campaigns/log_v2', { id: campaign })).data;
+      assert.ok(log.some((e: { level: string; message: string }) => e.level === 'warning' && e.message.startsWith(`webhook ${hook.id} disabled: every attempt failed`)), JSON.stringify(log));
+      // Disabled: a new event is not written for it.
+      ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'bob@example.com', content: { email_title: 'Dead 2' } }));
+      await eventually(async () => ok(await s.call('messages/list', { campaign_id: campaign, status: 'sent' })).data.length === 2, 10_000, 'both sent');
+      assert.equal((await deliveries(hook.id)).length, 1);
+      down.delete('/dead');
+      ok(await s.call('webhooks/update', { id: hook.id, enabled: true }));
+      assert.deepEqual(ok(await s.call('webhooks/redeliver', { id: hook.id, status: 'failed' })).data, { queued: 1 });
+      await eventually(async () => (await deliveries(hook.id))[0].status === 'delivered', 10_000, 'delivered after redeliver');
+      assert.equal(new Set(r.at('/dead').map((x) => x.headers['webhook-id'])).size, 1);
+      assert.equal(ok(await s.call('webhooks/get', { id: hook.id })).data.failing_since, null);
     });
 
     it('keeps the secret out of list and get, and rotates it on request', async () => {
