@@ -11,11 +11,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import postgres from 'postgres';
 import type { Figure } from '../lib/report.ts';
 import { api, TOKEN } from '../lib/load.ts';
 import { startSalvo } from '../lib/server.ts';
-import { withSearchPath } from '../lib/world.ts';
+import { benchSchema } from '../lib/world.ts';
 
 const CONCURRENCY = 16;
 const SECRET = `whsec_${Buffer.alloc(24, 9).toString('base64')}`;
@@ -85,14 +84,11 @@ export async function webhooks(kind: 'sqlite' | 'postgres', pgUrl: string | null
 
   receiver.reset();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'salvo-bench-webhooks-'));
-  let schema: string | null = null;
+  let schema: Awaited<ReturnType<typeof benchSchema>> | null = null;
   const env: Record<string, string> = { SALVO_DATA_DIR: dataDir, SALVO_TOKEN: TOKEN, SALVO_WEBHOOK_CONCURRENCY: String(CONCURRENCY), SALVO_LOG_LEVEL: 'error' };
   if (kind === 'postgres') {
-    schema = `salvo_bench_hooks_${process.pid}_${Date.now()}`;
-    const sql = postgres(pgUrl!, { onnotice: () => {} });
-    await sql.unsafe(`CREATE SCHEMA ${schema}`);
-    await sql.end();
-    env.SALVO_DATABASE_URL = withSearchPath(pgUrl!, schema);
+    schema = await benchSchema(pgUrl!, 'salvo_bench_hooks');
+    env.SALVO_DATABASE_URL = schema.url;
   }
   const salvo = await startSalvo(env);
   const db = (await api(salvo.url, 'databases/add', { name: 'hooks', fields: [{ name: 'Segment', type: 'int', indexed: true }] })).id;
@@ -123,11 +119,7 @@ export async function webhooks(kind: 'sqlite' | 'postgres', pgUrl: string | null
   const rate = receiver.count / ((performance.now() - s0) / 1000);
   await salvo.stop();
   await receiver.close();
-  if (schema) {
-    const sql = postgres(pgUrl!, { onnotice: () => {} });
-    await sql.unsafe(`DROP SCHEMA ${schema} CASCADE`);
-    await sql.end();
-  }
+  await schema?.drop();
   const ratio = rate / baseline;
   return [
     {

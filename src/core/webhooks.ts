@@ -5,6 +5,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { iso } from '../support/time.ts';
+import type { Message } from './types.ts';
 
 export const WEBHOOK_EVENTS = ['message.sent', 'message.failed', 'message.skipped', 'message.delivered', 'message.bounced', 'launch.done', 'task.done'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
@@ -18,18 +19,8 @@ export function messageEventType(status: string, bounced = false): WebhookEventT
   return null;
 }
 
-/** A message as a message.* event carries it. */
-export interface MessageFacts {
-  id: number;
-  launch_id: number;
-  campaign_id: number;
-  profile_id: string;
-  channel: string;
-  address: string | null;
-  status: string;
-  last_error: string | null;
-  skip_reason: string | null;
-}
+/** A message as a message.* event carries it (its status may be `delivered`, which receipts report). */
+export type MessageFacts = Omit<Pick<Message, 'id' | 'launch_id' | 'campaign_id' | 'profile_id' | 'channel' | 'address' | 'last_error' | 'skip_reason'>, 'status'> & { status: string };
 
 /** The JSON text posted for an event: {type, timestamp (RFC 3339), data}. */
 export const eventBody = (type: WebhookEventType, now: number, data: Record<string, unknown>): string => JSON.stringify({ type, timestamp: iso(now), data });

@@ -18,7 +18,7 @@ import { profileDocument, subscriptionView } from '../core/profile.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { BackgroundLoop } from '../support/background-loop.ts';
+import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
@@ -55,8 +55,6 @@ function failureText(e: unknown): string {
   return `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)}`.slice(0, 1000);
 }
 
-/** Waits for a store that failed: from 100 ms doubling to 5 s. */
-const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
 
 interface Claimed {
   message: Message;

@@ -12,7 +12,7 @@ import type { Config } from '../config.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { ClaimedDelivery } from '../store/queries/webhooks.ts';
 import type { CampaignStore, Transactions, WebhookStore } from '../store/store.ts';
-import { BackgroundLoop } from '../support/background-loop.ts';
+import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import { postWebhook } from './webhook-post.ts';
 
 type SenderAreas = Omit<WebhookStore, 'insertWebhook' | 'listWebhooks' | 'updateWebhook' | 'deleteWebhook' | 'listWebhookEvents' | 'redeliverWebhookEvents'> &
@@ -29,7 +29,6 @@ export interface WebhookSenderDeps {
 /** Launches marked done per upkeep at most: a backlog is worked off over several. */
 const FINISH_BATCH = 500;
 
-const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
 
 export class WebhookSender extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}:webhooks`;
@@ -132,7 +131,7 @@ export class WebhookSender extends BackgroundLoop {
   /** An endpoint failing every attempt past SALVO_WEBHOOK_DISABLE_AFTER_HOURS is disabled, in the log of each campaign it serves. */
   private async disable(c: ClaimedDelivery, since: number, now: number): Promise<void> {
     const hours = Math.round((now - since) / 360_000) / 10;
-    const reason = `every attempt failed for ${hours} h (SALVO_WEBHOOK_DISABLE_AFTER_HOURS); last: ${c.url.replace(/\?.*$/, '')}`;
+    const reason = `every attempt to post to ${c.url.replace(/\?.*$/, '')} failed for ${hours} h (SALVO_WEBHOOK_DISABLE_AFTER_HOURS)`;
     await this.record(c, () =>
       this.d.store.transaction(async (tx) => {
         if (!(await tx.disableWebhook(c.webhook_id, reason, now))) return;
