@@ -7,7 +7,7 @@ import { BlockList, isIP } from 'node:net';
 import { iso } from '../support/time.ts';
 import type { Message } from './types.ts';
 
-export const WEBHOOK_EVENTS = ['message.sent', 'message.failed', 'message.skipped', 'message.delivered', 'message.bounced', 'launch.done', 'task.done'] as const;
+export const WEBHOOK_EVENTS = ['message.sent', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'launch.done', 'task.done'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** The message.* event a message's final status reports; a hard bounce is message.bounced rather than message.failed. */
@@ -16,6 +16,7 @@ export function messageEventType(status: string, bounced = false): WebhookEventT
   if (status === 'skipped') return 'message.skipped';
   if (status === 'failed') return bounced ? 'message.bounced' : 'message.failed';
   if (status === 'delivered') return 'message.delivered';
+  if (status === 'undelivered') return 'message.undelivered';
   return null;
 }
 
@@ -27,7 +28,7 @@ export const eventBody = (type: WebhookEventType, now: number, data: Record<stri
 
 /** data of a message.* event; custom_data is the item's own (batches) or else the launch's, as the trigger call sent it. */
 export function messageEventData(m: MessageFacts, customData: unknown): Record<string, unknown> {
-  const error = m.status === 'failed' ? m.last_error : m.status === 'skipped' ? m.skip_reason : null;
+  const error = m.status === 'failed' || m.status === 'undelivered' ? m.last_error : m.status === 'skipped' ? m.skip_reason : null;
   return {
     message_id: m.id,
     launch_id: m.launch_id,

@@ -182,9 +182,6 @@ export async function writeMessageEvent(db: SqlDriver, row: Row, now: number, bo
   await writeEvent(db, type, m.campaign_id, m.launch_id, async () => messageEventData(m, own ?? (await launchCustomData(db, m.launch_id))), now);
 }
 
-/** message.delivered, for delivery receipts (SMS): call it in the transaction that records the receipt, with the message's row. */
-export const writeDeliveredEvent = (db: SqlDriver, row: Row, now: number) => writeMessageEvent(db, { ...row, status: 'delivered' }, now);
-
 export function webhookQueries(db: SqlDriver): WebhookStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
