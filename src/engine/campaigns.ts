@@ -8,7 +8,17 @@ import { compileTemplate } from '../core/templates.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { Store } from '../store/store.ts';
+import type { Catalog } from './catalog.ts';
 import { iso, loadResource, loadTemplate } from './setup.ts';
+
+/**
+ * What changes a campaign: the store, and this process's catalog cache, which forgets the campaign so
+ * this process sees its own change at once (others within the cache's second).
+ */
+export interface CampaignDeps {
+  store: Store;
+  catalog: Pick<Catalog, 'forgetCampaign'>;
+}
 
 export interface CampaignInput {
   name?: string;
@@ -96,7 +106,7 @@ export async function loadCampaign(store: Store, id: number): Promise<Campaign> 
 }
 
 /** campaigns/triggers/update: given keys replace; the channel is fixed; a new database renews the v1.0 link. */
-export async function updateCampaign(store: Store, body: CampaignInput & { id: number }): Promise<Campaign> {
+export async function updateCampaign({ store, catalog }: CampaignDeps, body: CampaignInput & { id: number }): Promise<Campaign> {
   const c = await loadCampaign(store, body.id);
   if (body.send_channel !== undefined && body.send_channel !== c.send_channel) {
     throw badRequest(`send_channel cannot change after creation (campaign ${c.id} sends ${c.send_channel})`);
@@ -120,21 +130,23 @@ export async function updateCampaign(store: Store, body: CampaignInput & { id: n
   await checkCampaign(store, updated);
   await store.updateCampaign(updated);
   await store.appendCampaignLog(c.id, 'info', 'campaign updated', updated.updated_at);
+  catalog.forgetCampaign(c.id);
   return updated;
 }
 
-export async function setCampaignActive(store: Store, id: number, active: boolean): Promise<Campaign> {
+export async function setCampaignActive({ store, catalog }: CampaignDeps, id: number, active: boolean): Promise<Campaign> {
   const c = await loadCampaign(store, id);
   const now = Date.now();
   if (c.is_active !== active) {
     await store.updateCampaign({ ...c, is_active: active, updated_at: now });
     await store.appendCampaignLog(c.id, 'info', active ? 'campaign activated' : 'campaign deactivated', now);
   }
+  catalog.forgetCampaign(c.id);
   return { ...c, is_active: active };
 }
 
 /** deactivate with abort_if_running: drops queued and waiting messages and stops expanding launches. */
-export async function abortCampaign(store: Store, id: number): Promise<void> {
+async function abortCampaign(store: Store, id: number): Promise<void> {
   const now = Date.now();
   await store.transaction(async (tx) => {
     const messages = await tx.abortQueued(id, now);
@@ -166,3 +178,32 @@ export const campaignView = (c: Campaign, publicUrl: string) => ({
   created: iso(c.created_at),
   updated: iso(c.updated_at),
 });
+
+/** campaigns/triggers/list: a page by id from `fromId`, the total, and the id the next page starts at. */
+export async function listCampaigns(store: Store, q: { fromId: number; limit: number; isActive: boolean | null }) {
+  const { rows, total } = await store.listCampaigns({ ...q, limit: q.limit + 1 });
+  return { rows: rows.slice(0, q.limit), total, nextFromId: rows.length > q.limit ? rows[q.limit].id : null };
+}
+
+/** campaigns/deactivate; with abort_if_running, its queued messages are dropped too. */
+export async function deactivateCampaign(deps: CampaignDeps, id: number, abortIfRunning: boolean): Promise<Campaign> {
+  const c = await setCampaignActive(deps, id, false);
+  if (abortIfRunning) {
+    await abortCampaign(deps.store, c.id);
+    deps.catalog.forgetCampaign(c.id);
+  }
+  return c;
+}
+
+/** campaigns/get_status. A trigger campaign never completes: it waits for the next call. */
+export async function campaignStatus(store: Store, id: number) {
+  const c = await loadCampaign(store, id);
+  return { is_active: c.is_active, is_completed: false, status: c.is_active ? 'active' : 'inactive' };
+}
+
+/** campaigns/log_v2: the campaign's log, newest first. */
+export async function campaignLog(store: Store, id: number, limit: number) {
+  const c = await loadCampaign(store, id);
+  const rows = await store.listCampaignLog(c.id, limit);
+  return rows.map((r) => ({ level: r.level, message: r.message, time: iso(r.time) }));
+}

@@ -5,7 +5,7 @@
  * expanded in pages, the first ones at once and the rest in the background (expander.ts).
  */
 import { badRequest, notFound } from '../core/errors.ts';
-import type { LaunchParams } from '../core/launch-request.ts';
+import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
@@ -50,11 +50,18 @@ const summary = (rows: NewMessage[]) => {
   return { queued, skipped: rows.length - queued, text: `${queued} queued${rows.length > queued ? `, ${rows.length - queued} skipped (${reasons.join(', ')})` : ''}` };
 };
 
+/** Records, inside the caller's transaction, a launch its campaign's content_filter stops: no message. */
+export async function writeFilteredLaunch(tx: Store, campaign: Campaign, p: LaunchContent, kind: string, now: number): Promise<Launch> {
+  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+  await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
+  return l;
+}
+
 /** Writes a launch whose messages are all known now, inside the caller's transaction. */
 export async function writeLaunch(
   tx: Store,
   campaign: Campaign,
-  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
+  p: LaunchContent,
   kind: string,
   rows: NewMessage[],
   now: number,
@@ -69,20 +76,6 @@ export async function writeLaunch(
   return { launch: l, queued: s.queued, skipped: s.skipped, empty: false };
 }
 
-/** Stores a launch whose messages are all known now, in one transaction, and wakes the workers. */
-async function storeLaunch(
-  deps: LaunchDeps,
-  campaign: Campaign,
-  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
-  kind: string,
-  rows: NewMessage[],
-  now: number,
-): Promise<LaunchResult> {
-  const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
-  if (result.queued) deps.wake('messages');
-  return result;
-}
-
 /** Work a custom_request launch does before answering; the rest is the expander's. */
 const INLINE_ROWS = 5_000;
 
@@ -91,19 +84,17 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
 
-  if (campaign.content_filter && !compileQuery(campaign.content_filter, 'content_filter')(p.content)) {
-    const launch = await deps.store.transaction(async (tx) => {
-      const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-      await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
-      return l;
-    });
+  if (!passesContentFilter(campaign, p.content)) {
+    const launch = await deps.store.transaction((tx) => writeFilteredLaunch(tx, campaign, p, kind, now));
     return { launch, queued: 0, skipped: 0, empty: false };
   }
 
   if (p.audience.kind === 'single') {
     const profile = await resolveSingle(deps.store, db, p.audience.match);
     const rows = await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
-    return storeLaunch(deps, campaign, p, kind, rows, now);
+    const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
+    if (result.queued) deps.wake('messages');
+    return result;
   }
 
   const query = p.audience.query;

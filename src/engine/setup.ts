@@ -4,6 +4,7 @@ import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { Store } from '../store/store.ts';
+import type { Catalog } from './catalog.ts';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -30,9 +31,18 @@ export async function addDatabase(store: Store, body: { name: string; fields?: {
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
-export async function databaseFields(store: Store, id: number) {
+export async function loadDatabase(store: Store, id: number): Promise<Database> {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);
+  return db;
+}
+
+export const listDatabases = (store: Store) => store.listDatabases();
+export const listResources = (store: Store) => store.listResources();
+export const listTemplates = (store: Store) => store.listTemplates();
+
+export async function databaseFields(store: Store, id: number) {
+  const db = await loadDatabase(store, id);
   return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
 }
 
@@ -100,12 +110,19 @@ export async function loadTemplate(store: Store, id: number): Promise<Template> 
   return t;
 }
 
-/** templates/update: a channel given replaces that channel; channels not given are kept. */
-export async function updateTemplate(store: Store, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
+/**
+ * templates/update: a channel given replaces that channel; channels not given are kept. This process's
+ * catalog forgets the template, so its next launch renders the new one.
+ */
+export async function updateTemplate(
+  { store, catalog }: { store: Store; catalog: Pick<Catalog, 'forgetTemplate'> },
+  body: { id: number; name?: string; channels?: ChannelInput[] },
+): Promise<Template> {
   const t = await loadTemplate(store, body.id);
   const channels = body.channels ? { ...t.channels, ...checkTemplateChannels(body.channels) } : t.channels;
   const updated = { ...t, name: body.name ?? t.name, channels, updated_at: Date.now() };
   await store.updateTemplate(updated);
+  catalog.forgetTemplate(updated.id);
   return updated;
 }
 
