@@ -86,6 +86,25 @@ describe('template language', () => {
     assert.equal(render('{jsonpath(apicontent "$.order.items[-1].qty")}'), '1');
   });
 
+  it('chooses the first true branch of an {else if} chain', () => {
+    const tpl = '{if lead.orders equal 1}one{else if lead.orders equal 3}three{else if lead._fname}named{else}other{end}';
+    assert.equal(render(tpl), 'three');
+    assert.equal(render('{if lead.empty}a{else if lead.missing}b{else}c{end}'), 'c');
+    assert.equal(render('{if lead.empty}a{else if lead._fname}b{end}!'), 'b!');
+    assert.equal(render('{if lead.empty}a{else if lead.missing}b{end}!'), '!');
+    // nested blocks inside a branch close on their own {end}
+    assert.equal(render('{if lead.empty}a{else if lead.tags}{for t in lead.tags}[{t}]{end}{else}c{end}'), '[vip][new]');
+  });
+
+  it('refuses an {else if} that is misplaced or has no condition', () => {
+    assert.match(syntaxError('x{else if lead.a}y').message, /\{else if\} without an open \{if\}/);
+    assert.match(syntaxError('{if lead.a}x{else}y{else if lead.b}z{end}').message, /\{else if\} without an open \{if\}/);
+    assert.match(syntaxError('{if lead.a}x{else if}y{end}').message, /needs a condition/);
+    assert.match(syntaxError('{if lead.a}x{else if lead.b}y').message, /not closed with \{end\}/);
+    const chain = `{if lead.a}0${Array.from({ length: 150 }, (_, i) => `{else if lead.a${i}}${i}`).join('')}{end}`;
+    assert.match(syntaxError(chain).message, /nested deeper than 100 levels/);
+  });
+
   it('reports the line and column of a syntax error', () => {
     let e = syntaxError('line one\n  {if lead.x}open');
     assert.deepEqual([e.line, e.column], [2, 3]);

@@ -25,7 +25,7 @@ type Token =
   | { k: 'num'; v: number; at: number }
   | { k: 'punct'; v: '(' | ')' | ','; at: number };
 
-type Terminator = 'end' | 'else' | 'eof';
+type Terminator = 'end' | 'else' | 'elseif' | 'eof';
 
 /**
  * How deep blocks ({if}/{for} inside each other) and expressions (parentheses, `not`, calls) may
@@ -69,8 +69,11 @@ class Parser {
     return new TemplateSyntaxError(p.line, p.column, reason);
   }
 
-  /** Nodes up to `{end}`, `{else}` or the end of input; says which one stopped it and where. */
-  private parseBlock(scope: Set<string>, allowElse: boolean): { nodes: Node[]; end: { kind: Terminator; at: number } } {
+  /**
+   * Nodes up to `{end}`, `{else}`, `{else if ...}` or the end of input; says which one stopped it and
+   * where, with the condition's tokens for `{else if}`.
+   */
+  private parseBlock(scope: Set<string>, allowElse: boolean): { nodes: Node[]; end: { kind: Terminator; at: number; cond?: Token[] } } {
     const nodes: Node[] = [];
     let text = '';
     const flush = () => {
@@ -100,6 +103,10 @@ class Parser {
       const tokens = this.tokenize(open + 1, close);
       this.i = close + 1;
       const head = tokens[0] as Token & { k: 'word' };
+      if (head.v === 'else' && tokens[1]?.k === 'word' && tokens[1].v === 'if') {
+        if (!allowElse) throw this.error(open, '{else if} without an open {if}');
+        return { nodes, end: { kind: 'elseif', at: open, cond: tokens.slice(1) } };
+      }
       if (head.v === 'end' || head.v === 'else') {
         if (tokens.length > 1) throw this.error(tokens[1].at, `{${head.v}} takes nothing after it`);
         if (head.v === 'else' && !allowElse) throw this.error(open, '{else} without an open {if}');
@@ -130,6 +137,15 @@ class Parser {
     if (first.end.kind === 'eof') throw this.error(open, '{if} is not closed with {end}');
     // biome-ignore lint/suspicious/noThenProperty: the AST's branches of {if}; a node is never awaited
     if (first.end.kind === 'end') return { t: 'if', cond, then: first.nodes, else: [] };
+    if (first.end.kind === 'elseif') {
+      // {if a}..{else if b}..{end} is {if a}..{else}{if b}..{end}{end} sharing one {end}; each link of the
+      // chain counts as a level of nesting, so the renderer's recursion stays bounded.
+      if (++this.depth > PARSE_LIMITS.blockDepth) throw this.error(first.end.at, `{if} and {for} are nested deeper than ${PARSE_LIMITS.blockDepth} levels`);
+      const rest = this.parseIf(first.end.cond!, first.end.at, scope);
+      this.depth--;
+      // biome-ignore lint/suspicious/noThenProperty: the AST's branches of {if}; a node is never awaited
+      return { t: 'if', cond, then: first.nodes, else: [rest] };
+    }
     const second = this.parseBlock(scope, false);
     if (second.end.kind !== 'end') throw this.error(open, '{if} is not closed with {end}');
     // biome-ignore lint/suspicious/noThenProperty: the AST's branches of {if}; a node is never awaited
