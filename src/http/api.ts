@@ -85,9 +85,10 @@ const successEnvelope = (data: TSchema, extra: TProperties) =>
   );
 
 /** The responses of a method: its answer and the errors it may give (the error envelope is a shared schema, by $ref). */
-function responses(data: TSchema, extra: TProperties, more: number[] = []) {
+function responses(data: TSchema, extra: TProperties, more: number[] = [], tokenNeeded = true) {
   const out: Record<string, TSchema | { $ref: string; description: string }> = { 200: successEnvelope(data, extra) };
-  for (const code of [400, 401, 403, ...more, 413, 500, 503]) out[code] = { $ref: 'ErrorEnvelope#', description: ERRORS[code] };
+  const codes = [400, ...(tokenNeeded ? [401] : []), 403, ...more, 413, 500, 503];
+  for (const code of codes) out[code] = { $ref: 'ErrorEnvelope#', description: ERRORS[code] };
   return out;
 }
 
@@ -124,8 +125,11 @@ declare module 'fastify' {
   }
 }
 
-/** The responses of an API v1.0 link: the launch answers data null; the link may name no campaign or profile. */
-export const linkResponses = () => responses(Type.Null({ description: 'null; the launch id is in the Launch-Id header' }), {}, [404, 409]);
+/**
+ * The responses of an API v1.0 link: the launch answers data null; the link may name no campaign or profile.
+ * The key in the link is the credential, so no 401; a token sent as well and not valid is a 403.
+ */
+export const linkResponses = () => responses(Type.Null({ description: 'null; the launch id is in the Launch-Id header' }), {}, [404, 409], false);
 
 /** The operationId of a method: its path, `campaigns/triggers/start` -> `campaigns_triggers_start`. */
 const operationId = (path: string) => path.replace(/^\//, '').replace(/\//g, '_');
