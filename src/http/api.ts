@@ -39,7 +39,10 @@ export interface MethodSpec<B extends TObject, D extends TSchema, X extends TPro
   summary: string;
   description?: string;
   body: B;
-  /** The answer's `data`; `extra`, the keys beside it. Both serialize the answer: a key not named here is not sent. */
+  /**
+   * The answer's `data`; `extra`, the keys beside it. They type the handler's answer, serialize it and document
+   * it; objects are open (additionalProperties), so a key they do not name is still sent, never dropped.
+   */
   data: D;
   extra?: X;
   /** Errors beyond those every method may answer (400, 401, 403, 413, 500, 503). */
@@ -81,7 +84,7 @@ const successEnvelope = (data: TSchema, extra: TProperties) =>
       data,
       ...extra,
     },
-    { description: 'Success' },
+    { additionalProperties: true, description: 'Success' },
   );
 
 /** The responses of a method: its answer and the errors it may give (the error envelope is a shared schema, by $ref). */
