@@ -22,6 +22,16 @@ export interface Sink {
   close(): Promise<void>;
 }
 
+/** Polls until `current()` reaches `count`; false if the deadline passes first. */
+export async function waitForCount(current: () => number, count: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (current() < count) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
 export async function startSink(): Promise<Sink> {
   // A worker does not inherit the tsx loader: register it there before importing the TypeScript.
   const thread = new URL('./sink-thread.ts', import.meta.url).href;
@@ -56,14 +66,7 @@ export async function startSink(): Promise<Sink> {
       sink.arrivals.clear();
       sink.subjects.clear();
     },
-    async waitFor(count: number, timeoutMs: number) {
-      const deadline = Date.now() + timeoutMs;
-      while (sink.count < count) {
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return true;
-    },
+    waitFor: (count: number, timeoutMs: number) => waitForCount(() => sink.count, count, timeoutMs),
     async close() {
       await worker.terminate();
     },

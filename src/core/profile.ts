@@ -88,6 +88,8 @@ export type SubscriptionView = {
   phone?: string;
   provider?: string | null;
   subscription_id?: string;
+  /** A browser subscription's public key; its auth secret is never shown. */
+  keys?: { p256dh: string };
   status: string;
   priority: number;
 };
@@ -98,7 +100,8 @@ export function subscriptionView(s: Subscription): SubscriptionView {
       ? { email: s.address }
       : s.channel === 'sms'
         ? { phone: s.address }
-        : { provider: s.provider, subscription_id: s.address };
+        : // The auth secret is write-only: with it anyone holding the endpoint could forge this browser's pushes.
+          { provider: s.provider, subscription_id: s.address, ...(s.keys ? { keys: { p256dh: s.keys.p256dh } } : {}) };
   return {
     id: s.id,
     resource_id: s.resource_id,

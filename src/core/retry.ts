@@ -31,3 +31,19 @@ export function retryDelay(attempt: number, baseMs: number, maxMs: number, rando
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
+
+/** Longest wait a provider's Retry-After is taken at; beyond it the retry policy's own backoff rules. */
+const RETRY_AFTER_CAP_MS = 24 * 3_600_000;
+
+/**
+ * An HTTP Retry-After (RFC 9110: delay in seconds, or an HTTP date) as milliseconds from `now`;
+ * undefined when absent or unreadable. A date in the past means no wait.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, RETRY_AFTER_CAP_MS);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, at - now), RETRY_AFTER_CAP_MS);
+}

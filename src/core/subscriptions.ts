@@ -2,6 +2,7 @@
 import { badRequest, notFound } from './errors.ts';
 import { normalizeEmail, normalizePhone } from './fields.ts';
 import { isId } from './ids.ts';
+import { normalizePushKeys, type PushKeys } from './push.ts';
 import { CHANNELS, SUBSCRIPTION_STATUSES, type Channel, type Resource, type SubscriptionStatus } from './types.ts';
 
 export interface SubscriptionInput {
@@ -11,6 +12,7 @@ export interface SubscriptionInput {
   phone?: unknown;
   provider?: unknown;
   subscription_id?: unknown;
+  keys?: unknown;
   status?: unknown;
   priority?: unknown;
 }
@@ -21,6 +23,8 @@ export interface SubscriptionWrite {
   channel: Channel;
   address: string;
   provider: string | null;
+  /** Null keeps the keys a subscription has (a re-import that changes only its status keeps them). */
+  keys: PushKeys | null;
   status: SubscriptionStatus;
   priority: number;
 }
@@ -52,6 +56,8 @@ export function normalizeSubscription(
 
   let address: string;
   let provider: string | null = null;
+  let keys: PushKeys | null = null;
+  if (input.keys !== undefined && input.keys !== null && channel !== 'push') throw badRequest(`${at}.keys are only for push subscriptions`);
   if (channel === 'email') {
     address = normalizeEmail(input.email, `${at}.email`);
   } else if (channel === 'sms') {
@@ -65,6 +71,20 @@ export function normalizeSubscription(
     }
     address = input.subscription_id;
     provider = input.provider;
+    if (input.keys !== undefined && input.keys !== null) {
+      keys = normalizePushKeys(input.keys, `${at}.keys`);
+      if (!isPushEndpoint(address)) throw badRequest(`${at}.subscription_id must be the push service's endpoint URL (https://...) when keys are given`);
+    }
   }
-  return { resource_id: resourceId, channel, address, provider, status, priority };
+  return { resource_id: resourceId, channel, address, provider, keys, status, priority };
+}
+
+/** A browser subscription's endpoint: an absolute http(s) URL (http:// for local push services and tests). */
+function isPushEndpoint(address: string): boolean {
+  try {
+    const u = new URL(address);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,5 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
+import type { PushKeys } from './push.ts';
 
 export const CHANNELS = ['email', 'sms', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];
@@ -60,6 +61,8 @@ export interface Subscription {
   channel: Channel;
   address: string;
   provider: string | null;
+  /** A browser push subscription's keys (Web Push); null for the rest. */
+  keys: PushKeys | null;
   status: SubscriptionStatus;
   priority: number;
   created_at: number;
@@ -79,7 +82,8 @@ export interface Resource {
   channels: Channel[];
   email: EmailSender | null;
   sms: { sender?: string } | null;
-  push: { name?: string } | null;
+  /** `name`, and the providers' settings (delivery/push/settings.ts reads them: webpush, fcm, apns, ttl). */
+  push: ({ name?: string } & Record<string, unknown>) | null;
   tracking_domain: string | null;
   created_at: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Channels send rendered messages. Email goes over SMTP when SALVO_SMTP_URL is set (smtp-channel.ts)
- * and is otherwise captured in the outbox, as the MIME text SMTP would have carried. SMS and push have
- * no provider yet: they are captured in the outbox too.
+ * and is otherwise captured in the outbox, as the MIME text SMTP would have carried. Push goes through
+ * the provider its subscription and the resource's settings choose (push/index.ts), or the outbox when
+ * the resource has none for it. SMS has no provider yet: it is captured in the outbox too.
  */
 import nodemailer from 'nodemailer';
 import type { Attachment } from '../core/attachments.ts';
@@ -10,6 +11,7 @@ import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
+import { PushChannel } from './push/index.ts';
 import { SmtpChannel } from './smtp-channel.ts';
 
 export interface SendContext {
@@ -66,7 +68,7 @@ export function channelsFor(config: Config, store: Store, log: SmtpChannelLog): 
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: outbox, push: outbox, smtp };
+  return { email: smtp ?? outbox, sms: outbox, push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
 }
 
 type SmtpChannelLog = ConstructorParameters<typeof SmtpChannel>[0]['log'];

@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
+import { normalizePushSettings, type PushSettings } from '../delivery/push/settings.ts';
 import type { Store } from '../store/store.ts';
 import type { Catalog } from './catalog.ts';
 
@@ -51,8 +52,24 @@ export interface ResourceInput {
   channels: string[];
   email?: Partial<EmailSender>;
   sms?: { sender?: string };
-  push?: { name?: string };
+  push?: { name?: string; ttl?: number; webpush?: unknown; fcm?: unknown; apns?: unknown };
   tracking_domain?: string;
+}
+
+/** The push block as stored: the name, the TTL and each provider's settings given (delivery/push/settings.ts). */
+function pushBlock(p: ResourceInput['push']): Resource['push'] {
+  const out: NonNullable<Resource['push']> = {};
+  if (p?.name) out.name = p.name;
+  for (const k of ['ttl', 'webpush', 'fcm', 'apns'] as const) if (p?.[k] !== undefined) out[k] = p[k];
+  return normalizePushSettings(out as PushSettings) as NonNullable<Resource['push']>;
+}
+
+/** Setting names whose values are secrets: stored, used, never shown by resources/get or list. */
+const SECRETS = new Set(['vapid_private_key', 'private_key', 'private_key_id']);
+function withoutSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSecrets);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRETS.has(k)).map(([k, x]) => [k, withoutSecrets(x)]));
 }
 
 export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
@@ -75,7 +92,7 @@ export async function addResource(store: Store, body: ResourceInput): Promise<Re
       channels,
       email,
       sms: channels.includes('sms') ? { ...(body.sms?.sender ? { sender: body.sms.sender } : {}) } : null,
-      push: channels.includes('push') ? { ...(body.push?.name ? { name: body.push.name } : {}) } : null,
+      push: channels.includes('push') ? pushBlock(body.push) : null,
       tracking_domain: domain,
     },
     Date.now(),
@@ -88,7 +105,7 @@ export const resourceView = (r: Resource) => ({
   channels: r.channels,
   email: r.email,
   sms: r.sms,
-  push: r.push,
+  push: withoutSecrets(r.push) as Resource['push'],
   tracking_domain: r.tracking_domain,
   created: iso(r.created_at),
 });

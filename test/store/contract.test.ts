@@ -97,7 +97,7 @@ for (const kind of STORE_KINDS) {
       const [r] = await store.listResources();
       const p = newProfile({ email: 'subs@example.com' });
       await save(p);
-      const base = { profile_id: p.id, db_id: db.id, resource_id: r.id, provider: null };
+      const base = { profile_id: p.id, db_id: db.id, resource_id: r.id, provider: null, keys: null };
       await store.saveSubscriptions(
         [
           { ...base, channel: 'email', address: 'subs@example.com', status: 'subscribed', priority: 1 },
@@ -117,6 +117,14 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await found(null), [p.id]);
       assert.deepEqual(await found(r.id), [p.id]);
       assert.deepEqual(await found(r.id + 100), []);
+
+      // A browser push subscription keeps its keys when a later import changes only its status.
+      const keys = { p256dh: 'BP', auth: 'au' };
+      const push = { ...base, channel: 'push' as const, address: 'https://push.example/abc', provider: 'Chrome', priority: 0 };
+      await store.saveSubscriptions([{ ...push, keys, status: 'subscribed' }], now);
+      await store.saveSubscriptions([{ ...push, status: 'unsubscribed' }], now + 2);
+      const saved = (await store.getSubscriptions([p.id])).find((s) => s.channel === 'push');
+      assert.deepEqual([saved?.keys, saved?.status], [keys, 'unsubscribed']);
     });
 
     it('keeps templates and campaigns, lists campaigns with a total', async () => {

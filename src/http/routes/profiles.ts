@@ -32,6 +32,7 @@ const subscription = answer({
   phone: Type.Optional(text('Phone, of an sms subscription')),
   provider: Type.Optional(nullable('string', 'Push provider')),
   subscription_id: Type.Optional(text('Push subscription id')),
+  keys: Type.Optional(answer({ p256dh: text("A browser subscription's public key (its auth secret is never shown)") })),
   status: text('subscribed, unsubscribed, suspended or invalid'),
   priority: Type.Integer({ description: 'Higher is chosen first' }),
 });

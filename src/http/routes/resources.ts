@@ -5,7 +5,7 @@ import { CHANNELS } from '../../core/types.ts';
 import { addResource, listResources, loadResource, resourceView } from '../../engine/setup.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, array, id, idOut, list, name, nullable, object, oneOf, settingsOrNull, str, text } from '../schemas.ts';
+import { answer, anyObject, array, id, idOut, int, list, name, nullable, object, oneOf, settingsOrNull, str, text } from '../schemas.ts';
 
 const emailSender = {
   from_email: str('Sender address', 254),
@@ -21,7 +21,10 @@ const resource = answer(
     channels: list(text('Channel'), 'Channels the resource sends on'),
     email: settingsOrNull(emailSender, 'Email sender; null without the email channel'),
     sms: settingsOrNull({ sender: str('SMS sender name or number', 64) }, 'SMS settings; null without the sms channel'),
-    push: settingsOrNull({ name: str('Push sender name', 255) }, 'Push settings; null without the push channel'),
+    push: settingsOrNull(
+      { name: str('Push sender name', 255) },
+      'Push settings (name, ttl, webpush, fcm, apns) without their secrets; null without the push channel',
+    ),
     tracking_domain: nullable('string', 'Domain for links and v1.0 trigger URLs'),
     created: text('Created (ISO 8601)'),
   },
@@ -37,7 +40,31 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async
         channels: array(oneOf(CHANNELS), 'Channels the resource sends on', 3),
         email: object(emailSender, [], "Email sender; required with the 'email' channel"),
         sms: object({ sender: str('SMS sender name or number', 64) }),
-        push: object({ name: str('Push sender name', 255) }),
+        push: object({
+          name: str('Push sender name', 255),
+          ttl: int('Seconds a push service keeps an undelivered push (default 86400)', 0, 2_419_200),
+          webpush: object(
+            { vapid_public_key: str('VAPID public key, base64url', 200), vapid_private_key: str('VAPID private key, base64url (never shown again)', 200), subject: str('mailto: or https: contact', 255) },
+            ['vapid_public_key', 'vapid_private_key', 'subject'],
+            'Web Push (VAPID) for browser subscriptions',
+          ),
+          fcm: object(
+            { service_account: anyObject('The service account JSON key file (client_email, private_key, token_uri, project_id)'), endpoint: str('Default https://fcm.googleapis.com', 255) },
+            ['service_account'],
+            'Firebase Cloud Messaging HTTP v1 for android subscriptions',
+          ),
+          apns: object(
+            {
+              key_id: str('Key ID of the .p8 key', 64),
+              team_id: str('Team ID', 64),
+              private_key: str('The .p8 key (PEM, P-256; never shown again)', 4096),
+              topic: str("The app's bundle id", 255),
+              endpoint: str('Default https://api.push.apple.com; http:// for a local HTTP/2 server without TLS', 255),
+            },
+            ['key_id', 'team_id', 'private_key', 'topic'],
+            'Apple Push Notification service (token auth) for ios subscriptions',
+          ),
+        }),
         tracking_domain: str('Domain for links and v1.0 trigger URLs', 255),
       },
       ['name', 'channels'],

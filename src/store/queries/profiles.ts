@@ -31,6 +31,7 @@ const toSubscription = (r: Row): Subscription => ({
   channel: r.channel as Subscription['channel'],
   address: r.address as string,
   provider: (r.provider as string | null) ?? null,
+  keys: json(r.push_keys),
   status: r.status as Subscription['status'],
   priority: r.priority as number,
   created_at: r.created_at as number,
@@ -207,11 +208,12 @@ export function profileQueries(db: SqlDriver) {
     async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
       for (const s of rows) {
         await db.run(
-          `INSERT INTO subscriptions (profile_id, db_id, resource_id, channel, address, provider, status, priority, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO subscriptions (profile_id, db_id, resource_id, channel, address, provider, push_keys, status, priority, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (profile_id, resource_id, channel, address)
-           DO UPDATE SET provider = excluded.provider, status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
-          [s.profile_id, s.db_id, s.resource_id, s.channel, s.address, s.provider, s.status, s.priority, now, now],
+           DO UPDATE SET provider = excluded.provider, push_keys = COALESCE(excluded.push_keys, subscriptions.push_keys),
+             status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
+          [s.profile_id, s.db_id, s.resource_id, s.channel, s.address, s.provider, s.keys && JSON.stringify(s.keys), s.status, s.priority, now, now],
         );
       }
     },
