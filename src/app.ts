@@ -1,6 +1,7 @@
 /**
- * The composition root: the store, the catalog of cached setup, the delivery channels, the workers
- * (dispatcher and expander) and the HTTP server, wired for `salvo serve` or `salvo worker`.
+ * The composition root, in the order each part needs the ones before it: the logger, the store, the
+ * catalog (cached reads), the delivery channels, the background loops (dispatcher, expander, task
+ * runner) and the HTTP server, wired for `salvo serve` or `salvo worker`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
@@ -11,12 +12,16 @@ import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
+import type { Wake, Work } from './engine/loops.ts';
 import { buildHttp } from './http/server.ts';
+import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';
 import { openStore, type Store } from './store/store.ts';
+import type { BackgroundLoop } from './support/background-loop.ts';
 
 export interface App {
   config: Config;
+  log: Log;
   store: Store;
   http: FastifyInstance;
   dispatcher: Dispatcher;
@@ -35,26 +40,27 @@ export interface App {
 
 /** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
 export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
+  const log = createLog(config.logLevel);
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
-  let dispatcher!: Dispatcher;
-  let expander!: Expander;
-  let tasks!: TaskRunner;
-  const wake = (what: 'messages' | 'launches' | 'tasks') => (what === 'messages' ? dispatcher : what === 'launches' ? expander : tasks).wake();
-  // The channels are made after the HTTP server (they log through it); metrics and /ready read them when asked.
-  let smtp: Channels['smtp'] = null;
-  const metrics = new Metrics(() => smtp?.restarts ?? 0);
-  const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => smtp });
-  const http = await buildHttp({ config, store, catalog, wake, ops: { metrics, readiness } });
-  const channels = channelsFor(config, store, http.log);
-  smtp = channels.smtp;
-  dispatcher = new Dispatcher({ store, catalog, channels, config, log: http.log, metrics, clock: o.clock });
-  const loops = { pollMs: config.pollMs, leaseMs: config.leaseMs, log: http.log, metrics };
-  expander = new Expander({ store, catalog, wake }, loops);
-  tasks = new TaskRunner({ store, catalog, wake }, loops);
+  const channels = channelsFor(config, store, log);
+  const metrics = new Metrics(() => channels.smtp?.restarts ?? 0);
+  const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => channels.smtp });
+
+  // The loops wake one another (a task's chunk wakes delivery), so `wake` is bound late: it looks the
+  // loop up when called, which is never before all three exist (they run only after startWorkers).
+  const wake: Wake = (what) => loops[what].wake();
+  const loopOptions = { pollMs: config.pollMs, leaseMs: config.leaseMs, log, metrics };
+  const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock });
+  const expander = new Expander({ store, catalog, wake }, loopOptions);
+  const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
+  const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks };
+
+  const http = await buildHttp({ config, log, store, catalog, wake, ops: { metrics, readiness } });
   return {
     config,
+    log,
     store,
     http,
     dispatcher,

@@ -53,7 +53,7 @@ async function serve(config: Config): Promise<void> {
   banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
   if (tokens.length === 0) banner.push('  No API token yet. Create one with:  npm run salvo -- token create --name admin');
   console.log(banner.join('\n'));
-  lastNet(app.http.log);
+  lastNet(app.log);
   stopOnSignals(app);
 }
 
@@ -62,7 +62,7 @@ async function worker(config: Config): Promise<void> {
   const app = await createApp(config);
   app.startWorkers();
   console.log(`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`);
-  lastNet(app.http.log);
+  lastNet(app.log);
   stopOnSignals(app);
 }
 
@@ -75,20 +75,20 @@ function stopOnSignals(app: Awaited<ReturnType<typeof createApp>>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
-      app.http.log.warn({ signal }, 'second signal: exiting now');
+      app.log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
     stopping = true;
     const deadlineMs = app.config.shutdownMs;
-    app.http.log.info({ signal, deadlineMs }, 'stopping');
+    app.log.info({ signal, deadlineMs }, 'stopping');
     setTimeout(() => {
-      app.http.log.error({ deadlineMs }, 'shutdown overran its deadline; exiting');
+      app.log.error({ deadlineMs }, 'shutdown overran its deadline; exiting');
       process.exit(1);
     }, deadlineMs + 5000).unref();
     try {
       await app.close(deadlineMs);
     } catch (err) {
-      app.http.log.error({ err }, 'error while stopping');
+      app.log.error({ err }, 'error while stopping');
     }
     process.exit(0);
   };

@@ -1,10 +1,10 @@
 /** The `salvo` command as a user runs it: serve, token create, migrate, and bad configuration. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { ensureBuilt, SALVO_BIN as BIN } from './built.ts';
 import { tempDir } from './helpers.ts';
 
-const BIN = new URL('../bin/salvo.js', import.meta.url).pathname;
 const tmp = tempDir();
 
 function salvo(args: string[], env: Record<string, string> = {}) {
@@ -13,6 +13,7 @@ function salvo(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('salvo command', () => {
+  before(() => ensureBuilt());
   after(() => tmp.remove());
 
   it('stops on bad configuration with one line naming the setting and exit code 2', () => {

@@ -6,6 +6,8 @@ export interface Shop {
   db: number;
   resource: number;
   other: number;
+  /** The template every shop campaign uses (email, sms and push). */
+  template: number;
   campaigns: { email: number; sms: number; push: number; inactive: number; action: number; filtered: number; override: number };
   profiles: Record<string, string>;
 }
@@ -14,6 +16,24 @@ export interface Shop {
 export async function addProfile(s: TestServer, db: number, data: Record<string, unknown>, match: Record<string, unknown> = {}): Promise<string> {
   return ok(await s.call('profiles/import', { db_id: db, ...match, data })).profile_id;
 }
+
+/**
+ * Adds an active api_call campaign on a database and resource already made, and answers its id. Its
+ * template is `template` or, given `email` (subject, html, text), a new one with those e-mail fields;
+ * `extra` sets or overrides any other campaign field. The one way tests add a campaign through the API.
+ */
+export async function addCampaign(
+  s: TestServer,
+  o: { name: string; db: number; resource: number; template?: number; email?: Record<string, string>; extra?: Record<string, unknown> },
+): Promise<number> {
+  const template = o.template ?? ok(await s.call('templates/add', { name: o.name, channels: [{ sid: 'email', fields: o.email }] })).data.id;
+  const body = { name: o.name, trigger_type: 'api_call', send_channel: 'email', resource_id: o.resource, db_id: o.db, content: [{ message_id: template }], is_active: true, ...o.extra };
+  return ok(await s.call('campaigns/triggers/add', body)).data.id;
+}
+
+/** A campaign of its own on the shop (its database, resource and template unless `o` says otherwise), for a test that changes it. */
+export const shopCampaign = (s: TestServer, shop: Shop, name: string, o: { email?: Record<string, string>; extra?: Record<string, unknown> } = {}) =>
+  addCampaign(s, { name, db: shop.db, resource: shop.resource, template: o.email ? undefined : shop.template, ...o });
 
 export async function setupShop(s: TestServer): Promise<Shop> {
   const db = ok(
@@ -55,19 +75,7 @@ export async function setupShop(s: TestServer): Promise<Shop> {
     }),
   ).data.id;
 
-  const campaign = async (name: string, extra: Record<string, unknown> = {}) =>
-    ok(
-      await s.call('campaigns/triggers/add', {
-        name,
-        trigger_type: 'api_call',
-        send_channel: 'email',
-        resource_id: resource,
-        db_id: db,
-        content: [{ message_id: template }],
-        is_active: true,
-        ...extra,
-      }),
-    ).data.id as number;
+  const campaign = (name: string, extra: Record<string, unknown> = {}) => addCampaign(s, { name, db, resource, template, extra });
 
   const campaigns = {
     email: await campaign('New videos'),
@@ -88,7 +96,7 @@ export async function setupShop(s: TestServer): Promise<Shop> {
   });
   await add('ann', { email: 'ann@example.com', _fname: 'Ann', Custom_ID: 'xzFKLXeaJkCYHuMb', Tags: ['tag-1'], subscriptions: [sub('email', { email: 'ann@example.com' })] });
   await add('bob', { email: 'bob@example.com', _fname: 'Bob', Custom_ID: 'SRNOwHVZiWFItJhr', subscriptions: [sub('email', { email: 'bob@example.com' })] });
-  return { db, resource, other, campaigns, profiles };
+  return { db, resource, other, template, campaigns, profiles };
 }
 
 /** A test SMTP server, a Salvo server delivering to it, and the shop set up on it. */

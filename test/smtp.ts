@@ -52,6 +52,7 @@ export async function startSmtp(): Promise<TestSmtp> {
         const raw = Buffer.concat(chunks).toString('utf8');
         let verdict = t.verdict!(n, raw);
         if (verdict && typeof verdict === 'object' && 'delayMs' in verdict) {
+          // A slow peer: the wait is the behaviour under test, not a guess at how long something takes.
           await new Promise((r) => setTimeout(r, (verdict as { delayMs: number }).delayMs));
           verdict = null;
         }
@@ -78,15 +79,23 @@ export async function startSmtp(): Promise<TestSmtp> {
   return Object.assign(t, {
     url: `smtp://127.0.0.1:${port}`,
     port,
+    /** Resolves when `count` mails have arrived (checked at each arrival), or fails after timeoutMs. */
     async waitFor(count: number, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (t.received.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} mails, got ${t.received.length}`);
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 100);
-        });
-      }
+      if (t.received.length >= count) return t.received;
+      await new Promise<void>((resolve, reject) => {
+        let timedOut = false;
+        const check = () => {
+          if (timedOut) return;
+          if (t.received.length < count) return void waiters.push(check);
+          clearTimeout(deadline);
+          resolve();
+        };
+        const deadline = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`expected ${count} mails, got ${t.received.length}`));
+        }, timeoutMs);
+        waiters.push(check);
+      });
       return t.received;
     },
     dataArrived(n: number) {

@@ -9,7 +9,7 @@ import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
 import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
-import type { Store } from '../store/store.ts';
+import type { OutboxStore, Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
 import { PushChannel } from './push/index.ts';
 import { SmtpChannel } from './smtp-channel.ts';
@@ -34,7 +34,7 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-function outboxChannel(store: Store): Channel {
+function outboxChannel(store: Pick<OutboxStore, 'insertOutbox'>): Channel {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
   return {
     async send(m, ctx) {

@@ -18,9 +18,9 @@ import { profileDocument, subscriptionView } from '../core/profile.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { BackgroundLoop } from '../engine/waker.ts';
+import { BackgroundLoop } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
+import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,8 +30,15 @@ class ComposeError extends Error {
   readonly uncomposable = true;
 }
 
+/** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
+type DeliveryAreas = Pick<
+  MessageStore,
+  'claimMessages' | 'completeMessage' | 'handBackMessages' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
+> &
+  Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'>;
+
 export interface DispatcherDeps {
-  store: Store;
+  store: DeliveryAreas;
   catalog: Catalog;
   channels: Record<RenderedMessage['channel'], Channel>;
   config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;

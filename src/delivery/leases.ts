@@ -5,10 +5,10 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { DeliveryMetrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
+import type { MessageStore } from '../store/store.ts';
 
 export interface LeaseKeeperDeps {
-  store: Pick<Store, 'renewLeases'>;
+  store: Pick<MessageStore, 'renewLeases'>;
   worker: string;
   leaseMs: number;
   clock: () => number;

@@ -5,14 +5,14 @@
  * SMTP answer is kept a few seconds, so a probe every second neither piles up nor hammers the server.
  */
 import { connect } from 'node:net';
-import type { Store } from '../store/store.ts';
+import type { StoreLifecycle } from '../store/store.ts';
 import type { SmtpChannel } from './smtp-channel.ts';
 
 /** "ok", or what is wrong, per part. */
 export type Checks = Record<string, string>;
 
 export interface ReadinessOptions {
-  store: Pick<Store, 'probeWrite'>;
+  store: Pick<StoreLifecycle, 'probeWrite'>;
   smtpUrl: string | null;
   /** The SMTP channel, when email goes over SMTP (read at each check: it is made after the HTTP server). */
   smtp: () => SmtpChannel | null;

@@ -10,14 +10,14 @@ import { audiencePredicate, planAudience, type AudiencePlan } from '../core/audi
 import type { MongoQuery, Predicate } from '../core/mongo-query.ts';
 import { profileDocument } from '../core/profile.ts';
 import type { Database, Profile } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { ProfileStore } from '../store/store.ts';
 import { findByField } from './lookup.ts';
 
-const bySubscription = (store: Store, db: Database, channel: string, address: string, resourceId: number | null) =>
+const bySubscription = (store: ProfileStore, db: Database, channel: string, address: string, resourceId: number | null) =>
   store.findProfilesBySubscription(db.id, channel, address, resourceId);
 
 /** Profiles a single-profile matching mode finds (before the one-profile rule is applied). */
-async function findSingle(store: Store, db: Database, m: SingleMatch): Promise<Profile[]> {
+async function findSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile[]> {
   const value = m.value as string;
   switch (m.mode) {
     case 'email':
@@ -45,7 +45,7 @@ async function findSingle(store: Store, db: Database, m: SingleMatch): Promise<P
 const describe = (m: SingleMatch) => (m.mode === 'custom' ? `${m.fieldName} ${JSON.stringify(m.value)}` : `${m.mode} ${m.value}`);
 
 /** The one profile a matching mode names. */
-export async function resolveSingle(store: Store, db: Database, m: SingleMatch): Promise<Profile> {
+export async function resolveSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile> {
   const found = [...new Map((await findSingle(store, db, m)).map((p) => [p.id, p])).values()];
   if (found.length === 0) throw notFound(`no profile found for ${describe(m)} in database ${db.id}`);
   if (found.length > 1) throw conflict(`${found.length} profiles match ${describe(m)} in database ${db.id}; use custom_request to reach several`);
@@ -67,7 +67,7 @@ const KEYS_PER_PAGE = 500;
  * its keys 500 at a time; a key matching more than a page of profiles (one segment of 100,000) is
  * read a page at a time by profile id. Cursors: `<key index>` or `<key index>:<last profile id>`.
  */
-export async function readAudiencePage(store: Store, db: Database, plan: AudiencePlan, test: Predicate, cursor: string | null, pageSize: number): Promise<AudiencePage> {
+export async function readAudiencePage(store: ProfileStore, db: Database, plan: AudiencePlan, test: Predicate, cursor: string | null, pageSize: number): Promise<AudiencePage> {
   let rows: Profile[];
   let next: string | null;
   if (plan.kind === 'keys') {
@@ -89,7 +89,7 @@ export async function readAudiencePage(store: Store, db: Database, plan: Audienc
 }
 
 /** Every page of a custom_request audience, start to end (for callers that need no stored cursor). */
-export async function* audiencePages(store: Store, db: Database, query: MongoQuery, pageSize: number): AsyncGenerator<AudiencePage> {
+export async function* audiencePages(store: ProfileStore, db: Database, query: MongoQuery, pageSize: number): AsyncGenerator<AudiencePage> {
   const plan = planAudience(query, db);
   const test = audiencePredicate(query, plan);
   let cursor: string | null = null;

@@ -9,10 +9,14 @@ import { ApiError, badRequest } from '../core/errors.ts';
 import { resourceIdOf, singleMatch, type StartBody } from '../core/launch-request.ts';
 import { startMatching, type StartMatching } from '../core/matching.ts';
 import type { Campaign, Database, ItemError, NewMessage, Profile } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { CatalogStore } from '../store/store.ts';
+import type { LaunchAreas } from './launch.ts';
 import { resolveSingle } from './audience.ts';
 import { matchSpec, matchValueOf, prepareItem, resourceIdsOf, writeProfilesIn, type ImportOptions, type ItemResult, type MatchSpec } from './profiles.ts';
 import { messagesFor } from './recipients.ts';
+
+/** What a chunk of batch items reads and writes, in the caller's transaction: profiles (imported or found), resources, messages. */
+export type BatchAreas = LaunchAreas & Pick<CatalogStore, 'getResources'>;
 
 /** What every item of a batch shares. */
 export interface BatchContext {
@@ -67,7 +71,7 @@ const failure = (index: number, e: unknown): BatchResult => {
 };
 
 /** Messages for the profiles items named, and each item's result in order. */
-async function launchProfiles(tx: Store, ctx: BatchContext, found: (Profile | BatchResult)[], itemData: (Record<string, unknown> | undefined)[], now: number): Promise<ChunkOutcome> {
+async function launchProfiles(tx: BatchAreas, ctx: BatchContext, found: (Profile | BatchResult)[], itemData: (Record<string, unknown> | undefined)[], now: number): Promise<ChunkOutcome> {
   const profiles = new Map<string, Profile>();
   const customData = new Map<string, Record<string, unknown>>();
   found.forEach((p, i) => {
@@ -87,7 +91,7 @@ async function launchProfiles(tx: Store, ctx: BatchContext, found: (Profile | Ba
 }
 
 /** start_batch items: {email} | {phone} | {profile_id} | {field_value} | {subscription_id}, each maybe with custom_data. */
-export async function startItems(tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> {
+export async function startItems(tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> {
   const found: (Profile | BatchResult)[] = [];
   for (const [i, item] of items.entries()) {
     try {
@@ -106,7 +110,7 @@ export async function startItems(tx: Store, ctx: BatchContext, items: unknown[],
  * import_and_start's root email, phone, profile_id or field_value (`ctx.root`) is matched on instead
  * of the value in data.
  */
-export async function importItems(tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> {
+export async function importItems(tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> {
   const spec = ctx.importSpec!;
   const datas = items.map((item) => (isObject(item) && isObject(item.data) ? item.data : null));
   const resources = await tx.getResources(resourceIdsOf(datas.filter((d): d is Record<string, unknown> => d !== null)));

@@ -7,18 +7,13 @@ import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
-import type { Store } from '../store/store.ts';
+import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
+import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
-import { iso, loadResource, loadTemplate } from './setup.ts';
+import { loadResource, loadTemplate } from './catalog-entries.ts';
 
-/**
- * What changes a campaign: the store, and this process's catalog cache, which forgets the campaign so
- * this process sees its own change at once (others within the cache's second).
- */
-export interface CampaignDeps {
-  store: Store;
-  catalog: Pick<Catalog, 'forgetCampaign'>;
-}
+/** This process's catalog cache, told of a change so this process sees it at once (others within the cache's second). */
+type Forget = { catalog: Pick<Catalog, 'forgetCampaign'> };
 
 export interface CampaignInput {
   name?: string;
@@ -63,8 +58,11 @@ function checkContent(content: CampaignContent[], channel: Channel): CampaignCon
   });
 }
 
+/** What checking a campaign reads: the resource, database and templates it names. */
+type CampaignChecks = Pick<CatalogStore, 'getResource' | 'getDatabase' | 'getTemplate'>;
+
 /** Checks that what a campaign names exists and fits together. */
-async function checkCampaign(store: Store, c: CampaignFields): Promise<void> {
+async function checkCampaign(store: CampaignChecks, c: CampaignFields): Promise<void> {
   if (!(TRIGGER_TYPES as readonly string[]).includes(c.trigger_type)) throw badRequest(`trigger_type must be one of ${TRIGGER_TYPES.join(', ')}`);
   const resource = await loadResource(store, c.resource_id);
   if (!resource.channels.includes(c.send_channel)) throw badRequest(`resource ${resource.id} has no '${c.send_channel}' channel`);
@@ -76,7 +74,7 @@ async function checkCampaign(store: Store, c: CampaignFields): Promise<void> {
   if (c.content_filter) checkQuery(c.content_filter, 'content_filter');
 }
 
-export async function addCampaign(store: Store, body: CampaignInput): Promise<Campaign> {
+export async function addCampaign(store: CampaignStore & CampaignChecks, body: CampaignInput): Promise<Campaign> {
   const channel = body.send_channel as Channel;
   const fields: CampaignFields = {
     name: body.name!,
@@ -99,14 +97,17 @@ export async function addCampaign(store: Store, body: CampaignInput): Promise<Ca
   return campaign;
 }
 
-export async function loadCampaign(store: Store, id: number): Promise<Campaign> {
+export async function loadCampaign(store: Pick<CampaignStore, 'getCampaign'>, id: number): Promise<Campaign> {
   const c = await store.getCampaign(id);
   if (!c) throw notFound(`trigger campaign ${id} not found`);
   return c;
 }
 
 /** campaigns/triggers/update: given keys replace; the channel is fixed; a new database renews the v1.0 link. */
-export async function updateCampaign({ store, catalog }: CampaignDeps, body: CampaignInput & { id: number }): Promise<Campaign> {
+export async function updateCampaign(
+  { store, catalog }: Forget & { store: CampaignStore & CampaignChecks },
+  body: CampaignInput & { id: number },
+): Promise<Campaign> {
   const c = await loadCampaign(store, body.id);
   if (body.send_channel !== undefined && body.send_channel !== c.send_channel) {
     throw badRequest(`send_channel cannot change after creation (campaign ${c.id} sends ${c.send_channel})`);
@@ -134,7 +135,7 @@ export async function updateCampaign({ store, catalog }: CampaignDeps, body: Cam
   return updated;
 }
 
-export async function setCampaignActive({ store, catalog }: CampaignDeps, id: number, active: boolean): Promise<Campaign> {
+export async function setCampaignActive({ store, catalog }: Forget & { store: CampaignStore }, id: number, active: boolean): Promise<Campaign> {
   const c = await loadCampaign(store, id);
   const now = Date.now();
   if (c.is_active !== active) {
@@ -145,8 +146,10 @@ export async function setCampaignActive({ store, catalog }: CampaignDeps, id: nu
   return { ...c, is_active: active };
 }
 
+type AbortStore = Transactions<Pick<MessageStore, 'abortQueued'> & Pick<LaunchStore, 'abortExpandingLaunches'> & Pick<CampaignStore, 'appendCampaignLog'>>;
+
 /** deactivate with abort_if_running: drops queued and waiting messages and stops expanding launches. */
-async function abortCampaign(store: Store, id: number): Promise<void> {
+async function abortCampaign(store: AbortStore, id: number): Promise<void> {
   const now = Date.now();
   await store.transaction(async (tx) => {
     const messages = await tx.abortQueued(id, now);
@@ -180,13 +183,13 @@ export const campaignView = (c: Campaign, publicUrl: string) => ({
 });
 
 /** campaigns/triggers/list: a page by id from `fromId`, the total, and the id the next page starts at. */
-export async function listCampaigns(store: Store, q: { fromId: number; limit: number; isActive: boolean | null }) {
+export async function listCampaigns(store: Pick<CampaignStore, 'listCampaigns'>, q: { fromId: number; limit: number; isActive: boolean | null }) {
   const { rows, total } = await store.listCampaigns({ ...q, limit: q.limit + 1 });
   return { rows: rows.slice(0, q.limit), total, nextFromId: rows.length > q.limit ? rows[q.limit].id : null };
 }
 
 /** campaigns/deactivate; with abort_if_running, its queued messages are dropped too. */
-export async function deactivateCampaign(deps: CampaignDeps, id: number, abortIfRunning: boolean): Promise<Campaign> {
+export async function deactivateCampaign(deps: Forget & { store: CampaignStore & AbortStore }, id: number, abortIfRunning: boolean): Promise<Campaign> {
   const c = await setCampaignActive(deps, id, false);
   if (abortIfRunning) {
     await abortCampaign(deps.store, c.id);
@@ -196,13 +199,13 @@ export async function deactivateCampaign(deps: CampaignDeps, id: number, abortIf
 }
 
 /** campaigns/get_status. A trigger campaign never completes: it waits for the next call. */
-export async function campaignStatus(store: Store, id: number) {
+export async function campaignStatus(store: Pick<CampaignStore, 'getCampaign'>, id: number) {
   const c = await loadCampaign(store, id);
   return { is_active: c.is_active, is_completed: false, status: c.is_active ? 'active' : 'inactive' };
 }
 
 /** campaigns/log_v2: the campaign's log, newest first. */
-export async function campaignLog(store: Store, id: number, limit: number) {
+export async function campaignLog(store: Pick<CampaignStore, 'getCampaign' | 'listCampaignLog'>, id: number, limit: number) {
   const c = await loadCampaign(store, id);
   const rows = await store.listCampaignLog(c.id, limit);
   return rows.map((r) => ({ level: r.level, message: r.message, time: iso(r.time) }));

@@ -1,14 +1,14 @@
 /**
  * What launches and sends read again and again: campaigns, databases, templates, resources, each by
- * id through a short-lived cache (see cache.ts). Launch content and attachments never change, but
+ * id through a short-lived cache (see support/cache.ts). Launch content and attachments never change, but
  * they can be large (up to SALVO_CONTENT_LIMIT and SALVO_ATTACH_LIMIT each), so those two caches are
  * bounded by total bytes as well as entries, and let go of a launch a few seconds after its last
  * send read it.
  */
 import type { Attachment } from '../core/attachments.ts';
 import type { Campaign, Database, Launch, Resource, Template } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
-import { Cache } from './cache.ts';
+import type { CampaignStore, CatalogStore, LaunchStore } from '../store/store.ts';
+import { Cache } from '../support/cache.ts';
 
 const LAUNCH_TTL_MS = 10_000;
 export const LAUNCH_CACHE_BYTES = 32 * 1024 * 1024;
@@ -22,6 +22,11 @@ function launchWeight(l: Launch | null): number {
 
 const attachmentWeight = (files: Attachment[]) => files.reduce((n, f) => n + f.data.length + f.name.length + 64, 64);
 
+/** What the catalog reads through its caches. */
+export type CatalogReads = Pick<CatalogStore, 'getDatabase' | 'getTemplate' | 'getResource'> &
+  Pick<CampaignStore, 'getCampaign'> &
+  Pick<LaunchStore, 'getLaunch' | 'getAttachments'>;
+
 export class Catalog {
   private readonly campaigns = new Cache<number, Campaign | null>({ ttlMs: 1000 });
   private readonly databases = new Cache<number, Database | null>({ ttlMs: 1000 });
@@ -30,7 +35,7 @@ export class Catalog {
   readonly launches = new Cache<number, Launch | null>({ ttlMs: LAUNCH_TTL_MS, maxEntries: 1000, maxWeight: LAUNCH_CACHE_BYTES, weigh: launchWeight });
   readonly attachments = new Cache<number, Attachment[]>({ ttlMs: LAUNCH_TTL_MS, maxEntries: 100, maxWeight: ATTACHMENT_CACHE_BYTES, weigh: attachmentWeight });
 
-  constructor(readonly store: Store) {}
+  constructor(private readonly store: CatalogReads) {}
 
   campaign = (id: number) => this.campaigns.get(id, (k) => this.store.getCampaign(k));
   database = (id: number) => this.databases.get(id, (k) => this.store.getDatabase(k));

@@ -2,23 +2,32 @@
  * A launch: a trigger call turned into stored messages. Everything a successful answer promises is
  * committed before the answer: the launch, its attachments, and a message row per recipient (queued,
  * or skipped with the reason). A custom_request audience is stored as the launch's query and
- * expanded in pages, the first ones at once and the rest in the background (expander.ts).
+ * expanded in pages, the first ones at once and the rest in the background (expansion.ts, expander.ts).
  */
 import { badRequest, notFound } from '../core/errors.ts';
 import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { LaunchStore, Store, Transactions } from '../store/store.ts';
 import { resolveSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
-import { expandStep, failExpansion } from './expander.ts';
+import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
+import type { Wake } from './loops.ts';
 
-export interface LaunchDeps {
-  store: Store;
+/** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
+export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'leaseLaunch'>;
+
+/** What starting a launch needs: its store areas, the catalog, and a way to wake the loops. */
+export interface Launching {
+  store: LaunchAreas & Transactions<LaunchAreas>;
   catalog: Catalog;
-  /** Tells this process's loop that it has work: messages to send, launches to expand, tasks to run. */
-  wake: (what: 'messages' | 'launches' | 'tasks') => void;
+  wake: Wake;
+}
+
+/** What a caller holding the whole store (the HTTP routes) hands to the launch, batch and link use cases. */
+export interface LaunchDeps extends Launching {
+  store: Store;
 }
 
 export interface LaunchResult {
@@ -51,7 +60,9 @@ const summary = (rows: NewMessage[]) => {
 };
 
 /** Records, inside the caller's transaction, a launch its campaign's content_filter stops: no message. */
-export async function writeFilteredLaunch(tx: Store, campaign: Campaign, p: LaunchContent, kind: string, now: number): Promise<Launch> {
+export async function writeFilteredLaunch(
+  tx: Pick<LaunchStore, 'insertLaunch'> & Pick<LaunchAreas, 'appendCampaignLog'>,
+  campaign: Campaign, p: LaunchContent, kind: string, now: number): Promise<Launch> {
   const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
   await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
   return l;
@@ -59,7 +70,7 @@ export async function writeFilteredLaunch(tx: Store, campaign: Campaign, p: Laun
 
 /** Writes a launch whose messages are all known now, inside the caller's transaction. */
 export async function writeLaunch(
-  tx: Store,
+  tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog'>,
   campaign: Campaign,
   p: LaunchContent,
   kind: string,
@@ -79,7 +90,15 @@ export async function writeLaunch(
 /** Work a custom_request launch does before answering; the rest is the expander's. */
 const INLINE_ROWS = 5_000;
 
-export async function startLaunch(deps: LaunchDeps, campaignId: number, p: LaunchParams, kind = 'start'): Promise<LaunchResult> {
+/**
+ * How long background expanders keep off a launch while the request that made it expands its first
+ * pages. Not SALVO_LEASE_SECONDS (the delivery and expansion lease): it covers one request's work of
+ * at most INLINE_ROWS, and the request hands the launch back as soon as it stops, so it only counts
+ * when the process dies mid-request; the launch is then taken over a minute later.
+ */
+const INLINE_EXPANSION_LEASE_MS = 60_000;
+
+export async function startLaunch(deps: Launching, campaignId: number, p: LaunchParams, kind = 'start'): Promise<LaunchResult> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
@@ -106,7 +125,7 @@ export async function startLaunch(deps: LaunchDeps, campaignId: number, p: Launc
     );
     await tx.insertAttachments(l.id, p.attachments);
     // This request expands the first pages itself; background expanders keep off until it is done.
-    await tx.leaseLaunch(l.id, now + 60_000);
+    await tx.leaseLaunch(l.id, now + INLINE_EXPANSION_LEASE_MS);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): custom_request accepted`, now);
     return l;
   });

@@ -2,19 +2,21 @@
 import { conflict, notFound } from '../core/errors.ts';
 import { linkTarget, useFields, type FieldInput } from '../core/links.ts';
 import type { Campaign } from '../core/types.ts';
-import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchDeps, type LaunchResult } from './launch.ts';
+import { campaignDatabase, launchableCampaign, writeLaunch, type LaunchResult, type Launching } from './launch.ts';
+import type { CampaignStore } from '../store/store.ts';
+import type { Catalog } from './catalog.ts';
 import { saveProfilePatch } from './profiles.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 
 /** The campaign a link key names, launchable; an old key (the database changed) names none. */
-export async function campaignOfLink(deps: LaunchDeps, key: string): Promise<Campaign> {
+export async function campaignOfLink(deps: { store: Pick<CampaignStore, 'getCampaignByLinkKey'>; catalog: Catalog }, key: string): Promise<Campaign> {
   const c = /^[0-9a-f]{32}$/.test(key) ? await deps.store.getCampaignByLinkKey(key) : null;
   if (!c) throw notFound('no trigger campaign has this link (was its database changed? get the new call_url)');
   return launchableCampaign(deps.catalog, c.id);
 }
 
 export async function launchByLink(
-  deps: LaunchDeps,
+  deps: Launching,
   campaign: Campaign,
   segment: string,
   body: { fields?: FieldInput[]; content?: Record<string, unknown> },

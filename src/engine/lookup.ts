@@ -1,12 +1,12 @@
 /** Finding profiles by a custom field: through the side index when the field is indexed, else a scan. */
 import { fieldHasValue, matchKeys } from '../core/matching.ts';
 import type { Database, FieldDef, Profile } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { ProfileStore } from '../store/store.ts';
 
 const SCAN_PAGE = 1000;
 
 /** Every profile of the database, a page at a time. */
-export async function* scanDatabase(store: Store, dbId: number, page = SCAN_PAGE): AsyncGenerator<Profile[]> {
+export async function* scanDatabase(store: ProfileStore, dbId: number, page = SCAN_PAGE): AsyncGenerator<Profile[]> {
   let after: string | null = null;
   do {
     const { profiles, next } = await store.scanProfiles(dbId, after, page);
@@ -16,7 +16,7 @@ export async function* scanDatabase(store: Store, dbId: number, page = SCAN_PAGE
 }
 
 /** Profiles whose field holds `coerced` (see core/matching.ts coerceFieldValue). */
-export async function findByField(store: Store, db: Database, field: FieldDef, coerced: unknown): Promise<Profile[]> {
+export async function findByField(store: ProfileStore, db: Database, field: FieldDef, coerced: unknown): Promise<Profile[]> {
   if (field.indexed) {
     const keys = matchKeys(coerced);
     const ids = keys.length > 1 ? await store.findProfileIdsWithAllKeys(db.id, field.name, keys) : null;

@@ -4,10 +4,11 @@
  */
 import { badRequest, notFound } from '../core/errors.ts';
 import type { Message } from '../core/types.ts';
-import type { MessageFilter, OutboxEntry, RedriveFilter } from '../store/queries/messages.ts';
-import type { Store } from '../store/store.ts';
-import type { LaunchDeps } from './launch.ts';
-import { iso } from './setup.ts';
+import type { MessageFilter, RedriveFilter } from '../store/queries/messages.ts';
+import type { OutboxEntry } from '../store/queries/outbox.ts';
+import type { LaunchStore, MessageStore, OutboxStore } from '../store/store.ts';
+import { iso } from '../support/time.ts';
+import type { Launching } from './launch.ts';
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -42,14 +43,14 @@ async function page<T extends { id: number }>(read: (limit: number) => Promise<T
   return { rows: rows.slice(0, limit), nextCursor: rows.length > limit ? rows[limit - 1].id : null };
 }
 
-export const listMessages = (store: Store, filter: MessageFilter, cursor: number | null, limit: number): Promise<Page<Message>> =>
+export const listMessages = (store: Pick<MessageStore, 'listMessages'>, filter: MessageFilter, cursor: number | null, limit: number): Promise<Page<Message>> =>
   page((n) => store.listMessages(filter, cursor, n), limit);
 
-export const listOutbox = (store: Store, filter: { recipient?: string; channel?: string; message_id?: number }, cursor: number | null, limit: number) =>
+export const listOutbox = (store: Pick<OutboxStore, 'listOutbox'>, filter: { recipient?: string; channel?: string; message_id?: number }, cursor: number | null, limit: number) =>
   page((n) => store.listOutbox(filter, cursor, n), limit);
 
 /** messages/get: the message with its history, what was sent, its launch's attachment names, content and custom_data. */
-export async function messageDetail(store: Store, id: number) {
+export async function messageDetail(store: Pick<MessageStore, 'getMessage'> & Pick<LaunchStore, 'getLaunch' | 'attachmentNames'>, id: number) {
   const m = await store.getMessage(id);
   if (!m) throw notFound(`message ${id} not found`);
   const launch = await store.getLaunch(m.launch_id);
@@ -66,7 +67,7 @@ export async function messageDetail(store: Store, id: number) {
 }
 
 /** outbox/get: one captured message with its MIME text. */
-export async function outboxDetail(store: Store, id: number) {
+export async function outboxDetail(store: Pick<OutboxStore, 'getOutbox'>, id: number) {
   const e = await store.getOutbox(id);
   if (!e) throw notFound(`outbox entry ${id} not found`);
   return { ...outboxView(e), raw: e.raw };
@@ -76,7 +77,7 @@ export async function outboxDetail(store: Store, id: number) {
  * messages/retry: failed messages named by ids, a launch or a campaign are queued again with a full set
  * of attempts; the history names the token that asked.
  */
-export async function redriveFailed(deps: Pick<LaunchDeps, 'store' | 'wake'>, filter: RedriveFilter, limit: number, tokenName: string | undefined) {
+export async function redriveFailed(deps: { store: Pick<MessageStore, 'redriveFailed'>; wake: Launching['wake'] }, filter: RedriveFilter, limit: number, tokenName: string | undefined) {
   if (filter.ids === undefined && filter.launch_id === undefined && filter.campaign_id === undefined) {
     throw badRequest("one of the fields 'ids', 'launch_id' or 'campaign_id' is required");
   }

@@ -11,9 +11,9 @@ import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type
 import { normalizeSubscription, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
 import type { Database, FieldDef, Profile } from '../core/types.ts';
 import type { ProfileWrite } from '../store/queries/profiles.ts';
-import type { Store } from '../store/store.ts';
+import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { findByField, scanDatabase } from './lookup.ts';
-import { loadDatabase } from './setup.ts';
+import { loadDatabase } from './catalog-entries.ts';
 
 /** How a request matches profiles of one database. */
 export interface MatchSpec {
@@ -72,7 +72,7 @@ function keysOf(spec: MatchSpec, p: Profile): string[] {
 }
 
 /** Profiles of the database under each of the keys, in one pass of lookups. */
-async function lookupMany(store: Store, db: Database, spec: MatchSpec, keys: MatchKey[]): Promise<Profile[]> {
+async function lookupMany(store: ProfileStore, db: Database, spec: MatchSpec, keys: MatchKey[]): Promise<Profile[]> {
   const values = keys.map((k) => k.key);
   if (spec.mode === 'email') return store.findProfiles(db.id, 'email', values);
   if (spec.mode === 'phone') return store.findProfiles(db.id, { key: 'phones' }, values);
@@ -135,7 +135,7 @@ function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
  * `update` answers 404 for them.
  */
 export async function writeProfilesIn(
-  tx: Store,
+  tx: ProfileStore,
   db: Database,
   spec: MatchSpec,
   items: (PreparedItem | ItemResult)[],
@@ -191,7 +191,7 @@ export async function writeProfilesIn(
 }
 
 /** Writes a patch to one existing profile (v1.0 fields with option 2), keeping its index keys in step. */
-export async function saveProfilePatch(tx: Store, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
+export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
   const profile = applyProfilePatch(existing, patch, db.id, now);
   await tx.saveProfiles([{ profile, isNew: false, ...keyDiff(profileKeys(db, existing), profileKeys(db, profile)) }]);
   return profile;
@@ -272,7 +272,7 @@ export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
 }
 
 /** profiles/get: the one profile the request names, with its subscriptions. */
-export async function getProfile(store: Store, dbId: number, params: MatchParams & Record<string, unknown>) {
+export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDatabase'>, dbId: number, params: MatchParams & Record<string, unknown>) {
   const db = await loadDatabase(store, dbId);
   const spec = matchSpec(db, params);
   const name = rootMatchKey(spec.mode);
@@ -292,7 +292,10 @@ export interface ImportRequest extends ImportOptions {
  * profiles/import (`upsert`) and profiles/update (`update`): the profile the matching finds gets the
  * request's data; the match value is the root one (email, phone, profile_id, field_value) or the data's.
  */
-export async function importProfile(store: Store, request: ImportRequest, mode: 'upsert' | 'update'): Promise<string> {
+/** What profiles/import, update and import_batch use: the database, the resources subscriptions name, the profiles. */
+type ImportStore = Pick<CatalogStore, 'getDatabase' | 'getResources'> & Transactions<ProfileStore>;
+
+export async function importProfile(store: ImportStore, request: ImportRequest, mode: 'upsert' | 'update'): Promise<string> {
   const db = await loadDatabase(store, request.db_id);
   const spec = matchSpec(db, request);
   const match = matchValueOf(spec, request.data, request, 'data');
@@ -304,7 +307,7 @@ export async function importProfile(store: Store, request: ImportRequest, mode: 
 }
 
 /** profiles/import_batch: every item matched by its own value, all written in one transaction; one result per item. */
-export async function importProfiles(store: Store, request: ImportOptions & { db_id: number; data: Record<string, unknown>[] }): Promise<ItemResult[]> {
+export async function importProfiles(store: ImportStore, request: ImportOptions & { db_id: number; data: Record<string, unknown>[] }): Promise<ItemResult[]> {
   const db = await loadDatabase(store, request.db_id);
   const spec = matchSpec(db, request);
   const resources = await store.getResources(resourceIdsOf(request.data));

@@ -1,14 +1,14 @@
 /** Message rows for a launch's profiles: the subscription each message goes to, or why it is skipped. */
 import { SKIP, chooseSubscription, type SubscriptionFilter } from '../core/choose.ts';
 import type { Campaign, NewMessage, Profile } from '../core/types.ts';
-import type { Store } from '../store/store.ts';
+import type { MessageStore, ProfileStore } from '../store/store.ts';
 
 /** Queue priorities: one API trigger overtakes a fan-out, which overtakes a batch task. */
 export const PRIORITY = { trigger: 100, audience: 50, batch: 20 } as const;
 
 /** Message rows for profiles of a campaign: the subscription each goes to, or why it is skipped. */
 export async function messagesFor(
-  store: Store,
+  store: Pick<ProfileStore, 'getSubscriptions'> & Pick<MessageStore, 'recentRecipients'>,
   campaign: Campaign,
   profiles: Profile[],
   filter: SubscriptionFilter | null,

@@ -4,23 +4,31 @@
  * a time, each chunk's messages committed together with the task's progress, so a restart resumes
  * at the first unprocessed item and no item is launched twice.
  */
-import type { FastifyBaseLogger } from 'fastify';
 import { ApiError, badRequest, isApiError, isStoreUnavailable, notFound } from '../core/errors.ts';
 import { campaignIdOf, importDelay, parseBatchContent, passesContentFilter, type LaunchContent } from '../core/launch-request.ts';
 import type { Launch, Task } from '../core/types.ts';
-import type { DeliveryMetrics } from '../metrics.ts';
-import type { Store } from '../store/store.ts';
-import { batchContext, counts, importItems, itemErrors, startItems, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
-import { campaignDatabase, launchableCampaign, writeFilteredLaunch, writeLaunch, type LaunchDeps } from './launch.ts';
+import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
+import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
+import { campaignDatabase, launchableCampaign, writeFilteredLaunch, writeLaunch, type Launching } from './launch.ts';
+import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
-import { BackgroundLoop, yieldToEventLoop } from './waker.ts';
+import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
+import { iso } from '../support/time.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
 
 /** Items per transaction: large enough to batch well, small enough not to hold SQLite for long. */
 const CHUNK = 200;
 
-const processItems = (kind: BatchKind, tx: Store, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
+/** The store areas batches and tasks read and write. */
+type TaskAreas = BatchAreas & TaskStore & Pick<LaunchStore, 'getLaunch' | 'addLaunchTotal'>;
+
+/** What batch launches and the task runner need: their store areas, the catalog, a way to wake the loops. */
+export interface TaskDeps extends Omit<Launching, 'store'> {
+  store: TaskAreas & Transactions<TaskAreas>;
+}
+
+const processItems = (kind: BatchKind, tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
   kind === 'start_batch' ? startItems(tx, ctx, items, offset, now) : importItems(tx, ctx, items, offset, now);
 
 /** Every item's answer when the campaign's content_filter stops the launch. */
@@ -28,7 +36,7 @@ const filteredResults = (items: unknown[]) => items.map((): BatchResult => ({ pr
 
 /** A whole batch in one transaction: answers the launch and a result per item. */
 async function runBatch(
-  deps: LaunchDeps,
+  deps: TaskDeps,
   kind: BatchKind,
   campaignId: number,
   body: Record<string, unknown>,
@@ -55,7 +63,7 @@ async function runBatch(
 }
 
 /** Stores a task and its launch; the runner does the rest. Whole-request problems are refused now. */
-async function createTask(deps: LaunchDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
+async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
@@ -76,13 +84,13 @@ export type LaunchLimits = { attachLimit: number; contentLimit: number };
 export type BatchRequest = Record<string, unknown> & { id?: number | string; trigger_id?: number | string; data: unknown[] };
 
 /** start_batch and import_and_start_batch: the whole batch now, one launch, a result per item. */
-export function launchBatch(deps: LaunchDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits) {
+export function launchBatch(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits) {
   const campaignId = campaignIdOf(request);
   return runBatch(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
 }
 
 /** The _task forms: the batch stored as a task, answered at once, run by the TaskRunner. */
-export function queueBatchTask(deps: LaunchDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits): Promise<Task> {
+export function queueBatchTask(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits): Promise<Task> {
   const campaignId = campaignIdOf(request);
   return createTask(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
 }
@@ -100,7 +108,7 @@ type ImportAndStartRequest = Record<string, unknown> & {
  * `timeout`. A refused profile is the request's failure (`refused`), its launch recorded all the same.
  */
 export async function importAndStart(
-  deps: LaunchDeps,
+  deps: TaskDeps,
   request: ImportAndStartRequest,
   limits: LaunchLimits,
 ): Promise<{ launch: Launch; profileId: string | null } | { launch: Launch; refused: ApiError }> {
@@ -119,7 +127,7 @@ export async function importAndStart(
   return { launch, profileId: r.profile_id };
 }
 
-export async function loadTask(deps: Pick<LaunchDeps, 'store'>, id: number): Promise<Task> {
+export async function loadTask(deps: { store: Pick<TaskStore, 'getTask'> }, id: number): Promise<Task> {
   const t = await deps.store.getTask(id);
   if (!t) throw notFound(`task ${id} not found`);
   return t;
@@ -129,8 +137,8 @@ class Superseded extends Error {}
 
 export class TaskRunner extends BackgroundLoop {
   constructor(
-    private readonly deps: LaunchDeps,
-    private readonly o: { pollMs: number; leaseMs: number; log: FastifyBaseLogger; metrics?: Pick<DeliveryMetrics, 'storeError'> },
+    private readonly deps: TaskDeps,
+    private readonly o: LoopOptions,
   ) {
     super();
   }
@@ -202,7 +210,6 @@ export class TaskRunner extends BackgroundLoop {
 }
 
 export function taskView(t: Task) {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     task_id: t.id,
     kind: t.kind,
@@ -210,8 +217,8 @@ export function taskView(t: Task) {
     launch_id: t.launch_id,
     counts: { total: t.total, processed: t.processed, sent: t.sent, skipped: t.skipped, failed: t.failed },
     errors: t.errors,
-    created: new Date(t.created_at).toISOString(),
-    updated: new Date(t.updated_at).toISOString(),
-    finished: iso(t.finished_at),
+    created: iso(t.created_at),
+    updated: iso(t.updated_at),
+    finished: t.finished_at === null ? null : iso(t.finished_at),
   };
 }

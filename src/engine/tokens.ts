@@ -6,11 +6,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { badRequest } from '../core/errors.ts';
 import { sha256Hex } from '../core/hashes.ts';
 import { randomHex } from '../core/ids.ts';
-import type { Store } from '../store/store.ts';
+import type { TokenStore } from '../store/store.ts';
 
 export const ENV_TOKEN_NAME = 'SALVO_TOKEN';
 
-export async function createToken(store: Store, name: string): Promise<string> {
+export async function createToken(store: Pick<TokenStore, 'insertToken'>, name: string): Promise<string> {
   if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name) || name === ENV_TOKEN_NAME) {
     throw badRequest(`token name '${name}' must be 1 to 64 letters, digits, '_', '.', '@' or '-', and not ${ENV_TOKEN_NAME}`);
   }
@@ -20,7 +20,7 @@ export async function createToken(store: Store, name: string): Promise<string> {
 }
 
 /** The SALVO_TOKEN setting is a token like any other, kept under its own name. */
-export async function ensureEnvToken(store: Store, token: string): Promise<void> {
+export async function ensureEnvToken(store: Pick<TokenStore, 'putToken'>, token: string): Promise<void> {
   await store.putToken(ENV_TOKEN_NAME, sha256Hex(token), Date.now());
 }
 
@@ -34,7 +34,7 @@ export class TokenVerifier {
   private loading: Promise<void> | null = null;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<TokenStore, 'listTokens'>,
     private readonly maxAgeMs = 10_000,
   ) {}
 

@@ -15,7 +15,7 @@
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../store/store.ts';
+import type { DedupStore, StoreLifecycle } from '../store/store.ts';
 import { sendError } from './envelope.ts';
 
 const RENEW_MS = 3_000;
@@ -48,7 +48,7 @@ class HeldClaims {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: DedupStore,
     private readonly log: (e: unknown) => void,
   ) {}
 
@@ -77,7 +77,7 @@ class HeldClaims {
   }
 }
 
-export function dedupHooks(store: Store, hours: number, scopeOf: (req: FastifyRequest) => string): { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] } {
+export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, hours: number, scopeOf: (req: FastifyRequest) => string): { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] } {
   if (hours === 0) return { preValidation: [], onSend: [] };
   let lastPurge = 0;
   const startedAt = Date.now();

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
@@ -25,40 +26,16 @@ const API_V11 = '/api/v1.1';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
+  /** The process's logger (src/log.ts); requests log through children of it. */
+  log: Log;
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
-}
-
-/** A URL fit for the log: no v1.0 link key, and every `token` parameter of the query string redacted. */
-function redactUrl(url: string): string {
-  const q = url.indexOf('?');
-  const path = (q < 0 ? url : url.slice(0, q)).replace(/\/trg\/[^/]+/, '/trg/[key]');
-  if (q < 0) return path;
-  const query = url
-    .slice(q + 1)
-    .split('&')
-    .map((pair) => {
-      const name = pair.split('=', 1)[0];
-      let decoded = name;
-      try {
-        decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-      } catch {
-        // a malformed escape is left as it is
-      }
-      return decoded.trim().toLowerCase() === 'token' ? `${name}=[redacted]` : pair;
-    })
-    .join('&');
-  return `${path}?${query}`;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, store } = deps;
   const limits = config.http;
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      // Access logs keep neither tokens (?token=) nor v1.0 link keys, which are credentials too.
-      serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }) },
-    },
+    loggerInstance: deps.log,
     // Slow clients: a request must arrive whole within its timeouts and an idle connection is closed,
     // so a peer sending a body a byte at a time holds a connection for seconds, not forever.
     requestTimeout: limits.requestTimeoutMs,

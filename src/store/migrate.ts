@@ -3,6 +3,7 @@
  * pending ones in one transaction. Run at start-up and by `salvo migrate`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { MIGRATION_LOCK } from './advisory-locks.ts';
 import type { SqlDriver } from './driver.ts';
 
 /**
@@ -37,7 +38,7 @@ export async function migrate(driver: SqlDriver): Promise<string[]> {
   );
   return driver.transaction(async (tx) => {
     // Several processes may start at once against one PostgreSQL: one migrates, the others wait.
-    if (tx.dialect === 'postgres') await tx.all('SELECT pg_advisory_xact_lock(726583)');
+    if (tx.dialect === 'postgres') await tx.all(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     const done = new Set((await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
     const applied: string[] = [];
     for (const m of migrationsOf(tx.dialect)) {

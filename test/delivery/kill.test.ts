@@ -10,7 +10,7 @@ import { eventually, ok, TEST_TOKEN, type TestServer } from '../helpers.ts';
 import { type Shop, startShop, stopShop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 
-const BIN = new URL('../../bin/salvo.js', import.meta.url).pathname;
+import { ensureBuilt, SALVO_BIN as BIN } from '../built.ts';
 
 describe('a killed worker', () => {
   let smtp: TestSmtp;
@@ -18,6 +18,7 @@ describe('a killed worker', () => {
   let shop: Shop;
 
   before(async () => {
+    await ensureBuilt();
     // This server takes launches but runs no workers until the test starts them.
     ({ s, smtp, shop } = await startShop({ workers: false, env: { SALVO_LEASE_SECONDS: '2' } }));
     // The first message is held (no answer to DATA) until the test ends; later ones are accepted.

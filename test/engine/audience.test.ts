@@ -14,11 +14,13 @@ import { applyProfilePatch, profileKeys } from '../../src/core/profile.ts';
 import type { Database as Db } from '../../src/core/types.ts';
 import { audiencePages, readAudiencePage } from '../../src/engine/audience.ts';
 import { Catalog } from '../../src/engine/catalog.ts';
-import { Expander, expandStep } from '../../src/engine/expander.ts';
+import { Expander } from '../../src/engine/expander.ts';
+import { expandStep } from '../../src/engine/expansion.ts';
 import { startLaunch, type LaunchDeps } from '../../src/engine/launch.ts';
 import { SQLITE_SCAN } from '../../src/store/queries/profiles.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { eventually, tempDir } from '../helpers.ts';
+import { seedCampaign } from '../store/seed.ts';
 
 const N = 100_000;
 
@@ -52,15 +54,7 @@ describe('custom_request audiences', () => {
       }
       await tx.saveProfiles(writes);
     });
-    const resource = await store.insertResource({ name: 'r', channels: ['email'], email: { from_email: 'r@example.com' }, sms: null, push: null, tracking_domain: null }, now);
-    const template = await store.insertTemplate({ name: 't', channels: { email: { subject: 's', text: 't' } } }, now);
-    campaignId = (
-      await store.insertCampaign(
-        { name: 'c', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db.id, content: [{ message_id: template.id }],
-          skip_minutes: 0, subid: null, unconditional_sending: false, attributes: {}, content_filter: null, link_key: 'k' },
-        now,
-      )
-    ).id;
+    campaignId = (await seedCampaign(store, now, { db: db.id })).campaign;
     deps = { store, catalog: new Catalog(store), wake: () => undefined };
   });
   after(async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, type TestServer } from '../helpers.ts';
-import { addProfile, startShop, stopShop, type Shop } from '../fixture.ts';
+import { addProfile, shopCampaign, startShop, stopShop, type Shop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 import { MAX_CRASHES } from '../../src/core/outcome.ts';
 
@@ -58,12 +58,7 @@ describe('a mailer thread that dies', () => {
   it('fails a message too large for the thread after a few deaths, and sends the others', async () => {
     const before = s.app.channels.smtp!.restarts;
     // ~8 MB of HTML: more than a 16 MB heap can turn into MIME.
-    const big = ok(
-      await s.call('templates/add', { name: 'huge', channels: [{ sid: 'email', fields: { subject: 'huge', html: '{for i in apicontent.n}{apicontent.s}{end}' } }] }),
-    ).data.id;
-    const campaign = ok(
-      await s.call('campaigns/triggers/add', { name: 'Huge', trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: big }], is_active: true }),
-    ).data.id;
+    const campaign = await shopCampaign(s, shop, 'Huge', { email: { subject: 'huge', html: '{for i in apicontent.n}{apicontent.s}{end}' } });
     const poison = ok(await s.call('campaigns/triggers/start', { id: campaign, email: 't0@example.com', content: { s: 'x'.repeat(400_000), n: Array.from({ length: 20 }, (_, i) => i) } }));
     const fine = ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 't1@example.com', content: { email_title: 'alongside the poison' } }));
     assert.ok(poison && fine);

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
-import { Cache } from '../../src/engine/cache.ts';
+import { Cache } from '../../src/support/cache.ts';
 import { LAUNCH_CACHE_BYTES } from '../../src/engine/catalog.ts';
 import { eventually, ok, startServer, type TestServer } from '../helpers.ts';
-import { setupShop, type Shop } from '../fixture.ts';
+import { addCampaign, setupShop, type Shop } from '../fixture.ts';
 
 // The runner does not pass --expose-gc; this makes a gc() for measuring without it.
 setFlagsFromString('--expose-gc');
@@ -87,9 +87,7 @@ describe('memory: content limit and bounded caches', () => {
       const template = ok(await s.call('templates/add', { name: `dense ${i}`, channels: [{ sid: 'email', fields: { subject: `dense ${i}`, text: `${i}${dense}` } }] })).data.id;
       if (i % 8 === 0) {
         // Rendering puts it in the cache.
-        const campaign = ok(
-          await s.call('campaigns/triggers/add', { name: `dense ${i}`, trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: template }], is_active: true }),
-        ).data.id;
+        const campaign = await addCampaign(s, { name: `dense ${i}`, db: shop.db, resource: shop.resource, template });
         ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com' }));
       }
     }

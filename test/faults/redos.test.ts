@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ok, startServer, STORE_KINDS, type TestServer } from '../helpers.ts';
-import { addProfile, setupShop, type Shop } from '../fixture.ts';
+import { addProfile, setupShop, shopCampaign, type Shop } from '../fixture.ts';
 
 const LONG = 10_000;
 /** Pattern, a long value it matches, a long value it does not. */
@@ -46,13 +46,7 @@ for (const kind of STORE_KINDS) {
 
     it('content_filter: matches and misses at once, and the log says which', async () => {
       for (const [pattern, hit, miss] of CASES) {
-        const campaign = ok(
-          await s.call('campaigns/triggers/add', {
-            name: `filter ${pattern}`, trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db,
-            content: [{ message_id: ok(await s.call('templates/list')).data[0].id }], is_active: true,
-            content_filter: { body: { $regex: pattern } },
-          }),
-        ).data.id;
+        const campaign = await shopCampaign(s, shop, `filter ${pattern}`, { extra: { content_filter: { body: { $regex: pattern } } } });
         const yes = await start({ id: campaign, email: 'john@example.com', content: { body: hit, email_title: 't' } });
         assert.equal(yes.status, 200, JSON.stringify(yes.body));
         assert.ok(yes.ms < 2000, `${pattern}: a match took ${yes.ms} ms`);

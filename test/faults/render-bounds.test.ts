@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, type TestServer } from '../helpers.ts';
-import { startShop, stopShop, type Shop } from '../fixture.ts';
+import { shopCampaign, startShop, stopShop, type Shop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 
 const nested = (depth: number): unknown => (depth === 0 ? { a: 1 } : { a: nested(depth - 1), b: [nested(depth - 1)] });
@@ -35,10 +35,7 @@ describe('templates whose rendering would run away', () => {
 
   for (const c of CASES) {
     it(`fails the message for ${c.name}, naming the limit, without holding the server`, async () => {
-      const template = ok(await s.call('templates/add', { name: c.name, channels: [{ sid: 'email', fields: { subject: 'runaway', html: c.html } }] })).data.id;
-      const campaign = ok(
-        await s.call('campaigns/triggers/add', { name: c.name, trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: template }], is_active: true }),
-      ).data.id;
+      const campaign = await shopCampaign(s, shop, c.name, { email: { subject: 'runaway', html: c.html } });
       const stall = monitorEventLoopDelay({ resolution: 10 });
       stall.enable();
       ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com', content: c.content }));
@@ -56,10 +53,7 @@ describe('templates whose rendering would run away', () => {
   }
 
   it('sends a loop that tests a 350 KB object on each of 2,000 turns, quickly', async () => {
-    const template = ok(await s.call('templates/add', { name: 'truthy', channels: [{ sid: 'email', fields: { subject: 'truthy big', html: '{for x in apicontent.list}{if apicontent.big}y{end}{end}' } }] })).data.id;
-    const campaign = ok(
-      await s.call('campaigns/triggers/add', { name: 'truthy', trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: template }], is_active: true }),
-    ).data.id;
+    const campaign = await shopCampaign(s, shop, 'truthy', { email: { subject: 'truthy big', html: '{for x in apicontent.list}{if apicontent.big}y{end}{end}' } });
     const stall = monitorEventLoopDelay({ resolution: 10 });
     stall.enable();
     ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com', content: { big, list } }));

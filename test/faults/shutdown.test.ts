@@ -10,7 +10,7 @@ import { eventually, ok, TEST_TOKEN, type TestServer } from '../helpers.ts';
 import { type Shop, startShop, stopShop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 
-const BIN = new URL('../../bin/salvo.js', import.meta.url).pathname;
+import { ensureBuilt, SALVO_BIN as BIN } from '../built.ts';
 
 function startWorker(s: TestServer, smtp: TestSmtp, env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [BIN, 'worker'], {
@@ -33,6 +33,7 @@ describe('shutdown with a hanging SMTP server', () => {
   let shop: Shop;
 
   before(async () => {
+    await ensureBuilt();
     ({ s, smtp, shop } = await startShop({ workers: false }));
     smtp.verdict = () => 'hang';
   });

@@ -19,8 +19,8 @@ import { eventually, tempDir } from '../helpers.ts';
 import { assertAnswers, deliveredOnce, sendTriggers, type Answer } from './store-helpers.ts';
 
 const SCRIPT = fileURLToPath(new URL('./eio-fs.py', import.meta.url));
-/** How long the disk fails at least, once the first write has been refused. */
-const FAULT_MS = 3000;
+/** The longest the disk may fail before what the fault must show has happened (the test then fails). */
+const FAULT_LIMIT_MS = 15_000;
 
 interface EioFs {
   /** The mounted directory: files here live in the backing directory. */
@@ -119,15 +119,22 @@ describe('SQLite write I/O error (EIO from the disk)', () => {
     const during: Answer[] = [];
     const health: number[] = [];
     let faultOver = false;
+    // Probes of /health and a read run beside the traffic, one pair per round of it (not on a timer).
+    let roundDone: () => void = () => {};
     const traffic = (async () => {
-      for (let round = 0; !faultOver; round++) during.push(...(await sendTriggers(s, shop, `during-${round}`, 8, 4)));
+      for (let round = 0; !faultOver; round++) {
+        during.push(...(await sendTriggers(s, shop, `during-${round}`, 8, 4)));
+        roundDone();
+      }
+      roundDone();
     })();
     const reads: number[] = [];
     const probes = (async () => {
       while (!faultOver) {
+        const nextRound = new Promise<void>((r) => (roundDone = r));
         health.push((await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(2000) })).status);
         reads.push((await s.call('messages/list', { campaign_id: shop.campaigns.email, limit: 5 })).status);
-        await new Promise((r) => setTimeout(r, 100));
+        await nextRound;
       }
     })();
 
@@ -135,7 +142,13 @@ describe('SQLite write I/O error (EIO from the disk)', () => {
     fs.failAfter(2);
     await eventually(async () => during.some((a) => a.status === 503), 10_000, 'a write to fail with EIO');
     const receivedAtFault = smtp.received.length;
-    await new Promise((r) => setTimeout(r, FAULT_MS));
+    // The fault lasts until what it must show has happened: mails sent whose outcomes could not be
+    // recorded, several writes refused, and /health and a read answered while the disk failed.
+    await eventually(
+      async () => smtp.received.length > receivedAtFault + 2 && during.filter((a) => a.status === 503).length >= 5 && health.length >= 3,
+      FAULT_LIMIT_MS,
+      'mails sent, writes refused and probes answered during the fault',
+    );
     const sentInFault = smtp.received.length - receivedAtFault;
     fs.failAfter(null);
     faultOver = true;

@@ -12,22 +12,30 @@ import { eventually } from '../helpers.ts';
 import { startShop, stopShop } from '../fixture.ts';
 import { assertAnswers, deliveredOnce, sendTriggers, worstStall, type Answer } from './store-helpers.ts';
 
-const LOCK_MS = 6000;
 const RETRY_MS = 1000;
+/** Writes answered 503 while the lock is held before it is let go: enough to show the behaviour. */
+const REFUSED_WHILE_LOCKED = 16;
 
-/** Another process that takes the write lock, says "locked", holds it for `ms`, says "released". */
-function holdWriteLock(file: string, ms: number): { child: ChildProcess; said: string[] } {
+/** Another process that takes the write lock, says "locked", holds it until told to let go, says "released". */
+function holdWriteLock(file: string): { child: ChildProcess; said: string[]; release(): void } {
   const script = `
     const Database = require('better-sqlite3');
     const db = new Database(process.argv[1]);
     db.pragma('busy_timeout = 10000');
     db.exec('BEGIN IMMEDIATE');
     console.log('locked');
-    setTimeout(() => { db.exec('COMMIT'); db.close(); console.log('released'); }, Number(process.argv[2]));`;
-  const child = spawn(process.execPath, ['-e', script, file, String(ms)], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); console.log('released'); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
   const said: string[] = [];
   child.stdout!.on('data', (d: Buffer) => said.push(...d.toString().trim().split('\n')));
-  return { child, said };
+  // Asked once: stdin ends with it, so the holder is told exactly once however often release() is called.
+  let asked = false;
+  const release = () => {
+    if (asked) return;
+    asked = true;
+    child.stdin!.end('release\n');
+  };
+  return { child, said, release };
 }
 
 describe('SQLite write lock held by another process', () => {
@@ -41,11 +49,15 @@ describe('SQLite write lock held by another process', () => {
     const { s, smtp, shop } = env;
     const { result: answers, stallMs } = await worstStall(async () => {
       const before = await sendTriggers(s, shop, 'before', 200);
-      const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'), LOCK_MS);
+      const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'));
       await eventually(async () => lock.said.includes('locked'), 10_000, 'the other process to take the lock');
       const during: Answer[] = [];
       let round = 0;
-      while (!lock.said.includes('released')) during.push(...(await sendTriggers(s, shop, `during-${round++}`, 8)));
+      // The lock is held, well past SALVO_STORE_RETRY_MS, until enough writes have been refused for it.
+      while (!lock.said.includes('released')) {
+        during.push(...(await sendTriggers(s, shop, `during-${round++}`, 8)));
+        if (during.filter((a) => a.status === 503).length >= REFUSED_WHILE_LOCKED) lock.release();
+      }
       await eventually(async () => lock.child.exitCode !== null, 10_000, 'the lock holder to exit');
       const afterwards = await sendTriggers(s, shop, 'after', 60);
       return { before, during, afterwards };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
-import { addProfile } from '../fixture.ts';
+import { addCampaign, addProfile } from '../fixture.ts';
 import { startSmtp, type TestSmtp } from '../smtp.ts';
 
 describe('API v1.0 links', () => {
@@ -11,6 +11,7 @@ describe('API v1.0 links', () => {
   let db: number;
   let campaign: number;
   let resource: number;
+  let template: number;
   let link: string;
 
   before(async () => {
@@ -18,10 +19,8 @@ describe('API v1.0 links', () => {
     s = await startServer({ workers: true, env: { SALVO_SMTP_URL: smtp.url, SALVO_PUBLIC_URL: 'https://trk.example.org/' } });
     db = ok(await s.call('databases/add', { name: 'v1', fields: [{ name: 'FirstName', type: 'string' }, { name: 'Order', type: 'string' }, { name: 'City', type: 'string' }, { name: 'Visits', type: 'int' }] })).data.id;
     resource = ok(await s.call('resources/add', { name: 'r', channels: ['email'], email: { from_email: 'shop@example.com' } })).data.id;
-    const template = ok(
-      await s.call('templates/add', { name: 't', channels: [{ sid: 'email', fields: { subject: 'v1 {apicontent.tag}', text: 'name={lead.FirstName} order={lead.Order} city={lead.City}' } }] }),
-    ).data.id;
-    campaign = ok(await s.call('campaigns/triggers/add', { name: 'v1', send_channel: 'email', resource_id: resource, db_id: db, content: [{ message_id: template }], is_active: true })).data.id;
+    campaign = await addCampaign(s, { name: 'v1', db, resource, email: { subject: 'v1 {apicontent.tag}', text: 'name={lead.FirstName} order={lead.Order} city={lead.City}' } });
+    template = ok(await s.call('campaigns/triggers/get', { id: campaign })).data.content[0].message_id;
     await addProfile(s, db, { email: 'john@example.com', FirstName: 'Johnny', City: 'Oslo', subscriptions: [{ resource_id: resource, channel: 'email', email: 'john@example.com' }] });
     link = ok(await s.call('campaigns/triggers/get', { id: campaign })).data.call_url;
   });
@@ -95,9 +94,12 @@ describe('API v1.0 links', () => {
   });
 
   it('gets a new link when the campaign database changes; the old one stops working', async () => {
+    // A campaign of its own: this test changes it.
+    const moving = await addCampaign(s, { name: 'v1 moving', db, resource, template });
+    const link = ok(await s.call('campaigns/triggers/get', { id: moving })).data.call_url;
     const db2 = ok(await s.call('databases/add', { name: 'v1-other', fields: [{ name: 'FirstName', type: 'string' }, { name: 'Order', type: 'string' }, { name: 'City', type: 'string' }] })).data.id;
     await addProfile(s, db2, { email: 'john@example.com', FirstName: 'Other John', subscriptions: [{ resource_id: resource, channel: 'email', email: 'john@example.com' }] });
-    const updated = ok(await s.call('campaigns/triggers/update', { id: campaign, db_id: db2 })).data;
+    const updated = ok(await s.call('campaigns/triggers/update', { id: moving, db_id: db2 })).data;
     assert.notEqual(updated.call_url, link);
     assert.match(updated.call_url, /\/trg\/[0-9a-f]{32}\/$/);
     const old = await fetch(local(link, 'john@example.com'), { headers: { 'x-request-id': 'old-link' } });
@@ -106,7 +108,7 @@ describe('API v1.0 links', () => {
     assert.equal(fresh.status, 200);
     assert.match((await mailWith('rotated')).mail.text!, /name=Other John/);
     // Changing something else keeps the link.
-    const renamed = ok(await s.call('campaigns/triggers/update', { id: campaign, name: 'v1 renamed' })).data;
+    const renamed = ok(await s.call('campaigns/triggers/update', { id: moving, name: 'v1 renamed' })).data;
     assert.equal(renamed.call_url, updated.call_url);
   });
 });

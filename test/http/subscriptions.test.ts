@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, type TestServer } from '../helpers.ts';
-import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
+import { addProfile, type Shop, shopCampaign, startShop, stopShop } from '../fixture.ts';
 import type { TestSmtp } from '../smtp.ts';
 
 describe('subscription choice', () => {
@@ -92,22 +92,24 @@ describe('subscription choice', () => {
     assert.equal((await launch({ email, ...content }, shop.campaigns.sms)).address, '+79000000556');
   });
 
+  // The two tests below change a campaign's settings: each changes a campaign of its own, so a failure
+  // leaves nothing changed for the other tests.
   it('sends to an unsubscribed subscription when the campaign sends unconditionally', async () => {
+    const campaign = await shopCampaign(s, shop, 'Unconditional', { extra: { unconditional_sending: true } });
     const email = await person([sub('u@example.com', { status: 'unsubscribed' })]);
-    ok(await s.call('campaigns/triggers/update', { id: shop.campaigns.override, unconditional_sending: true }));
-    const m = await launch({ email }, shop.campaigns.override);
+    const m = await launch({ email }, campaign);
     assert.deepEqual([sent(m), m.address], [true, 'u@example.com']);
-    ok(await s.call('campaigns/triggers/update', { id: shop.campaigns.override, unconditional_sending: false }));
-    assert.equal((await launch({ email }, shop.campaigns.override)).skip_reason, 'unsubscribed');
+    ok(await s.call('campaigns/triggers/update', { id: campaign, unconditional_sending: false }));
+    assert.equal((await launch({ email }, campaign)).skip_reason, 'unsubscribed');
   });
 
   it('skips a profile that got the campaign within skip_minutes', async () => {
+    const campaign = await shopCampaign(s, shop, 'Not twice in 10 minutes', { extra: { skip_minutes: 10 } });
     const email = await person([sub('r@example.com')]);
-    ok(await s.call('campaigns/triggers/update', { id: shop.campaigns.override, skip_minutes: 10 }));
-    assert.ok(sent(await launch({ email }, shop.campaigns.override)));
-    const again = await launch({ email }, shop.campaigns.override);
+    assert.ok(sent(await launch({ email }, campaign)));
+    const again = await launch({ email }, campaign);
     assert.deepEqual([again.status, again.skip_reason], ['skipped', 'recently_sent']);
-    ok(await s.call('campaigns/triggers/update', { id: shop.campaigns.override, skip_minutes: 0 }));
-    assert.ok(sent(await launch({ email }, shop.campaigns.override)));
+    ok(await s.call('campaigns/triggers/update', { id: campaign, skip_minutes: 0 }));
+    assert.ok(sent(await launch({ email }, campaign)));
   });
 });

@@ -222,7 +222,8 @@ for (const kind of STORE_KINDS) {
         throw new Error('rollback');
       });
       const beside = store.insertToken('beside', 'x2', now);
-      setTimeout(release, 20);
+      // `beside` was asked for while the transaction is open (above); it rolls back on the next turn.
+      setImmediate(release);
       await assert.rejects(tx, /rollback/);
       await beside;
       const names = (await store.listTokens()).map((t) => t.name);

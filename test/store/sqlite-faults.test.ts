@@ -48,6 +48,7 @@ describe('SQLite driver faults', () => {
   it('writes asked for while the lock is held commit together once it is let go', async () => {
     other.exec('BEGIN IMMEDIATE');
     const writes = Array.from({ length: 5 }, (_, i) => store.insertToken(`waited-${i}`, `h-waited-${i}`, now));
+    // The lock is let go within the retry window: how long it is held is what this test is about.
     setTimeout(() => other.exec('COMMIT'), RETRY_MS / 2);
     await Promise.all(writes);
     assert.equal((await store.listTokens()).filter((t) => t.name.startsWith('waited-')).length, 5);

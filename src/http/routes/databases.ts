@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { toId } from '../../core/ids.ts';
 import { FIELD_TYPES } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
-import { addDatabase, databaseFields, databaseView, listDatabases, loadDatabase } from '../../engine/setup.ts';
+import { addDatabase, databaseFields, databaseView, listDatabases, loadDatabase } from '../../engine/catalog-entries.ts';
 import { method } from '../api.ts';
 import { answer, array, bool, id, idOut, list, name, object, oneOf, str, text } from '../schemas.ts';
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { toId } from '../../core/ids.ts';
 import { CHANNELS } from '../../core/types.ts';
-import { addResource, listResources, loadResource, resourceView } from '../../engine/setup.ts';
+import { addResource, listResources, loadResource, resourceView } from '../../engine/catalog-entries.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, id, idOut, int, list, name, nullable, object, oneOf, settingsOrNull, str, text } from '../schemas.ts';

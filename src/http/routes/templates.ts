@@ -5,7 +5,7 @@ import { toId } from '../../core/ids.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
 import { CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addTemplate, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/setup.ts';
+import { addTemplate, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/catalog-entries.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';

@@ -1,7 +1,7 @@
-/** Trigger campaigns, their log, and API tokens. */
-import type { ApiToken, Campaign, CampaignLogEntry } from '../../core/types.ts';
+/** Trigger campaigns and their log. */
+import type { Campaign, CampaignLogEntry } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
-import { json, uniqueName } from './setup.ts';
+import { json, uniqueName } from './rows.ts';
 
 const toCampaign = (r: Row): Campaign => ({
   id: r.id as number,
@@ -40,7 +40,20 @@ const campaignValues = (c: CampaignFields) => [
   c.link_key,
 ];
 
-export function campaignQueries(db: SqlDriver) {
+/** Trigger campaigns and their log. */
+export interface CampaignStore {
+  insertCampaign(c: CampaignFields, now: number): Promise<Campaign>;
+  updateCampaign(c: Campaign): Promise<void>;
+  getCampaign(id: number): Promise<Campaign | null>;
+  getCampaignByLinkKey(key: string): Promise<Campaign | null>;
+  /** Campaigns with id >= fromId, oldest first; total counts every campaign the filter keeps. */
+  listCampaigns(q: { fromId: number; limit: number; isActive: boolean | null }): Promise<{ rows: Campaign[]; total: number }>;
+  appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void>;
+  /** The newest entries first. */
+  listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]>;
+}
+
+export function campaignQueries(db: SqlDriver): CampaignStore {
   return {
     async insertCampaign(c: CampaignFields, now: number): Promise<Campaign> {
       const row = await uniqueName('campaign', c.name, () =>
@@ -71,7 +84,6 @@ export function campaignQueries(db: SqlDriver) {
       const r = await db.get('SELECT * FROM campaigns WHERE link_key = ?', [key]);
       return r ? toCampaign(r) : null;
     },
-    /** Campaigns with id >= fromId, oldest first; total counts every campaign the filter keeps. */
     async listCampaigns(q: { fromId: number; limit: number; isActive: boolean | null }): Promise<{ rows: Campaign[]; total: number }> {
       const active = q.isActive === null ? null : q.isActive ? 1 : 0;
       const rows = await db.all(
@@ -85,26 +97,8 @@ export function campaignQueries(db: SqlDriver) {
     async appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void> {
       await db.run('INSERT INTO campaign_log (campaign_id, level, message, time) VALUES (?, ?, ?, ?)', [campaignId, level, message, now]);
     },
-    /** The newest entries first. */
     async listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]> {
       return db.all<CampaignLogEntry>('SELECT * FROM campaign_log WHERE campaign_id = ? ORDER BY id DESC LIMIT ?', [campaignId, limit]);
-    },
-
-    async insertToken(name: string, hash: string, now: number): Promise<void> {
-      await uniqueName('token', name, () => db.run('INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?)', [name, hash, now]));
-    },
-    /** Sets the named token's hash, creating it if need be (the SALVO_TOKEN token). */
-    async putToken(name: string, hash: string, now: number): Promise<void> {
-      await db.run(
-        'INSERT INTO api_tokens (name, hash, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at',
-        [name, hash, now],
-      );
-    },
-    async listTokens(): Promise<ApiToken[]> {
-      return db.all<ApiToken>('SELECT * FROM api_tokens ORDER BY id');
-    },
-    async deleteToken(name: string): Promise<boolean> {
-      return (await db.run('DELETE FROM api_tokens WHERE name = ?', [name])) > 0;
     },
   };
 }

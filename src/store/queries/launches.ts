@@ -2,7 +2,7 @@
 import type { Attachment } from '../../core/attachments.ts';
 import type { Launch, LaunchState } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 const toLaunch = (r: Row): Launch => ({
   id: r.id as number,
@@ -20,10 +20,32 @@ const toLaunch = (r: Row): Launch => ({
 
 export type NewLaunch = Pick<Launch, 'campaign_id' | 'kind' | 'state' | 'content' | 'custom_data' | 'audience' | 'cursor'>;
 
-export function launchQueries(db: SqlDriver) {
+/** Launches (one per trigger call, batch or task) and their attachments. */
+export interface LaunchStore {
+  /** `total`: the messages about to be added with it, when known (one statement fewer than addLaunchTotal). */
+  insertLaunch(l: NewLaunch, now: number, total?: number): Promise<Launch>;
+  getLaunch(id: number): Promise<Launch | null>;
+  /**
+   * Moves an expanding launch on from `from` to `to` (and to `state`), adding `made` messages to its
+   * total; false when another expander moved it first, so the caller's transaction rolls back.
+   */
+  advanceLaunch(id: number, from: string | null, to: string | null, state: LaunchState, made: number, now: number): Promise<boolean>;
+  addLaunchTotal(id: number, made: number): Promise<void>;
+  /** Ends an expanding launch that cannot go on (its query fails on the data); answers whether it was expanding. */
+  failLaunch(id: number, now: number): Promise<boolean>;
+  /** Takes the oldest expanding launch no other expander holds, until leaseUntil. */
+  claimExpandingLaunch(now: number, leaseUntil: number): Promise<Launch | null>;
+  /** Holds a launch (until a time) or hands it back (null) so that background expanders leave it or take it. */
+  leaseLaunch(id: number, until: number | null): Promise<void>;
+  abortExpandingLaunches(campaignId: number, now: number): Promise<number>;
+  insertAttachments(launchId: number, list: Attachment[]): Promise<void>;
+  getAttachments(launchId: number): Promise<Attachment[]>;
+  attachmentNames(launchId: number): Promise<{ name: string; mime: string; size: number }[]>;
+}
+
+export function launchQueries(db: SqlDriver): LaunchStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
-    /** `total`: the messages about to be added with it, when known (one statement fewer than addLaunchTotal). */
     async insertLaunch(l: NewLaunch, now: number, total = 0): Promise<Launch> {
       const row = await db.get(
         `INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
@@ -36,10 +58,6 @@ export function launchQueries(db: SqlDriver) {
       const r = await db.get('SELECT * FROM launches WHERE id = ?', [id]);
       return r ? toLaunch(r) : null;
     },
-    /**
-     * Moves an expanding launch on from `from` to `to` (and to `state`), adding `made` messages to its
-     * total; false when another expander moved it first, so the caller's transaction rolls back.
-     */
     async advanceLaunch(id: number, from: string | null, to: string | null, state: LaunchState, made: number, now: number): Promise<boolean> {
       const changed = await db.run(
         `UPDATE launches SET cursor = ?, state = ?, total = total + ?, updated_at = ?
@@ -51,12 +69,10 @@ export function launchQueries(db: SqlDriver) {
     async addLaunchTotal(id: number, made: number): Promise<void> {
       await db.run('UPDATE launches SET total = total + ? WHERE id = ?', [made, id]);
     },
-    /** Ends an expanding launch that cannot go on (its query fails on the data); answers whether it was expanding. */
     async failLaunch(id: number, now: number): Promise<boolean> {
       return (await db.run("UPDATE launches SET state = 'failed', lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'expanding'", [now, id])) === 1;
     },
 
-    /** Takes the oldest expanding launch no other expander holds, until leaseUntil. */
     async claimExpandingLaunch(now: number, leaseUntil: number): Promise<Launch | null> {
       const r = await db.get(
         `UPDATE launches SET lease_until = ? WHERE id = (
@@ -66,7 +82,6 @@ export function launchQueries(db: SqlDriver) {
       );
       return r ? toLaunch(r) : null;
     },
-    /** Holds a launch (until a time) or hands it back (null) so that background expanders leave it or take it. */
     async leaseLaunch(id: number, until: number | null): Promise<void> {
       await db.run('UPDATE launches SET lease_until = ? WHERE id = ?', [until, id]);
     },

@@ -1,13 +1,11 @@
 /**
  * Messages as a queue: insert per launch, claim under a lease (highest priority first), complete,
- * retake what a dead worker held. And the outbox that captures messages without a transport.
+ * retake what a dead worker held.
  */
 import type { Outcome } from '../../core/outcome.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
-
-export type { Outcome };
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 const toMessage = (r: Row): Message => ({
   id: r.id as number,
@@ -56,23 +54,56 @@ export interface QueueStats {
   oldestDueAt: number | null;
 }
 
-export interface OutboxEntry {
-  id: number;
-  message_id: number;
-  channel: string;
-  recipient: string;
-  sender: string | null;
-  subject: string | null;
-  body: string | null;
-  html: string | null;
-  extra: Record<string, unknown>;
-  raw: string | null;
-  created_at: number;
-}
-
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
 
-export function messageQueries(db: SqlDriver) {
+/** Messages as a queue: added per launch, claimed under a lease, completed, retaken from a dead worker, re-driven. */
+export interface MessageStore {
+  /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
+  insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number>;
+  /** Profiles of `profileIds` that got (or are getting) a message of the campaign since `since`. */
+  recentRecipients(campaignId: number, profileIds: string[], since: number): Promise<Set<string>>;
+  /** Waiting messages whose time has come become queued. */
+  promoteWaiting(now: number): Promise<number>;
+  /**
+   * Messages whose worker's lease ran out (it died, hung, or its process was killed) are queued
+   * again; one that has used all its attempts fails instead, so a message that kills whatever sends
+   * it (a poison message) ends.
+   */
+  requeueExpired(now: number, maxAttempts: number): Promise<{ requeued: number; failed: number }>;
+  /**
+   * A worker stopping with sends still in flight past its deadline hands them back: they are queued
+   * again (the peer may have taken them, so one may arrive twice) rather than waiting out the lease.
+   */
+  handBackMessages(worker: string, ids: number[], now: number, maxAttempts: number, why: string): Promise<{ requeued: number; failed: number }>;
+  /**
+   * Extends the leases of messages `worker` is still holding (sending, or claimed and waiting for a
+   * slot). Answers the ids it still holds: one missing was retaken after its lease ran out.
+   */
+  renewLeases(worker: string, ids: number[], leaseUntil: number, now: number): Promise<Set<number>>;
+  /** Takes up to `limit` queued messages, highest priority first, for `worker` until `leaseUntil`. */
+  claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]>;
+  /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
+  releaseMessages(worker: string, ids: number[]): Promise<void>;
+  /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
+  completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean>;
+  /** campaigns/deactivate with abort_if_running: what has not started sending is dropped. */
+  abortQueued(campaignId: number, now: number): Promise<number>;
+  getMessage(id: number): Promise<Message | null>;
+  /** Newest first; `beforeId` pages on. */
+  listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]>;
+  countMessagesByStatus(launchId: number): Promise<Record<string, number>>;
+  /**
+   * messages/retry: failed messages matching the filter are queued again with a full set of
+   * attempts, at most `limit` of them (lowest ids first); last_error is kept and `entry` is added to
+   * their history. Set-based, and exact on both stores: history is JSON text ending in `]`, so the
+   * entry is spliced in as text rather than re-serialised (PostgreSQL's jsonb would reorder keys).
+   */
+  redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }>;
+  /** The queue at a glance, for the metrics: one statement, each part counted over its partial index. */
+  queueStats(): Promise<QueueStats>;
+}
+
+export function messageQueries(db: SqlDriver): MessageStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
 
   /** Queues held messages again, or fails those out of attempts. Rare, so row by row: each history stays exact on both stores. */
@@ -94,7 +125,6 @@ export function messageQueries(db: SqlDriver) {
     return { requeued, failed };
   }
   return {
-    /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
       let added = 0;
       for (const m of rows) {
@@ -110,7 +140,6 @@ export function messageQueries(db: SqlDriver) {
       return added;
     },
 
-    /** Profiles of `profileIds` that got (or are getting) a message of the campaign since `since`. */
     async recentRecipients(campaignId: number, profileIds: string[], since: number): Promise<Set<string>> {
       const out = new Set<string>();
       for (const part of chunks(profileIds)) {
@@ -124,16 +153,10 @@ export function messageQueries(db: SqlDriver) {
       return out;
     },
 
-    /** Waiting messages whose time has come become queued. */
     async promoteWaiting(now: number): Promise<number> {
       return db.run("UPDATE messages SET status = 'queued', updated_at = ? WHERE status = 'waiting' AND next_attempt_at <= ?", [now, now]);
     },
 
-    /**
-     * Messages whose worker's lease ran out (it died, hung, or its process was killed) are queued
-     * again; one that has used all its attempts fails instead, so a message that kills whatever sends
-     * it (a poison message) ends.
-     */
     async requeueExpired(now: number, maxAttempts: number): Promise<{ requeued: number; failed: number }> {
       const expired = await db.all<HeldRow>(
         "SELECT id, attempts, worker, history FROM messages WHERE status = 'sending' AND lease_until < ? ORDER BY id LIMIT 1000",
@@ -142,10 +165,6 @@ export function messageQueries(db: SqlDriver) {
       return returnToQueue(expired, now, maxAttempts, (w) => `lease expired: the worker sending it (${w ?? 'unknown'}) stopped before recording an outcome`, true);
     },
 
-    /**
-     * A worker stopping with sends still in flight past its deadline hands them back: they are queued
-     * again (the peer may have taken them, so one may arrive twice) rather than waiting out the lease.
-     */
     async handBackMessages(worker: string, ids: number[], now: number, maxAttempts: number, why: string): Promise<{ requeued: number; failed: number }> {
       const held: HeldRow[] = [];
       for (const part of chunks(ids)) {
@@ -154,10 +173,6 @@ export function messageQueries(db: SqlDriver) {
       return returnToQueue(held, now, maxAttempts, () => why, false);
     },
 
-    /**
-     * Extends the leases of messages `worker` is still holding (sending, or claimed and waiting for a
-     * slot). Answers the ids it still holds: one missing was retaken after its lease ran out.
-     */
     async renewLeases(worker: string, ids: number[], leaseUntil: number, now: number): Promise<Set<number>> {
       const held = new Set<number>();
       for (const part of chunks(ids)) {
@@ -170,7 +185,6 @@ export function messageQueries(db: SqlDriver) {
       return held;
     },
 
-    /** Takes up to `limit` queued messages, highest priority first, for `worker` until `leaseUntil`. */
     async claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]> {
       const rows = await db.all(
         `UPDATE messages SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
@@ -181,7 +195,6 @@ export function messageQueries(db: SqlDriver) {
       return rows.map(toMessage).sort((a, b) => b.priority - a.priority || a.id - b.id);
     },
 
-    /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
     async releaseMessages(worker: string, ids: number[]): Promise<void> {
       for (const part of chunks(ids)) {
         await db.run(
@@ -192,7 +205,6 @@ export function messageQueries(db: SqlDriver) {
       }
     },
 
-    /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       const changed = await db.run(
         `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
@@ -204,7 +216,6 @@ export function messageQueries(db: SqlDriver) {
       return changed === 1;
     },
 
-    /** campaigns/deactivate with abort_if_running: what has not started sending is dropped. */
     async abortQueued(campaignId: number, now: number): Promise<number> {
       return db.run(
         `UPDATE messages SET status = 'failed', last_error = 'aborted: campaign deactivated with abort_if_running', updated_at = ?
@@ -218,7 +229,6 @@ export function messageQueries(db: SqlDriver) {
       return r ? toMessage(r) : null;
     },
 
-    /** Newest first; `beforeId` pages on. */
     async listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]> {
       const where: string[] = [];
       const params: (string | number)[] = [];
@@ -240,34 +250,7 @@ export function messageQueries(db: SqlDriver) {
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
 
-    async insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number> {
-      const r = await db.get<{ id: number }>(
-        `INSERT INTO outbox (message_id, channel, recipient, sender, subject, body, html, extra, raw, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [e.message_id, e.channel, e.recipient, e.sender, e.subject, e.body, e.html, JSON.stringify(e.extra), e.raw, now],
-      );
-      return r!.id;
-    },
-    /** Newest first. */
-    async listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]> {
-      const rows = await db.all(
-        `SELECT * FROM outbox WHERE (CAST(? AS TEXT) IS NULL OR recipient = ?) AND (CAST(? AS TEXT) IS NULL OR channel = ?)
-         AND (CAST(? AS BIGINT) IS NULL OR message_id = ?) AND (CAST(? AS BIGINT) IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
-        [f.recipient ?? null, f.recipient ?? null, f.channel ?? null, f.channel ?? null, f.message_id ?? null, f.message_id ?? null, beforeId, beforeId, limit],
-      );
-      return rows.map((r) => ({ ...(r as unknown as OutboxEntry), extra: json(r.extra) }));
-    },
-    async getOutbox(id: number): Promise<OutboxEntry | null> {
-      const r = await db.get('SELECT * FROM outbox WHERE id = ?', [id]);
-      return r ? { ...(r as unknown as OutboxEntry), extra: json(r.extra) } : null;
-    },
 
-    /**
-     * messages/retry: failed messages matching the filter are queued again with a full set of
-     * attempts, at most `limit` of them (lowest ids first); last_error is kept and `entry` is added to
-     * their history. Set-based, and exact on both stores: history is JSON text ending in `]`, so the
-     * entry is spliced in as text rather than re-serialised (PostgreSQL's jsonb would reorder keys).
-     */
     async redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }> {
       const item = JSON.stringify(entry);
       const set = `status = 'queued', attempts = 0, next_attempt_at = ?, worker = NULL, lease_until = NULL, updated_at = ?,
@@ -297,7 +280,6 @@ export function messageQueries(db: SqlDriver) {
       });
     },
 
-    /** The queue at a glance, for the metrics: one statement, each part counted over its partial index. */
     async queueStats(): Promise<QueueStats> {
       const rows = await db.all<{ status: 'queued' | 'waiting' | 'sending'; n: number; oldest: number | null }>(
         `SELECT 'queued' AS status, COUNT(*) AS n, MIN(next_attempt_at) AS oldest FROM messages WHERE status = 'queued'
@@ -311,14 +293,6 @@ export function messageQueries(db: SqlDriver) {
         if (r.status === 'queued' && r.oldest !== null) oldestDueAt = Number(r.oldest);
       }
       return { depth, oldestDueAt };
-    },
-
-    /**
-     * /ready: proves the store takes a write, without growing anything: rewrites one row of
-     * schema_migrations with its own value (a real write, so a locked database or a full disk fails it).
-     */
-    async probeWrite(): Promise<void> {
-      await db.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');
     },
   };
 }

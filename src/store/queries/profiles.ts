@@ -2,8 +2,9 @@
 import type { ProfileKey } from '../../core/profile.ts';
 import type { SubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
+import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 /** How profiles are looked up: a column of the profile row, or a field of the side index. */
 export type ProfileLookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
@@ -48,9 +49,51 @@ export interface ProfileWrite {
   keysRemoved: ProfileKey[];
 }
 
-export function profileQueries(db: SqlDriver) {
+/** Profiles, their side-index keys and their subscriptions. */
+export interface ProfileStore {
+  /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
+  findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]>;
+  /**
+   * Profiles of dbId whose lookup value is `value`, after profile id `afterId`, in id order: a page
+   * of an audience whose one value matches many profiles.
+   */
+  findProfilesAfter(dbId: number, by: ProfileLookup, value: string, afterId: string, limit: number): Promise<Profile[]>;
+  /** Ids of the profiles of dbId having every key of `keys` in a side-index field (tags: all of them). */
+  findProfileIdsWithAllKeys(dbId: number, field: string, keys: string[]): Promise<string[]>;
+  /**
+   * Serialises writers of one database's profiles until the transaction ends, so two imports cannot
+   * both create "the" profile for one email. SQLite transactions are serial already.
+   */
+  lockDatabase(dbId: number): Promise<void>;
+  getProfiles(ids: string[]): Promise<Profile[]>;
+  /**
+   * A page of a database's profiles, for full scans that keep memory flat; `after` is the previous
+   * page's `next` (null: the start; `next` null: the end). SQLite pages in rowid order, which reads
+   * the table sequentially (in id order every row cost an index lookup: 4 s for a million); PostgreSQL
+   * pages in id order. (VACUUM may renumber SQLite rowids: one run while a custom_request launch
+   * is being expanded could make it miss profiles; docs/operations.md says so.) `only` keeps rows whose custom field is one of some values: a superset test
+   * done in SQL (the query decides after), so rows that cannot match are never decoded.
+   */
+  scanProfiles(
+    dbId: number,
+    after: string | null,
+    limit: number,
+    only?: { field: string; values: (string | number | boolean)[] },
+  ): Promise<{ profiles: Profile[]; next: string | null }>;
+  countProfiles(dbId: number): Promise<number>;
+  saveProfiles(writes: ProfileWrite[]): Promise<void>;
+  /** A profile's subscriptions (or several profiles'), best first: highest priority, then oldest. */
+  getSubscriptions(profileIds: string[]): Promise<Subscription[]>;
+  /** Profiles of dbId with a subscription on `channel` at `address` (of one resource, if given). */
+  findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]>;
+  /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
+  setSubscriptionStatus(id: number, status: Subscription['status'], now: number): Promise<boolean>;
+  /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */
+  saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void>;
+}
+
+export function profileQueries(db: SqlDriver): ProfileStore {
   return {
-    /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
     async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]> {
       const out: Profile[] = [];
       const cap = limit === undefined ? '' : ' LIMIT ?';
@@ -73,10 +116,6 @@ export function profileQueries(db: SqlDriver) {
       return typeof by === 'string' ? out : [...new Map(out.map((p) => [p.id, p])).values()];
     },
 
-    /**
-     * Profiles of dbId whose lookup value is `value`, after profile id `afterId`, in id order: a page
-     * of an audience whose one value matches many profiles.
-     */
     async findProfilesAfter(dbId: number, by: ProfileLookup, value: string, afterId: string, limit: number): Promise<Profile[]> {
       const rows =
         typeof by === 'string'
@@ -89,7 +128,6 @@ export function profileQueries(db: SqlDriver) {
       return rows.map(toProfile);
     },
 
-    /** Ids of the profiles of dbId having every key of `keys` in a side-index field (tags: all of them). */
     async findProfileIdsWithAllKeys(dbId: number, field: string, keys: string[]): Promise<string[]> {
       const unique = [...new Set(keys)];
       const rows = await db.all<{ profile_id: string }>(
@@ -100,12 +138,8 @@ export function profileQueries(db: SqlDriver) {
       return rows.map((r) => r.profile_id);
     },
 
-    /**
-     * Serialises writers of one database's profiles until the transaction ends, so two imports cannot
-     * both create "the" profile for one email. SQLite transactions are serial already.
-     */
     async lockDatabase(dbId: number): Promise<void> {
-      if (db.dialect === 'postgres') await db.all('SELECT pg_advisory_xact_lock(1, ?)', [dbId]);
+      if (db.dialect === 'postgres') await db.all(`SELECT pg_advisory_xact_lock(${PROFILE_DATABASE_LOCK_CLASS}, ?)`, [dbId]);
     },
 
     async getProfiles(ids: string[]): Promise<Profile[]> {
@@ -116,14 +150,6 @@ export function profileQueries(db: SqlDriver) {
       return out;
     },
 
-    /**
-     * A page of a database's profiles, for full scans that keep memory flat; `after` is the previous
-     * page's `next` (null: the start; `next` null: the end). SQLite pages in rowid order, which reads
-     * the table sequentially (in id order every row cost an index lookup: 4 s for a million); PostgreSQL
-     * pages in id order. (VACUUM may renumber SQLite rowids: one run while a custom_request launch
-     * is being expanded could make it miss profiles; docs/operations.md says so.) `only` keeps rows whose custom field is one of some values: a superset test
-     * done in SQL (the query decides after), so rows that cannot match are never decoded.
-     */
     async scanProfiles(
       dbId: number,
       after: string | null,
@@ -176,7 +202,6 @@ export function profileQueries(db: SqlDriver) {
       }
     },
 
-    /** A profile's subscriptions (or several profiles'), best first: highest priority, then oldest. */
     async getSubscriptions(profileIds: string[]): Promise<Subscription[]> {
       const out: Subscription[] = [];
       for (const part of chunks([...new Set(profileIds)])) {
@@ -189,7 +214,6 @@ export function profileQueries(db: SqlDriver) {
       return out;
     },
 
-    /** Profiles of dbId with a subscription on `channel` at `address` (of one resource, if given). */
     async findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {
       const rows = await db.all(
         `SELECT DISTINCT p.* FROM subscriptions s JOIN profiles p ON p.id = s.profile_id
@@ -199,12 +223,10 @@ export function profileQueries(db: SqlDriver) {
       return rows.map(toProfile);
     },
 
-    /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
     async setSubscriptionStatus(id: number, status: Subscription['status'], now: number): Promise<boolean> {
       return (await db.run('UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])) === 1;
     },
 
-    /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */
     async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
       for (const s of rows) {
         await db.run(

@@ -1,7 +1,7 @@
-/** Background batch tasks, and the first answers of requests kept for deduplication. */
+/** Background batch tasks: stored, claimed under a lease, advanced a chunk at a time. */
 import type { ItemError, Task } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
-import { json } from './setup.ts';
+import { json } from './rows.ts';
 
 const toTask = (r: Row): Task => ({
   id: r.id as number,
@@ -30,18 +30,23 @@ export interface TaskProgress {
   errors: ItemError[];
 }
 
-export interface StoredAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export type DedupClaim = { claimed: true } | { claimed: false; answer: StoredAnswer | null };
-
 /** Kept errors per task: enough to act on, bounded for a 100,000-item task. */
 const MAX_ERRORS = 1000;
 
-export function taskQueries(db: SqlDriver) {
+/** Background batch tasks, claimed under a lease and advanced a chunk at a time. */
+export interface TaskStore {
+  insertTask(t: Pick<Task, 'kind' | 'campaign_id' | 'launch_id' | 'payload' | 'total'>, now: number): Promise<Task>;
+  getTask(id: number): Promise<Task | null>;
+  /** Takes the oldest unfinished task no runner holds (a dead runner's lease has run out). */
+  claimTask(now: number, leaseUntil: number): Promise<Task | null>;
+  /** Adds a chunk's progress if the task is still at `from` items; false when another runner moved it. */
+  advanceTask(t: Task, from: number, p: TaskProgress, done: boolean, now: number, leaseUntil: number): Promise<boolean>;
+  /** A runner stopping cleanly hands its task back at once rather than when its lease runs out. */
+  releaseTask(id: number): Promise<void>;
+  failTask(id: number, error: string, now: number): Promise<void>;
+}
+
+export function taskQueries(db: SqlDriver): TaskStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
     async insertTask(t: Pick<Task, 'kind' | 'campaign_id' | 'launch_id' | 'payload' | 'total'>, now: number): Promise<Task> {
@@ -56,7 +61,6 @@ export function taskQueries(db: SqlDriver) {
       const r = await db.get('SELECT * FROM tasks WHERE id = ?', [id]);
       return r ? toTask(r) : null;
     },
-    /** Takes the oldest unfinished task no runner holds (a dead runner's lease has run out). */
     async claimTask(now: number, leaseUntil: number): Promise<Task | null> {
       const r = await db.get(
         `UPDATE tasks SET state = 'running', lease_until = ?, updated_at = ? WHERE id = (
@@ -66,7 +70,6 @@ export function taskQueries(db: SqlDriver) {
       );
       return r ? toTask(r) : null;
     },
-    /** Adds a chunk's progress if the task is still at `from` items; false when another runner moved it. */
     async advanceTask(t: Task, from: number, p: TaskProgress, done: boolean, now: number, leaseUntil: number): Promise<boolean> {
       const errors = [...t.errors, ...p.errors].slice(0, MAX_ERRORS);
       const changed = await db.run(
@@ -76,7 +79,6 @@ export function taskQueries(db: SqlDriver) {
       );
       return changed === 1;
     },
-    /** A runner stopping cleanly hands its task back at once rather than when its lease runs out. */
     async releaseTask(id: number): Promise<void> {
       await db.run('UPDATE tasks SET lease_until = NULL WHERE id = ?', [id]);
     },
@@ -85,44 +87,6 @@ export function taskQueries(db: SqlDriver) {
         `UPDATE tasks SET state = 'failed', errors = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
         [JSON.stringify([{ index: -1, error: 500, error_text: error }]), now, now, id],
       );
-    },
-
-    /**
-     * Claims (scope, key) for a request about to run, or answers what an earlier request with the key
-     * got (null while that one is still running). An expired answer, or a claim left pending by a
-     * process that died (`staleBefore`), is taken over.
-     */
-    async claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim> {
-      const inserted = await db.run(
-        `INSERT INTO dedup (scope, key, state, created_at, expires_at) VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
-        [scope, key, now, expiresAt],
-      );
-      if (inserted === 1) return { claimed: true };
-      const taken = await db.run(
-        `UPDATE dedup SET state = 'pending', status = NULL, headers = NULL, body = NULL, created_at = ?, expires_at = ?
-         WHERE scope = ? AND key = ? AND (expires_at < ? OR (state = 'pending' AND created_at < ?))`,
-        [now, expiresAt, scope, key, now, staleBefore],
-      );
-      if (taken === 1) return { claimed: true };
-      const r = await db.get<{ state: string; status: number; headers: string; body: string }>('SELECT state, status, headers, body FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
-      if (r?.state !== 'done') return { claimed: false, answer: null };
-      return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
-    },
-    /**
-     * The process running these claimed requests is alive: while a claim is pending, created_at is
-     * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
-     */
-    async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
-      for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);
-    },
-    async finishDedup(scope: string, key: string, a: StoredAnswer): Promise<void> {
-      await db.run(`UPDATE dedup SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?`, [a.status, JSON.stringify(a.headers), a.body, scope, key]);
-    },
-    async releaseDedup(scope: string, key: string): Promise<void> {
-      await db.run('DELETE FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
-    },
-    async purgeDedup(now: number): Promise<number> {
-      return db.run('DELETE FROM dedup WHERE expires_at < ?', [now]);
     },
   };
 }

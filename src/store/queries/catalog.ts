@@ -1,19 +1,7 @@
 /** Databases, resources and templates: the things set up once and read on every launch. */
-import { conflict } from '../../core/errors.ts';
 import type { Database, FieldDef, Resource, Template, TemplateChannels } from '../../core/types.ts';
-import { UniqueViolation, chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
-
-const json = <T>(v: unknown): T => (v === null || v === undefined ? (null as T) : (JSON.parse(v as string) as T));
-
-/** Runs an insert or update, turning a broken UNIQUE(name) into a 409 that names the thing. */
-export async function uniqueName<T>(what: string, name: string, write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (e) {
-    if (e instanceof UniqueViolation) throw conflict(`a ${what} named '${name}' already exists`);
-    throw e;
-  }
-}
+import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { json, uniqueName } from './rows.ts';
 
 const toDatabase = (r: Row): Database => ({
   id: r.id as number,
@@ -41,7 +29,22 @@ const toTemplate = (r: Row): Template => ({
   updated_at: r.updated_at as number,
 });
 
-export function setupQueries(db: SqlDriver) {
+/** Databases, resources and templates: set up once, read on every launch and send. */
+export interface CatalogStore {
+  insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database>;
+  getDatabase(id: number): Promise<Database | null>;
+  listDatabases(): Promise<Database[]>;
+  insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource>;
+  getResource(id: number): Promise<Resource | null>;
+  getResources(ids: number[]): Promise<Map<number, Resource>>;
+  listResources(): Promise<Resource[]>;
+  insertTemplate(t: { name: string; channels: TemplateChannels }, now: number): Promise<Template>;
+  updateTemplate(t: Template): Promise<void>;
+  getTemplate(id: number): Promise<Template | null>;
+  listTemplates(): Promise<Template[]>;
+}
+
+export function catalogQueries(db: SqlDriver): CatalogStore {
   return {
     async insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database> {
       const row = await uniqueName('database', d.name, () =>
@@ -104,5 +107,3 @@ export function setupQueries(db: SqlDriver) {
     },
   };
 }
-
-export { json };

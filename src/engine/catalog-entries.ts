@@ -1,13 +1,12 @@
-/** Databases, resources and templates: checked, stored, shown in Altcraft's shapes. */
+/** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import { normalizePushSettings, type PushSettings } from '../delivery/push/settings.ts';
-import type { Store } from '../store/store.ts';
+import type { CatalogStore } from '../store/store.ts';
+import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
-
-export const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The fields every database has, as databases/fields lists them before the custom ones. */
 const SYSTEM_FIELDS = [
@@ -27,22 +26,22 @@ const SYSTEM_FIELDS = [
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
-export async function addDatabase(store: Store, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
+export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
   const fields = checkFieldDefs(body.fields ?? []);
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
-export async function loadDatabase(store: Store, id: number): Promise<Database> {
+export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, id: number): Promise<Database> {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);
   return db;
 }
 
-export const listDatabases = (store: Store) => store.listDatabases();
-export const listResources = (store: Store) => store.listResources();
-export const listTemplates = (store: Store) => store.listTemplates();
+export const listDatabases = (store: Pick<CatalogStore, 'listDatabases'>) => store.listDatabases();
+export const listResources = (store: Pick<CatalogStore, 'listResources'>) => store.listResources();
+export const listTemplates = (store: Pick<CatalogStore, 'listTemplates'>) => store.listTemplates();
 
-export async function databaseFields(store: Store, id: number) {
+export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
   const db = await loadDatabase(store, id);
   return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
 }
@@ -72,7 +71,7 @@ function withoutSecrets(v: unknown): unknown {
   return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRETS.has(k)).map(([k, x]) => [k, withoutSecrets(x)]));
 }
 
-export async function addResource(store: Store, body: ResourceInput): Promise<Resource> {
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
   const channels = [...new Set(body.channels)] as Channel[];
   for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
@@ -110,18 +109,18 @@ export const resourceView = (r: Resource) => ({
   created: iso(r.created_at),
 });
 
-export async function loadResource(store: Store, id: number): Promise<Resource> {
+export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id: number): Promise<Resource> {
   const r = await store.getResource(id);
   if (!r) throw notFound(`resource ${id} not found`);
   return r;
 }
 
-export async function addTemplate(store: Store, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
+export async function addTemplate(store: Pick<CatalogStore, 'insertTemplate'>, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
   if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
   return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
 }
 
-export async function loadTemplate(store: Store, id: number): Promise<Template> {
+export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id: number): Promise<Template> {
   const t = await store.getTemplate(id);
   if (!t) throw notFound(`template ${id} not found`);
   return t;
@@ -132,7 +131,7 @@ export async function loadTemplate(store: Store, id: number): Promise<Template> 
  * catalog forgets the template, so its next launch renders the new one.
  */
 export async function updateTemplate(
-  { store, catalog }: { store: Store; catalog: Pick<Catalog, 'forgetTemplate'> },
+  { store, catalog }: { store: Pick<CatalogStore, 'getTemplate' | 'updateTemplate'>; catalog: Pick<Catalog, 'forgetTemplate'> },
   body: { id: number; name?: string; channels?: ChannelInput[] },
 ): Promise<Template> {
   const t = await loadTemplate(store, body.id);
