@@ -1,7 +1,9 @@
 /**
- * The one typed configuration, read from the environment (and `salvo` flags, which override it).
+ * The one typed configuration, read from the environment (and `salvo` flags, which override it: src/cli.ts).
  * docs/configuration.md lists every setting; a bad value stops start-up with one line naming it.
  */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
@@ -26,6 +28,8 @@ export interface Config {
   smtpUrl: string | null;
   /** SMTP connections kept open. */
   smtpPool: number;
+  /** TLS for SMTP (STARTTLS or smtps://): a private CA to trust, and whether an unverified certificate is refused. */
+  smtpTls: SmtpTls;
   /** Messages sent at once by this process's workers; 0 runs no workers. */
   workers: number;
   /** Attempts before a transient failure becomes final. */
@@ -58,6 +62,12 @@ export interface Config {
   http: HttpLimits;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
+}
+
+export interface SmtpTls {
+  /** PEM text of the CA certificate(s) that may sign the SMTP server's certificate (SALVO_SMTP_TLS_CA); null trusts Node's bundled CAs. */
+  ca: string | null;
+  rejectUnauthorized: boolean;
 }
 
 interface HttpLimits {
@@ -131,6 +141,32 @@ function urlSetting(env: Env, name: string, schemes: string[], expected: string)
   return raw;
 }
 
+/** The query options of SALVO_SMTP_URL that Salvo sets itself, so the URL may not. */
+const SMTP_URL_OWN = ['pool', 'maxConnections'];
+
+function smtpUrl(env: Env): string | null {
+  const raw = urlSetting(env, 'SALVO_SMTP_URL', ['smtp:', 'smtps:'], 'smtp://user:pass@host:587 or smtps://...');
+  if (raw === null) return null;
+  const own = SMTP_URL_OWN.filter((k) => new URL(raw).searchParams.has(k));
+  if (own.length) throw new ConfigError('SALVO_SMTP_URL', `must not set ${own.join(' or ')}: Salvo always pools its SMTP connections, SALVO_SMTP_POOL of them`);
+  return raw;
+}
+
+/** SALVO_SMTP_TLS_CA is a file of PEM certificates, read once at start-up. */
+function smtpTls(env: Env): SmtpTls {
+  const file = env.SALVO_SMTP_TLS_CA;
+  let ca: string | null = null;
+  if (file) {
+    try {
+      ca = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError('SALVO_SMTP_TLS_CA', `cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError('SALVO_SMTP_TLS_CA', `must be a file of PEM certificates (-----BEGIN CERTIFICATE-----): ${file}`);
+  }
+  return { ca, rejectUnauthorized: flag(env, 'SALVO_SMTP_TLS_REJECT_UNAUTHORIZED', true) };
+}
+
 /** The base of v1.0 trigger links; by default this server's own address. */
 function publicUrl(env: Env): string {
   const raw = urlSetting(env, 'SALVO_PUBLIC_URL', ['http:', 'https:'], 'an http:// or https:// URL, like https://trk.example.com');
@@ -139,14 +175,14 @@ function publicUrl(env: Env): string {
   return `http://localhost${port === '80' ? '' : ':' + port}`;
 }
 
-/** Flags a `salvo` command takes, each standing for the setting beside it. */
-export const FLAGS: Record<string, string> = {
-  '--port': 'PORT',
-  '--host': 'HOST',
-  '--data-dir': 'SALVO_DATA_DIR',
-  '--database-url': 'SALVO_DATABASE_URL',
-  '--log-level': 'SALVO_LOG_LEVEL',
-};
+/** HOST: an IP address or a host name; the name must resolve to an address of this machine at listen. */
+function host(env: Env): string {
+  const raw = env.HOST || '127.0.0.1';
+  const name = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+  // A dotted all-digit name would be tried as a DNS name: it must be a real IPv4 address instead.
+  if (isIP(raw) || (name.test(raw) && !/^[\d.]+$/.test(raw))) return raw;
+  throw new ConfigError('HOST', `must be an IP address or a host name, like 127.0.0.1, 0.0.0.0, :: or localhost (got "${raw}")`);
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const token = env.SALVO_TOKEN || null;
@@ -155,10 +191,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const logLevel = (env.SALVO_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('SALVO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
-  const host = env.HOST || '127.0.0.1';
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
-    host,
+    host: host(env),
     dataDir: path.resolve(env.SALVO_DATA_DIR || './data'),
     databaseUrl: urlSetting(env, 'SALVO_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL (unset it for the embedded SQLite store)'),
     token,
@@ -167,8 +202,9 @@ export function loadConfig(env: Env = process.env): Config {
     batchBodyLimit: bytes(env, 'SALVO_BATCH_BODY_LIMIT', 10 * 1024 * 1024),
     attachLimit: bytes(env, 'SALVO_ATTACH_LIMIT', 10 * 1024 * 1024),
     contentLimit: bytes(env, 'SALVO_CONTENT_LIMIT', 1024 * 1024),
-    smtpUrl: urlSetting(env, 'SALVO_SMTP_URL', ['smtp:', 'smtps:'], 'smtp://user:pass@host:587 or smtps://...'),
+    smtpUrl: smtpUrl(env),
     smtpPool: integer(env, 'SALVO_SMTP_POOL', 5, 1, 100),
+    smtpTls: smtpTls(env),
     workers: integer(env, 'SALVO_WORKERS', 8, 0, 1000),
     maxAttempts: integer(env, 'SALVO_MAX_ATTEMPTS', 8, 1, 100),
     retryBaseMs: integer(env, 'SALVO_RETRY_BASE_MS', 10_000, 1, 86_400_000),

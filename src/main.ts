@@ -1,57 +1,98 @@
 /**
- * The `salvo` command:
- *   salvo serve                       the API and the delivery workers in one process
- *   salvo worker                      delivery workers only (scale-out)
- *   salvo migrate                     bring the store's schema up to date and exit
- *   salvo token create --name NAME    print a new API token, once
- *   salvo token list | revoke --name NAME
+ * The `salvo` command: serve, worker, migrate, token create|list|revoke (src/cli.ts holds the table of
+ * commands and flags that both the parser and `--help` read). Start-up problems end the process with
+ * one line naming the setting at fault, and exit code 2.
  */
+import path from 'node:path';
 import { createApp } from './app.ts';
-import { ConfigError, FLAGS, loadConfig, type Config } from './config.ts';
-import { ApiError } from './core/errors.ts';
+import { parseArgs, UsageError, usage, version, type CommandSpec } from './cli.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ApiError, StoreUnavailable } from './core/errors.ts';
 import { createToken } from './engine/tokens.ts';
-import { openStore } from './store/store.ts';
+import { DataDirError, openStore, reachPostgres, storeWhere } from './store/store.ts';
 
-const USAGE = `usage:
-  salvo serve [--port N] [--host H] [--data-dir DIR] [--database-url URL] [--log-level L]
-  salvo worker [--data-dir DIR] [--database-url URL] [--log-level L]
-  salvo migrate
-  salvo token create --name NAME
-  salvo token list
-  salvo token revoke --name NAME
-Settings come from the environment (docs/configuration.md); flags override them.`;
+/** How long start-up waits for PostgreSQL to answer before it gives up with a clear error. */
+const REACH_PG_MS = 3000;
 
-class UsageError extends Error {}
-
-/** Splits argv into words and --flag values; settings flags become environment overrides. */
-function parseArgs(argv: string[]): { words: string[]; env: Record<string, string>; name?: string } {
-  const words: string[] = [];
-  const env: Record<string, string> = {};
-  let name: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    if (!flag.startsWith('--')) {
-      words.push(flag);
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`${flag} needs a value`);
-    if (flag === '--name') name = value;
-    else if (FLAGS[flag]) env[FLAGS[flag]] = value;
-    else throw new UsageError(`unknown flag ${flag}`);
+/**
+ * PostgreSQL is asked for an answer before anything waits on it, so an unreachable server is one
+ * error naming the setting within seconds (the data directory is checked as the store opens it).
+ */
+async function checkStore(config: Config): Promise<void> {
+  if (!config.databaseUrl) return;
+  try {
+    await reachPostgres(config.databaseUrl, REACH_PG_MS);
+  } catch (e) {
+    throw storeError(config, e);
   }
-  return { words, env, name };
+}
+
+/** A store that cannot be opened at start-up is a configuration problem: the error names the setting. */
+function storeError(config: Config, e: unknown): unknown {
+  if (e instanceof DataDirError) return new ConfigError('SALVO_DATA_DIR', e.message);
+  const where = storeWhere(config);
+  if (config.databaseUrl) {
+    if (e instanceof StoreUnavailable) return new ConfigError('SALVO_DATABASE_URL', `cannot reach ${where}: ${e.reason}`);
+    if ((e as Error)?.name === 'PostgresError') return new ConfigError('SALVO_DATABASE_URL', `${where} refused: ${(e as Error).message}`);
+  } else if (e instanceof StoreUnavailable) {
+    return new ConfigError('SALVO_DATA_DIR', `cannot open ${where}: ${e.reason}`);
+  }
+  return e;
+}
+
+/** Opens the app, with store problems named by their setting. */
+async function startApp(config: Config) {
+  await checkStore(config);
+  try {
+    return await createApp(config);
+  } catch (e) {
+    throw storeError(config, e);
+  }
+}
+
+/** A listen that fails names HOST or PORT. */
+function listenError(config: Config, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
+  if (code === 'EACCES') return new ConfigError('PORT', `${config.port} needs privileges this process has not (EACCES); use a port above 1023`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') {
+    return new ConfigError('HOST', `"${config.host}" is not an address of this machine (${code})`);
+  }
+  return e;
+}
+
+/**
+ * The command that creates a token in the store this server uses, for the banner: the store named
+ * by flag, since the environment the user later types in may differ. A password is not printed.
+ */
+function tokenHint(config: Config): string {
+  const runner = process.env.npm_lifecycle_event ? 'npm run salvo --' : 'salvo';
+  let store = '';
+  if (config.databaseUrl) {
+    const u = new URL(config.databaseUrl);
+    const hidden = u.password !== '';
+    if (hidden) u.password = 'PASSWORD';
+    store = ` --database-url '${u.href}'${hidden ? '   (put the real password in place of PASSWORD)' : ''}`;
+  } else if (config.dataDir !== path.resolve('data')) {
+    store = ` --data-dir '${config.dataDir}'`;
+  }
+  return `${runner} token create --name admin${store}`;
 }
 
 async function serve(config: Config): Promise<void> {
-  const app = await createApp(config);
-  const address = await app.http.listen({ port: config.port, host: config.host });
+  const app = await startApp(config);
+  let address: string;
+  try {
+    address = await app.http.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    throw listenError(config, e);
+  }
   app.startWorkers();
   const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
   const tokens = await app.store.listTokens();
-  const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`];
+  const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`, `  Console: ${shown}/ui (sign in with an API token)`];
   banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
-  if (tokens.length === 0) banner.push('  No API token yet. Create one with:  npm run salvo -- token create --name admin');
+  if (tokens.length === 0) banner.push(`  No API token yet. Create one with:  ${tokenHint(config)}`);
   console.log(banner.join('\n'));
   lastNet(app.log);
   stopOnSignals(app);
@@ -59,7 +100,7 @@ async function serve(config: Config): Promise<void> {
 
 async function worker(config: Config): Promise<void> {
   if (config.workers === 0) throw new ConfigError('SALVO_WORKERS', 'must be at least 1 for salvo worker');
-  const app = await createApp(config);
+  const app = await startApp(config);
   app.startWorkers();
   console.log(`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`);
   lastNet(app.log);
@@ -110,7 +151,10 @@ function lastNet(log: { fatal(o: object, msg: string): void }): void {
 }
 
 async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
-  const opened = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  await checkStore(config);
+  const opened = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl }).catch((e: unknown) => {
+    throw storeError(config, e);
+  });
   try {
     return await fn(opened);
   } finally {
@@ -118,11 +162,35 @@ async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof op
   }
 }
 
+async function tokenCommand(command: CommandSpec, config: Config, name: string | undefined): Promise<number> {
+  return withStore(config, async ({ store, where }) => {
+    if (command.name === 'token create') {
+      const token = await createToken(store, name!);
+      console.log(token);
+      console.error(`Token '${name}' created in ${where}. It is shown only now; Salvo keeps only its hash.`);
+    } else if (command.name === 'token list') {
+      for (const t of await store.listTokens()) console.log(`${t.name}\tcreated ${new Date(t.created_at).toISOString()}`);
+    } else {
+      if (!(await store.deleteToken(name!))) throw new UsageError(`no token named '${name}' in ${where}`);
+      console.log(`Token '${name}' revoked.`);
+    }
+    return 0;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { words, env, name } = parseArgs(argv);
+  const parsed = parseArgs(argv);
+  if (parsed.kind === 'help') {
+    console.log(usage(parsed.commands));
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    console.log(version());
+    return 0;
+  }
+  const { command, env, args } = parsed;
   const config = loadConfig({ ...process.env, ...env });
-  const [command, sub] = words;
-  switch (command) {
+  switch (command.name) {
     case 'serve':
       await serve(config);
       return -1; // keeps running
@@ -134,29 +202,8 @@ async function main(argv: string[]): Promise<number> {
         console.log(migrated.length ? `applied ${migrated.join(', ')} to ${where}` : `${where} is up to date`);
         return 0;
       });
-    case 'token':
-      return withStore(config, async ({ store }) => {
-        if (sub === 'create') {
-          if (!name) throw new UsageError('token create needs --name NAME');
-          const token = await createToken(store, name);
-          console.log(token);
-          console.error(`Token '${name}' created. It is shown only now; Salvo keeps only its hash.`);
-        } else if (sub === 'list') {
-          for (const t of await store.listTokens()) console.log(`${t.name}\tcreated ${new Date(t.created_at).toISOString()}`);
-        } else if (sub === 'revoke') {
-          if (!name) throw new UsageError('token revoke needs --name NAME');
-          if (!(await store.deleteToken(name))) throw new UsageError(`no token named '${name}'`);
-          console.log(`Token '${name}' revoked.`);
-        } else throw new UsageError(`unknown token command '${sub ?? ''}'`);
-        return 0;
-      });
-    case undefined:
-    case 'help':
-    case '--help':
-      console.log(USAGE);
-      return 0;
     default:
-      throw new UsageError(`unknown command '${command}'`);
+      return tokenCommand(command, config, args.name);
   }
 }
 
@@ -170,7 +217,7 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     if (e instanceof UsageError) {
-      console.error(`salvo: ${e.message}\n${USAGE}`);
+      console.error(`salvo: ${e.message}\nRun 'salvo --help' for the commands and their flags.`);
       process.exit(2);
     }
     if (e instanceof ApiError) {

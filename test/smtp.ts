@@ -6,6 +6,8 @@ import { SMTPServer } from 'smtp-server';
 interface Received {
   to: string[];
   from: string;
+  /** Whether the mail came over TLS (STARTTLS or implicit). */
+  secure: boolean;
   mail: ParsedMail;
   raw: string;
 }
@@ -28,7 +30,8 @@ export interface TestSmtp {
   close(): Promise<void>;
 }
 
-export async function startSmtp(): Promise<TestSmtp> {
+/** `tls`: offer STARTTLS with this key and certificate (PEM); without it the server speaks plain SMTP only. */
+export async function startSmtp(o: { tls?: { key: string; cert: string } } = {}): Promise<TestSmtp> {
   let dataCount = 0;
   const arrivals = new Map<number, () => void>();
   const arrived = new Map<number, Promise<void>>();
@@ -37,7 +40,7 @@ export async function startSmtp(): Promise<TestSmtp> {
   const t: Partial<TestSmtp> & { received: Received[] } = { received: [], verdict: () => null, rcptVerdict: () => null };
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'],
+    ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : { disabledCommands: ['STARTTLS'] }),
     logger: false,
     onRcptTo(address, _session, callback) {
       const refused = t.rcptVerdict!(address.address);
@@ -64,6 +67,7 @@ export async function startSmtp(): Promise<TestSmtp> {
         t.received.push({
           to: session.envelope.rcptTo.map((r) => r.address),
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          secure: session.secure,
           mail: await simpleParser(raw),
           raw,
         });

@@ -113,6 +113,21 @@ function normalizeValue(type: FieldType, value: unknown, name: string): unknown 
   }
 }
 
+/**
+ * Altcraft clients also send the global status as a number (or a numeric string). Altcraft publishes
+ * no table of those numbers; Salvo's reading, in docs/api.md's compatibility notes, is this one.
+ */
+const STATUS_NUMBERS: readonly ProfileStatus[] = ['active', 'unsubscribed', 'suspended', 'complainer', 'invalid'];
+
+/** `_status` as written: a status name (any case), or its number. */
+function profileStatusOf(value: unknown): ProfileStatus {
+  if (typeof value === 'string' && (PROFILE_STATUSES as readonly string[]).includes(value.trim().toLowerCase())) return value.trim().toLowerCase() as ProfileStatus;
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isInteger(n) && n >= 0 && n < STATUS_NUMBERS.length) return STATUS_NUMBERS[n];
+  const numbers = STATUS_NUMBERS.map((st, i) => `${i} ${st}`).join(', ');
+  throw badRequest(`field '_status' must be one of ${PROFILE_STATUSES.join(', ')}, or its number (${numbers}); got ${JSON.stringify(value) ?? 'nothing'}`);
+}
+
 /** What a write to a profile changes; `undefined` means "not given", null means "clear". */
 export interface ProfilePatch {
   email?: string | null;
@@ -159,10 +174,7 @@ export function normalizeProfileData(
       const list = value === null ? [] : Array.isArray(value) ? value : [value];
       patch.phones = [...new Set(list.map((p, i) => normalizePhone(p, `phones[${i}]`)))];
     } else if (name === '_status') {
-      if (!(PROFILE_STATUSES as readonly unknown[]).includes(value)) {
-        throw badRequest(`field '_status' must be one of ${PROFILE_STATUSES.join(', ')}`);
-      }
-      patch.status = value as ProfileStatus;
+      patch.status = profileStatusOf(value);
     } else if (name === '_sex') {
       if (value !== null && value !== 'male' && value !== 'female') throw badRequest(`field '_sex' must be 'male' or 'female'`);
       patch.data._sex = value;

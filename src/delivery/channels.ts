@@ -66,7 +66,7 @@ export type Channels = Record<RenderedMessage['channel'], Channel> & { smtp: Smt
 export function channelsFor(config: Config, store: Store, log: SmtpChannelLog): Channels {
   const outbox = outboxChannel(store);
   const smtp = config.smtpUrl
-    ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
+    ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, tls: config.smtpTls, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
   return { email: smtp ?? outbox, sms: outbox, push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
 }

@@ -20,8 +20,24 @@ export interface MailError {
 }
 export type MailResult = { id: number; response: string } | { id: number; error: MailError };
 
-const { url, connections } = workerData as { url: string; connections: number };
-const transport = nodemailer.createTransport({ url, pool: true, maxConnections: connections, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+/** What the thread is started with (SALVO_SMTP_URL, SALVO_SMTP_POOL, SALVO_SMTP_TLS_*). */
+export interface MailerSettings {
+  url: string;
+  connections: number;
+  tls: { ca: string | null; rejectUnauthorized: boolean };
+}
+
+const { url, connections, tls } = workerData as MailerSettings;
+// The URL's own query options (secure, requireTLS, tls.servername, ...) win over these, as nodemailer merges them.
+const transport = nodemailer.createTransport({
+  url,
+  pool: true,
+  maxConnections: connections,
+  connectionTimeout: 10_000,
+  greetingTimeout: 10_000,
+  socketTimeout: 30_000,
+  tls: { rejectUnauthorized: tls.rejectUnauthorized, ...(tls.ca ? { ca: tls.ca } : {}) },
+});
 
 parentPort!.on('message', (job: MailJob | 'close') => {
   if (job === 'close') {

@@ -13,12 +13,14 @@
 import { Worker } from 'node:worker_threads';
 import type { Channel, SendContext } from './channels.ts';
 import { mailOf } from './mail.ts';
-import type { MailJob, MailResult } from './mailer-thread.ts';
+import type { MailerSettings, MailJob, MailResult } from './mailer-thread.ts';
+import type { SmtpTls } from '../config.ts';
 import type { RenderedMessage } from '../core/message.ts';
 
 export interface SmtpChannelOptions {
   url: string;
   connections: number;
+  tls: SmtpTls;
   /** The thread's old-generation heap, in MB: a send that needs more kills the thread, not the process. */
   heapMb: number;
   /** A send with no answer after this long means the thread hangs: it is replaced. */
@@ -45,7 +47,7 @@ const MAX_SUSPECTS = 10_000;
 function startMailerThread(o: SmtpChannelOptions): Worker {
   // V8's default young generation would let the thread's resident memory grow by tens of MB for
   // nothing (measured: docs/performance.md); the old generation is the configured bound.
-  const options = { workerData: { url: o.url, connections: o.connections }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: o.heapMb } };
+  const options = { workerData: { url: o.url, connections: o.connections, tls: o.tls } satisfies MailerSettings, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: o.heapMb } };
   if (import.meta.url.endsWith('.mjs')) return new Worker(new URL('./mailer-thread.mjs', import.meta.url), options);
   // A worker does not inherit the tsx loader: register it there before importing the TypeScript.
   const source = new URL('./mailer-thread.ts', import.meta.url).href;

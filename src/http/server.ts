@@ -13,6 +13,7 @@ import { installJsonParser } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { databaseRoutes } from './routes/databases.ts';
+import { launchRoutes } from './routes/launches.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
@@ -20,6 +21,7 @@ import { profileRoutes } from './routes/profiles.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
+import { uiRoutes } from './routes/ui.ts';
 
 /** Every API v1.1 method is POST under this prefix, given to each family's plugin. */
 const API_V11 = '/api/v1.1';
@@ -48,7 +50,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.min(5000, Math.max(100, limits.headersTimeoutMs / 4)),
     },
     bodyLimit: config.bodyLimit,
-    routerOptions: { ignoreTrailingSlash: true },
+    // Real clients join base URLs and paths carelessly: `/api/v1.1//campaigns/triggers/start/` is the same method.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // Types are checked as sent: "5" is no integer, except where an id schema says otherwise.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
@@ -92,7 +95,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(triggerRoutes, { prefix: API_V11, ...launching });
     await api.register(batchRoutes, { prefix: API_V11, ...launching });
     await api.register(messageRoutes, { prefix: API_V11, store, wake: deps.wake });
+    await api.register(launchRoutes, { prefix: API_V11, store });
   });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup, limits: config });
+  await uiRoutes(app);
   return app;
 }

@@ -4,8 +4,9 @@
  * once for SQLite and PostgreSQL alike), plus the lifecycle below. A consumer takes the areas it uses
  * (or a Pick of them), so its signature shows what it reads and writes.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { StoreUnavailable } from '../core/errors.ts';
 import type { SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
 import { PgDriver } from './postgres/driver.ts';
@@ -96,19 +97,83 @@ export interface StoreOptions {
   retryMs?: number;
 }
 
+/** What the start-up line and errors call the configured store: `SQLite at <file>`, `PostgreSQL at host:port/db`. */
+export function storeWhere(o: Pick<StoreOptions, 'dataDir' | 'databaseUrl'>): string {
+  if (!o.databaseUrl) return `SQLite at ${path.join(o.dataDir, 'salvo.db')}`;
+  const u = new URL(o.databaseUrl);
+  return `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`;
+}
+
+/** The data directory cannot hold the SQLite store; the message says why, for the setting to be named. */
+export class DataDirError extends Error {}
+
+/**
+ * Makes the data directory if missing and proves it writable with a probe file. Each missing level is
+ * made on its own: Node 20's recursive mkdirSync never returns under /proc (it retries ENOENT forever).
+ */
+function ensureDataDir(dir: string): void {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  for (;;) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(at);
+    } catch (e) {
+      const parent = path.dirname(at);
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOTDIR: a level above is a file; walking up finds it and says so.
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === at) throw new DataDirError(`${dir} cannot be read (${code})`);
+      missing.unshift(at);
+      at = parent;
+      continue;
+    }
+    if (!st.isDirectory()) throw new DataDirError(`${dir} is not a directory (${at} is a file)`);
+    break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirError(`${dir} cannot be created (${(e as NodeJS.ErrnoException).code} at ${d})`);
+    }
+  }
+  const probe = path.join(dir, `.salvo-write-test-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
+  } catch (e) {
+    throw new DataDirError(`${dir} is not writable (${(e as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/**
+ * Whether the PostgreSQL server answers a query within `timeoutMs`: start-up asks before anything
+ * waits on it, so an unreachable server is one clear error in seconds, not a hang.
+ */
+export async function reachPostgres(url: string, timeoutMs: number): Promise<void> {
+  const driver = PgDriver.connect(url, { max: 1, retryMs: 0 });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailable(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  try {
+    await Promise.race([driver.get('SELECT 1'), deadline]);
+  } finally {
+    clearTimeout(timer);
+    // Not awaited: a connect still pending would hold the caller, which is about to report and exit.
+    driver.close().catch(() => {});
+  }
+}
+
 /** Opens the configured store and brings its schema up to date. */
 export async function openStore(o: StoreOptions): Promise<{ store: Store; migrated: string[]; where: string }> {
   let driver: SqlDriver;
-  let where: string;
+  const where = storeWhere(o);
   if (o.databaseUrl) {
     driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs });
-    const u = new URL(o.databaseUrl);
-    where = `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`;
   } else {
-    mkdirSync(o.dataDir, { recursive: true });
-    const file = path.join(o.dataDir, 'salvo.db');
-    driver = new SqliteDriver(file, { retryMs: o.retryMs });
-    where = `SQLite at ${file}`;
+    ensureDataDir(o.dataDir);
+    driver = new SqliteDriver(path.join(o.dataDir, 'salvo.db'), { retryMs: o.retryMs });
   }
   try {
     const migrated = await migrate(driver);

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
-import { MESSAGE_STATUSES } from '../../core/types.ts';
+import { CHANNELS, MESSAGE_STATUSES } from '../../core/types.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import { listMessages, listOutbox, messageDetail, messageView, outboxDetail, outboxView, redriveFailed } from '../../engine/messages.ts';
 import { method } from '../api.ts';
@@ -48,12 +48,13 @@ const outboxProperties = {
 
 export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' | 'wake'>> = async (app, { store, wake }) => {
   method(app, '/messages/list', 'messages', {
-    summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
+    summary: 'Messages, newest first, by campaign, launch, profile, status or channel; next_cursor pages on',
     body: object({
       campaign_id: id('Campaign id'),
       launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
       status: oneOf(MESSAGE_STATUSES, 'Message status'),
+      channel: oneOf(CHANNELS, 'Channel'),
       cursor,
       limit,
     }),

@@ -38,6 +38,7 @@ export interface MessageFilter {
   launch_id?: number;
   profile_id?: string;
   status?: MessageStatus;
+  channel?: Message['channel'];
 }
 
 /** Which failed messages messages/retry re-drives: `ids`, and/or those of a launch or a campaign. */
@@ -58,6 +59,8 @@ type HeldRow = { id: number; attempts: number; worker: string | null; history: s
 
 /** Messages as a queue: added per launch, claimed under a lease, completed, retaken from a dead worker, re-driven. */
 export interface MessageStore {
+  /** Messages created since `since`, by channel and current status; `recent` counts those created since `recentSince`. */
+  countMessagesSince(since: number, recentSince: number): Promise<{ channel: string; status: string; n: number; recent: number }[]>;
   /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
   insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number>;
   /** Profiles of `profileIds` that got (or are getting) a message of the campaign since `since`. */
@@ -232,7 +235,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
     async listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]> {
       const where: string[] = [];
       const params: (string | number)[] = [];
-      for (const key of ['campaign_id', 'launch_id', 'profile_id', 'status'] as const) {
+      for (const key of ['campaign_id', 'launch_id', 'profile_id', 'status', 'channel'] as const) {
         if (f[key] === undefined) continue;
         where.push(`${key} = ?`);
         params.push(f[key]!);
@@ -243,6 +246,16 @@ export function messageQueries(db: SqlDriver): MessageStore {
       }
       const rows = await db.all(`SELECT * FROM messages ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, [...params, limit]);
       return rows.map(toMessage);
+    },
+
+    /** Messages made since `since`, by channel and status as they are now; `recent` counts those made since `recentSince` (one pass over the messages_created index). */
+    async countMessagesSince(since: number, recentSince: number): Promise<{ channel: string; status: string; n: number; recent: number }[]> {
+      const rows = await db.all<{ channel: string; status: string; n: number; recent: number }>(
+        `SELECT channel, status, COUNT(*) AS n, SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END) AS recent
+         FROM messages WHERE created_at >= ? GROUP BY channel, status`,
+        [recentSince, since],
+      );
+      return rows.map((r) => ({ channel: r.channel, status: r.status, n: Number(r.n), recent: Number(r.recent) }));
     },
 
     async countMessagesByStatus(launchId: number): Promise<Record<string, number>> {
