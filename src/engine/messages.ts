@@ -27,6 +27,7 @@ export const messageView = (m: Message) => ({
   created: iso(m.created_at),
   updated: iso(m.updated_at),
   sent: isoOrNull(m.sent_at),
+  provider_message_id: m.provider_message_id,
 });
 
 export const outboxView = ({ raw: _raw, created_at, ...e }: OutboxEntry) => ({ ...e, created: iso(created_at) });

@@ -88,7 +88,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
     await api.register(databaseRoutes, { prefix: API_V11, store });
-    await api.register(resourceRoutes, { prefix: API_V11, store });
+    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });
     await api.register(campaignRoutes, { prefix: API_V11, store, catalog: deps.catalog, publicUrl: config.publicUrl });

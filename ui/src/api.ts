@@ -55,9 +55,12 @@ export async function call<T = unknown>(method: string, body: Record<string, unk
 export const get = async <T = unknown>(method: string, body: Record<string, unknown> = {}): Promise<T> => (await call<T>(method, body)).data;
 
 export const CHANNELS = ['email', 'sms', 'push'] as const;
-export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'failed', 'skipped'] as const;
+export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
 type Status = (typeof STATUSES)[number];
 export type Counts = Record<Status, number>;
+
+/** Messages the provider took: sent, and those an SMS delivery receipt has since made delivered or undelivered. */
+export const handedOver = (c: Counts) => c.sent + (c.delivered ?? 0) + (c.undelivered ?? 0);
 
 export interface Campaign {
   id: number;

@@ -32,6 +32,7 @@ const messageProperties = {
   created: text('Created (ISO 8601)'),
   updated: text('Updated (ISO 8601)'),
   sent: nullable('string', 'Sent (ISO 8601)'),
+  provider_message_id: nullable('string', "The provider's id for the message (an SMS's first part at the SMSC); null when none"),
 };
 const outboxProperties = {
   id: count('Outbox entry id'),
@@ -48,12 +49,13 @@ const outboxProperties = {
 
 export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' | 'wake'>> = async (app, { store, wake }) => {
   method(app, '/messages/list', 'messages', {
-    summary: 'Messages, newest first, by campaign, launch, profile, status or channel; next_cursor pages on',
+    summary: 'Messages, newest first, by campaign, launch, profile, status, channel or provider message id; next_cursor pages on',
     body: object({
       campaign_id: id('Campaign id'),
       launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
-      status: oneOf(MESSAGE_STATUSES, 'Message status'),
+      status: oneOf(MESSAGE_STATUSES, 'Message status (delivered and undelivered come from SMS delivery receipts)'),
+      provider_message_id: str("The provider's id for the message (the SMSC's message_id of an SMS's first part)", 128),
       channel: oneOf(CHANNELS, 'Channel'),
       cursor,
       limit,

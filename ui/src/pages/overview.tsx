@@ -9,7 +9,7 @@ import { LaunchTable } from './launches.tsx';
 const REFRESH_MS = 5000;
 
 function WindowTable({ title, counts }: { title: string; counts: Record<string, Counts> }) {
-  const columns = ['sent', 'failed', 'skipped', 'queued', 'waiting', 'sending'] as const;
+  const columns = ['sent', 'delivered', 'undelivered', 'failed', 'skipped', 'queued', 'waiting', 'sending'] as const;
   return (
     <Card title={title}>
       <table class="table compact">
@@ -26,7 +26,7 @@ function WindowTable({ title, counts }: { title: string; counts: Record<string, 
             <tr>
               <td>{ch}</td>
               {columns.map((c) => (
-                <td class={`num ${counts[ch]?.[c] && (c === 'failed' ? 'bad' : c === 'sent' ? 'good' : '')}`}>
+                <td class={`num ${counts[ch]?.[c] && (c === 'failed' || c === 'undelivered' ? 'bad' : c === 'sent' || c === 'delivered' ? 'good' : '')}`}>
                   <a href={href('messages', { channel: ch, status: c })}>{counts[ch]?.[c] ?? 0}</a>
                 </td>
               ))}
