@@ -1,4 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { badRequest } from './errors.ts';
+
+/** The largest id of a database, resource, template, campaign or subscription's resource: 32-bit, as in Altcraft. */
+export const MAX_ID = 2_147_483_647;
+
+export const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_ID;
+
+/** An id as Altcraft clients send it, a number or a numeric string; out of range is refused naming the field. */
+export function toId(v: number | string, name = 'id'): number {
+  const n = Number(v);
+  if (!isId(n)) throw badRequest(`field '${name}' is out of range (1 to ${MAX_ID})`);
+  return n;
+}
 
 /**
  * A 24-hex profile id shaped like a MongoDB ObjectId (Altcraft's profile ids are ObjectIds): four

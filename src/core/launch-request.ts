@@ -5,13 +5,13 @@
  */
 import { decodeAttachments, type Attachment } from './attachments.ts';
 import type { SubscriptionFilter } from './choose.ts';
+import { checkBatchContentSize } from './content-size.ts';
 import { badRequest } from './errors.ts';
 import { normalizeEmail, normalizePhone } from './fields.ts';
-import { PROFILE_ID } from './ids.ts';
-import { checkQuery, type MongoQuery } from './mongo-query.ts';
-
-export const START_MATCHING = ['email', 'email_profile', 'email_sub', 'phone', 'phone_sub', 'profile_id', 'custom', 'push_sub'] as const;
-export type StartMatching = (typeof START_MATCHING)[number];
+import { isId, PROFILE_ID, toId } from './ids.ts';
+import { startMatching, type StartMatching } from './matching.ts';
+import { checkQuery, compileQuery, type MongoQuery } from './mongo-query.ts';
+import type { Campaign } from './types.ts';
 
 /** One profile named by a matching mode; custom values are read as their field's type later. */
 export interface SingleMatch {
@@ -24,12 +24,16 @@ export interface SingleMatch {
 
 type Audience = { kind: 'single'; match: SingleMatch } | { kind: 'query'; query: MongoQuery };
 
-export interface LaunchParams {
-  audience: Audience;
-  filter: SubscriptionFilter | null;
+/** What every message of a launch carries. */
+export interface LaunchContent {
   content: Record<string, unknown>;
   customData: Record<string, unknown> | null;
   attachments: Attachment[];
+}
+
+export interface LaunchParams extends LaunchContent {
+  audience: Audience;
+  filter: SubscriptionFilter | null;
 }
 
 export interface StartBody {
@@ -56,12 +60,49 @@ function required(body: StartBody, name: keyof StartBody, mode: string): unknown
   return v;
 }
 
+/** The campaign id of a trigger call: `id`, or `trigger_id` as other trigger methods name it. */
+export function campaignIdOf(body: { id?: number | string; trigger_id?: number | string }): number {
+  const raw = body.id ?? body.trigger_id;
+  if (raw === undefined) throw badRequest("field 'id' is required");
+  return toId(raw, body.id !== undefined ? 'id' : 'trigger_id');
+}
+
 /** `resource_id` of a trigger call, which narrows email and phone matching to one resource. */
 export function resourceIdOf(v: unknown): number | null {
   if (v === undefined || v === null) return null;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw badRequest("field 'resource_id' must be a resource id");
+  if (!isId(n)) throw badRequest("field 'resource_id' must be a resource id");
   return n;
+}
+
+function checkContentObjects(body: { content?: unknown; custom_data?: unknown }): void {
+  for (const key of ['content', 'custom_data'] as const) {
+    const v = body[key];
+    if (v !== undefined && v !== null && !isObject(v)) throw badRequest(`field '${key}' must be an object`);
+  }
+}
+
+/** content, custom_data and attach of a request whose content and custom_data are checked objects. */
+const launchContent = (body: StartBody, attachLimit: number): LaunchContent => ({
+  content: (body.content as Record<string, unknown> | undefined) ?? {},
+  customData: (body.custom_data as Record<string, unknown> | null | undefined) ?? null,
+  attachments: decodeAttachments(body.attach, attachLimit),
+});
+
+/** What a batch launch carries for all its items; its size is counted with each item's custom_data. */
+export function parseBatchContent(body: StartBody & { data?: unknown }, limits: { attachLimit: number; contentLimit: number }): LaunchContent {
+  checkContentObjects(body);
+  checkBatchContentSize(body, limits.contentLimit);
+  return launchContent(body, limits.attachLimit);
+}
+
+/** import_and_start's `timeout` {days, hours, minutes}: how long to hold the message, at most a year. */
+export function importDelay(t: { days?: number; hours?: number; minutes?: number } | undefined): number {
+  if (t === undefined || t === null) return 0;
+  const { days = 0, hours = 0, minutes = 0 } = t;
+  const ms = ((days * 24 + hours) * 60 + minutes) * 60_000;
+  if (ms > 365 * 86_400_000) throw badRequest("field 'timeout' is longer than a year");
+  return ms;
 }
 
 export function singleMatch(body: StartBody, mode: StartMatching): SingleMatch {
@@ -114,24 +155,23 @@ function subscriptionFilter(v: unknown): SubscriptionFilter | null {
 }
 
 export function parseLaunch(body: StartBody, attachLimit: number): LaunchParams {
-  if (body.content !== undefined && body.content !== null && !isObject(body.content)) throw badRequest("field 'content' must be an object");
-  if (body.custom_data !== undefined && body.custom_data !== null && !isObject(body.custom_data)) throw badRequest("field 'custom_data' must be an object");
+  checkContentObjects(body);
   let audience: Audience;
   if (body.custom_request !== undefined && body.matching === undefined) {
     checkQuery(body.custom_request, 'custom_request');
     audience = { kind: 'query', query: body.custom_request };
   } else {
     if (body.custom_request !== undefined) throw badRequest('custom_request is used only without matching; send one or the other');
-    const mode = (body.matching ?? 'email') as StartMatching;
-    if (!START_MATCHING.includes(mode)) throw badRequest(`field 'matching' must be one of ${START_MATCHING.join(', ')}`);
-    audience = { kind: 'single', match: singleMatch(body, mode) };
+    audience = { kind: 'single', match: singleMatch(body, startMatching(body.matching)) };
   }
   return {
     audience,
     // Altcraft: subscription_filter is not used with custom_request.
     filter: audience.kind === 'query' ? null : subscriptionFilter(body.subscription_filter),
-    content: (body.content as Record<string, unknown> | undefined) ?? {},
-    customData: (body.custom_data as Record<string, unknown> | null | undefined) ?? null,
-    attachments: decodeAttachments(body.attach, attachLimit),
+    ...launchContent(body, attachLimit),
   };
 }
+
+/** A launch whose content does not match its campaign's content_filter sends nothing (it is recorded as filtered). */
+export const passesContentFilter = (c: Campaign, content: Record<string, unknown>): boolean =>
+  !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);

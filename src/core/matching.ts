@@ -1,7 +1,35 @@
-/** How a request names a profile by a custom field: the value read as the field's type, and the test. */
+/**
+ * How a request names a profile: the matching modes a method takes, the root key holding the value,
+ * and, for a custom field, the value read as the field's type and the test.
+ */
 import { badRequest } from './errors.ts';
 import { fieldValue, normalizeDate, normalizeTags } from './fields.ts';
 import type { FieldDef } from './types.ts';
+
+/** Matching of the launch methods (campaigns/triggers/start, start_batch). */
+export const START_MATCHING = ['email', 'email_profile', 'email_sub', 'phone', 'phone_sub', 'profile_id', 'custom', 'push_sub'] as const;
+export type StartMatching = (typeof START_MATCHING)[number];
+
+/** Matching of the methods that find or write a profile (profiles/*, import_and_start). */
+const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
+export type ProfileMatching = (typeof PROFILE_MATCHING)[number];
+
+/** A launch's `matching`, email when absent. */
+export function startMatching(v: unknown): StartMatching {
+  const mode = (v ?? 'email') as StartMatching;
+  if (!START_MATCHING.includes(mode)) throw badRequest(`field 'matching' must be one of ${START_MATCHING.join(', ')}`);
+  return mode;
+}
+
+/** A profile method's `matching`, email when absent. */
+export function profileMatching(v: string | undefined): ProfileMatching {
+  const mode = (v ?? 'email') as ProfileMatching;
+  if (!PROFILE_MATCHING.includes(mode)) throw badRequest(`matching must be one of ${PROFILE_MATCHING.join(', ')} here, not '${v}'`);
+  return mode;
+}
+
+/** The key at a request's root that holds the value a profile is matched by: the mode's name, `field_value` for custom. */
+export const rootMatchKey = (mode: ProfileMatching): 'email' | 'phone' | 'profile_id' | 'field_value' => (mode === 'custom' ? 'field_value' : mode);
 
 /**
  * `field_value` arrives as "int/string": read it as the field's type ("123420" matches an int field

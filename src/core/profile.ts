@@ -37,7 +37,18 @@ export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch,
 }
 
 /** The document a `custom_request` is evaluated against, and what profiles/get answers. */
-export function profileDocument(p: Profile): Record<string, unknown> {
+/** A profile as the API and templates see it: system fields, then its custom fields by name. */
+export interface ProfileDocument {
+  _id: string;
+  email: string | null;
+  phones: string[];
+  _status: string;
+  _md5: string | null;
+  _xxh: string | null;
+  [field: string]: unknown;
+}
+
+export function profileDocument(p: Profile): ProfileDocument {
   return {
     _id: p.id,
     email: p.email,
@@ -68,7 +79,22 @@ export function profileKeys(db: Database, p: Profile): ProfileKey[] {
 }
 
 /** A subscription as the API shows it: the address under the name Altcraft gives it per channel. */
-export function subscriptionView(s: Subscription): Record<string, unknown> {
+/** A subscription as the API and templates see it: its address under the channel's own key. */
+export type SubscriptionView = {
+  id: number;
+  resource_id: number;
+  channel: string;
+  email?: string;
+  phone?: string;
+  provider?: string | null;
+  subscription_id?: string;
+  /** A browser subscription's public key; its auth secret is never shown. */
+  keys?: { p256dh: string };
+  status: string;
+  priority: number;
+};
+
+export function subscriptionView(s: Subscription): SubscriptionView {
   const address =
     s.channel === 'email'
       ? { email: s.address }

@@ -1,6 +1,7 @@
 /** Subscriptions as written by profiles/import: checked against the resources they name. */
 import { badRequest, notFound } from './errors.ts';
 import { normalizeEmail, normalizePhone } from './fields.ts';
+import { isId } from './ids.ts';
 import { normalizePushKeys, type PushKeys } from './push.ts';
 import { CHANNELS, SUBSCRIPTION_STATUSES, type Channel, type Resource, type SubscriptionStatus } from './types.ts';
 
@@ -34,7 +35,7 @@ export function normalizeSubscription(
   resources: Map<number, Resource>,
 ): SubscriptionWrite {
   const resourceId = input.resource_id;
-  if (typeof resourceId !== 'number' || !Number.isInteger(resourceId) || resourceId < 1 || resourceId > 2_147_483_647) {
+  if (!isId(resourceId)) {
     throw badRequest(`${at}.resource_id must be an integer`);
   }
   const resource = resources.get(resourceId);

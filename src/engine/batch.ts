@@ -6,12 +6,13 @@
  */
 import type { SubscriptionFilter } from '../core/choose.ts';
 import { ApiError, badRequest } from '../core/errors.ts';
-import { resourceIdOf, singleMatch, START_MATCHING, type StartBody, type StartMatching } from '../core/launch-request.ts';
+import { resourceIdOf, singleMatch, type StartBody } from '../core/launch-request.ts';
+import { startMatching, type StartMatching } from '../core/matching.ts';
 import type { Campaign, Database, ItemError, NewMessage, Profile } from '../core/types.ts';
 import type { CatalogStore } from '../store/store.ts';
 import type { LaunchAreas } from './launch.ts';
 import { resolveSingle } from './audience.ts';
-import { itemMatchValue, matchSpec, prepareItem, resourceIdsOf, writeProfilesIn, type ImportOptions, type ItemResult, type MatchSpec } from './profiles.ts';
+import { matchSpec, matchValueOf, prepareItem, resourceIdsOf, writeProfilesIn, type ImportOptions, type ItemResult, type MatchSpec } from './profiles.ts';
 import { messagesFor } from './recipients.ts';
 
 /** What a chunk of batch items reads and writes, in the caller's transaction: profiles (imported or found), resources, messages. */
@@ -32,6 +33,8 @@ export interface BatchContext {
   importOptions: ImportOptions;
   /** Not sent before then (import_and_start's timeout). */
   notBefore?: number;
+  /** import_and_start: the request, whose root email, phone, profile_id or field_value the item is matched on. */
+  root?: Record<string, unknown>;
 }
 
 /** One item's answer: the profile and its message's fate, or why the item failed. */
@@ -47,8 +50,7 @@ export interface ChunkOutcome {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function batchContext(campaign: Campaign, db: Database, body: Record<string, unknown>, kind: 'start' | 'import', priority: number): BatchContext {
-  const matching = (body.matching ?? 'email') as StartMatching;
-  if (kind === 'start' && !START_MATCHING.includes(matching)) throw badRequest(`field 'matching' must be one of ${START_MATCHING.join(', ')}`);
+  const matching = kind === 'start' ? startMatching(body.matching) : 'email';
   if (kind === 'start' && matching === 'custom' && typeof body.field_name !== 'string') throw badRequest("field 'field_name' is required for matching 'custom'");
   return {
     campaign,
@@ -105,8 +107,8 @@ export async function startItems(tx: BatchAreas, ctx: BatchContext, items: unkno
 
 /**
  * import_and_start items: {data: {...profile}, custom_data?}; the profile is imported, then launched.
- * `match_value` (set by import_and_start from its root email, phone, profile_id or field_value) is
- * matched on instead of the value in data.
+ * import_and_start's root email, phone, profile_id or field_value (`ctx.root`) is matched on instead
+ * of the value in data.
  */
 export async function importItems(tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> {
   const spec = ctx.importSpec!;
@@ -115,10 +117,7 @@ export async function importItems(tx: BatchAreas, ctx: BatchContext, items: unkn
   const prepared = datas.map((data, i) => {
     try {
       if (!data) throw badRequest("must be an object {data: {...profile}}");
-      const { value, name, rest } = itemMatchValue(spec, data);
-      const root = (items[i] as { match_value?: unknown }).match_value;
-      const [matchValue, matchName] = root === undefined ? [value, `data.${name}`] : [root, spec.mode === 'custom' ? 'field_value' : spec.mode];
-      return prepareItem(ctx.db, spec, rest, matchValue, matchName, resources, ctx.importOptions, `data[${offset + i}].data`);
+      return prepareItem(ctx.db, spec, matchValueOf(spec, data, ctx.root, 'data'), resources, ctx.importOptions, `data[${offset + i}].data`);
     } catch (e) {
       const r = failure(offset + i, e) as ItemResult;
       return r;
@@ -142,6 +141,10 @@ function customDataOf(item: unknown): Record<string, unknown> | undefined {
 export function itemErrors(results: BatchResult[], offset: number): ItemError[] {
   return results.flatMap((r, i) => ('error' in r ? [{ index: offset + i, error: r.error, error_text: r.error_text }] : []));
 }
+
+/** Profile ids whose message is on its way, as Altcraft's `result` lists them. */
+export const sentProfileIds = (results: BatchResult[]): string[] =>
+  results.flatMap((r) => ('status' in r && r.status !== 'skipped' && r.profile_id ? [r.profile_id] : []));
 
 export function counts(results: BatchResult[]) {
   let sent = 0;

@@ -5,12 +5,16 @@ import { randomHex } from '../core/ids.ts';
 import { checkQuery } from '../core/mongo-query.ts';
 import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
-import { MAX_VARIANTS, MAX_WEIGHT } from '../core/variants.ts';
+import { MAX_VARIANTS, MAX_WEIGHT, variantStats } from '../core/variants.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
+import type { Catalog } from './catalog.ts';
 import { loadResource, loadTemplate } from './catalog-entries.ts';
+
+/** This process's catalog cache, told of a change so this process sees it at once (others within the cache's second). */
+type Forget = { catalog: Pick<Catalog, 'forgetCampaign'> };
 
 export interface CampaignInput {
   name?: string;
@@ -106,7 +110,10 @@ export async function loadCampaign(store: Pick<CampaignStore, 'getCampaign'>, id
 }
 
 /** campaigns/triggers/update: given keys replace; the channel is fixed; a new database renews the v1.0 link. */
-export async function updateCampaign(store: CampaignStore & CampaignChecks, body: CampaignInput & { id: number }): Promise<Campaign> {
+export async function updateCampaign(
+  { store, catalog }: Forget & { store: CampaignStore & CampaignChecks },
+  body: CampaignInput & { id: number },
+): Promise<Campaign> {
   const c = await loadCampaign(store, body.id);
   if (body.send_channel !== undefined && body.send_channel !== c.send_channel) {
     throw badRequest(`send_channel cannot change after creation (campaign ${c.id} sends ${c.send_channel})`);
@@ -130,23 +137,25 @@ export async function updateCampaign(store: CampaignStore & CampaignChecks, body
   await checkCampaign(store, updated);
   await store.updateCampaign(updated);
   await store.appendCampaignLog(c.id, 'info', 'campaign updated', updated.updated_at);
+  catalog.forgetCampaign(c.id);
   return updated;
 }
 
-export async function setCampaignActive(store: CampaignStore, id: number, active: boolean): Promise<Campaign> {
+export async function setCampaignActive({ store, catalog }: Forget & { store: CampaignStore }, id: number, active: boolean): Promise<Campaign> {
   const c = await loadCampaign(store, id);
   const now = Date.now();
   if (c.is_active !== active) {
     await store.updateCampaign({ ...c, is_active: active, updated_at: now });
     await store.appendCampaignLog(c.id, 'info', active ? 'campaign activated' : 'campaign deactivated', now);
   }
+  catalog.forgetCampaign(c.id);
   return { ...c, is_active: active };
 }
 
+type AbortStore = Transactions<Pick<MessageStore, 'abortQueued'> & Pick<LaunchStore, 'abortExpandingLaunches'> & Pick<CampaignStore, 'appendCampaignLog'>>;
+
 /** deactivate with abort_if_running: drops queued and waiting messages and stops expanding launches. */
-export async function abortCampaign(
-  store: Transactions<Pick<MessageStore, 'abortQueued'> & Pick<LaunchStore, 'abortExpandingLaunches'> & Pick<CampaignStore, 'appendCampaignLog'>>,
-   id: number): Promise<void> {
+async function abortCampaign(store: AbortStore, id: number): Promise<void> {
   const now = Date.now();
   await store.transaction(async (tx) => {
     const messages = await tx.abortQueued(id, now);
@@ -178,3 +187,40 @@ export const campaignView = (c: Campaign, publicUrl: string) => ({
   created: iso(c.created_at),
   updated: iso(c.updated_at),
 });
+
+/** campaigns/triggers/list: a page by id from `fromId`, the total, and the id the next page starts at. */
+export async function listCampaigns(store: Pick<CampaignStore, 'listCampaigns'>, q: { fromId: number; limit: number; isActive: boolean | null }) {
+  const { rows, total } = await store.listCampaigns({ ...q, limit: q.limit + 1 });
+  return { rows: rows.slice(0, q.limit), total, nextFromId: rows.length > q.limit ? rows[q.limit].id : null };
+}
+
+/** campaigns/deactivate; with abort_if_running, its queued messages are dropped too. */
+export async function deactivateCampaign(deps: Forget & { store: CampaignStore & AbortStore }, id: number, abortIfRunning: boolean): Promise<Campaign> {
+  const c = await setCampaignActive(deps, id, false);
+  if (abortIfRunning) {
+    await abortCampaign(deps.store, c.id);
+    deps.catalog.forgetCampaign(c.id);
+  }
+  return c;
+}
+
+/** campaigns/get_status. A trigger campaign never completes: it waits for the next call. */
+export async function campaignStatus(store: Pick<CampaignStore, 'getCampaign'>, id: number) {
+  const c = await loadCampaign(store, id);
+  return { is_active: c.is_active, is_completed: false, status: c.is_active ? 'active' : 'inactive' };
+}
+
+/** campaigns/log_v2: the campaign's log, newest first. */
+export async function campaignLog(store: Pick<CampaignStore, 'getCampaign' | 'listCampaignLog'>, id: number, limit: number) {
+  const c = await loadCampaign(store, id);
+  const rows = await store.listCampaignLog(c.id, limit);
+  return rows.map((r) => ({ level: r.level, message: r.message, time: iso(r.time) }));
+}
+
+/** campaigns/stats: the campaign's messages (or one launch's) counted by A/B variant and status. */
+export async function campaignStats(store: Pick<CampaignStore, 'getCampaign'> & Pick<LaunchStore, 'getLaunch'> & Pick<MessageStore, 'countMessagesByVariant'>, id: number, launchId: number | null) {
+  const c = await loadCampaign(store, id);
+  if (launchId !== null && (await store.getLaunch(launchId))?.campaign_id !== c.id) throw notFound(`launch ${launchId} of campaign ${c.id} not found`);
+  const variants = variantStats(c.content, await store.countMessagesByVariant(c.id, launchId));
+  return { campaign_id: c.id, launch_id: launchId, total: variants.reduce((n, v) => n + v.total, 0), variants };
+}

@@ -7,6 +7,7 @@ import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.t
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { CatalogStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
+import type { Catalog } from './catalog.ts';
 
 /** The fields every database has, as databases/fields lists them before the custom ones. */
 const SYSTEM_FIELDS = [
@@ -31,9 +32,18 @@ export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, b
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
-export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
+export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, id: number): Promise<Database> {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);
+  return db;
+}
+
+export const listDatabases = (store: Pick<CatalogStore, 'listDatabases'>) => store.listDatabases();
+export const listResources = (store: Pick<CatalogStore, 'listResources'>) => store.listResources();
+export const listTemplates = (store: Pick<CatalogStore, 'listTemplates'>) => store.listTemplates();
+
+export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
+  const db = await loadDatabase(store, id);
   return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
 }
 
@@ -82,9 +92,13 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
 
 /**
  * resources/update: each field given replaces the stored one (a block replaces the whole block), the
- * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret.
+ * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret. This
+ * process's catalog forgets the resource, so its next send uses the new settings.
  */
-export async function updateResource(store: Pick<CatalogStore, 'getResource' | 'updateResource'>, body: Partial<ResourceInput> & { id: number }): Promise<Resource> {
+export async function updateResource(
+  { store, catalog }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'> },
+  body: Partial<ResourceInput> & { id: number },
+): Promise<Resource> {
   const r = await loadResource(store, body.id);
   const next = checkedResource({
     name: body.name ?? r.name,
@@ -96,6 +110,7 @@ export async function updateResource(store: Pick<CatalogStore, 'getResource' | '
   });
   const updated = { ...r, ...next };
   await store.updateResource(updated);
+  catalog.forgetResource(updated.id);
   return updated;
 }
 
@@ -129,12 +144,19 @@ export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id:
   return t;
 }
 
-/** templates/update: a channel given replaces that channel; channels not given are kept. */
-export async function updateTemplate(store: Pick<CatalogStore, 'getTemplate' | 'updateTemplate'>, body: { id: number; name?: string; channels?: ChannelInput[] }): Promise<Template> {
+/**
+ * templates/update: a channel given replaces that channel; channels not given are kept. This process's
+ * catalog forgets the template, so its next launch renders the new one.
+ */
+export async function updateTemplate(
+  { store, catalog }: { store: Pick<CatalogStore, 'getTemplate' | 'updateTemplate'>; catalog: Pick<Catalog, 'forgetTemplate'> },
+  body: { id: number; name?: string; channels?: ChannelInput[] },
+): Promise<Template> {
   const t = await loadTemplate(store, body.id);
   const channels = body.channels ? { ...t.channels, ...checkTemplateChannels(body.channels) } : t.channels;
   const updated = { ...t, name: body.name ?? t.name, channels, updated_at: Date.now() };
   await store.updateTemplate(updated);
+  catalog.forgetTemplate(updated.id);
   return updated;
 }
 

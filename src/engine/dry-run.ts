@@ -9,7 +9,7 @@
  * nothing of it is ever committed or seen by another reader.
  */
 import { notFound } from '../core/errors.ts';
-import type { LaunchParams } from '../core/launch-request.ts';
+import { campaignIdOf, parseBatchContent, passesContentFilter, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { ProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
@@ -19,9 +19,9 @@ import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
 import type { Catalog } from './catalog.ts';
 import { ComposeError, composeMessage } from './compose.ts';
-import { campaignDatabase, contentMatches, launchableCampaign } from './launch.ts';
+import { campaignDatabase, launchableCampaign } from './launch.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
-import { prepareBatch, processItems, type BatchKind, type BatchOptions } from './tasks.ts';
+import { importAndStartPlan, prepareBatch, processItems, type BatchKind, type BatchOptions, type BatchRequest, type ImportAndStartRequest, type LaunchLimits } from './tasks.ts';
 
 /** Recipients whose message a dry run renders. */
 const PREVIEW = 10;
@@ -154,7 +154,7 @@ export async function dryRunStart(deps: DryRunDeps, campaignId: number, p: Launc
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
   const tally = new Tally();
-  if (!contentMatches(campaign, p.content)) return tally.answer(NO_PREVIEW, { filtered: true });
+  if (!passesContentFilter(campaign, p.content)) return tally.answer(NO_PREVIEW, { filtered: true });
 
   if (p.audience.kind === 'single') {
     const profile = await resolveSingle(deps.store, db, p.audience.match);
@@ -184,8 +184,20 @@ class RollBack extends Error {
   }
 }
 
-/** start_batch and import_and_start(_batch) with dry_run (their _task forms too: a dry run answers at once). */
-export async function dryRunBatch(
+/** start_batch and import_and_start_batch with dry_run; their _task forms too: a dry run stores nothing, so there is no task to follow. */
+export function dryRunLaunchBatch(deps: DryRunDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
+  const campaignId = campaignIdOf(request);
+  return dryRunBatch(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits), limits);
+}
+
+/** import_and_start with dry_run: the one-item batch it runs, rolled back. */
+export function dryRunImportAndStart(deps: DryRunDeps, request: ImportAndStartRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
+  const { campaignId, body, items, p, o } = importAndStartPlan(request, limits);
+  return dryRunBatch(deps, 'import_and_start_batch', campaignId, body, items, p, limits, o);
+}
+
+/** start_batch and import_and_start(_batch) with dry_run, once the request is read. */
+async function dryRunBatch(
   deps: DryRunDeps,
   kind: BatchKind,
   campaignId: number,
@@ -198,7 +210,7 @@ export async function dryRunBatch(
   const now = Date.now();
   const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
   const tally = new Tally();
-  if (!contentMatches(campaign, p.content)) {
+  if (!passesContentFilter(campaign, p.content)) {
     tally.skipAll(items.length, 'content_filter');
     return tally.answer(NO_PREVIEW, { filtered: true });
   }

@@ -5,7 +5,7 @@
  * expanded in pages, the first ones at once and the rest in the background (expansion.ts, expander.ts).
  */
 import { badRequest, notFound } from '../core/errors.ts';
-import type { LaunchParams } from '../core/launch-request.ts';
+import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { LaunchStore, Store, Transactions } from '../store/store.ts';
@@ -53,20 +53,26 @@ export async function campaignDatabase(catalog: Catalog, c: Campaign): Promise<D
   return db;
 }
 
-/** Whether a launch's content passes the campaign's content_filter (a launch that does not sends nothing). */
-export const contentMatches = (c: Campaign, content: Record<string, unknown>) => !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);
-
 const summary = (rows: NewMessage[]) => {
   const queued = rows.filter((r) => r.status !== 'skipped').length;
   const reasons = [...new Set(rows.filter((r) => r.skip_reason).map((r) => r.skip_reason))];
   return { queued, skipped: rows.length - queued, text: `${queued} queued${rows.length > queued ? `, ${rows.length - queued} skipped (${reasons.join(', ')})` : ''}` };
 };
 
+/** Records, inside the caller's transaction, a launch its campaign's content_filter stops: no message. */
+export async function writeFilteredLaunch(
+  tx: Pick<LaunchStore, 'insertLaunch'> & Pick<LaunchAreas, 'appendCampaignLog'>,
+  campaign: Campaign, p: LaunchContent, kind: string, now: number): Promise<Launch> {
+  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+  await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
+  return l;
+}
+
 /** Writes a launch whose messages are all known now, inside the caller's transaction. */
 export async function writeLaunch(
   tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog'>,
   campaign: Campaign,
-  p: Pick<LaunchParams, 'content' | 'customData' | 'attachments'>,
+  p: LaunchContent,
   kind: string,
   rows: NewMessage[],
   now: number,
@@ -97,12 +103,8 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
 
-  if (!contentMatches(campaign, p.content)) {
-    const launch = await deps.store.transaction(async (tx) => {
-      const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-      await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
-      return l;
-    });
+  if (!passesContentFilter(campaign, p.content)) {
+    const launch = await deps.store.transaction((tx) => writeFilteredLaunch(tx, campaign, p, kind, now));
     return { launch, queued: 0, skipped: 0, empty: false };
   }
 

@@ -5,21 +5,19 @@
  */
 import { ApiError, badRequest, conflict, notFound } from '../core/errors.ts';
 import { fieldValue, findField, normalizeEmail, normalizePhone, normalizeProfileData, type ProfilePatch } from '../core/fields.ts';
-import { PROFILE_ID } from '../core/ids.ts';
-import { coerceFieldValue, fieldHasValue } from '../core/matching.ts';
+import { isId, PROFILE_ID } from '../core/ids.ts';
+import { coerceFieldValue, fieldHasValue, profileMatching, rootMatchKey, type ProfileMatching } from '../core/matching.ts';
 import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type ProfileKey } from '../core/profile.ts';
 import { normalizeSubscription, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
 import type { Database, FieldDef, Profile } from '../core/types.ts';
 import type { ProfileWrite } from '../store/queries/profiles.ts';
 import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { findByField, scanDatabase } from './lookup.ts';
-
-const PROFILE_MATCHING = ['email', 'phone', 'profile_id', 'custom'] as const;
-type Mode = (typeof PROFILE_MATCHING)[number];
+import { loadDatabase } from './catalog-entries.ts';
 
 /** How a request matches profiles of one database. */
 export interface MatchSpec {
-  mode: Mode;
+  mode: ProfileMatching;
   field: FieldDef | null;
 }
 
@@ -28,15 +26,8 @@ export interface MatchParams {
   field_name?: string;
 }
 
-export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, dbId: number): Promise<Database> {
-  const db = await store.getDatabase(dbId);
-  if (!db) throw notFound(`database ${dbId} not found`);
-  return db;
-}
-
 export function matchSpec(db: Database, p: MatchParams): MatchSpec {
-  const mode = (p.matching ?? 'email') as Mode;
-  if (!PROFILE_MATCHING.includes(mode)) throw badRequest(`matching must be one of ${PROFILE_MATCHING.join(', ')} here, not '${p.matching}'`);
+  const mode = profileMatching(p.matching);
   if (mode !== 'custom') return { mode, field: null };
   if (!p.field_name) throw badRequest(`field_name is required when matching is 'custom'`);
   const field = findField(db, p.field_name);
@@ -138,17 +129,11 @@ function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
   return { keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
 }
 
-type AfterFirst<T extends unknown[]> = T extends [unknown, ...infer Rest] ? Rest : never;
-
 /**
- * Writes prepared items in one transaction, in order: an item sees what earlier items of the same
- * batch wrote. `upsert` creates missing profiles; `update` answers 404 for them.
+ * Writes prepared items inside the caller's transaction (import_and_start writes the launch in it too), in
+ * order: an item sees what earlier items of the same batch wrote. `upsert` creates missing profiles;
+ * `update` answers 404 for them.
  */
-export function writeProfiles(store: Transactions<ProfileStore>, ...args: AfterFirst<Parameters<typeof writeProfilesIn>>): Promise<ItemResult[]> {
-  return store.transaction((tx) => writeProfilesIn(tx, ...args));
-}
-
-/** writeProfiles inside the caller's transaction (import_and_start writes the launch in it too). */
 export async function writeProfilesIn(
   tx: ProfileStore,
   db: Database,
@@ -220,14 +205,13 @@ export interface ImportOptions extends MatchParams {
 export function prepareItem(
   db: Database,
   spec: MatchSpec,
-  data: Record<string, unknown>,
-  matchValue: unknown,
-  matchName: string,
+  item: ItemMatch,
   resources: Parameters<typeof normalizeSubscription>[2],
   o: ImportOptions,
   at = 'data',
 ): PreparedItem {
-  const match = matchKey(spec, matchValue, matchName);
+  const data = item.rest;
+  const match = matchKey(spec, item.value, item.name);
   const patch = normalizeProfileData(db, data);
   const subscriptions: SubscriptionWrite[] = [];
   const subs = data.subscriptions;
@@ -247,7 +231,7 @@ export function prepareItem(
  * Where an item's data holds its match value, and its data without the keys that are no fields
  * (`profile_id`, `phone`); `name` names the value in errors.
  */
-export function itemMatchValue(spec: MatchSpec, data: Record<string, unknown>): { value: unknown; name: string; rest: Record<string, unknown> } {
+function itemMatchValue(spec: MatchSpec, data: Record<string, unknown>): { value: unknown; name: string; rest: Record<string, unknown> } {
   if (spec.mode === 'profile_id') {
     const { profile_id, ...rest } = data;
     return { value: profile_id, name: 'profile_id', rest };
@@ -261,11 +245,28 @@ export function itemMatchValue(spec: MatchSpec, data: Record<string, unknown>): 
   return { value: data[spec.field!.name], name: spec.field!.name, rest: data };
 }
 
+/** An item's match: the request's root value (email, phone, profile_id, field_value) when it has one, else the item's own. */
+export interface ItemMatch {
+  value: unknown;
+  /** Names the value in errors: the root key, or its place in the item (`data.email`). */
+  name: string;
+  /** The item's data without the keys that are no fields. */
+  rest: Record<string, unknown>;
+}
+
+export function matchValueOf(spec: MatchSpec, data: Record<string, unknown>, root: Record<string, unknown> | undefined, at: string): ItemMatch {
+  const own = itemMatchValue(spec, data);
+  const key = rootMatchKey(spec.mode);
+  const fromRoot = root?.[key];
+  if (fromRoot !== undefined) return { value: fromRoot, name: key, rest: own.rest };
+  return { value: own.value, name: at ? `${at}.${own.name}` : own.name, rest: own.rest };
+}
+
 export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
   const ids: number[] = [];
   for (const d of items) {
     if (!Array.isArray(d.subscriptions)) continue;
-    for (const s of d.subscriptions) if (s && Number.isInteger(s.resource_id) && s.resource_id > 0 && s.resource_id <= 2_147_483_647) ids.push(s.resource_id);
+    for (const s of d.subscriptions) if (s && isId(s.resource_id)) ids.push(s.resource_id);
   }
   return ids;
 }
@@ -274,9 +275,49 @@ export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
 export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDatabase'>, dbId: number, params: MatchParams & Record<string, unknown>) {
   const db = await loadDatabase(store, dbId);
   const spec = matchSpec(db, params);
-  const name = spec.mode === 'custom' ? 'field_value' : spec.mode;
+  const name = rootMatchKey(spec.mode);
   const match = matchKey(spec, params[name], name);
   const profile = pickOne(spec, match, await lookupMany(store, db, spec, [match]), db.id, false)!;
   const subscriptions = await store.getSubscriptions([profile.id]);
   return { ...profileDocument(profile), subscriptions: subscriptions.map(subscriptionView) };
+}
+
+export interface ImportRequest extends ImportOptions {
+  db_id: number;
+  data: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/**
+ * profiles/import (`upsert`) and profiles/update (`update`): the profile the matching finds gets the
+ * request's data; the match value is the root one (email, phone, profile_id, field_value) or the data's.
+ */
+/** What profiles/import, update and import_batch use: the database, the resources subscriptions name, the profiles. */
+type ImportStore = Pick<CatalogStore, 'getDatabase' | 'getResources'> & Transactions<ProfileStore>;
+
+export async function importProfile(store: ImportStore, request: ImportRequest, mode: 'upsert' | 'update'): Promise<string> {
+  const db = await loadDatabase(store, request.db_id);
+  const spec = matchSpec(db, request);
+  const match = matchValueOf(spec, request.data, request, 'data');
+  const resources = await store.getResources(resourceIdsOf([match.rest]));
+  const item = prepareItem(db, spec, match, resources, request);
+  const [result] = await store.transaction((tx) => writeProfilesIn(tx, db, spec, [item], mode, Date.now()));
+  if ('error' in result) throw new ApiError(result.error as ApiError['code'], result.error_text);
+  return result.profile_id;
+}
+
+/** profiles/import_batch: every item matched by its own value, all written in one transaction; one result per item. */
+export async function importProfiles(store: ImportStore, request: ImportOptions & { db_id: number; data: Record<string, unknown>[] }): Promise<ItemResult[]> {
+  const db = await loadDatabase(store, request.db_id);
+  const spec = matchSpec(db, request);
+  const resources = await store.getResources(resourceIdsOf(request.data));
+  const items = request.data.map((data, i) => {
+    try {
+      return prepareItem(db, spec, matchValueOf(spec, data, undefined, ''), resources, request, `data[${i}]`);
+    } catch (e) {
+      if (e instanceof ApiError) return { error: e.code, error_text: `data[${i}]: ${e.text}` } as ItemResult;
+      throw e;
+    }
+  });
+  return store.transaction((tx) => writeProfilesIn(tx, db, spec, items, 'upsert', Date.now()));
 }

@@ -4,19 +4,18 @@
  * a time, each chunk's messages committed together with the task's progress, so a restart resumes
  * at the first unprocessed item and no item is launched twice.
  */
-import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
-import type { LaunchParams } from '../core/launch-request.ts';
+import { ApiError, badRequest, isApiError, isStoreUnavailable, notFound } from '../core/errors.ts';
+import { campaignIdOf, importDelay, parseBatchContent, passesContentFilter, type LaunchContent } from '../core/launch-request.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
-import { campaignDatabase, contentMatches, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
+import { campaignDatabase, launchableCampaign, writeFilteredLaunch, writeLaunch, type Launching } from './launch.ts';
 import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 import { iso } from '../support/time.ts';
 
 export type BatchKind = 'start_batch' | 'import_and_start_batch';
-type LaunchContent = Pick<LaunchParams, 'content' | 'customData' | 'attachments'>;
 
 /** Items per transaction: large enough to batch well, small enough not to hold SQLite for long. */
 const CHUNK = 200;
@@ -36,6 +35,8 @@ export interface BatchOptions {
   priority?: number;
   notBefore?: number;
   dbId?: unknown;
+  /** The request's root, for items that take their match value from it (import_and_start). */
+  root?: Record<string, unknown>;
 }
 
 /** The campaign a batch launches and what its items share; whole-request problems are refused here. */
@@ -44,12 +45,16 @@ export async function prepareBatch(deps: Pick<TaskDeps, 'catalog'>, kind: BatchK
   if (o.dbId !== undefined && Number(o.dbId) !== campaign.db_id) {
     throw badRequest(`db_id ${o.dbId} is not the database of campaign ${campaign.id} (it is ${campaign.db_id})`);
   }
-  const ctx = { ...batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', o.priority ?? PRIORITY.batch), notBefore: o.notBefore };
+  const db = await campaignDatabase(deps.catalog, campaign);
+  const ctx = { ...batchContext(campaign, db, body, kind === 'start_batch' ? 'start' : 'import', o.priority ?? PRIORITY.batch), notBefore: o.notBefore, root: o.root };
   return { campaign, ctx };
 }
 
+/** Every item's answer when the campaign's content_filter stops the launch. */
+const filteredResults = (items: unknown[]) => items.map((): BatchResult => ({ profile_id: null, status: 'skipped', skip_reason: 'content_filter' }));
+
 /** A whole batch in one transaction: answers the launch and a result per item. */
-export async function runBatch(
+async function runBatch(
   deps: TaskDeps,
   kind: BatchKind,
   campaignId: number,
@@ -60,13 +65,9 @@ export async function runBatch(
 ): Promise<{ launch: Launch; results: BatchResult[] }> {
   const now = Date.now();
   const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
-  const filtered = !contentMatches(campaign, p.content);
+  const filtered = !passesContentFilter(campaign, p.content);
   const result = await deps.store.transaction(async (tx) => {
-    if (filtered) {
-      const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-      await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
-      return { launch: l, results: items.map((): BatchResult => ({ profile_id: null, status: 'skipped', skip_reason: 'content_filter' })), queued: 0 };
-    }
+    if (filtered) return { launch: await writeFilteredLaunch(tx, campaign, p, kind, now), results: filteredResults(items), queued: 0 };
     const outcome = await processItems(kind, tx, ctx, items, 0, now);
     const written = await writeLaunch(tx, campaign, p, kind, outcome.rows, now);
     return { launch: written.launch, results: outcome.results, queued: written.queued };
@@ -76,7 +77,7 @@ export async function runBatch(
 }
 
 /** Stores a task and its launch; the runner does the rest. Whole-request problems are refused now. */
-export async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
+async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: number, body: Record<string, unknown>, items: unknown[], p: LaunchContent): Promise<Task> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
@@ -91,6 +92,61 @@ export async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: nu
   });
   deps.wake('tasks');
   return task;
+}
+
+export type LaunchLimits = { attachLimit: number; contentLimit: number };
+export type BatchRequest = Record<string, unknown> & { id?: number | string; trigger_id?: number | string; data: unknown[] };
+
+/** start_batch and import_and_start_batch: the whole batch now, one launch, a result per item. */
+export function launchBatch(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits) {
+  const campaignId = campaignIdOf(request);
+  return runBatch(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
+}
+
+/** The _task forms: the batch stored as a task, answered at once, run by the TaskRunner. */
+export function queueBatchTask(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits): Promise<Task> {
+  const campaignId = campaignIdOf(request);
+  return createTask(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
+}
+
+export type ImportAndStartRequest = Record<string, unknown> & {
+  id?: number | string;
+  trigger_id?: number | string;
+  db_id?: number | string;
+  data: Record<string, unknown>;
+  timeout?: { days?: number; hours?: number; minutes?: number };
+};
+
+/** import_and_start as the one-item import_and_start_batch it runs (its dry run too). */
+export function importAndStartPlan(request: ImportAndStartRequest, limits: LaunchLimits) {
+  const campaignId = campaignIdOf(request);
+  const p = parseBatchContent(request, limits);
+  const item = { data: request.data };
+  const delay = importDelay(request.timeout);
+  const o: BatchOptions = { priority: PRIORITY.trigger, notBefore: delay ? Date.now() + delay : undefined, dbId: request.db_id, root: request };
+  return { campaignId, body: { ...request, data: [item] }, items: [item], p, o };
+}
+
+/**
+ * import_and_start: one profile imported and launched together, at trigger priority, held for
+ * `timeout`. A refused profile is the request's failure (`refused`), its launch recorded all the same.
+ */
+export async function importAndStart(
+  deps: TaskDeps,
+  request: ImportAndStartRequest,
+  limits: LaunchLimits,
+): Promise<{ launch: Launch; profileId: string | null } | { launch: Launch; refused: ApiError }> {
+  const { campaignId, body, items, p, o } = importAndStartPlan(request, limits);
+  const { launch, results } = await runBatch(deps, 'import_and_start_batch', campaignId, body, items, p, o);
+  const [r] = results;
+  if ('error' in r) return { launch, refused: new ApiError(r.error as ApiError['code'], r.error_text.replace(/^data\[0\]: /, '')) };
+  return { launch, profileId: r.profile_id };
+}
+
+export async function loadTask(deps: { store: Pick<TaskStore, 'getTask'> }, id: number): Promise<Task> {
+  const t = await deps.store.getTask(id);
+  if (!t) throw notFound(`task ${id} not found`);
+  return t;
 }
 
 class Superseded extends Error {}
@@ -136,7 +192,7 @@ export class TaskRunner extends BackgroundLoop {
     const launch = await store.getLaunch(task.launch_id);
     if (!campaign || !launch) throw new Error(`campaign ${task.campaign_id} or launch ${task.launch_id} no longer exists`);
     const ctx = batchContext(campaign, await campaignDatabase(catalog, campaign), task.payload, task.kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
-    const filtered = !contentMatches(campaign, launch.content);
+    const filtered = !passesContentFilter(campaign, launch.content);
     while (!this.stopped && task.processed < task.total) {
       const from = task.processed;
       const chunk = items.slice(from, from + CHUNK);
@@ -144,7 +200,7 @@ export class TaskRunner extends BackgroundLoop {
       try {
         task = await store.transaction(async (tx) => {
           const outcome: ChunkOutcome = filtered
-            ? { rows: [], results: chunk.map((): BatchResult => ({ profile_id: null, status: 'skipped', skip_reason: 'content_filter' })) }
+            ? { rows: [], results: filteredResults(chunk) }
             : await processItems(task.kind, tx, ctx, chunk, from, now);
           const made = await tx.insertMessages(task.launch_id, outcome.rows, now);
           await tx.addLaunchTotal(task.launch_id, made);

@@ -1,42 +1,99 @@
 /**
- * Declaring an API method: `POST /api/v1.1/<family>/<verb>` with its body schema, behind the token
- * check, answering the envelope. The schema validates the request and documents it in OpenAPI.
+ * Declaring an API method: `POST /api/v1.1/<family>/<verb>` (the prefix is the plugin's) with its
+ * body and answer schemas, behind the token check, answering the envelope. The schemas validate the
+ * request, type the handler, serialize the answer and write the OpenAPI document.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onSendHookHandler,
+  preValidationHookHandler,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import { type Static, type TObject, type TProperties, type TSchema, Type } from 'typebox';
 import { unauthorized, forbidden } from '../core/errors.ts';
 import type { TokenVerifier } from '../engine/tokens.ts';
 import { SUCCESS } from './envelope.ts';
 
-type Schema = Record<string, unknown>;
+/** The API's routes: Fastify typed by TypeBox, so a route's body, params and answer types come from its schemas. */
+export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /** What a method answers: `data`, and keys Altcraft puts beside it (profile_id, total_count, ...). */
-interface Answer {
-  data?: unknown;
-  extra?: Record<string, unknown>;
+interface Answer<D extends TSchema, X extends TProperties> {
+  data: Static<D>;
+  extra?: Static<TObject<X>>;
 }
 
-export interface MethodSpec<B> {
+/** Route hooks beyond the token check: the deduplication of the methods that launch. */
+export interface RouteHooks {
+  preValidation: preValidationHookHandler[];
+  onSend: onSendHookHandler[];
+}
+
+export interface MethodSpec<B extends TObject, D extends TSchema, X extends TProperties> {
   summary: string;
   description?: string;
-  body: Schema;
+  body: B;
+  /**
+   * The answer's `data`; `extra`, the keys beside it. They type the handler's answer, serialize it and document
+   * it; objects are open (additionalProperties), so a key they do not name is still sent, never dropped.
+   */
+  data: D;
+  extra?: X;
+  /** Errors beyond those every method may answer (400, 401, 403, 413, 500, 503). */
+  errors?: (404 | 409)[];
   bodyLimit?: number;
-  /** Route hooks beyond the token check (deduplication of trigger calls). */
-  hooks?: { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] };
-  handler: (body: B, req: FastifyRequest, reply: FastifyReply) => Promise<Answer>;
+  hooks?: RouteHooks;
+  handler: (body: Static<B>, req: FastifyRequest, reply: FastifyReply) => Promise<Answer<D, X>>;
 }
 
-const TOKEN = { type: 'string', maxLength: 256, description: 'API token (or send it as Authorization: Bearer <token>)' };
+const TOKEN = Type.String({ maxLength: 256, description: 'API token (or send it as Authorization: Bearer <token>)' });
 
-const envelope = {
-  type: 'object',
-  description: "Altcraft's envelope; error 0 is success, otherwise the HTTP status equals error",
-  properties: {
-    error: { type: 'integer', description: '0, or the error code (400, 401, 403, 404, 409, 413, 500)' },
-    error_text: { type: 'string', description: `'${SUCCESS}', or what is wrong` },
-    data: { description: 'The answer; null on errors' },
+/** The envelope of every error: `error` is the HTTP status; `error_text` says what is wrong. Shared as a component. */
+export const ERROR_ENVELOPE = Type.Object(
+  {
+    error: Type.Integer({ description: 'The error code, equal to the HTTP status' }),
+    error_text: Type.String({ description: 'What is wrong, naming the field when a field is' }),
+    data: Type.Null(),
   },
-  additionalProperties: true,
+  { $id: 'ErrorEnvelope', description: "Altcraft's envelope of an error" },
+);
+
+const ERRORS: Record<number, string> = {
+  400: 'The request is refused: a field is missing, of the wrong type or out of range, or the body is not JSON',
+  401: 'No API token (send token in the body or Authorization: Bearer)',
+  403: 'The API token is not valid',
+  404: 'What the request names does not exist',
+  409: 'A conflict: several profiles match, or a request with this Request-ID is still running',
+  413: 'The body, an attachment or the content is over its limit',
+  500: 'An internal error; the server log has the details',
+  503: 'The store is unavailable; retry after Retry-After seconds',
 };
+
+/** The envelope of a success: error 0, and `data` (with any keys beside it) as the method declares. */
+const successEnvelope = (data: TSchema, extra: TProperties) =>
+  Type.Object(
+    {
+      error: Type.Integer({ description: '0: success' }),
+      error_text: Type.String({ description: `'${SUCCESS}'` }),
+      data,
+      ...extra,
+    },
+    { additionalProperties: true, description: 'Success' },
+  );
+
+/** The responses of a method: its answer and the errors it may give (the error envelope is a shared schema, by $ref). */
+function responses(data: TSchema, extra: TProperties, more: number[] = [], tokenNeeded = true) {
+  const out: Record<string, TSchema | { $ref: string; description: string }> = { 200: successEnvelope(data, extra) };
+  const codes = [400, ...(tokenNeeded ? [401] : []), 403, ...more, 413, 500, 503];
+  for (const code of codes) out[code] = { $ref: 'ErrorEnvelope#', description: ERRORS[code] };
+  return out;
+}
 
 /** A token that is not a string (a number, an object, `?token=` given twice) is a wrong token: 403. */
 export function tokenValue(v: unknown, where: string): string | null {
@@ -71,14 +128,35 @@ declare module 'fastify' {
   }
 }
 
-export function method<B>(app: FastifyInstance, path: string, tag: string, spec: MethodSpec<B>): void {
-  const body = { ...spec.body, properties: { token: TOKEN, ...(spec.body.properties as Schema) } };
+/**
+ * The responses of an API v1.0 link: the launch answers data null; the link may name no campaign or profile.
+ * The key in the link is the credential, so no 401; a token sent as well and not valid is a 403.
+ */
+export const linkResponses = () => responses(Type.Null({ description: 'null; the launch id is in the Launch-Id header' }), {}, [404, 409], false);
+
+/** The operationId of a method: its path, `campaigns/triggers/start` -> `campaigns_triggers_start`. */
+const operationId = (path: string) => path.replace(/^\//, '').replace(/\//g, '_');
+
+/**
+ * Declares `POST <prefix><path>`: its body schema with the token beside it, its answer's schema, and
+ * a handler that gets the validated body and answers `data` (and keys beside it) in the envelope.
+ */
+export function method<B extends TObject, D extends TSchema, X extends TProperties = Record<never, never>>(app: Api, path: string, tag: string, spec: MethodSpec<B, D, X>): void {
+  const body = Type.Object({ token: Type.Optional(TOKEN), ...spec.body.properties });
   app.post(path, {
     bodyLimit: spec.bodyLimit,
     ...spec.hooks,
-    schema: { tags: [tag], summary: spec.summary, description: spec.description, body, response: { default: envelope } },
+    schema: {
+      tags: [tag],
+      operationId: operationId(path),
+      summary: spec.summary,
+      description: spec.description,
+      body,
+      response: responses(spec.data, spec.extra ?? {}, spec.errors),
+    },
     handler: async (req, reply) => {
-      const answer = await spec.handler(req.body as B, req, reply);
+      // The body is the method's schema with `token` beside it: validated above, so of the schema's type.
+      const answer = await spec.handler(req.body as Static<B>, req, reply);
       return { error: 0, error_text: SUCCESS, data: answer.data ?? null, ...answer.extra };
     },
   });

@@ -6,21 +6,26 @@ import type { Config } from '../config.ts';
 import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
-import { requireToken } from './api.ts';
+import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
 import { installJsonParser } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
+import { databaseRoutes } from './routes/databases.ts';
 import { launchRoutes } from './routes/launches.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
-import { setupRoutes } from './routes/setup.ts';
+import { resourceRoutes } from './routes/resources.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+
+/** Every API v1.1 method is POST under this prefix, given to each family's plugin. */
+const API_V11 = '/api/v1.1';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
@@ -56,9 +61,11 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   installJsonParser(app);
   installHttpMetrics(app, deps.ops.metrics);
 
+  app.addSchema(ERROR_ENVELOPE);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
+      servers: [{ url: config.publicUrl, description: 'This server (SALVO_PUBLIC_URL)' }],
       info: {
         title: 'Salvo API',
         version: '1.1',
@@ -68,25 +75,31 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas keep their $id as their name under components (ErrorEnvelope, not def-0).
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  opsRoutes(app, { ...deps.ops, store, metricsToken: config.metricsToken });
+  await app.register(opsRoutes, { ...deps.ops, store, metricsToken: config.metricsToken });
 
   const verifier = new TokenVerifier(store);
   const dedup = dedupHooks(store, config.dedupHours, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
+  const launching = { deps, limits: config, hooks: dedup };
+  // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
-    setupRoutes(api, store, deps.catalog);
-    profileRoutes(api, store, config.batchBodyLimit);
-    campaignRoutes(api, store, deps.catalog, config.publicUrl);
-    triggerRoutes(api, deps, config, dedup);
-    batchRoutes(api, deps, config, dedup);
-    messageRoutes(api, store, deps.wake);
-    launchRoutes(api, store);
-    webhookRoutes(api, store, config, deps.wake);
+    await api.register(databaseRoutes, { prefix: API_V11, store });
+    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
+    await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
+    await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });
+    await api.register(campaignRoutes, { prefix: API_V11, store, catalog: deps.catalog, publicUrl: config.publicUrl });
+    await api.register(triggerRoutes, { prefix: API_V11, ...launching });
+    await api.register(batchRoutes, { prefix: API_V11, ...launching });
+    await api.register(messageRoutes, { prefix: API_V11, store, wake: deps.wake });
+    await api.register(launchRoutes, { prefix: API_V11, store });
+    await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
   });
-  linkRoutes(app, deps, verifier, dedup, config);
+  await app.register(linkRoutes, { deps, verifier, hooks: dedup, limits: config });
   await uiRoutes(app);
   return app;
 }

@@ -4,7 +4,7 @@
  * behind SALVO_METRICS_TOKEN when that is set). And the hooks that feed the HTTP metrics.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { within, type Readiness } from '../../delivery/readiness.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Store } from '../../store/store.ts';
@@ -56,11 +56,12 @@ function metricsAuth(token: string) {
 /** Queue gauges are read at scrape time; a store that does not answer leaves them as they were. */
 const QUEUE_READ_MS = 2000;
 
-export function opsRoutes(app: FastifyInstance, d: OpsDeps): void {
+export const opsRoutes: FastifyPluginAsync<OpsDeps> = async (app, d) => {
   const open = { tags: ['operations'], security: [] };
   app.get('/health', {
     schema: {
       ...open,
+      operationId: 'health',
       summary: 'Liveness: answers 200 while the process runs (no store call)',
       response: { 200: { type: 'object', description: 'Alive', properties: { ok: { type: 'boolean' } } } },
     },
@@ -81,6 +82,7 @@ export function opsRoutes(app: FastifyInstance, d: OpsDeps): void {
   app.get('/ready', {
     schema: {
       ...open,
+      operationId: 'ready',
       summary: 'Readiness: 200 when the store takes a write, the mailer thread runs and SMTP is reachable; 503 naming what fails',
       response: { 200: { ...readiness, description: 'Ready' }, 503: { ...readiness, description: 'Not ready: the checks name what fails' } },
     },
@@ -95,9 +97,19 @@ export function opsRoutes(app: FastifyInstance, d: OpsDeps): void {
     onRequest: d.metricsToken ? metricsAuth(d.metricsToken) : undefined,
     schema: {
       tags: ['operations'],
+      operationId: 'metrics',
       summary: 'Prometheus metrics (text format)',
       description: 'Open, or behind Authorization: Bearer <SALVO_METRICS_TOKEN> when that setting is set. See docs/operations.md for the metrics.',
       ...(d.metricsToken ? {} : { security: [] }),
+      response: {
+        200: { description: 'The metrics, in the Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...(d.metricsToken
+          ? {
+              401: { $ref: 'ErrorEnvelope#', description: 'No metrics token' },
+              403: { $ref: 'ErrorEnvelope#', description: 'The metrics token is not valid' },
+            }
+          : {}),
+      },
     },
     handler: async (req, reply) => {
       try {
@@ -109,4 +121,4 @@ export function opsRoutes(app: FastifyInstance, d: OpsDeps): void {
       return reply.type(d.metrics.contentType).send(await d.metrics.text());
     },
   });
-}
+};

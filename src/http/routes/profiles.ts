@@ -1,72 +1,72 @@
 /** profiles/import, update, import_batch, get. */
-import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../../core/errors.ts';
-import {
-  getProfile,
-  itemMatchValue,
-  loadDatabase,
-  matchSpec,
-  prepareItem,
-  resourceIdsOf,
-  writeProfiles,
-  type ImportOptions,
-  type ItemResult,
-} from '../../engine/profiles.ts';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Static, Type } from 'typebox';
+import { toId } from '../../core/ids.ts';
+import { getProfile, importProfile, importProfiles } from '../../engine/profiles.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { anyObject, array, bool, id, matchingProperties, object, toId } from '../schemas.ts';
-
-const V = '/api/v1.1';
-
-interface ImportBody extends ImportOptions {
-  db_id: number | string;
-  data: Record<string, unknown>;
-  skip_triggers?: boolean;
-  [key: string]: unknown;
-}
+import { answer, anyObject, array, bool, id, idOut, list, matchingProperties, nullable, object, text } from '../schemas.ts';
 
 const PROFILE_DATA =
   'Profile fields (email, phones, _fname, _lname, _bdate, _sex, _status, custom fields) and ' +
   'subscriptions: [{resource_id, channel, email | phone | provider + subscription_id, status, priority}]';
 
-const importOptions = {
+export const importOptions = {
   skip_triggers: bool('Accepted for compatibility; Salvo has no import triggers'),
   skip_invalid_subscriptions: bool('Drop invalid subscriptions instead of refusing the profile'),
 };
 
-export function profileRoutes(app: FastifyInstance, store: Store, batchBodyLimit: number): void {
-  const importOne = (mode: 'upsert' | 'update') => async (body: ImportBody) => {
-    const db = await loadDatabase(store, toId(body.db_id, 'db_id'));
-    const spec = matchSpec(db, body);
-    const rootName = spec.mode === 'custom' ? 'field_value' : spec.mode;
-    const inData = itemMatchValue(spec, body.data);
-    const fromRoot = body[rootName] !== undefined;
-    const resources = await store.getResources(resourceIdsOf([inData.rest]));
-    const [value, name] = fromRoot ? [body[rootName], rootName] : [inData.value, `data.${inData.name}`];
-    const item = prepareItem(db, spec, inData.rest, value, name, resources, body);
-    const [result] = await writeProfiles(store, db, spec, [item], mode, Date.now());
-    if ('error' in result) throw new ApiError(result.error as ApiError['code'], result.error_text);
-    return { data: { profile_id: result.profile_id }, extra: { profile_id: result.profile_id } };
-  };
-  const single = (required: string[]) =>
-    object({ db_id: id('Profile database id'), ...matchingProperties, data: anyObject(PROFILE_DATA), ...importOptions }, required);
+const profileId = text('24-hex profile id');
 
-  method<ImportBody>(app, `${V}/profiles/import`, 'profiles', {
-    summary: 'Add a profile, or update the one the matching finds; answers profile_id',
-    body: single(['db_id', 'data']),
-    handler: importOne('upsert'),
-  });
-  method<ImportBody>(app, `${V}/profiles/update`, 'profiles', {
-    summary: 'Update the profile the matching finds (404 when there is none)',
-    body: single(['db_id', 'data']),
-    handler: importOne('update'),
-  });
+/** One item of a batch's answer, in its place: the profile written, or why the item failed. */
+const itemResult = Type.Union([
+  answer({ profile_id: profileId }),
+  answer({ error: Type.Integer({ description: 'The error code' }), error_text: text('What is wrong, starting with the item: data[i]: ...') }),
+]);
 
-  interface BatchBody extends ImportOptions {
-    db_id: number | string;
-    data: Record<string, unknown>[];
-  }
-  method<BatchBody>(app, `${V}/profiles/import_batch`, 'profiles', {
+const subscription = answer({
+  id: idOut('Subscription id'),
+  resource_id: idOut('Resource id'),
+  channel: text('email, sms or push'),
+  email: Type.Optional(text('Email, of an email subscription')),
+  phone: Type.Optional(text('Phone, of an sms subscription')),
+  provider: Type.Optional(nullable('string', 'Push provider')),
+  subscription_id: Type.Optional(text('Push subscription id')),
+  keys: Type.Optional(answer({ p256dh: text("A browser subscription's public key (its auth secret is never shown)") })),
+  status: text('subscribed, unsubscribed, suspended or invalid'),
+  priority: Type.Integer({ description: 'Higher is chosen first' }),
+});
+
+const profile = answer(
+  {
+    _id: profileId,
+    email: nullable('string', 'Email'),
+    phones: list(text('Phone'), 'Phones'),
+    _status: text('Global status'),
+    _md5: nullable('string', 'MD5 of the email'),
+    _xxh: nullable('string', 'XXH64 of the email'),
+    subscriptions: list(subscription, 'Subscriptions'),
+  },
+  'The profile: system fields, its custom fields by name, and its subscriptions',
+);
+
+export const profileRoutes: FastifyPluginAsyncTypebox<{ store: Store; batchBodyLimit: number }> = async (app, { store, batchBodyLimit }) => {
+  const single = object({ db_id: id('Profile database id'), ...matchingProperties, data: anyObject(PROFILE_DATA), ...importOptions }, ['db_id', 'data']);
+  /** profiles/import and profiles/update: the same request, answering the profile's id in data and beside it. */
+  const importing = (mode: 'upsert' | 'update') => ({
+    body: single,
+    data: answer({ profile_id: profileId }),
+    extra: { profile_id: profileId },
+    errors: [404, 409] as (404 | 409)[],
+    handler: async (body: Static<typeof single>) => {
+      const id = await importProfile(store, { ...body, db_id: toId(body.db_id, 'db_id') }, mode);
+      return { data: { profile_id: id }, extra: { profile_id: id } };
+    },
+  });
+  method(app, '/profiles/import', 'profiles', { summary: 'Add a profile, or update the one the matching finds; answers profile_id', ...importing('upsert') });
+  method(app, '/profiles/update', 'profiles', { summary: 'Update the profile the matching finds (404 when there is none)', ...importing('update') });
+
+  method(app, '/profiles/import_batch', 'profiles', {
     summary: 'Add or update many profiles in one transaction; one result per item, in order',
     description:
       'Each item is profile data as for profiles/import; it is matched by its own email, phones[0] (or phone), ' +
@@ -82,26 +82,16 @@ export function profileRoutes(app: FastifyInstance, store: Store, batchBodyLimit
       },
       ['db_id', 'data'],
     ),
-    handler: async (body) => {
-      const db = await loadDatabase(store, toId(body.db_id, 'db_id'));
-      const spec = matchSpec(db, body);
-      const resources = await store.getResources(resourceIdsOf(body.data));
-      const items = body.data.map((data, i) => {
-        try {
-          const { value, name, rest } = itemMatchValue(spec, data);
-          return prepareItem(db, spec, rest, value, name, resources, body, `data[${i}]`);
-        } catch (e) {
-          if (e instanceof ApiError) return { error: e.code, error_text: `data[${i}]: ${e.text}` } as ItemResult;
-          throw e;
-        }
-      });
-      return { data: await writeProfiles(store, db, spec, items, 'upsert', Date.now()) };
-    },
+    data: list(itemResult, 'One result per item, in order'),
+    errors: [404],
+    handler: async (body) => ({ data: await importProfiles(store, { ...body, db_id: toId(body.db_id, 'db_id') }) }),
   });
 
-  method<{ db_id: number | string } & Record<string, unknown>>(app, `${V}/profiles/get`, 'profiles', {
+  method(app, '/profiles/get', 'profiles', {
     summary: 'Get the profile the matching finds, with its subscriptions',
     body: object({ db_id: id('Profile database id'), ...matchingProperties }, ['db_id']),
+    data: profile,
+    errors: [404, 409],
     handler: async (body) => ({ data: await getProfile(store, toId(body.db_id, 'db_id'), body) }),
   });
-}
+};

@@ -1,47 +1,92 @@
 /** campaigns/triggers/start: the trigger launch, Altcraft API v1.1. */
-import type { FastifyInstance } from 'fastify';
-import { badRequest, notFound } from '../../core/errors.ts';
-import { parseLaunch, START_MATCHING, type StartBody } from '../../core/launch-request.ts';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type TSchema, Type } from 'typebox';
+import { checkContentSize } from '../../core/content-size.ts';
+import { notFound } from '../../core/errors.ts';
+import { campaignIdOf, parseLaunch } from '../../core/launch-request.ts';
+import { START_MATCHING } from '../../core/matching.ts';
 import { dryRunStart, type DryRunLimits } from '../../engine/dry-run.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
-import { method, type MethodSpec } from '../api.ts';
-import { checkContentSize } from '../content-limit.ts';
-import { anyObject, array, bool, id, matchingProperties, object, str, toId } from '../schemas.ts';
+import { method, type RouteHooks } from '../api.ts';
+import { answer, anyObject, array, bool, id, list, matchingProperties, nullable, object, oneOf, str, text } from '../schemas.ts';
 
-const V = '/api/v1.1';
-
+/** What every launch method may carry for its messages. */
 export const launchProperties = {
   content: anyObject('Content for the template ({apicontent.*}) and the campaign content filter'),
   custom_data: anyObject('Data carried with every event of the messages this call causes'),
   attach: array(
-    object({ data: { type: 'string', description: 'data:<mime>;base64,<data>' }, name: str('File name, kept exactly (日本.txt)', 255) }, ['data', 'name']),
+    object({ data: Type.String({ description: 'data:<mime>;base64,<data>' }), name: str('File name, kept exactly (日本.txt)', 255) }, ['data', 'name']),
     'Files attached to every message of the launch',
     100,
   ),
-  dry_run: bool('true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, filtered, complete}'),
+  dry_run: bool(
+    'true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, filtered, complete}',
+  ),
 };
 
-/** The campaign id of a trigger call: `id`, or `trigger_id` as other trigger methods name it. */
-export function campaignIdOf(body: { id?: number | string; trigger_id?: number | string }): number {
-  const raw = body.id ?? body.trigger_id;
-  if (raw === undefined) throw badRequest("field 'id' is required");
-  return toId(raw, body.id !== undefined ? 'id' : 'trigger_id');
+const count = (description: string) => Type.Integer({ description });
+/** What a launch method answers in `data` with dry_run: what the launch would do. */
+const dryRunAnswer = answer(
+  {
+    audience: count('Recipients the call reaches: queued + skipped'),
+    queued: count('Messages that would be sent'),
+    skipped: count('Messages that would be skipped'),
+    skip_reasons: Type.Record(Type.String(), Type.Integer(), { description: 'Skipped messages by reason' }),
+    preview: list(
+      answer({
+        profile_id: nullable('string', 'The profile; null for one import_and_start would create'),
+        channel: text('email, sms or push'),
+        address: nullable('string', 'Where it would go'),
+        variant: nullable('integer', 'A/B content variant'),
+        template_id: nullable('integer', 'Template'),
+        subject: nullable('string', 'Subject as rendered'),
+        text: nullable('string', 'Text as rendered'),
+        html: nullable('string', 'HTML as rendered'),
+      }),
+      'The first messages that would be sent, rendered',
+    ),
+    errors: list(
+      answer({
+        index: Type.Optional(count('Batch item index')),
+        profile_id: Type.Optional(nullable('string', 'Previewed profile whose message fails to render')),
+        error: count('Error code'),
+        error_text: text('What is wrong'),
+      }),
+      'Batch items that fail, and previewed messages that fail to render',
+    ),
+    filtered: bool("true: the content does not match the campaign's content_filter; a real call sends nothing"),
+    complete: bool('false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end'),
+  },
+  'dry_run: what the launch would do; nothing is stored or sent',
+);
+
+/** A launch method's `data`, or with dry_run the dry run's answer. */
+export const orDryRun = <T extends TSchema>(data: T) => Type.Union([data, dryRunAnswer]);
+
+
+export interface TriggerOptions {
+  deps: LaunchDeps;
+  limits: { bodyLimit: number; batchBodyLimit: number; attachLimit: number; contentLimit: number } & DryRunLimits;
+  /** Request deduplication (Request-ID) for the methods that launch. */
+  hooks: RouteHooks;
 }
 
-export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number; contentLimit: number } & DryRunLimits, hooks: MethodSpec<unknown>['hooks']): void {
-  method<StartBody & { id?: number | string; trigger_id?: number | string; dry_run?: boolean }>(app, `${V}/campaigns/triggers/start`, 'triggers', {
+/** Room for the attachment limit in base64 (4 bytes per 3) and the rest of the body. */
+export const withAttachments = (bodyLimit: number, attachLimit: number) => Math.max(bodyLimit, Math.ceil((attachLimit * 4) / 3) + 1024 * 1024);
+
+export const triggerRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (app, { deps, limits, hooks }) => {
+  method(app, '/campaigns/triggers/start', 'triggers', {
     summary: 'Launch a trigger campaign for one profile (matching) or an audience (custom_request)',
     description:
       'Answers {"data": null, "error": 0, "error_text": "Successful operation"} once the launch and its messages are stored; ' +
       'the launch id is in the Launch-Id header. Messages are then sent by the workers; see messages/list.',
-    // Room for the attachment limit in base64 (4 bytes per 3) and the rest of the body.
-    bodyLimit: Math.max(limits.bodyLimit, Math.ceil((limits.attachLimit * 4) / 3) + 1024 * 1024),
+    bodyLimit: withAttachments(limits.bodyLimit, limits.attachLimit),
     hooks,
     body: object({
       id: id('Trigger campaign id'),
       trigger_id: id('Same as id'),
       ...matchingProperties,
-      matching: { type: 'string', enum: [...START_MATCHING], description: 'Profile matching mode; email by default' },
+      matching: oneOf(START_MATCHING, 'Profile matching mode; email by default'),
       subscription_id: str('Push subscription id, for matching push_sub', 4096),
       resource_id: id('Narrows email and phone matching to subscriptions of this resource'),
       custom_request: anyObject('MongoDB query over the campaign database, used when no matching is given'),
@@ -51,13 +96,15 @@ export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { 
           phone: str('SMS subscription to use', 32),
           subscription_id: str('Push subscription to use', 4096),
           provider: str('Push provider', 64),
-          not_strict: { type: 'boolean', description: 'true: use another fitting subscription when this one is not found' },
+          not_strict: Type.Boolean({ description: 'true: use another fitting subscription when this one is not found' }),
         },
         [],
         "Picks the profile's subscription; not used with custom_request",
       ),
       ...launchProperties,
     }),
+    data: orDryRun(Type.Null({ description: 'null; the launch id is in the Launch-Id header' })),
+    errors: [404, 409],
     handler: async (body, _req, reply) => {
       const campaignId = campaignIdOf(body);
       checkContentSize(body, limits.contentLimit);
@@ -69,4 +116,4 @@ export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { 
       return { data: null };
     },
   });
-}
+};

@@ -5,7 +5,7 @@
  * own limit, SALVO_ATTACH_LIMIT). Batch calls apply it per item: the root content and custom_data
  * with the item's custom_data.
  */
-import { tooLarge } from '../core/errors.ts';
+import { tooLarge } from './errors.ts';
 
 /** The bytes of a value as JSON text (UTF-8), 0 when absent. */
 function jsonBytes(v: unknown): number {

@@ -1,0 +1,51 @@
+/** databases/add|list|get|fields: profile databases and their typed custom fields. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { toId } from '../../core/ids.ts';
+import { FIELD_TYPES } from '../../core/types.ts';
+import type { Store } from '../../store/store.ts';
+import { addDatabase, databaseFields, databaseView, listDatabases, loadDatabase } from '../../engine/catalog-entries.ts';
+import { method } from '../api.ts';
+import { answer, array, bool, id, idOut, list, name, object, oneOf, str, text } from '../schemas.ts';
+
+const fieldDef = object(
+  {
+    name: str('Field name: a letter, then letters, digits, _', 64),
+    type: oneOf(FIELD_TYPES, 'Field type'),
+    indexed: bool('Keep an index so matching and queries on this field are fast'),
+  },
+  ['name', 'type'],
+);
+
+const fieldOut = answer({ name: text('Field name'), type: text('Field type'), indexed: bool('Indexed') });
+const database = answer({ id: idOut('Database id'), name: text('Name'), fields: list(fieldOut, 'Custom fields'), created: text('Created (ISO 8601)') }, 'A profile database');
+const byId = object({ id: id('Database id') }, ['id']);
+
+export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+  method(app, '/databases/add', 'databases', {
+    summary: 'Create a profile database with typed custom fields',
+    body: object({ name: name('Database name, unique'), fields: array(fieldDef, 'Custom fields', 500) }, ['name']),
+    data: answer({ id: idOut('The new database') }),
+    errors: [409],
+    handler: async (body) => ({ data: { id: (await addDatabase(store, body)).id } }),
+  });
+  method(app, '/databases/list', 'databases', {
+    summary: 'List profile databases',
+    body: object({}),
+    data: list(database, 'Databases'),
+    handler: async () => ({ data: (await listDatabases(store)).map(databaseView) }),
+  });
+  method(app, '/databases/get', 'databases', {
+    summary: 'Get a profile database',
+    body: byId,
+    data: database,
+    errors: [404],
+    handler: async (body) => ({ data: databaseView(await loadDatabase(store, toId(body.id))) }),
+  });
+  method(app, '/databases/fields', 'databases', {
+    summary: "List a database's fields: system fields, then custom fields",
+    body: byId,
+    data: list(answer({ name: text('Field name'), type: text('Field type'), indexed: bool('Indexed'), system: bool('A field every database has') }), 'Fields'),
+    errors: [404],
+    handler: async (body) => ({ data: await databaseFields(store, toId(body.id)) }),
+  });
+};

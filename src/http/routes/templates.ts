@@ -1,0 +1,61 @@
+/** templates/add|get|update|list: message templates, one entry per channel. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { toId } from '../../core/ids.ts';
+import { TEMPLATE_FIELDS } from '../../core/templates.ts';
+import { CHANNELS } from '../../core/types.ts';
+import type { Catalog } from '../../engine/catalog.ts';
+import { addTemplate, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/catalog-entries.ts';
+import type { Store } from '../../store/store.ts';
+import { method } from '../api.ts';
+import { answer, anyObject, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';
+
+const FIELDS_OF_CHANNELS = Object.entries(TEMPLATE_FIELDS)
+  .map(([c, f]) => `${c}: ${Object.keys(f).join(', ')}`)
+  .join('; ');
+
+const templateChannel = object(
+  { sid: oneOf(CHANNELS, 'Channel'), fields: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: FIELDS_OF_CHANNELS }) },
+  ['sid', 'fields'],
+);
+
+const template = answer(
+  {
+    id: idOut('Template id'),
+    name: text('Name'),
+    channels: list(answer({ sid: text('Channel'), fields: anyObject(FIELDS_OF_CHANNELS) }), 'One entry per channel'),
+    created: text('Created (ISO 8601)'),
+    updated: text('Updated (ISO 8601)'),
+  },
+  'A template',
+);
+
+export const templateRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog }> = async (app, { store, catalog }) => {
+  method(app, '/templates/add', 'templates', {
+    summary: 'Create a message template; a field that does not parse is refused with its line and column',
+    body: object({ name: name('Template name, unique'), channels: array(templateChannel, 'One entry per channel', 3) }, ['name', 'channels']),
+    data: answer({ id: idOut('The new template') }),
+    errors: [409],
+    handler: async (body) => ({ data: { id: (await addTemplate(store, body)).id } }),
+  });
+  method(app, '/templates/get', 'templates', {
+    summary: 'Get a template',
+    body: object({ id: id('Template id') }, ['id']),
+    data: template,
+    errors: [404],
+    handler: async (body) => ({ data: templateView(await loadTemplate(store, toId(body.id))) }),
+  });
+  method(app, '/templates/update', 'templates', {
+    summary: 'Change a template: a channel given replaces that channel, others stay',
+    body: object({ id: id('Template id'), name: name('New name'), channels: array(templateChannel, 'Channels to replace', 3) }, ['id']),
+    data: template,
+    errors: [404, 409],
+    handler: async (body) => ({ data: templateView(await updateTemplate({ store, catalog }, { ...body, id: toId(body.id) })) }),
+  });
+  method(app, '/templates/list', 'templates', {
+    summary: 'List templates',
+    body: object({}),
+    data: list(template, 'Templates'),
+    handler: async () => ({ data: (await listTemplates(store)).map(templateView) }),
+  });
+};
