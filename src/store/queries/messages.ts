@@ -4,7 +4,7 @@
  */
 import type { Outcome } from '../../core/outcome.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
-import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
 const toMessage = (r: Row): Message => ({
@@ -53,6 +53,34 @@ export interface QueueStats {
   /** When the longest-due queued message became due (ms since the epoch); null when none is queued. */
   oldestDueAt: number | null;
 }
+
+export const MESSAGE_COLUMNS = [
+  'launch_id', 'campaign_id', 'profile_id', 'subscription_id', 'channel', 'address', 'status', 'skip_reason', 'priority',
+  'attempts', 'next_attempt_at', 'history', 'overrides', 'custom_data', 'created_at', 'updated_at',
+] as const;
+
+/** A profile already in the launch keeps its message. */
+export const NEW_MESSAGE_CONFLICT = 'ON CONFLICT (launch_id, profile_id) DO NOTHING';
+
+/** The row a new message is stored as (launch_id null: the launch is being inserted in the same statement). */
+export const messageRow = (launchId: number | null, m: NewMessage, now: number) => ({
+  launch_id: launchId,
+  campaign_id: m.campaign_id,
+  profile_id: m.profile_id,
+  subscription_id: m.subscription_id,
+  channel: m.channel,
+  address: m.address,
+  status: m.status,
+  skip_reason: m.skip_reason,
+  priority: m.priority,
+  attempts: 0,
+  next_attempt_at: m.next_attempt_at,
+  history: JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]),
+  overrides: m.overrides && JSON.stringify(m.overrides),
+  custom_data: m.custom_data && JSON.stringify(m.custom_data),
+  created_at: now,
+  updated_at: now,
+});
 
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
 
@@ -126,18 +154,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
   }
   return {
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
-      let added = 0;
-      for (const m of rows) {
-        const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
-        added += await db.run(
-          `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
-             attempts, next_attempt_at, history, overrides, custom_data, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
-          [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
-            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), now, now],
-        );
-      }
-      return added;
+      return insertRows(db, 'messages', MESSAGE_COLUMNS, rows.map((m) => messageRow(launchId, m, now)), NEW_MESSAGE_CONFLICT);
     },
 
     async recentRecipients(campaignId: number, profileIds: string[], since: number): Promise<Set<string>> {
