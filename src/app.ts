@@ -43,7 +43,7 @@ export interface App {
 /** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
 export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
   const log = createLog(config.logLevel);
-  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs });
+  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   const channels = channelsFor(config, store, log);
