@@ -10,10 +10,14 @@ import type { Work } from '../../engine/loops.ts';
 import type { PgDriver } from './driver.ts';
 
 const WORK: readonly Work[] = ['messages', 'launches', 'tasks'];
+/** The most often one process sends a NOTIFY. */
+const NOTIFY_EVERY_MS = 10;
 
 export class PgWakeups {
-  /** Kinds of work to announce with the next NOTIFY: wakes within one turn of the event loop share it. */
+  /** Kinds of work to announce with the next NOTIFY: wakes close together share one. */
   private pending = new Set<Work>();
+  private scheduled = false;
+  private lastSent = 0;
   private listening: { unlisten(): Promise<void> } | null = null;
   private closed = false;
 
@@ -32,17 +36,28 @@ export class PgWakeups {
     return new PgWakeups(driver, `salvo_wake:${r?.schema ?? ''}`, onError);
   }
 
-  /** Announces work committed by this process to every process listening (this one too: harmless). */
+  /**
+   * Announces work committed by this process to every process listening (this one too: harmless). The
+   * first wake after a quiet spell is sent at once (next turn of the event loop); under load, at most one
+   * NOTIFY per NOTIFY_EVERY_MS goes out: every NOTIFY wakes every listening process, which then asks
+   * the database for work, and the loops that are busy find the new work without being told.
+   */
   notify(what: Work): void {
     if (this.closed) return;
-    if (this.pending.size === 0) setImmediate(() => this.flush());
     this.pending.add(what);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const wait = Math.max(0, this.lastSent + NOTIFY_EVERY_MS - Date.now());
+    if (wait === 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), wait).unref();
   }
 
   private flush(): void {
+    this.scheduled = false;
     if (this.closed) return;
     const payload = [...this.pending].join(',');
     this.pending.clear();
+    this.lastSent = Date.now();
     this.driver.get('SELECT pg_notify(?, ?)', [this.channel, payload]).catch((err) => this.onError(err, 'sending a wake-up NOTIFY'));
   }
 
