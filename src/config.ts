@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { checkSender, checkSmpp, checkWebPush, type ProviderDefaults } from './core/resource-settings.ts';
 import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
 export interface Config {
@@ -62,6 +63,10 @@ export interface Config {
   renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
   http: HttpLimits;
+  /** How long an SMPP submit_sm, bind or enquire_link waits for its answer before it counts as lost. */
+  smppTimeoutMs: number;
+  /** Provider settings every resource gets unless it has its own (SALVO_SMPP_URL, SALVO_SMS_SENDER, SALVO_VAPID_*). */
+  providerDefaults: ProviderDefaults;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
 }
@@ -228,7 +233,30 @@ export function loadConfig(env: Env = process.env): Config {
     pgPool: integer(env, 'SALVO_PG_POOL', 10, 1, 1000),
     http: httpLimits(env),
     metricsToken: env.SALVO_METRICS_TOKEN || null,
+    providerDefaults: providerDefaults(env),
+    smppTimeoutMs: integer(env, 'SALVO_SMPP_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
   };
+}
+
+/** Checked with the same rules as a resource's own settings, so a bad default stops start-up, not a send. */
+function providerDefaults(env: Env): ProviderDefaults {
+  const checked = <T>(names: string, check: () => T): T => {
+    try {
+      return check();
+    } catch (e) {
+      throw new ConfigError(names, `is not valid: ${(e as Error).message}`);
+    }
+  };
+  const smppUrl = env.SALVO_SMPP_URL ? checked('SALVO_SMPP_URL', () => checkSmpp({ url: env.SALVO_SMPP_URL }, 'SALVO_SMPP_URL').url) : null;
+  const smsSender = env.SALVO_SMS_SENDER ? checked('SALVO_SMS_SENDER', () => checkSender(env.SALVO_SMS_SENDER, 'SALVO_SMS_SENDER')) ?? null : null;
+  const vapid = [env.SALVO_VAPID_PUBLIC_KEY, env.SALVO_VAPID_PRIVATE_KEY, env.SALVO_VAPID_SUBJECT];
+  if (vapid.some(Boolean) && !vapid.every(Boolean)) {
+    throw new ConfigError('SALVO_VAPID_PUBLIC_KEY', 'SALVO_VAPID_PRIVATE_KEY and SALVO_VAPID_SUBJECT go together: set all three or none');
+  }
+  const webpush = vapid.every(Boolean)
+    ? checked('SALVO_VAPID_*', () => checkWebPush({ vapid_public_key: vapid[0], vapid_private_key: vapid[1], subject: vapid[2] }, 'SALVO_VAPID'))
+    : null;
+  return { smppUrl, smsSender, webpush };
 }
 
 function httpLimits(env: Env): HttpLimits {

@@ -139,8 +139,10 @@ describe('docs that run', () => {
     const all = answers(recorded);
     for (const a of all) {
       let envelope: { error?: unknown };
+      // `curl -i` answers carry the status line and headers first: the envelope is after the blank line.
+      const body = a.body.startsWith('HTTP/') ? a.body.slice(a.body.search(/\r?\n\r?\n/)).trim() : a.body;
       try {
-        envelope = JSON.parse(a.body);
+        envelope = JSON.parse(body);
       } catch {
         assert.fail(`${a.where}: an answer that is not JSON: ${a.body.slice(0, 500)}`);
       }

@@ -19,6 +19,10 @@ export interface Outcome {
   skip_reason?: string | null;
   subject?: string | null;
   body?: string | null;
+  /** The provider's id for a sent message (SMPP: its first part's message_id). */
+  provider_message_id?: string | null;
+  /** The SMSC's id of each part of a sent SMS, in order: what delivery receipts are matched by. */
+  sms_parts?: string[];
 }
 
 export interface RetryPolicy {

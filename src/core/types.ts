@@ -76,14 +76,87 @@ export interface EmailSender {
   replyto_name?: string;
 }
 
+/** SMPP 3.4 to an SMSC: `url` is smpp://system_id:password@host:port (smpps:// or `tls` for TLS). */
+export interface SmppSettings {
+  url: string;
+  tls?: boolean;
+  /** submit_sm sent and not yet answered, at most (default 10). */
+  window?: number;
+  /** bind's system_type (default empty). */
+  system_type?: string;
+  /** Seconds between enquire_link keep-alives (default 30). */
+  enquire_link_seconds?: number;
+}
+
+/** A plain HTTP(S) SMS API: `{to}`, `{sender}`, `{text}` in url, header values and body are filled in per message. */
+export interface HttpSmsSettings {
+  url: string;
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Per request (default 15). */
+  timeout_seconds?: number;
+}
+
+/** A resource's SMS block: the sender and at most one provider; neither provider captures SMS in the outbox. */
+export interface SmsSettings {
+  sender?: string;
+  smpp?: SmppSettings;
+  http?: HttpSmsSettings;
+}
+
+export interface WebPushSettings {
+  vapid_public_key: string;
+  vapid_private_key: string;
+  /** mailto: or https: contact for the push service (VAPID `sub`). */
+  subject: string;
+}
+
+/** The JSON key file of a Google service account; other keys of the file are kept and ignored. */
+export interface FcmServiceAccount {
+  project_id: string;
+  client_email: string;
+  private_key: string;
+  private_key_id?: string;
+  /** Where the JWT is exchanged for an access token; Google's when absent (key files carry it). */
+  token_uri?: string;
+  [key: string]: unknown;
+}
+
+/** Firebase Cloud Messaging HTTP v1: the service account key file as Google issues it. */
+export interface FcmSettings {
+  service_account: FcmServiceAccount;
+  /** Default https://fcm.googleapis.com. */
+  endpoint?: string;
+}
+
+/** APNs with a token (.p8 key, ES256 JWT). */
+export interface ApnsSettings {
+  key_id: string;
+  team_id: string;
+  private_key: string;
+  /** The app's bundle id (apns-topic). */
+  topic: string;
+  /** Default https://api.push.apple.com; http:// speaks HTTP/2 without TLS (local servers and tests). */
+  endpoint?: string;
+}
+
+export interface PushSettings {
+  name?: string;
+  /** How long a push service keeps an undelivered push, in seconds (TTL, FCM ttl, apns-expiration). */
+  ttl?: number;
+  webpush?: WebPushSettings;
+  fcm?: FcmSettings;
+  apns?: ApnsSettings;
+}
+
 export interface Resource {
   id: number;
   name: string;
   channels: Channel[];
   email: EmailSender | null;
-  sms: { sender?: string } | null;
-  /** `name`, and the providers' settings (delivery/push/settings.ts reads them: webpush, fcm, apns, ttl). */
-  push: ({ name?: string } & Record<string, unknown>) | null;
+  sms: SmsSettings | null;
+  push: PushSettings | null;
   tracking_domain: string | null;
   created_at: number;
 }
@@ -187,7 +260,11 @@ export interface Launch {
   updated_at: number;
 }
 
-export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'failed', 'skipped'] as const;
+/**
+ * `delivered` and `undelivered` follow `sent` when the provider reports the end (an SMPP delivery
+ * receipt); a message without receipts stays `sent`.
+ */
+export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface HistoryEntry {
@@ -222,6 +299,8 @@ export interface Message {
   created_at: number;
   updated_at: number;
   sent_at: number | null;
+  /** The provider's id for the message (SMPP message_id of its first part), for receipts and support. */
+  provider_message_id: string | null;
 }
 
 /** What a launch writes per recipient. */

@@ -1,9 +1,11 @@
 /**
  * Channels send rendered messages. Email goes over SMTP when SALVO_SMTP_URL is set (smtp-channel.ts)
- * and is otherwise captured in the outbox, as the MIME text SMTP would have carried. Push goes through
- * the provider its subscription and the resource's settings choose (push/index.ts), or the outbox when
- * the resource has none for it. SMS has no provider yet: it is captured in the outbox too.
+ * and is otherwise captured in the outbox, as the MIME text SMTP would have carried. SMS goes through
+ * the provider its resource names (sms/index.ts: SMPP or an HTTP gateway); push through the provider
+ * its subscription and the resource's settings choose (push/index.ts); either goes to the outbox when
+ * the resource has no provider for it.
  */
+import type { FastifyBaseLogger } from 'fastify';
 import nodemailer from 'nodemailer';
 import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
@@ -12,6 +14,7 @@ import type { Config } from '../config.ts';
 import type { OutboxStore, Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
 import { PushChannel } from './push/index.ts';
+import { SmsChannel } from './sms/index.ts';
 import { SmtpChannel } from './smtp-channel.ts';
 
 export interface SendContext {
@@ -23,14 +26,21 @@ export interface SendContext {
   subscription: Subscription;
 }
 
+export interface SendResult {
+  detail: string;
+  providerMessageId?: string;
+  smsParts?: string[];
+}
+
 export interface Channel {
   /**
    * Resolves when the message is handed over; rejects with the transport's error otherwise (providers
    * other than SMTP reject with a ProviderError). `detail` goes into the message history as the
    * provider's answer; `providerMessageId` is the provider's id for the message (SMPP message_id), kept
-   * so that delivery receipts can find the message.
+   * so that delivery receipts can find the message; `smsParts` the SMSC's id of each part of an SMS
+   * (receipts come per part).
    */
-  send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string; providerMessageId?: string }>;
+  send(m: RenderedMessage, ctx: SendContext): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -63,12 +73,10 @@ function outboxChannel(store: Pick<OutboxStore, 'insertOutbox'>): Channel {
 export type Channels = Record<RenderedMessage['channel'], Channel> & { smtp: SmtpChannel | null };
 
 /** The channel each kind of message takes in this configuration. */
-export function channelsFor(config: Config, store: Store, log: SmtpChannelLog): Channels {
+export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger): Channels {
   const outbox = outboxChannel(store);
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, tls: config.smtpTls, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: outbox, push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
+  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
 }
-
-type SmtpChannelLog = ConstructorParameters<typeof SmtpChannel>[0]['log'];

@@ -15,6 +15,7 @@ import { randomHex } from '../core/ids.ts';
 import { renderMessage, type RenderedMessage } from '../core/message.ts';
 import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import { profileDocument, subscriptionView } from '../core/profile.ts';
+import { NO_PROVIDER_DEFAULTS, withProviderDefaults } from '../core/resource-settings.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
@@ -41,7 +42,8 @@ export interface DispatcherDeps {
   store: DeliveryAreas;
   catalog: Catalog;
   channels: Record<RenderedMessage['channel'], Channel>;
-  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'>;
+  config: Pick<Config, 'workers' | 'maxAttempts' | 'retryBaseMs' | 'retryMaxMs' | 'leaseMs' | 'pollMs' | 'keepBody' | 'hardBounce' | 'renderLimits'> &
+    Partial<Pick<Config, 'providerDefaults'>>;
   log: FastifyBaseLogger;
   metrics?: DeliveryMetrics;
   /** The time it works by (what is due, when leases end); tests move it forward rather than wait. Date.now unless given. */
@@ -210,12 +212,13 @@ export class Dispatcher extends BackgroundLoop {
     const { catalog } = this.d;
     const campaign = await catalog.campaign(m.campaign_id);
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
-    const [template, resource, launch] = await Promise.all([
+    const [template, stored, launch] = await Promise.all([
       catalog.template(campaign.content[0].message_id),
       catalog.resource(campaign.resource_id),
       catalog.launch(m.launch_id),
     ]);
-    if (!template || !resource || !launch) throw new ComposeError(`the template, resource or launch of campaign ${campaign.id} no longer exists`);
+    if (!template || !stored || !launch) throw new ComposeError(`the template, resource or launch of campaign ${campaign.id} no longer exists`);
+    const resource = withProviderDefaults(stored, this.d.config.providerDefaults ?? NO_PROVIDER_DEFAULTS);
     const ctx = {
       lead: { ...profileDocument(profile), ...m.overrides },
       apicontent: launch.content,
@@ -259,7 +262,14 @@ export class Dispatcher extends BackgroundLoop {
       } else {
         const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
         const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
-        outcome = { status: 'sent', history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }], last_error: null, ...this.keep(rendered) };
+        outcome = {
+          status: 'sent',
+          history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }],
+          last_error: null,
+          provider_message_id: result.providerMessageId ?? null,
+          ...(result.smsParts?.length ? { sms_parts: result.smsParts } : {}),
+          ...this.keep(rendered),
+        };
       }
     } catch (e) {
       if (isStoreUnavailable(e)) {

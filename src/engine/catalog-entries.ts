@@ -2,8 +2,9 @@
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
+import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
+import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
-import { normalizePushSettings, type PushSettings } from '../delivery/push/settings.ts';
 import type { CatalogStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 
@@ -40,28 +41,15 @@ export interface ResourceInput {
   name: string;
   channels: string[];
   email?: Partial<EmailSender>;
-  sms?: { sender?: string };
-  push?: { name?: string; ttl?: number; webpush?: unknown; fcm?: unknown; apns?: unknown };
-  tracking_domain?: string;
+  /** Checked by core/resource-settings.ts: {sender, smpp, http}. */
+  sms?: unknown;
+  /** Checked by core/resource-settings.ts: {name, webpush, fcm, apns}. */
+  push?: unknown;
+  tracking_domain?: string | null;
 }
 
-/** The push block as stored: the name, the TTL and each provider's settings given (delivery/push/settings.ts). */
-function pushBlock(p: ResourceInput['push']): Resource['push'] {
-  const out: NonNullable<Resource['push']> = {};
-  if (p?.name) out.name = p.name;
-  for (const k of ['ttl', 'webpush', 'fcm', 'apns'] as const) if (p?.[k] !== undefined) out[k] = p[k];
-  return normalizePushSettings(out as PushSettings) as NonNullable<Resource['push']>;
-}
-
-/** Setting names whose values are secrets: stored, used, never shown by resources/get or list. */
-const SECRETS = new Set(['vapid_private_key', 'private_key', 'private_key_id']);
-function withoutSecrets(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(withoutSecrets);
-  if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRETS.has(k)).map(([k, x]) => [k, withoutSecrets(x)]));
-}
-
-export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
+/** A resource's fields checked: what resources/add stores, and resources/update with the stored resource filled in. */
+function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at'> {
   const channels = [...new Set(body.channels)] as Channel[];
   for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
@@ -75,29 +63,54 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);
-  return store.insertResource(
-    {
-      name: body.name,
-      channels,
-      email,
-      sms: channels.includes('sms') ? { ...(body.sms?.sender ? { sender: body.sms.sender } : {}) } : null,
-      push: channels.includes('push') ? pushBlock(body.push) : null,
-      tracking_domain: domain,
-    },
-    Date.now(),
-  );
+  // A block of a channel the resource does not have is checked too (a typo is still a 400), then dropped.
+  const sms = checkSmsSettings(body.sms);
+  const push = checkPushSettings(body.push);
+  return {
+    name: body.name,
+    channels,
+    email,
+    sms: channels.includes('sms') ? sms : null,
+    push: channels.includes('push') ? push : null,
+    tracking_domain: domain,
+  };
 }
 
-export const resourceView = (r: Resource) => ({
-  id: r.id,
-  name: r.name,
-  channels: r.channels,
-  email: r.email,
-  sms: r.sms,
-  push: withoutSecrets(r.push),
-  tracking_domain: r.tracking_domain,
-  created: iso(r.created_at),
-});
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
+  return store.insertResource(checkedResource(body), Date.now());
+}
+
+/**
+ * resources/update: each field given replaces the stored one (a block replaces the whole block), the
+ * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret.
+ */
+export async function updateResource(store: Pick<CatalogStore, 'getResource' | 'updateResource'>, body: Partial<ResourceInput> & { id: number }): Promise<Resource> {
+  const r = await loadResource(store, body.id);
+  const next = checkedResource({
+    name: body.name ?? r.name,
+    channels: body.channels ?? r.channels,
+    email: body.email ?? r.email ?? undefined,
+    sms: body.sms !== undefined ? restoreSecrets('sms', body.sms, r.sms) : r.sms,
+    push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
+    tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
+  });
+  const updated = { ...r, ...next };
+  await store.updateResource(updated);
+  return updated;
+}
+
+/** A resource as the API shows it: secrets as "********" (core/resource-secrets.ts). */
+export const resourceView = (r: Resource) =>
+  redactSettings({
+    id: r.id,
+    name: r.name,
+    channels: r.channels,
+    email: r.email,
+    sms: r.sms,
+    push: r.push,
+    tracking_domain: r.tracking_domain,
+    created: iso(r.created_at),
+  });
 
 export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id: number): Promise<Resource> {
   const r = await store.getResource(id);

@@ -51,4 +51,7 @@ export class Catalog {
   forgetTemplate(id: number): void {
     this.templates.delete(id);
   }
+  forgetResource(id: number): void {
+    this.resources.delete(id);
+  }
 }

@@ -12,12 +12,14 @@ import { installErrorHandling } from './envelope.ts';
 import { installJsonParser } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
+import { launchRoutes } from './routes/launches.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { triggerRoutes } from './routes/triggers.ts';
+import { uiRoutes } from './routes/ui.ts';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
@@ -80,7 +82,9 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     triggerRoutes(api, deps, config, dedup);
     batchRoutes(api, deps, config, dedup);
     messageRoutes(api, store, deps.wake);
+    launchRoutes(api, store);
   });
   linkRoutes(app, deps, verifier, dedup, config);
+  await uiRoutes(app);
   return app;
 }

@@ -39,9 +39,9 @@ describe('push to apps', () => {
     assert.deepEqual(got.android, { priority: 'HIGH', ttl: '86400s' });
     assert.match(ms[0].history.at(-1)!.detail!, /^FCM: 127\.0\.0\.1:\d+ answered 200 \(projects\/shop-app\/messages\/\d+\)$/);
     const resource = ok(await s.call('resources/get', { id: shop.resource })).data;
-    assert.equal(resource.push.fcm.service_account.private_key, undefined);
+    assert.equal(resource.push.fcm.service_account.private_key, '********');
     assert.equal(resource.push.fcm.service_account.client_email, fcm.serviceAccount.client_email);
-    assert.equal(resource.push.apns.private_key, undefined);
+    assert.equal(resource.push.apns.private_key, '********');
   });
 
   it('takes a new OAuth token once when FCM refuses the one it has', async () => {

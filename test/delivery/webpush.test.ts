@@ -50,7 +50,7 @@ for (const kind of STORE_KINDS) {
       const [sub] = await shop.subscriptions(email);
       assert.deepEqual(sub.keys, { p256dh: b.keys.p256dh });
       const resource = ok(await s.call('resources/get', { id: shop.resource })).data;
-      assert.deepEqual(resource.push, { name: 'Shop', ttl: 3600, webpush: { vapid_public_key: vapid.vapid_public_key, subject: SUBJECT } });
+      assert.deepEqual(resource.push, { name: 'Shop', ttl: 3600, webpush: { vapid_public_key: vapid.vapid_public_key, vapid_private_key: '********', subject: SUBJECT } });
       assert.doesNotMatch(JSON.stringify(ok(await s.call('resources/list')).data), new RegExp(vapid.vapid_private_key));
     });
 
@@ -120,5 +120,29 @@ describe('push without provider settings', () => {
     assert.equal(m.history.at(-1)!.detail, `captured in the outbox: resource ${shop.resource} has no FCM settings`);
     const [entry] = ok(await s.call('outbox/list', { channel: 'push' })).data;
     assert.deepEqual([entry.recipient, entry.subject], ['fcm-token-1', 'Hi Ann']);
+  });
+});
+
+describe('Web Push with the VAPID keys from the environment', () => {
+  let s: TestServer;
+  let service: PushService;
+  const vapid = vapidKeys();
+  before(async () => {
+    service = await startPushService(vapid.vapid_public_key, SUBJECT);
+    s = await startServer({ workers: true, env: { SALVO_VAPID_PUBLIC_KEY: vapid.vapid_public_key, SALVO_VAPID_PRIVATE_KEY: vapid.vapid_private_key, SALVO_VAPID_SUBJECT: SUBJECT } });
+  });
+  after(async () => {
+    await s.close();
+    await service.close();
+  });
+
+  it('signs with SALVO_VAPID_* for a resource without webpush settings of its own', async () => {
+    const shop = await setupPushShop(s, { name: 'Env' });
+    const b = service.browser('env-1');
+    const m = await shop.settled(await shop.launch(await shop.person([{ provider: 'Chrome', subscription_id: b.endpoint, keys: b.keys }])));
+    assert.equal(m.status, 'sent', JSON.stringify(m));
+    assert.deepEqual(service.problems, []);
+    assert.equal(service.delivered.filter((d) => d.id === 'env-1').length, 1);
+    assert.deepEqual(ok(await s.call('resources/get', { id: shop.resource })).data.push, { name: 'Env' }, 'resources/get shows what the resource holds');
   });
 });

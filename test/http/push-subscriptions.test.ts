@@ -95,6 +95,6 @@ describe('push subscription keys', () => {
     const id = ok(await s.call('resources/add', { name: `good-${++n}`, channels: ['push'], push: { webpush: padded, fcm: { service_account: sa }, apns } })).data.id;
     const got = ok(await s.call('resources/get', { id })).data.push;
     assert.equal(got.webpush.vapid_public_key, vapid.vapid_public_key);
-    assert.deepEqual(got.apns, { key_id: 'K', team_id: 'T', topic: 'com.shop.app' });
+    assert.deepEqual(got.apns, { key_id: 'K', team_id: 'T', private_key: '********', topic: 'com.shop.app' });
   });
 });

@@ -1,7 +1,7 @@
 /** messages/list, messages/get and messages/retry (the message log), outbox/list and outbox/get (the capture outbox). */
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../core/errors.ts';
-import { MESSAGE_STATUSES, type Message } from '../../core/types.ts';
+import { CHANNELS, MESSAGE_STATUSES, type Message } from '../../core/types.ts';
 import { iso } from '../../support/time.ts';
 import type { OutboxEntry } from '../../store/queries/outbox.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
@@ -30,6 +30,7 @@ const messageView = (m: Message) => ({
   created: iso(m.created_at),
   updated: iso(m.updated_at),
   sent: isoOrNull(m.sent_at),
+  provider_message_id: m.provider_message_id,
 });
 
 const outboxView = ({ raw: _raw, created_at, ...e }: OutboxEntry) => ({ ...e, created: iso(created_at) });
@@ -41,14 +42,25 @@ function page<T extends { id: number }>(rows: T[], limit: number) {
 }
 
 export function messageRoutes(app: FastifyInstance, store: Store, wake: LaunchDeps['wake']): void {
-  type ListBody = { campaign_id?: number | string; launch_id?: number; profile_id?: string; status?: Message['status']; cursor?: number; limit?: number };
+  type ListBody = {
+    campaign_id?: number | string;
+    launch_id?: number;
+    profile_id?: string;
+    status?: Message['status'];
+    channel?: Message['channel'];
+    provider_message_id?: string;
+    cursor?: number;
+    limit?: number;
+  };
   method<ListBody>(app, `${V}/messages/list`, 'messages', {
-    summary: 'Messages, newest first, by campaign, launch, profile or status; next_cursor pages on',
+    summary: 'Messages, newest first, by campaign, launch, profile, status, channel or provider message id; next_cursor pages on',
     body: object({
       campaign_id: id('Campaign id'),
       launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
-      status: { type: 'string', enum: [...MESSAGE_STATUSES], description: 'Message status' },
+      status: { type: 'string', enum: [...MESSAGE_STATUSES], description: 'Message status (delivered and undelivered come from SMS delivery receipts)' },
+      provider_message_id: str("The provider's id for the message (the SMSC's message_id of an SMS's first part)", 128),
+      channel: { type: 'string', enum: [...CHANNELS], description: 'Channel' },
       cursor,
       limit: int('At most this many (default 100)', 1, 1000),
     }),

@@ -2,7 +2,20 @@
 import type { FastifyInstance } from 'fastify';
 import { FIELD_TYPES, CHANNELS } from '../../core/types.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
-import { addDatabase, addResource, addTemplate, databaseFields, databaseView, loadResource, loadTemplate, resourceView, templateView, updateTemplate, type ResourceInput } from '../../engine/catalog-entries.ts';
+import {
+  addDatabase,
+  addResource,
+  addTemplate,
+  databaseFields,
+  databaseView,
+  loadResource,
+  loadTemplate,
+  resourceView,
+  templateView,
+  updateResource,
+  updateTemplate,
+  type ResourceInput,
+} from '../../engine/catalog-entries.ts';
 import { notFound } from '../../core/errors.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
@@ -34,6 +47,82 @@ const templateChannel = object(
   ['sid', 'fields'],
 );
 
+const SECRET = ' (a secret: resources/get shows it as ********; sending that back keeps it)';
+
+/** The resource's fields as resources/add takes them and resources/update changes them; core/resource-settings.ts checks them. */
+const resourceFields = {
+  channels: array({ type: 'string', enum: [...CHANNELS] }, 'Channels the resource sends on', 3),
+  email: object(
+    {
+      from_email: str('Sender address', 254),
+      from_name: str('Sender name', 255),
+      replyto_email: str('Reply-To address', 254),
+      replyto_name: str('Reply-To name', 255),
+    },
+    [],
+    "Email sender; required with the 'email' channel",
+  ),
+  sms: object(
+    {
+      sender: str('Sender: up to 11 letters and digits (alphanumeric) or a phone number', 64),
+      smpp: object(
+        {
+          url: str('smpp://system_id:password@host:2775 (smpps:// for TLS)' + SECRET, 2048),
+          tls: bool('Connect with TLS'),
+          window: int('submit_sm awaiting their answer at most (default 10)', 1, 1000),
+          system_type: str('bind system_type', 12),
+          enquire_link_seconds: int('Keep-alive interval (default 30)', 1, 3600),
+        },
+        ['url'],
+        'SMS over SMPP 3.4',
+      ),
+      http: object(
+        {
+          url: str('URL; {to}, {sender}, {text} are filled in (URL-encoded)' + SECRET, 2048),
+          method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'PATCH'], description: 'Default POST' },
+          headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Request headers; values are secrets except Content-Type, Accept, User-Agent' },
+          body: str('Body template with {to}, {sender}, {text} (JSON-escaped in a JSON body)', 65_536),
+          timeout_seconds: int('Per request (default 15)', 1, 300),
+        },
+        ['url'],
+        'SMS through an HTTP gateway',
+      ),
+    },
+    [],
+    'SMS sender and provider (smpp or http); without a provider SMS is captured in the outbox',
+  ),
+  push: object(
+    {
+      name: str('Push sender name', 255),
+      ttl: int('Seconds a push service keeps an undelivered push (default 86400)', 0, 2_419_200),
+      webpush: object(
+        { vapid_public_key: str('VAPID public key, base64url', 200), vapid_private_key: str('VAPID private key, base64url' + SECRET, 200), subject: str('mailto: or https: contact', 1000) },
+        ['vapid_public_key', 'vapid_private_key', 'subject'],
+        'Web Push (VAPID)',
+      ),
+      fcm: object(
+        { service_account: anyObject('The service account key file (JSON); private_key and private_key_id are secrets'), endpoint: str('Default https://fcm.googleapis.com', 2048) },
+        ['service_account'],
+        'Firebase Cloud Messaging HTTP v1',
+      ),
+      apns: object(
+        {
+          key_id: str('Key ID', 64),
+          team_id: str('Team ID', 64),
+          private_key: str('The .p8 key (PEM)' + SECRET, 10_000),
+          topic: str('App bundle id', 255),
+          endpoint: str('Default https://api.push.apple.com; http:// for a local HTTP/2 server without TLS', 2048),
+        },
+        ['key_id', 'team_id', 'private_key', 'topic'],
+        'Apple Push Notification service (token auth)',
+      ),
+    },
+    [],
+    'Push sender and providers; without one push is captured in the outbox',
+  ),
+  tracking_domain: str('Domain for links and v1.0 trigger URLs', 255),
+};
+
 export function setupRoutes(app: FastifyInstance, store: Store, catalog: Catalog): void {
   method<{ name: string; fields?: { name: string; type: string; indexed?: boolean }[] }>(app, `${V}/databases/add`, 'databases', {
     summary: 'Create a profile database with typed custom fields',
@@ -61,52 +150,18 @@ export function setupRoutes(app: FastifyInstance, store: Store, catalog: Catalog
   });
 
   method<ResourceInput>(app, `${V}/resources/add`, 'resources', {
-    summary: 'Create a resource: a sending source with its channels and sender settings',
-    body: object(
-      {
-        name: name('Resource name, unique'),
-        channels: array({ type: 'string', enum: [...CHANNELS] }, 'Channels the resource sends on', 3),
-        email: object(
-          {
-            from_email: str('Sender address', 254),
-            from_name: str('Sender name', 255),
-            replyto_email: str('Reply-To address', 254),
-            replyto_name: str('Reply-To name', 255),
-          },
-          [],
-          "Email sender; required with the 'email' channel",
-        ),
-        sms: object({ sender: str('SMS sender name or number', 64) }),
-        push: object({
-          name: str('Push sender name', 255),
-          ttl: int('Seconds a push service keeps an undelivered push (default 86400)', 0, 2_419_200),
-          webpush: object(
-            { vapid_public_key: str('VAPID public key, base64url', 200), vapid_private_key: str('VAPID private key, base64url (never shown again)', 200), subject: str('mailto: or https: contact', 255) },
-            ['vapid_public_key', 'vapid_private_key', 'subject'],
-            'Web Push (VAPID) for browser subscriptions',
-          ),
-          fcm: object(
-            { service_account: anyObject('The service account JSON key file (client_email, private_key, token_uri, project_id)'), endpoint: str('Default https://fcm.googleapis.com', 255) },
-            ['service_account'],
-            'Firebase Cloud Messaging HTTP v1 for android subscriptions',
-          ),
-          apns: object(
-            {
-              key_id: str('Key ID of the .p8 key', 64),
-              team_id: str('Team ID', 64),
-              private_key: str('The .p8 key (PEM, P-256; never shown again)', 4096),
-              topic: str("The app's bundle id", 255),
-              endpoint: str('Default https://api.push.apple.com; http:// for a local HTTP/2 server without TLS', 255),
-            },
-            ['key_id', 'team_id', 'private_key', 'topic'],
-            'Apple Push Notification service (token auth) for ios subscriptions',
-          ),
-        }),
-        tracking_domain: str('Domain for links and v1.0 trigger URLs', 255),
-      },
-      ['name', 'channels'],
-    ),
+    summary: 'Create a resource: a sending source with its channels, senders and providers',
+    body: object({ name: name('Resource name, unique'), ...resourceFields }, ['name', 'channels']),
     handler: async (body) => ({ data: { id: (await addResource(store, body)).id } }),
+  });
+  method<Partial<ResourceInput> & { id: number | string }>(app, `${V}/resources/update`, 'resources', {
+    summary: 'Change a resource: each field given replaces the stored one; a secret sent back as ******** is kept',
+    body: object({ id: id('Resource id'), name: name('New name'), ...resourceFields }, ['id']),
+    handler: async (body) => {
+      const r = await updateResource(store, { ...body, id: toId(body.id) });
+      catalog.forgetResource(r.id);
+      return { data: resourceView(r) };
+    },
   });
   method<{ id: number | string }>(app, `${V}/resources/get`, 'resources', {
     summary: 'Get a resource',

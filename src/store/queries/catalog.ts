@@ -35,6 +35,8 @@ export interface CatalogStore {
   getDatabase(id: number): Promise<Database | null>;
   listDatabases(): Promise<Database[]>;
   insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource>;
+  /** resources/update: every field but id and created_at as given. */
+  updateResource(r: Resource): Promise<void>;
   getResource(id: number): Promise<Resource | null>;
   getResources(ids: number[]): Promise<Map<number, Resource>>;
   listResources(): Promise<Resource[]>;
@@ -69,6 +71,13 @@ export function catalogQueries(db: SqlDriver): CatalogStore {
         ),
       );
       return toResource(row!);
+    },
+    async updateResource(r: Resource): Promise<void> {
+      await uniqueName('resource', r.name, () =>
+        db.run('UPDATE resources SET name = ?, channels = ?, email = ?, sms = ?, push = ?, tracking_domain = ? WHERE id = ?', [
+          r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, r.id,
+        ]),
+      );
     },
     async getResource(id: number): Promise<Resource | null> {
       const r = await db.get('SELECT * FROM resources WHERE id = ?', [id]);

@@ -33,6 +33,8 @@ export interface LaunchStore {
    */
   insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch>;
   getLaunch(id: number): Promise<Launch | null>;
+  /** Newest first, of one campaign or all; `beforeId` pages on. */
+  listLaunches(campaignId: number | null, beforeId: number | null, limit: number): Promise<Launch[]>;
   /**
    * Moves an expanding launch on from `from` to `to` (and to `state`), adding `made` messages to its
    * total; false when another expander moved it first, so the caller's transaction rolls back.
@@ -94,6 +96,14 @@ export function launchQueries(db: SqlDriver): LaunchStore {
     async getLaunch(id: number): Promise<Launch | null> {
       const r = await db.get('SELECT * FROM launches WHERE id = ?', [id]);
       return r ? toLaunch(r) : null;
+    },
+    /** Newest first, of one campaign or all; `beforeId` pages on. */
+    async listLaunches(campaignId: number | null, beforeId: number | null, limit: number): Promise<Launch[]> {
+      const rows = await db.all(
+        `SELECT * FROM launches WHERE (CAST(? AS BIGINT) IS NULL OR campaign_id = ?) AND (CAST(? AS BIGINT) IS NULL OR id < ?) ORDER BY id DESC LIMIT ?`,
+        [campaignId, campaignId, beforeId, beforeId, limit],
+      );
+      return rows.map(toLaunch);
     },
     async advanceLaunch(id: number, from: string | null, to: string | null, state: LaunchState, made: number, now: number): Promise<boolean> {
       const changed = await db.run(

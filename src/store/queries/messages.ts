@@ -3,6 +3,7 @@
  * retake what a dead worker held.
  */
 import type { Outcome } from '../../core/outcome.ts';
+import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
@@ -31,6 +32,7 @@ const toMessage = (r: Row): Message => ({
   created_at: r.created_at as number,
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,
+  provider_message_id: (r.provider_message_id as string | null) ?? null,
 });
 
 export interface MessageFilter {
@@ -38,6 +40,8 @@ export interface MessageFilter {
   launch_id?: number;
   profile_id?: string;
   status?: MessageStatus;
+  channel?: Message['channel'];
+  provider_message_id?: string;
 }
 
 /** Which failed messages messages/retry re-drives: `ids`, and/or those of a launch or a campaign. */
@@ -86,6 +90,8 @@ type HeldRow = { id: number; attempts: number; worker: string | null; history: s
 
 /** Messages as a queue: added per launch, claimed under a lease, completed, retaken from a dead worker, re-driven. */
 export interface MessageStore {
+  /** Messages created since `since`, by channel and current status; `recent` counts those created since `recentSince`. */
+  countMessagesSince(since: number, recentSince: number): Promise<{ channel: string; status: string; n: number; recent: number }[]>;
   /** Adds a launch's messages; a profile already in the launch is left as it is. Answers how many were added. */
   insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number>;
   /** Profiles of `profileIds` that got (or are getting) a message of the campaign since `since`. */
@@ -112,8 +118,18 @@ export interface MessageStore {
   claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]>;
   /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
   releaseMessages(worker: string, ids: number[]): Promise<void>;
-  /** Records an attempt's outcome, if the message is still this worker's; answers whether it was. */
+  /**
+   * Records an attempt's outcome, if the message is still this worker's; answers whether it was. The
+   * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
+   */
   completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean>;
+  /**
+   * A delivery receipt for the SMS part the SMSC knows as `providerId`: records the part's state and,
+   * when the parts together settle it, moves the message from sent to delivered or undelivered, with a
+   * history entry either way. Answers the message and its status, or null when no part has that id
+   * (yet: a receipt can overtake the recording of its submit).
+   */
+  applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null>;
   /** campaigns/deactivate with abort_if_running: what has not started sending is dropped. */
   abortQueued(campaignId: number, now: number): Promise<number>;
   getMessage(id: number): Promise<Message | null>;
@@ -162,7 +178,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
       for (const part of chunks(profileIds)) {
         const rows = await db.all<{ profile_id: string }>(
           `SELECT DISTINCT profile_id FROM messages WHERE profile_id IN (${placeholders(part.length)}) AND campaign_id = ?
-           AND created_at >= ? AND status IN ('queued', 'waiting', 'sending', 'sent')`,
+           AND created_at >= ? AND status IN ('queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered')`,
           [...part, campaignId, since],
         );
         for (const r of rows) out.add(r.profile_id);
@@ -223,14 +239,42 @@ export function messageQueries(db: SqlDriver): MessageStore {
     },
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
-      const changed = await db.run(
-        `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
-           subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, worker = NULL, lease_until = NULL, updated_at = ?
-         WHERE id = ? AND worker = ? AND status = 'sending'`,
-        [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
-          o.status === 'sent' ? now : null, now, id, worker],
-      );
-      return changed === 1;
+      const write = async (tx: SqlDriver) => {
+        const changed = await tx.run(
+          `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
+             subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, provider_message_id = COALESCE(?, provider_message_id),
+             worker = NULL, lease_until = NULL, updated_at = ?
+           WHERE id = ? AND worker = ? AND status = 'sending'`,
+          [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
+            o.status === 'sent' ? now : null, o.provider_message_id ?? null, now, id, worker],
+        );
+        if (changed === 1 && o.sms_parts?.length) {
+          for (const [i, part] of o.sms_parts.entries()) {
+            await tx.run(
+              'INSERT INTO sms_parts (provider_message_id, message_id, part, parts, state) VALUES (?, ?, ?, ?, NULL) ON CONFLICT (provider_message_id, message_id) DO NOTHING',
+              [part, id, i + 1, o.sms_parts.length],
+            );
+          }
+        }
+        return changed === 1;
+      };
+      return o.sms_parts?.length ? db.transaction(write) : write(db);
+    },
+
+    async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
+      return db.transaction(async (tx) => {
+        const part = await tx.get<{ message_id: number }>('SELECT message_id FROM sms_parts WHERE provider_message_id = ? ORDER BY message_id DESC LIMIT 1', [providerId]);
+        if (!part) return null;
+        const messageId = Number(part.message_id);
+        await tx.run('UPDATE sms_parts SET state = ? WHERE provider_message_id = ? AND message_id = ?', [stat, providerId, messageId]);
+        const states = await tx.all<{ state: string | null }>('SELECT state FROM sms_parts WHERE message_id = ? ORDER BY part', [messageId]);
+        const m = await tx.get<{ status: MessageStatus; history: string }>('SELECT status, history FROM messages WHERE id = ?', [messageId]);
+        if (!m || !['sent', 'delivered', 'undelivered'].includes(m.status)) return { message_id: messageId, status: m?.status ?? 'sent' };
+        const status = messageStateOf(states.map((s) => s.state));
+        const history = [...json<HistoryEntry[]>(m.history), { status, time: now, detail }];
+        await tx.run('UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ?', [status, JSON.stringify(history), now, messageId]);
+        return { message_id: messageId, status };
+      });
     },
 
     async abortQueued(campaignId: number, now: number): Promise<number> {
@@ -249,7 +293,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
     async listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]> {
       const where: string[] = [];
       const params: (string | number)[] = [];
-      for (const key of ['campaign_id', 'launch_id', 'profile_id', 'status'] as const) {
+      for (const key of ['campaign_id', 'launch_id', 'profile_id', 'status', 'channel', 'provider_message_id'] as const) {
         if (f[key] === undefined) continue;
         where.push(`${key} = ?`);
         params.push(f[key]!);
@@ -260,6 +304,16 @@ export function messageQueries(db: SqlDriver): MessageStore {
       }
       const rows = await db.all(`SELECT * FROM messages ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`, [...params, limit]);
       return rows.map(toMessage);
+    },
+
+    /** Messages made since `since`, by channel and status as they are now; `recent` counts those made since `recentSince` (one pass over the messages_created index). */
+    async countMessagesSince(since: number, recentSince: number): Promise<{ channel: string; status: string; n: number; recent: number }[]> {
+      const rows = await db.all<{ channel: string; status: string; n: number; recent: number }>(
+        `SELECT channel, status, COUNT(*) AS n, SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END) AS recent
+         FROM messages WHERE created_at >= ? GROUP BY channel, status`,
+        [recentSince, since],
+      );
+      return rows.map((r) => ({ channel: r.channel, status: r.status, n: Number(r.n), recent: Number(r.recent) }));
     },
 
     async countMessagesByStatus(launchId: number): Promise<Record<string, number>> {

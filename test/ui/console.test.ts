@@ -1,0 +1,211 @@
+/**
+ * The web console in a real browser: Debian's Chromium driven by playwright-core against a real Salvo
+ * (SQLite, workers on, email captured in the outbox). Signs in, triggers a campaign from its test form,
+ * finds the message in the log and the outbox, opens it; saves a screenshot of each page under
+ * test/ui/screenshots/. Needs the console built (`npm run build`, which `npm test` runs first) and
+ * /usr/bin/chromium (`.ci/run` installs it): without either it fails, never skips.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { addProfile } from '../fixture.ts';
+import { eventually, ok, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
+const BUILT = new URL('../../dist/ui/index.html', import.meta.url).pathname;
+
+let s: TestServer;
+let browser: Browser;
+let page: Page;
+let campaign: number;
+let db: number;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium; .ci/run does it)`);
+  assert.ok(existsSync(BUILT), `${BUILT} is missing: build the console first (npm run build)`);
+  mkdirSync(SHOTS, { recursive: true });
+  s = await startServer({ workers: true });
+  db = ok(await s.call('databases/add', { name: 'customers', fields: [{ name: 'CRM_ID', type: 'int' }] })).data.id;
+  const resource = ok(await s.call('resources/add', { name: 'Shop', channels: ['email'], email: { from_email: 'shop@example.com', from_name: 'Shop' } })).data.id;
+  const template = ok(
+    await s.call('templates/add', {
+      name: 'Welcome',
+      channels: [{ sid: 'email', fields: { subject: 'Hi {lead._fname}', html: '<h1>Hello {lead._fname}!</h1><p>Order {apicontent.order}</p><script>document.write("SCRIPT RAN"); top.document.title = "owned"</script>', text: 'Hello {lead._fname}! Order {apicontent.order}' } }],
+    }),
+  ).data.id;
+  await addProfile(s, db, { email: 'john@example.com', _fname: 'John', CRM_ID: 42, subscriptions: [{ resource_id: resource, channel: 'email', email: 'john@example.com' }] });
+  campaign = ok(
+    await s.call('campaigns/triggers/add', { name: 'Welcome', send_channel: 'email', resource_id: resource, db_id: db, content: [{ message_id: template }], is_active: true }),
+  ).data.id;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  page.setDefaultTimeout(10_000);
+});
+
+after(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+/** A full-page screenshot, after two animation frames so that iframes (their own processes) have painted. */
+async function shot(name: string) {
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+}
+
+test('sign in: a wrong token is refused with Salvo\'s text, the right one opens the overview', async () => {
+  await page.goto(`${s.url}/ui/`);
+  await page.getByLabel('API token').fill('not-a-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: '403: API token is not valid' }).waitFor();
+  await shot('sign-in');
+  await page.getByLabel('API token').fill(TEST_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview' }).waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('salvo.token')), TEST_TOKEN);
+});
+
+let messageId: number;
+
+test('campaign page: template preview, call_url, a test trigger that sends, deactivate and activate', async () => {
+  await page.getByRole('navigation').getByRole('link', { name: 'Campaigns' }).click();
+  const row = page.locator('tr', { has: page.getByRole('link', { name: 'Welcome' }) });
+  assert.match(await row.innerText(), /active\s+api_call\s+email/);
+  await shot('campaigns');
+  await row.getByRole('link', { name: 'Welcome' }).click();
+  await page.getByRole('heading', { name: 'Template: Welcome' }).waitFor();
+  assert.match(await page.locator('.fields').first().innerText(), /\/trg\/[0-9a-f]{32}\//);
+  assert.equal(await page.frameLocator('iframe[title="template HTML"]').locator('h1').innerText(), 'Hello {lead._fname}!');
+
+  const form = page.locator('form[name="test-trigger"]');
+  await form.getByLabel('Value').fill('john@example.com');
+  await form.getByLabel(/content/).fill('{"order": "A-17"}');
+  await form.getByRole('button', { name: 'Send now' }).click();
+  const result = page.getByRole('status');
+  await result.getByRole('link', { name: /^Message #\d+$/ }).waitFor();
+  messageId = Number((await result.getByRole('link', { name: /^Message #/ }).innerText()).slice('Message #'.length));
+  const launchId = Number((await result.getByRole('link', { name: /^launch #/ }).innerText()).slice('launch #'.length));
+  // What the console showed is what the API says: the launch and its one message to John.
+  const launch = ok(await s.call('launches/get', { id: launchId })).data;
+  assert.equal(launch.campaign_id, campaign);
+  assert.equal(launch.total, 1);
+  const [m] = ok(await s.call('messages/list', { launch_id: launchId })).data;
+  assert.equal(m.id, messageId);
+  assert.equal(m.address, 'john@example.com');
+  // The form follows its message until it leaves the queue.
+  await result.locator('.badge-sent').waitFor();
+  assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'sent');
+  await shot('campaign');
+
+  await page.getByRole('button', { name: 'Deactivate' }).click();
+  await page.getByRole('button', { name: 'Activate' }).waitFor();
+  assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, false);
+  assert.ok(await form.getByRole('button', { name: 'Send now' }).isDisabled());
+  await page.getByRole('button', { name: 'Activate' }).click();
+  await page.getByRole('button', { name: 'Deactivate' }).waitFor();
+  assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, true);
+  assert.match(await page.locator('.card', { hasText: 'Log' }).last().innerText(), /deactivated/);
+});
+
+test('messages: the log shows the message sent; filters narrow it; its page shows history and the rendered body', async () => {
+  await page.getByRole('navigation').getByRole('link', { name: 'Messages' }).click();
+  const row = page.locator('#messages tr', { has: page.locator(`a[href="#/messages/${messageId}"]`) });
+  await row.locator('.badge-sent').waitFor();
+  assert.match(await row.innerText(), /john@example\.com/);
+  const filters = page.locator('form[name="filters"]');
+  await filters.getByLabel('Status').selectOption('failed');
+  await filters.getByRole('button', { name: 'Filter' }).click();
+  await page.getByText('No messages match these filters.').waitFor();
+  assert.match(page.url(), /#\/messages\?status=failed$/);
+  await filters.getByLabel('Status').selectOption('sent');
+  await filters.getByLabel('Channel').selectOption('email');
+  await filters.getByRole('button', { name: 'Filter' }).click();
+  await row.waitFor();
+  await shot('messages');
+
+  await row.locator(`a[href="#/messages/${messageId}"]`).click();
+  await page.getByRole('heading', { name: `Message #${messageId}` }).waitFor();
+  const history = await page.locator('#history').innerText();
+  assert.match(history, /queued/);
+  assert.match(history, /sending\s+attempt 1/);
+  assert.match(history, /sent\s+captured in the outbox/);
+  const body = page.frameLocator('iframe[title="message body"]');
+  assert.equal(await body.locator('h1').innerText(), 'Hello John!');
+  assert.equal(await body.locator('p').innerText(), 'Order A-17');
+  // The email's script is in the body but never runs: the frame is sandboxed without scripts.
+  assert.doesNotMatch(await body.locator('body').innerText(), /SCRIPT RAN/);
+  assert.equal(await page.title(), 'Salvo console');
+  await shot('message');
+});
+
+test('outbox: the captured email with HTML, text, headers, and an attachment to download', async () => {
+  // A second launch through the API carries an attachment: the form sends none.
+  const attach = [{ name: 'invoice.txt', data: `data:text/plain;base64,${Buffer.from('total: 17 EUR\n').toString('base64')}` }];
+  ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com', content: { order: 'B-2' }, attach }));
+  await eventually(async () => ok(await s.call('outbox/list', {})).data.length === 2, 10_000, 'two captured emails');
+
+  await page.getByRole('navigation').getByRole('link', { name: 'Outbox' }).click();
+  const items = page.locator('#outbox li');
+  await items.nth(1).waitFor();
+  assert.equal(await items.count(), 2);
+  await items.nth(0).getByRole('link').click();
+  await page.getByRole('heading', { name: 'Hi John' }).waitFor();
+  assert.equal(await page.frameLocator('iframe[title="captured HTML"]').locator('p').innerText(), 'Order B-2');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /invoice\.txt/ }).click()]);
+  assert.equal(download.suggestedFilename(), 'invoice.txt');
+  assert.equal(readFileSync(await download.path()!, 'utf8'), 'total: 17 EUR\n');
+
+  await page.getByRole('tab', { name: 'Text' }).click();
+  assert.equal(await page.locator('.text-body').innerText(), 'Hello John! Order B-2');
+  await page.getByRole('tab', { name: 'Headers' }).click();
+  const headers = await page.locator('.headers').innerText();
+  assert.match(headers, /Subject\s+Hi John/);
+  assert.match(headers, /To\s+john@example\.com/);
+  assert.match(headers, /From\s+Shop <shop@example\.com>/);
+  await page.getByRole('tab', { name: 'HTML' }).click();
+  await shot('outbox');
+
+  // The first capture is the form's message, linked to its message page.
+  await items.nth(1).getByRole('link').click();
+  await page.getByRole('link', { name: `#${messageId}` }).click();
+  await page.getByRole('heading', { name: `Message #${messageId}` }).waitFor();
+});
+
+test('profiles: look John up by email; his fields and subscription', async () => {
+  await page.getByRole('navigation').getByRole('link', { name: 'Profiles' }).click();
+  const form = page.locator('form[name="lookup"]');
+  await form.getByLabel('Value').fill('john@example.com');
+  await form.getByRole('button', { name: 'Look up' }).click();
+  await page.getByRole('heading', { name: /^Profile [0-9a-f]{24}$/ }).waitFor();
+  const fields = await page.locator('.fields').first().innerText();
+  assert.match(fields, /_fname\s+John/);
+  assert.match(fields, /CRM_ID\s+42/);
+  assert.match(await page.locator('.card', { hasText: 'Subscriptions' }).innerText(), /email\s+john@example\.com\s+subscribed/);
+  await shot('profiles');
+});
+
+test('overview: the last hour counts both emails sent; the launches show complete', async () => {
+  await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
+  const hour = page.locator('.card', { hasText: 'Last hour' });
+  await hour.locator('tr', { hasText: 'email' }).locator('td.good').filter({ hasText: '2' }).waitFor();
+  const launches = page.locator('.card', { hasText: 'Recent launches' });
+  await launches.locator('tbody tr').nth(1).waitFor();
+  assert.equal(await launches.locator('.badge-complete').count(), 2);
+  await shot('overview');
+});
+
+test('sign out forgets the token; a refused token returns to sign-in', async () => {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('API token').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('salvo.token')), null);
+  // A token revoked while signed in: the next call's 403 signs the console out.
+  await page.evaluate(() => sessionStorage.setItem('salvo.token', 'revoked'));
+  await page.goto(`${s.url}/ui/#/messages`);
+  await page.getByLabel('API token').waitFor();
+});

@@ -1,0 +1,138 @@
+/** The console's only way to Salvo: the public API, POST /api/v1.1/<method> with the token as a Bearer. */
+
+const TOKEN_KEY = 'salvo.token';
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+/** An answer whose `error` is not 0: the code and Salvo's text, shown as they are. */
+class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly text: string,
+  ) {
+    super(`${code}: ${text}`);
+  }
+}
+
+export interface Answer<T> {
+  data: T;
+  /** Keys beside data: next_cursor, total_count, next_from_id, profile_id. */
+  extra: Record<string, unknown>;
+  headers: Headers;
+}
+
+/** Called when the token is refused (401/403): the app goes back to sign-in. */
+let onSignedOut: () => void = () => {};
+export const whenSignedOut = (fn: () => void) => {
+  onSignedOut = fn;
+};
+
+export async function call<T = unknown>(method: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}, as = token.get()): Promise<Answer<T>> {
+  const res = await fetch(`/api/v1.1/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(as ? { authorization: `Bearer ${as}` } : {}), ...headers },
+    body: JSON.stringify(body),
+  });
+  let parsed: { error: number; error_text: string; data: T; [k: string]: unknown };
+  try {
+    parsed = await res.json();
+  } catch {
+    throw new ApiError(res.status, `the server answered HTTP ${res.status} without JSON`);
+  }
+  if (parsed.error !== 0) {
+    if ((parsed.error === 401 || parsed.error === 403) && as === token.get()) onSignedOut();
+    throw new ApiError(parsed.error, parsed.error_text);
+  }
+  const { error: _e, error_text: _t, data, ...extra } = parsed;
+  return { data, extra, headers: res.headers };
+}
+
+/** Shorthand for the data of an answer. */
+export const get = async <T = unknown>(method: string, body: Record<string, unknown> = {}): Promise<T> => (await call<T>(method, body)).data;
+
+export const CHANNELS = ['email', 'sms', 'push'] as const;
+export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
+type Status = (typeof STATUSES)[number];
+export type Counts = Record<Status, number>;
+
+/** Messages the provider took: sent, and those an SMS delivery receipt has since made delivered or undelivered. */
+export const handedOver = (c: Counts) => c.sent + (c.delivered ?? 0) + (c.undelivered ?? 0);
+
+export interface Campaign {
+  id: number;
+  name: string;
+  is_active: boolean;
+  trigger_type: string;
+  send_channel: string;
+  resource_id: number;
+  db_id: number;
+  content: { message_id: number; subject?: string; from_email?: string; from_name?: string }[];
+  call_url?: string;
+  skip_minutes: number;
+  content_filter: unknown;
+  created: string;
+  updated: string;
+}
+
+export interface Launch {
+  id: number;
+  campaign_id: number;
+  kind: string;
+  state: string;
+  total: number;
+  counts: Counts;
+  complete: boolean;
+  created: string;
+  updated: string;
+}
+
+export interface Message {
+  id: number;
+  launch_id: number;
+  campaign_id: number;
+  profile_id: string;
+  channel: string;
+  address: string | null;
+  status: Status;
+  skip_reason: string | null;
+  attempts: number;
+  last_error: string | null;
+  next_attempt: string | null;
+  created: string;
+  updated: string;
+  sent: string | null;
+}
+
+export interface MessageDetail extends Message {
+  history: { status: string; time: string; detail?: string }[];
+  subject: string | null;
+  body: string | null;
+  attachments: { name: string; mime: string; size: number }[];
+  content: unknown;
+  custom_data: unknown;
+}
+
+export interface OutboxEntry {
+  id: number;
+  message_id: number;
+  channel: string;
+  recipient: string;
+  sender: string | null;
+  subject: string | null;
+  body: string | null;
+  html: string | null;
+  extra: { attachments?: { name: string; mime: string; size: number }[]; provider?: string; url?: string | null; icon?: string | null };
+  created: string;
+  raw?: string | null;
+}
+
+export interface Stats {
+  time: string;
+  last_hour: Record<string, Counts>;
+  last_day: Record<string, Counts>;
+  queue: { queued: number; waiting: number; sending: number; oldest_queued_seconds: number | null };
+}

@@ -1,0 +1,58 @@
+/** A table of launches with their progress: the overview's recent launches, a campaign's launches. */
+import { type Campaign, handedOver, type Launch } from '../api.ts';
+import { Progress, StatusBadge, Time } from '../components.tsx';
+import { campaignName } from '../hooks.ts';
+import { href } from '../router.ts';
+
+export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campaigns?: Campaign[] }) {
+  if (launches.length === 0) return <p class="muted">No launches yet.</p>;
+  return (
+    <table class="table">
+      <thead>
+        <tr>
+          <th>Launch</th>
+          {campaigns && <th>Campaign</th>}
+          <th>Kind</th>
+          <th>State</th>
+          <th class="wide">Progress</th>
+          <th class="num">Sent</th>
+          <th class="num">Failed</th>
+          <th class="num">Skipped</th>
+          <th class="num">Pending</th>
+          <th>Started</th>
+        </tr>
+      </thead>
+      <tbody>
+        {launches.map((l) => {
+          const pending = l.counts.queued + l.counts.waiting + l.counts.sending;
+          return (
+            <tr key={l.id}>
+              <td>
+                <a href={href('messages', { launch_id: l.id })}>#{l.id}</a>
+              </td>
+              {campaigns && (
+                <td>
+                  <a href={`#/campaigns/${l.campaign_id}`}>{campaignName(campaigns, l.campaign_id)}</a>
+                </td>
+              )}
+              <td>{l.kind}</td>
+              <td>
+                <StatusBadge status={l.complete ? 'complete' : l.state === 'done' ? 'delivering' : l.state} />
+              </td>
+              <td class="wide">
+                <Progress done={handedOver(l.counts) + l.counts.skipped} failed={l.counts.failed} total={l.total} />
+              </td>
+              <td class="num">{handedOver(l.counts)}</td>
+              <td class="num">{l.counts.failed}</td>
+              <td class="num">{l.counts.skipped}</td>
+              <td class="num">{pending}</td>
+              <td>
+                <Time iso={l.created} />
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,200 @@
+/** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
+import { useState } from 'preact/hooks';
+import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
+import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
+import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
+import { href, navigate } from '../router.ts';
+
+const FILTERS = ['campaign_id', 'launch_id', 'status', 'channel', 'profile_id'] as const;
+type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
+
+function FilterForm({ filters, campaigns }: { filters: Filters; campaigns: { id: number; name: string }[] }) {
+  const [f, setF] = useState<Filters>(filters);
+  const set = (k: keyof Filters) => (value: string) => setF({ ...f, [k]: value });
+  return (
+    <form
+      class="filters"
+      name="filters"
+      onSubmit={(e) => {
+        e.preventDefault();
+        navigate(href('messages', f));
+      }}
+    >
+      <AnyOf label="Campaign" name="campaign_id" value={f.campaign_id ?? ''} options={campaigns.map((c) => [String(c.id), c.name])} onChange={set('campaign_id')} />
+      <label>
+        Launch
+        <input name="launch_id" inputMode="numeric" size={8} value={f.launch_id ?? ''} onInput={(e) => set('launch_id')(e.currentTarget.value)} />
+      </label>
+      <AnyOf label="Status" name="status" value={f.status ?? ''} options={STATUSES} onChange={set('status')} />
+      <AnyOf label="Channel" name="channel" value={f.channel ?? ''} options={CHANNELS} onChange={set('channel')} />
+      <label>
+        Profile id
+        <input name="profile_id" size={26} value={f.profile_id ?? ''} onInput={(e) => set('profile_id')(e.currentTarget.value)} />
+      </label>
+      <button type="submit">Filter</button>
+      <a class="button secondary" href="#/messages">
+        Clear
+      </a>
+    </form>
+  );
+}
+
+/** The API's body for the filters in the URL: ids as numbers, empty ones left out. */
+function listBody(q: Record<string, string>) {
+  const body: Record<string, unknown> = {};
+  for (const k of FILTERS) if (q[k]) body[k] = k === 'campaign_id' || k === 'launch_id' ? Number(q[k]) : q[k];
+  if (q.cursor) body.cursor = Number(q.cursor);
+  return body;
+}
+
+export function MessagesPage({ query }: { query: Record<string, string> }) {
+  const campaigns = useCampaigns();
+  const key = JSON.stringify(query);
+  const page = useLoad(() => call<Message[]>('messages/list', { ...listBody(query), limit: 50 }), [key], 5000);
+  const filters: Filters = Object.fromEntries(FILTERS.filter((k) => query[k]).map((k) => [k, query[k]]));
+  return (
+    <Page title="Messages">
+      <FilterForm key={key} filters={filters} campaigns={campaigns.value ?? []} />
+      <Load loaded={page}>
+        {({ data, extra }) => (
+          <Card>
+            {data.length === 0 ? (
+              <p class="muted">No messages{Object.keys(filters).length ? ' match these filters' : ' yet'}.</p>
+            ) : (
+              <table class="table" id="messages">
+                <thead>
+                  <tr>
+                    <th>Id</th>
+                    <th>Created</th>
+                    <th>Campaign</th>
+                    <th>Launch</th>
+                    <th>Channel</th>
+                    <th>To</th>
+                    <th>Status</th>
+                    <th class="num">Attempts</th>
+                    <th>Why</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.map((m) => (
+                    <tr key={m.id}>
+                      <td>
+                        <a href={`#/messages/${m.id}`}>#{m.id}</a>
+                      </td>
+                      <td class="nowrap">
+                        <Time iso={m.created} />
+                      </td>
+                      <td>{campaignName(campaigns.value, m.campaign_id)}</td>
+                      <td>
+                        <a href={href('messages', { ...filters, launch_id: m.launch_id })}>#{m.launch_id}</a>
+                      </td>
+                      <td>{m.channel}</td>
+                      <td class="ellipsis">{m.address ?? <span class="muted">{m.profile_id}</span>}</td>
+                      <td>
+                        <StatusBadge status={m.status} />
+                      </td>
+                      <td class="num">{m.attempts}</td>
+                      <td class="ellipsis muted" title={m.last_error ?? m.skip_reason ?? ''}>
+                        {m.last_error ?? m.skip_reason ?? ''}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+            <div class="pager">
+              {query.cursor && <a href={href('messages', filters)}>« Newest</a>}
+              {extra.next_cursor !== undefined && <a href={href('messages', { ...filters, cursor: String(extra.next_cursor) })}>Older »</a>}
+            </div>
+          </Card>
+        )}
+      </Load>
+    </Page>
+  );
+}
+
+export function MessagePage({ id }: { id: number }) {
+  const message = useLoad(() => get<MessageDetail>('messages/get', { id }), [id], 5000);
+  const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
+  const campaigns = useCampaigns();
+  return (
+    <Page title={`Message #${id}`}>
+      <Load loaded={message}>
+        {(m) => (
+          <>
+            <div class="grid2">
+              <Card title="Message">
+                <Fields
+                  rows={[
+                    ['Status', <StatusBadge status={m.status} />],
+                    ['Campaign', <a href={`#/campaigns/${m.campaign_id}`}>{campaignName(campaigns.value, m.campaign_id)}</a>],
+                    ['Launch', <a href={href('messages', { launch_id: m.launch_id })}>#{m.launch_id}</a>],
+                    ['Profile', <a href={href('messages', { profile_id: m.profile_id })}>{m.profile_id}</a>],
+                    ['Channel', m.channel],
+                    ['To', m.address],
+                    ['Attempts', m.attempts],
+                    ['Last error', m.last_error && <span class="bad">{m.last_error}</span>],
+                    ['Skip reason', m.skip_reason],
+                    ['Next attempt', m.next_attempt && <Time iso={m.next_attempt} />],
+                    ['Created', <Time iso={m.created} />],
+                    ['Sent', <Time iso={m.sent} />],
+                    [
+                      'Outbox',
+                      captured.value?.[0] ? <a href={`#/outbox/${captured.value[0].id}`}>captured as #{captured.value[0].id}</a> : <span class="muted">not captured</span>,
+                    ],
+                  ]}
+                />
+              </Card>
+              <Card title="History">
+                <table class="table compact" id="history">
+                  <thead>
+                    <tr>
+                      <th>Time</th>
+                      <th>Status</th>
+                      <th>Detail (attempts, provider answers)</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {m.history.map((h) => (
+                      <tr>
+                        <td class="nowrap" title={h.time}>
+                          {new Date(h.time).toLocaleString()}
+                        </td>
+                        <td>
+                          <StatusBadge status={h.status} />
+                        </td>
+                        <td>{h.detail ?? ''}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </Card>
+            </div>
+            <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
+              {m.body === null ? (
+                <p class="muted">Not rendered yet (or SALVO_KEEP_BODY is 0).</p>
+              ) : m.channel === 'email' && looksLikeHtml(m.body) ? (
+                <HtmlFrame html={m.body} title="message body" />
+              ) : (
+                <pre class="text-body">{m.body}</pre>
+              )}
+              {m.attachments.length > 0 && (
+                <p>
+                  Attachments: {m.attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}
+                </p>
+              )}
+            </Card>
+            <div class="grid2">
+              <Card title="content">
+                <Json value={m.content} />
+              </Card>
+              <Card title="custom_data">
+                <Json value={m.custom_data} />
+              </Card>
+            </div>
+          </>
+        )}
+      </Load>
+    </Page>
+  );
+}

@@ -1,0 +1,90 @@
+/** Overview: messages of the last hour and day by channel, the queue, recent launches; refreshed every 5 s. */
+import { useState } from 'preact/hooks';
+import { CHANNELS, type Counts, call, type Launch, type Stats } from '../api.ts';
+import { Card, duration, Load, Page } from '../components.tsx';
+import { useCampaigns, useLoad } from '../hooks.ts';
+import { href } from '../router.ts';
+import { LaunchTable } from './launches.tsx';
+
+const REFRESH_MS = 5000;
+
+function WindowTable({ title, counts }: { title: string; counts: Record<string, Counts> }) {
+  const columns = ['sent', 'delivered', 'undelivered', 'failed', 'skipped', 'queued', 'waiting', 'sending'] as const;
+  return (
+    <Card title={title}>
+      <table class="table compact">
+        <thead>
+          <tr>
+            <th>Channel</th>
+            {columns.map((c) => (
+              <th class="num">{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {CHANNELS.map((ch) => (
+            <tr>
+              <td>{ch}</td>
+              {columns.map((c) => (
+                <td class={`num ${counts[ch]?.[c] && (c === 'failed' || c === 'undelivered' ? 'bad' : c === 'sent' || c === 'delivered' ? 'good' : '')}`}>
+                  <a href={href('messages', { channel: ch, status: c })}>{counts[ch]?.[c] ?? 0}</a>
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}
+
+export function OverviewPage() {
+  const [auto, setAuto] = useState(true);
+  const refresh = auto ? REFRESH_MS : 0;
+  const stats = useLoad(async () => (await call<Stats>('messages/stats')).data, [], refresh);
+  const launches = useLoad(async () => (await call<Launch[]>('launches/list', { limit: 10 })).data, [], refresh);
+  const campaigns = useCampaigns();
+  return (
+    <Page
+      title="Overview"
+      actions={
+        <label class="inline">
+          <input type="checkbox" checked={auto} onChange={(e) => setAuto(e.currentTarget.checked)} /> auto-refresh (5 s)
+        </label>
+      }
+    >
+      <Load loaded={stats}>
+        {(s) => (
+          <>
+            <div class="tiles">
+              <div class="tile">
+                <div class="tile-value">{s.queue.queued}</div>
+                <div class="tile-label">queued now</div>
+              </div>
+              <div class="tile">
+                <div class="tile-value">{s.queue.waiting}</div>
+                <div class="tile-label">waiting to retry</div>
+              </div>
+              <div class="tile">
+                <div class="tile-value">{s.queue.sending}</div>
+                <div class="tile-label">sending</div>
+              </div>
+              <div class="tile">
+                <div class="tile-value">{s.queue.oldest_queued_seconds === null ? '–' : duration(s.queue.oldest_queued_seconds)}</div>
+                <div class="tile-label">oldest queued</div>
+              </div>
+            </div>
+            <div class="grid2">
+              <WindowTable title="Last hour" counts={s.last_hour} />
+              <WindowTable title="Last 24 hours" counts={s.last_day} />
+            </div>
+            <p class="muted small">Messages made in each window, by their status now. Updated {new Date(s.time).toLocaleTimeString()}.</p>
+          </>
+        )}
+      </Load>
+      <Card title="Recent launches">
+        <Load loaded={launches}>{(list) => <LaunchTable launches={list} campaigns={campaigns.value ?? []} />}</Load>
+      </Card>
+    </Page>
+  );
+}
