@@ -2,7 +2,7 @@
  * `npm run bench` runs the scenarios of docs/performance.md on SQLite (and on PostgreSQL when
  * SALVO_BENCH_PG_URL is set), each against a baseline measured in the same run, prints a line per
  * figure ending with the ratio, and writes bench/results/latest.json. `-- --quick` runs small sizes
- * in under a minute; `-- --only A,C` picks scenarios (M, many processes, runs on PostgreSQL only); `-- --store postgres` runs one store. The soak (S, 10 minutes; 2 with --quick) runs
+ * in under a minute; `-- --only A,C` picks scenarios (N, many processes, runs on PostgreSQL only); `-- --store postgres` runs one store. The soak (S, 10 minutes; 2 with --quick) runs
  * only when named: `-- --only S`.
  */
 import { writeFileSync } from 'node:fs';
@@ -73,7 +73,7 @@ for (const kind of kinds) {
     if (wants('C')) show(await fanout(w, sink));
     await dropWorld(w);
   }
-  if (wants('M') && kind === 'postgres') {
+  if (wants('N') && kind === 'postgres') {
     const w = await createWorld(kind, SIZE.acceptProfiles, pg);
     show(await scaleOut(w, sink, { seconds: SIZE.acceptSeconds * 2, connections: 50, oneByOne: SIZE.instantCount }));
     await dropWorld(w);

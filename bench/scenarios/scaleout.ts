@@ -1,5 +1,5 @@
 /**
- * M. many processes on one PostgreSQL database: 2 `salvo serve` (API only, SALVO_WORKERS=0) and 2
+ * N. many processes on one PostgreSQL database: 2 `salvo serve` (API only, SALVO_WORKERS=0) and 2
  * `salvo worker`, the trigger load of A split over both serves, one worker SIGKILLed halfway. Every
  * launch answered with success must reach the sink; what the killed worker had in flight may arrive
  * twice (at most its 8 sends). Throughput against one `salvo serve` (API and delivery) in the same run.
@@ -65,18 +65,18 @@ export async function scaleOut(w: World, sink: Sink, o: { seconds: number; conne
   const wake = percentile(spans, 50);
   return [
     {
-      scenario: 'M', store: w.kind, name: '2 serve + 2 worker accept throughput', value: rps, unit: 'req/s',
+      scenario: 'N', store: w.kind, name: '2 serve + 2 worker accept throughput', value: rps, unit: 'req/s',
       baseline: { value: single.rps, unit: 'req/s', what: 'one salvo serve, same load' }, ratio: rps / single.rps,
       note: `p99 ${Math.round(p99)} ms (one process: ${Math.round(single.p99)} ms); ${loads.reduce((a, r) => a + r.errors + r.non2xx, 0)} errors or non-2xx`,
     },
     {
-      scenario: 'M', store: w.kind, name: 'worker SIGKILLed halfway: delivered', value: delivered, unit: 'launches',
+      scenario: 'N', store: w.kind, name: 'worker SIGKILLed halfway: delivered', value: delivered, unit: 'launches',
       baseline: { value: answered.size, unit: 'accepted', what: 'success answers of both serves' },
       ratio: delivered / Math.max(1, answered.size), target: `none lost; duplicates <= the killed worker's in-flight (${WORKER_CONCURRENCY})`,
       met: lost === 0 && duplicates <= WORKER_CONCURRENCY, note: `lost ${lost}, duplicates ${duplicates} (SALVO_LEASE_SECONDS=5)`,
     },
     {
-      scenario: 'M', store: w.kind, name: 'accept at one process to sent by another, p50', value: wake, unit: 'ms',
+      scenario: 'N', store: w.kind, name: 'accept at one process to sent by another, p50', value: wake, unit: 'ms',
       baseline: { value: POLL_MS / 2, unit: 'ms', what: `half the poll interval (SALVO_POLL_MS=${POLL_MS}), the mean wait without a wake-up` },
       ratio: wake / 20, target: '<= 20 ms (commit to claim, bounded by accept to sent)', met: wake <= 20,
       note: `p99 ${percentile(spans, 99)} ms over ${spans.length} triggers sent one at a time`,
