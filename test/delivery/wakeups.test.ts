@@ -36,16 +36,26 @@ describe('wake-ups across processes on postgres', { skip: PG_URL ? false : 'need
     worker.stdout!.on('data', (c) => (workerOut += c));
     worker.stderr!.on('data', (c) => (workerOut += c));
     // The worker LISTENs once its loops start: its listening connection shows the LISTEN in pg_stat_activity.
+    await listener();
+  });
+
+  /** The backend pid of the worker's LISTEN connection, once there is one (other than `not`). */
+  const listener = async (not?: number) => {
     const sql = postgres(PG_URL!, { max: 1, onnotice: () => {} });
     try {
-      await eventually(async () => {
-        const rows = await sql`SELECT 1 FROM pg_stat_activity WHERE query ILIKE ${`listen%salvo_wake:${schema}%`} AND pid <> pg_backend_pid()`;
-        return rows.length > 0;
+      return await eventually(async () => {
+        const [row] = await sql`SELECT pid FROM pg_stat_activity WHERE query ILIKE ${`listen%salvo_wake:${schema}%`} AND pid <> pg_backend_pid() AND pid <> ${not ?? 0}`;
+        return row?.pid as number | undefined;
       }, 30_000, `the worker to LISTEN (its output: ${workerOut})`);
     } finally {
       await sql.end();
     }
-  });
+  };
+
+  const launchAndReceive = async (profile: string, to: string) => {
+    ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, matching: 'profile_id', profile_id: profile }));
+    await eventually(async () => smtp.received.some((m) => m.to.includes(to)), POLL_MS / 3, `the mail to ${to}, sent by the worker process (its output: ${workerOut})`);
+  };
 
   after(async () => {
     worker?.kill('SIGTERM');
@@ -55,7 +65,20 @@ describe('wake-ups across processes on postgres', { skip: PG_URL ? false : 'need
 
   it('a worker elsewhere sends a launch at once, not at its next poll', async () => {
     // The worker polled at start and after its LISTEN; its next poll is POLL_MS away.
-    ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, matching: 'profile_id', profile_id: shop.profiles.john }));
-    await eventually(async () => smtp.received.some((m) => m.to.includes('john@example.com')), POLL_MS / 3, `the mail, sent by the worker process (its output: ${workerOut})`);
+    await launchAndReceive(shop.profiles.john, 'john@example.com');
+  });
+
+  it('LISTENs again after its connection is cut, and still wakes at once', async () => {
+    const pid = await listener();
+    const sql = postgres(PG_URL!, { max: 1, onnotice: () => {} });
+    try {
+      await sql`SELECT pg_terminate_backend(${pid})`;
+    } finally {
+      await sql.end();
+    }
+    await listener(pid);
+    // The reconnect itself wakes the loops once (what was missed meanwhile): the second launch can only be NOTIFY's.
+    await launchAndReceive(shop.profiles.ann, 'ann@example.com');
+    await launchAndReceive(shop.profiles.bob, 'bob@example.com');
   });
 });
