@@ -45,6 +45,8 @@ export interface Config {
   keepBody: number;
   /** How long a trigger request's answer is kept to answer its repeats; 0 turns deduplication off. */
   dedupHours: number;
+  /** How long a dry run may read a custom_request audience before answering what it counted (complete: false); 0 reads one page. */
+  dryRunMs: number;
   /** Where v1.0 trigger links point (call_url), e.g. a tracking domain. */
   publicUrl: string;
   /** The mailer thread's heap in MB: a message that needs more kills the thread (replaced), never the process. */
@@ -69,6 +71,18 @@ export interface Config {
   providerDefaults: ProviderDefaults;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
+  webhooks: WebhookSettings;
+}
+
+interface WebhookSettings {
+  /** An endpoint's answer must come within this long to count (2xx) as delivered. */
+  timeoutMs: number;
+  /** Deliveries posted at once by this process. */
+  concurrency: number;
+  /** An endpoint failing every attempt for this long is disabled. */
+  disableAfterMs: number;
+  /** Refuse endpoints whose host is (or resolves to) a loopback, private or link-local address. */
+  denyPrivate: boolean;
 }
 
 export interface SmtpTls {
@@ -220,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollMs: integer(env, 'SALVO_POLL_MS', 250, 10, 60_000),
     keepBody: integer(env, 'SALVO_KEEP_BODY', 65_536, 0, 10_000_000),
     dedupHours: integer(env, 'SALVO_DEDUP_HOURS', 24, 0, 24 * 365),
+    dryRunMs: integer(env, 'SALVO_DRY_RUN_SECONDS', 20, 0, 3600) * 1000,
     publicUrl: publicUrl(env),
     mailerHeapMb: integer(env, 'SALVO_MAILER_HEAP_MB', 128, 16, 4096),
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
@@ -235,6 +250,12 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: env.SALVO_METRICS_TOKEN || null,
     providerDefaults: providerDefaults(env),
     smppTimeoutMs: integer(env, 'SALVO_SMPP_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
+    webhooks: {
+      timeoutMs: integer(env, 'SALVO_WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
+      concurrency: integer(env, 'SALVO_WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      disableAfterMs: integer(env, 'SALVO_WEBHOOK_DISABLE_AFTER_HOURS', 72, 1, 24 * 365) * 3_600_000,
+      denyPrivate: flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false),
+    },
   };
 }
 

@@ -2,7 +2,8 @@
 import { badRequest } from './errors.ts';
 import { RENDER_LIMITS, RenderBudget, renderTemplate, type RenderContext, type RenderLimits } from './template/render.ts';
 import { compileTemplate } from './templates.ts';
-import type { Campaign, Resource, Subscription, Template } from './types.ts';
+import { profileDocument, subscriptionView } from './profile.ts';
+import type { Campaign, CampaignContent, Profile, Resource, Subscription, Template } from './types.ts';
 
 interface Address {
   email: string;
@@ -35,14 +36,32 @@ interface PushMessage {
 }
 export type RenderedMessage = EmailMessage | SmsMessage | PushMessage;
 
+/** What a template sees for one recipient: the profile (with the message's own field values), the launch's content, the subscriptions. */
+export function renderContextOf(profile: Profile, overrides: Record<string, unknown> | null, apicontent: Record<string, unknown>, to: Subscription, subscriptions: Subscription[]): RenderContext {
+  return {
+    lead: { ...profileDocument(profile), ...overrides },
+    apicontent,
+    subscription: subscriptionView(to),
+    subscriptions: subscriptions.map(subscriptionView),
+  };
+}
+
 /**
- * Renders every field of the message; one step budget is shared by all of them, the output limit
+ * Renders every field of the message with `content` (the message's A/B variant: its template's
+ * overrides); one step budget is shared by all of them, one step budget is shared by all of them, the output limit
  * applies to each. Throws RenderLimitError (template/render.ts) past `limits`.
  */
-export function renderMessage(template: Template, campaign: Campaign, resource: Resource, to: Subscription, ctx: RenderContext, limits: RenderLimits = RENDER_LIMITS): RenderedMessage {
+export function renderMessage(
+  template: Template,
+  content: CampaignContent,
+  campaign: Campaign,
+  resource: Resource,
+  to: Subscription,
+  ctx: RenderContext,
+  limits: RenderLimits = RENDER_LIMITS,
+): RenderedMessage {
   const budget = new RenderBudget(limits);
   const render = (src: string | undefined, ctx: RenderContext, html = false) => (src === undefined ? undefined : renderTemplate(compileTemplate(src), ctx, { html, budget }));
-  const content = campaign.content[0] ?? { message_id: template.id };
   if (campaign.send_channel === 'email') {
     const t = template.channels.email;
     const sender = resource.email;

@@ -199,6 +199,8 @@ export type TriggerType = (typeof TRIGGER_TYPES)[number];
 /** One message of a campaign: the template and the keys that override it. */
 export interface CampaignContent {
   message_id: number;
+  /** A/B content: this variant's share among the campaign's variants (a positive integer; 1 when absent). */
+  weight?: number;
   subject?: string;
   from_email?: string;
   from_name?: string;
@@ -294,6 +296,9 @@ export interface Message {
   overrides: Record<string, unknown> | null;
   /** A batch item's own custom_data; the launch's otherwise. */
   custom_data: Record<string, unknown> | null;
+  /** A/B content: the index in the campaign's content of the variant this message gets, and its template; null before A/B content. */
+  variant: number | null;
+  template_id: number | null;
   subject: string | null;
   body: string | null;
   created_at: number;
@@ -317,6 +322,8 @@ export type NewMessage = Pick<
   | 'next_attempt_at'
   | 'overrides'
   | 'custom_data'
+  | 'variant'
+  | 'template_id'
 >;
 
 const TASK_STATES = ['queued', 'running', 'done', 'failed'] as const;

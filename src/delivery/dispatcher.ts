@@ -12,24 +12,19 @@ import { hostname } from 'node:os';
 import type { Attachment } from '../core/attachments.ts';
 import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
-import { renderMessage, type RenderedMessage } from '../core/message.ts';
+import type { RenderedMessage } from '../core/message.ts';
 import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
-import { profileDocument, subscriptionView } from '../core/profile.ts';
-import { NO_PROVIDER_DEFAULTS, withProviderDefaults } from '../core/resource-settings.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { BackgroundLoop } from '../support/background-loop.ts';
+import { ComposeError, composeMessage } from '../engine/compose.ts';
+import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A message that cannot be composed (its campaign, template or profile is gone): no retry helps. */
-class ComposeError extends Error {
-  readonly uncomposable = true;
-}
 
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
@@ -57,8 +52,6 @@ function failureText(e: unknown): string {
   return `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)}`.slice(0, 1000);
 }
 
-/** Waits for a store that failed: from 100 ms doubling to 5 s. */
-const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
 
 interface Claimed {
   message: Message;
@@ -212,25 +205,9 @@ export class Dispatcher extends BackgroundLoop {
     const { catalog } = this.d;
     const campaign = await catalog.campaign(m.campaign_id);
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
-    const [template, stored, launch] = await Promise.all([
-      catalog.template(campaign.content[0].message_id),
-      catalog.resource(campaign.resource_id),
-      catalog.launch(m.launch_id),
-    ]);
-    if (!template || !stored || !launch) throw new ComposeError(`the template, resource or launch of campaign ${campaign.id} no longer exists`);
-    const resource = withProviderDefaults(stored, this.d.config.providerDefaults ?? NO_PROVIDER_DEFAULTS);
-    const ctx = {
-      lead: { ...profileDocument(profile), ...m.overrides },
-      apicontent: launch.content,
-      subscription: subscriptionView(to),
-      subscriptions: subscriptions.map(subscriptionView),
-    };
-    let rendered: RenderedMessage;
-    try {
-      rendered = renderMessage(template, campaign, resource, to, ctx, this.d.config.renderLimits);
-    } catch (e) {
-      throw new ComposeError(`rendering failed: ${(e as Error).message}`);
-    }
+    const launch = await catalog.launch(m.launch_id);
+    if (!launch) throw new ComposeError(`launch ${m.launch_id} of campaign ${campaign.id} no longer exists`);
+    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, { limits: this.d.config.renderLimits, providerDefaults: this.d.config.providerDefaults });
     const attachments = m.channel === 'email' ? await catalog.attachmentsOf(launch.id) : [];
     return { rendered, attachments, resource };
   }
@@ -281,6 +258,7 @@ export class Dispatcher extends BackgroundLoop {
       }
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
+      if (outcome.status === 'failed' && isHardBounce(e as FailureFacts)) outcome.bounced = true;
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (m.subscription_id !== null) {
         if (config.hardBounce && isHardBounce(e as FailureFacts)) await this.markSubscription(m, 'hardbounced');

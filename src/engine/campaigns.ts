@@ -5,6 +5,7 @@ import { randomHex } from '../core/ids.ts';
 import { checkQuery } from '../core/mongo-query.ts';
 import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
+import { MAX_VARIANTS, MAX_WEIGHT } from '../core/variants.ts';
 import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
@@ -30,9 +31,14 @@ const EMAIL_OVERRIDES = ['subject', 'from_email', 'from_name', 'replyto_email', 
 
 /** The keys of a content item that override the template, checked as the template's own would be. */
 function checkContent(content: CampaignContent[], channel: Channel): CampaignContent[] {
-  if (content.length !== 1) throw badRequest('content must hold exactly one message ({message_id, ...}); A/B splits are not supported');
+  if (content.length === 0) throw badRequest('content must hold at least one message ({message_id, ...})');
+  if (content.length > MAX_VARIANTS) throw badRequest(`content holds at most ${MAX_VARIANTS} variants (A/B content), not ${content.length}`);
   return content.map((c, i) => {
     const out: CampaignContent = { message_id: c.message_id };
+    if (c.weight !== undefined) {
+      if (!Number.isInteger(c.weight) || c.weight < 1 || c.weight > MAX_WEIGHT) throw badRequest(`content[${i}].weight must be a positive integer (at most ${MAX_WEIGHT})`);
+      out.weight = c.weight;
+    }
     for (const key of EMAIL_OVERRIDES) {
       const v = c[key];
       if (v === undefined) continue;

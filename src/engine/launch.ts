@@ -54,6 +54,9 @@ export async function campaignDatabase(catalog: Catalog, c: Campaign): Promise<D
   return db;
 }
 
+/** Whether a launch's content passes the campaign's content_filter (a launch that does not sends nothing). */
+export const contentMatches = (c: Campaign, content: Record<string, unknown>) => !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);
+
 const summary = (rows: NewMessage[]) => {
   const queued = rows.filter((r) => r.status !== 'skipped').length;
   const reasons = [...new Set(rows.filter((r) => r.skip_reason).map((r) => r.skip_reason))];
@@ -104,7 +107,7 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
 
-  if (campaign.content_filter && !compileQuery(campaign.content_filter, 'content_filter')(p.content)) {
+  if (!contentMatches(campaign, p.content)) {
     const launch = await deps.store.transaction(async (tx) => {
       const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
       await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);

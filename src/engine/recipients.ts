@@ -1,6 +1,7 @@
 /** Message rows for a launch's profiles: the subscription each message goes to, or why it is skipped. */
 import { SKIP, chooseSubscription, type SubscriptionFilter } from '../core/choose.ts';
 import type { Campaign, NewMessage, Profile } from '../core/types.ts';
+import { chooseVariant } from '../core/variants.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 
 /** Queue priorities: one API trigger overtakes a fan-out, which overtakes a batch task. */
@@ -33,6 +34,8 @@ export async function messagesFor(
     const choice = recent.has(p.id) ? { skip: SKIP.recentlySent } : chooseSubscription(p, byProfile.get(p.id) ?? [], campaign, filter);
     const sub = 'subscription' in choice ? choice.subscription : null;
     const delayed = sub !== null && o.notBefore !== undefined && o.notBefore > o.now;
+    // Chosen now, not at send time, so the record and campaigns/stats are exact before anything is sent.
+    const variant = chooseVariant(campaign.content, campaign.id, p.id);
     return {
       campaign_id: campaign.id,
       profile_id: p.id,
@@ -45,6 +48,8 @@ export async function messagesFor(
       next_attempt_at: delayed ? o.notBefore! : o.now,
       overrides: o.overrides?.get(p.id) ?? null,
       custom_data: o.customData?.get(p.id) ?? null,
+      variant,
+      template_id: campaign.content[variant]?.message_id ?? null,
     };
   });
 }

@@ -6,11 +6,10 @@
  */
 import { badRequest, isApiError, isStoreUnavailable } from '../core/errors.ts';
 import type { LaunchParams } from '../core/launch-request.ts';
-import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Launch, Task } from '../core/types.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
-import { campaignDatabase, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
+import { campaignDatabase, contentMatches, launchableCampaign, writeLaunch, type Launching } from './launch.ts';
 import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
@@ -30,10 +29,24 @@ export interface TaskDeps extends Omit<Launching, 'store'> {
   store: TaskAreas & Transactions<TaskAreas>;
 }
 
-const processItems = (kind: BatchKind, tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
+export const processItems = (kind: BatchKind, tx: BatchAreas, ctx: BatchContext, items: unknown[], offset: number, now: number): Promise<ChunkOutcome> =>
   kind === 'start_batch' ? startItems(tx, ctx, items, offset, now) : importItems(tx, ctx, items, offset, now);
 
-const contentMatches = (c: Campaign, content: Record<string, unknown>) => !c.content_filter || compileQuery(c.content_filter, 'content_filter')(content);
+export interface BatchOptions {
+  priority?: number;
+  notBefore?: number;
+  dbId?: unknown;
+}
+
+/** The campaign a batch launches and what its items share; whole-request problems are refused here. */
+export async function prepareBatch(deps: Pick<TaskDeps, 'catalog'>, kind: BatchKind, campaignId: number, body: Record<string, unknown>, o: BatchOptions): Promise<{ campaign: Campaign; ctx: BatchContext }> {
+  const campaign = await launchableCampaign(deps.catalog, campaignId);
+  if (o.dbId !== undefined && Number(o.dbId) !== campaign.db_id) {
+    throw badRequest(`db_id ${o.dbId} is not the database of campaign ${campaign.id} (it is ${campaign.db_id})`);
+  }
+  const ctx = { ...batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', o.priority ?? PRIORITY.batch), notBefore: o.notBefore };
+  return { campaign, ctx };
+}
 
 /** A whole batch in one transaction: answers the launch and a result per item. */
 export async function runBatch(
@@ -43,14 +56,10 @@ export async function runBatch(
   body: Record<string, unknown>,
   items: unknown[],
   p: LaunchContent,
-  o: { priority?: number; notBefore?: number; dbId?: unknown } = {},
+  o: BatchOptions = {},
 ): Promise<{ launch: Launch; results: BatchResult[] }> {
   const now = Date.now();
-  const campaign = await launchableCampaign(deps.catalog, campaignId);
-  if (o.dbId !== undefined && Number(o.dbId) !== campaign.db_id) {
-    throw badRequest(`db_id ${o.dbId} is not the database of campaign ${campaign.id} (it is ${campaign.db_id})`);
-  }
-  const ctx = { ...batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', o.priority ?? PRIORITY.batch), notBefore: o.notBefore };
+  const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
   const filtered = !contentMatches(campaign, p.content);
   const result = await deps.store.transaction(async (tx) => {
     if (filtered) {

@@ -11,6 +11,8 @@
  * process that died, and the next repeat runs instead of waiting for an answer that will never come.
  * The embedded SQLite store serves from one process, so there a marker last renewed before this
  * process started is abandoned at once (a repeat right after a crash and restart runs at once).
+ *
+ * Dry runs (`dry_run: true`) are not deduplicated: each runs, and its answer is not kept.
  */
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import { createHash } from 'node:crypto';
@@ -41,6 +43,8 @@ function keyOf(req: FastifyRequest): string | null {
   if (req.method === 'GET') return null; // a link opened again is a new trigger unless it says otherwise
   return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}`).digest('hex');
 }
+
+const isDryRun = (body: unknown) => typeof body === 'object' && body !== null && (body as { dry_run?: unknown }).dry_run === true;
 
 /** The claims this process holds, renewed together while any is held. */
 class HeldClaims {
@@ -87,6 +91,9 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
   const abandonedBefore = (now: number) => (store.dialect === 'sqlite' ? Math.max(now - ABANDONED_MS, startedAt) : now - ABANDONED_MS);
 
   const claim = async (req: FastifyRequest, reply: FastifyReply) => {
+    // A dry run stores nothing, its answer included: it neither claims a key nor is answered from one
+    // (a real call's stored answer is not what a dry run asks for, whatever its Request-ID).
+    if (isDryRun(req.body)) return;
     const key = keyOf(req);
     if (key === null) return;
     log ??= req.log;

@@ -89,8 +89,8 @@ describe('render limits', () => {
     const ctx = context({ items: Array.from({ length: 2000 }, (_, i) => i) });
     const limits = { steps: 10_000, outputChars: RENDER_LIMITS.outputChars };
     const one = { ...template, channels: { email: { subject: 'hi', html: loop(2) } } };
-    assert.equal((renderMessage(one, campaign, resource, to, ctx, limits) as { html: string }).html, '!');
-    assert.throws(() => renderMessage(template, campaign, resource, to, ctx, limits), (e: unknown) => e instanceof RenderLimitError && e.message === 'template takes more than 10000 steps (loops, jsonpath and comparisons)');
-    assert.equal(renderMessage(template, campaign, resource, to, ctx).channel, 'email');
+    assert.equal((renderMessage(one, { message_id: 1 }, campaign, resource, to, ctx, limits) as { html: string }).html, '!');
+    assert.throws(() => renderMessage(template, { message_id: 1 }, campaign, resource, to, ctx, limits), (e: unknown) => e instanceof RenderLimitError && e.message === 'template takes more than 10000 steps (loops, jsonpath and comparisons)');
+    assert.equal(renderMessage(template, { message_id: 1 }, campaign, resource, to, ctx).channel, 'email');
   });
 });

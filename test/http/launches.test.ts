@@ -90,7 +90,7 @@ for (const kind of STORE_KINDS) {
       const old = await store.insertLaunch({ campaign_id: shop.campaigns.email, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, twoHoursAgo);
       await store.insertMessages(
         old.id,
-        [{ campaign_id: shop.campaigns.email, profile_id: shop.profiles.bob, subscription_id: null, channel: 'email', address: 'bob@example.com', status: 'failed', skip_reason: null, priority: 100, next_attempt_at: twoHoursAgo, overrides: null, custom_data: null }],
+        [{ campaign_id: shop.campaigns.email, profile_id: shop.profiles.bob, subscription_id: null, channel: 'email', address: 'bob@example.com', status: 'failed', skip_reason: null, priority: 100, next_attempt_at: twoHoursAgo, overrides: null, custom_data: null, variant: null, template_id: null }],
         twoHoursAgo,
       );
       const stats = ok(await s.call('messages/stats')).data;

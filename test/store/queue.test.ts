@@ -29,7 +29,7 @@ for (const kind of STORE_KINDS) {
     const queue = async (priorities: number[], status: NewMessage['status'] = 'queued', nextAttemptAt = now): Promise<number[]> => {
       const rows: NewMessage[] = priorities.map((priority) => ({
         campaign_id: campaign, profile_id: `p${++n}`, subscription_id: null, channel: 'email', address: `p${n}@example.com`, status, skip_reason: null,
-        priority, next_attempt_at: nextAttemptAt, overrides: null, custom_data: null,
+        priority, next_attempt_at: nextAttemptAt, overrides: null, custom_data: null, variant: null, template_id: null,
       }));
       await store.insertMessages(launch, rows, now);
       const listed = await store.listMessages({ launch_id: launch }, null, 1000);

@@ -27,7 +27,7 @@ for (const kind of STORE_KINDS) {
     async function messages(statuses: NewMessage['status'][]): Promise<number[]> {
       const rows: NewMessage[] = statuses.map((status, i) => ({
         campaign_id: campaign, profile_id: `p${i}`, subscription_id: null, channel: 'email', address: `p${i}@example.com`, status, skip_reason: null,
-        priority: 1, next_attempt_at: now - 1000 * i, overrides: null, custom_data: null,
+        priority: 1, next_attempt_at: now - 1000 * i, overrides: null, custom_data: null, variant: null, template_id: null,
       }));
       await store.insertMessages(launch, rows, now);
       const ids = (await store.listMessages({ launch_id: launch }, null, 1000)).map((m) => m.id).sort((a, b) => a - b);

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError, badRequest } from '../../core/errors.ts';
 import { decodeAttachments } from '../../core/attachments.ts';
 import type { BatchResult } from '../../engine/batch.ts';
+import { dryRunBatch, type DryRunLimits } from '../../engine/dry-run.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import { PRIORITY } from '../../engine/recipients.ts';
 import { createTask, runBatch, taskView, type BatchKind } from '../../engine/tasks.ts';
@@ -64,10 +65,12 @@ function delayOf(t: unknown): number {
   return ms;
 }
 
-export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { batchBodyLimit: number; attachLimit: number; contentLimit: number }, hooks: Hooks): void {
+export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { batchBodyLimit: number; attachLimit: number; contentLimit: number } & DryRunLimits, hooks: Hooks): void {
   const batch = (kind: BatchKind, asTask: boolean) => async (body: Body, _req: unknown, reply: { header: (k: string, v: string) => unknown }) => {
     const campaignId = campaignIdOf(body);
     const p = contentOf(body, limits);
+    // A dry run stores nothing, so there is no task to follow: the _task forms answer the dry run at once.
+    if (body.dry_run === true) return { data: await dryRunBatch(deps, kind, campaignId, body, body.data, p, limits) };
     if (asTask) return { data: { task_id: (await createTask(deps, kind, campaignId, body, body.data, p)).id } };
     const { launch, results } = await runBatch(deps, kind, campaignId, body, body.data, p);
     reply.header('Launch-Id', String(launch.id));
@@ -117,11 +120,9 @@ export function batchRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { ba
       const rootName = body.matching === 'custom' ? 'field_value' : ((body.matching as string | undefined) ?? 'email');
       const item = { data: body.data, custom_data: undefined, match_value: body[rootName] };
       const delay = delayOf(body.timeout);
-      const { launch, results } = await runBatch(deps, 'import_and_start_batch', campaignId, { ...body, data: [item] }, [item], p, {
-        priority: PRIORITY.trigger,
-        notBefore: delay ? Date.now() + delay : undefined,
-        dbId: body.db_id,
-      });
+      const o = { priority: PRIORITY.trigger, notBefore: delay ? Date.now() + delay : undefined, dbId: body.db_id };
+      if (body.dry_run === true) return { data: await dryRunBatch(deps, 'import_and_start_batch', campaignId, { ...body, data: [item] }, [item], p, limits, o) };
+      const { launch, results } = await runBatch(deps, 'import_and_start_batch', campaignId, { ...body, data: [item] }, [item], p, o);
       reply.header('Launch-Id', String(launch.id));
       const [r] = results;
       if ('error' in r) throw new ApiError(r.error as ApiError['code'], r.error_text.replace(/^data\[0\]: /, ''));

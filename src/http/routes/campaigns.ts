@@ -1,4 +1,4 @@
-/** campaigns/triggers/add|get|list|update and campaigns/activate|deactivate|get_status|log_v2. */
+/** campaigns/triggers/add|get|list|update and campaigns/activate|deactivate|get_status|log_v2|stats. */
 import type { FastifyInstance } from 'fastify';
 import { CHANNELS, TRIGGER_TYPES } from '../../core/types.ts';
 import type { Campaign } from '../../core/types.ts';
@@ -7,13 +7,17 @@ import type { Catalog } from '../../engine/catalog.ts';
 import { iso } from '../../support/time.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { anyObject, array, bool, id, int, name, object, str, toId } from '../schemas.ts';
+import { anyObject, array, bigId, bool, id, int, name, object, str, toId } from '../schemas.ts';
+
+import { MAX_VARIANTS, variantStats } from '../../core/variants.ts';
+import { notFound } from '../../core/errors.ts';
 
 const V = '/api/v1.1';
 
 const contentItem = object(
   {
     message_id: { type: 'integer', minimum: 1, maximum: 2_147_483_647, description: 'Template id' },
+    weight: { type: 'integer', description: "A/B content: this variant's share (a positive integer; default 1)" },
     subject: str('Overrides the template subject (template language)', 10_000),
     from_email: str('Overrides the sender address', 254),
     from_name: str('Overrides the sender name', 255),
@@ -30,7 +34,7 @@ const campaignProperties = {
   send_channel: { type: 'string', enum: [...CHANNELS], description: 'Channel; fixed after creation' },
   resource_id: id('Resource the campaign sends from'),
   db_id: id('Profile database the campaign reaches (shown as list_id too)'),
-  content: array(contentItem, 'The message: [{message_id, ...overrides}]', 1),
+  content: array(contentItem, 'The message: [{message_id, ...overrides}], or up to 10 A/B variants [{message_id, weight, ...overrides}]', MAX_VARIANTS),
   skip_minutes: int('Skip a profile that got this campaign within so many minutes (0: never skip)', 0, 525_600),
   subid: str('Free label carried to messages', 255),
   unconditional_sending: bool('Send even to subscriptions that are not subscribed'),
@@ -115,6 +119,18 @@ export function campaignRoutes(app: FastifyInstance, store: Store, catalog: Cata
       const c = await loadCampaign(store, toId(body.id));
       const rows = await store.listCampaignLog(c.id, body.limit ?? 100);
       return { data: rows.map((r) => ({ level: r.level, message: r.message, time: iso(r.time) })) };
+    },
+  });
+  method<{ id: Id; launch_id?: number }>(app, `${V}/campaigns/stats`, 'campaigns', {
+    summary: "A campaign's messages (or one launch's) counted by A/B variant and status",
+    description: 'Answers {total, variants: [{variant, message_id, weight, total, statuses: {queued, sent, failed, skipped, ...}}]}. The variant of each message is chosen when the message is made, so counts are exact before sending.',
+    body: object({ id: id('Campaign id'), launch_id: bigId('Only this launch (the Launch-Id header of a start)') }, ['id']),
+    handler: async (body) => {
+      const c = await loadCampaign(store, toId(body.id));
+      const launchId = body.launch_id ?? null;
+      if (launchId !== null && (await store.getLaunch(launchId))?.campaign_id !== c.id) throw notFound(`launch ${launchId} of campaign ${c.id} not found`);
+      const variants = variantStats(c.content, await store.countMessagesByVariant(c.id, launchId));
+      return { data: { campaign_id: c.id, launch_id: launchId, total: variants.reduce((n, v) => n + v.total, 0), variants } };
     },
   });
 }

@@ -24,6 +24,8 @@ const messageView = (m: Message) => ({
   address: m.address,
   status: m.status,
   skip_reason: m.skip_reason,
+  variant: m.variant,
+  template_id: m.template_id,
   attempts: m.attempts,
   last_error: m.last_error,
   next_attempt: m.status === 'waiting' ? iso(m.next_attempt_at) : null,

@@ -2,10 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest, notFound } from '../../core/errors.ts';
 import { parseLaunch, START_MATCHING, type StartBody } from '../../core/launch-request.ts';
+import { dryRunStart, type DryRunLimits } from '../../engine/dry-run.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
 import { method, type MethodSpec } from '../api.ts';
 import { checkContentSize } from '../content-limit.ts';
-import { anyObject, array, id, matchingProperties, object, str, toId } from '../schemas.ts';
+import { anyObject, array, bool, id, matchingProperties, object, str, toId } from '../schemas.ts';
 
 const V = '/api/v1.1';
 
@@ -17,6 +18,7 @@ export const launchProperties = {
     'Files attached to every message of the launch',
     100,
   ),
+  dry_run: bool('true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, filtered, complete}'),
 };
 
 /** The campaign id of a trigger call: `id`, or `trigger_id` as other trigger methods name it. */
@@ -26,8 +28,8 @@ export function campaignIdOf(body: { id?: number | string; trigger_id?: number |
   return toId(raw, body.id !== undefined ? 'id' : 'trigger_id');
 }
 
-export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number; contentLimit: number }, hooks: MethodSpec<unknown>['hooks']): void {
-  method<StartBody & { id?: number | string; trigger_id?: number | string }>(app, `${V}/campaigns/triggers/start`, 'triggers', {
+export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { bodyLimit: number; attachLimit: number; contentLimit: number } & DryRunLimits, hooks: MethodSpec<unknown>['hooks']): void {
+  method<StartBody & { id?: number | string; trigger_id?: number | string; dry_run?: boolean }>(app, `${V}/campaigns/triggers/start`, 'triggers', {
     summary: 'Launch a trigger campaign for one profile (matching) or an audience (custom_request)',
     description:
       'Answers {"data": null, "error": 0, "error_text": "Successful operation"} once the launch and its messages are stored; ' +
@@ -59,7 +61,9 @@ export function triggerRoutes(app: FastifyInstance, deps: LaunchDeps, limits: { 
     handler: async (body, _req, reply) => {
       const campaignId = campaignIdOf(body);
       checkContentSize(body, limits.contentLimit);
-      const result = await startLaunch(deps, campaignId, parseLaunch(body, limits.attachLimit));
+      const params = parseLaunch(body, limits.attachLimit);
+      if (body.dry_run === true) return { data: await dryRunStart(deps, campaignId, params, limits) };
+      const result = await startLaunch(deps, campaignId, params);
       reply.header('Launch-Id', String(result.launch.id));
       if (result.empty) throw notFound(`no profile matches custom_request (launch ${result.launch.id})`);
       return { data: null };

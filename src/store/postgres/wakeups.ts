@@ -9,7 +9,7 @@
 import type { Work } from '../../engine/loops.ts';
 import type { PgDriver } from './driver.ts';
 
-const WORK: readonly Work[] = ['messages', 'launches', 'tasks'];
+const WORK: readonly Work[] = ['messages', 'launches', 'tasks', 'webhooks'];
 /** The most often one process sends a NOTIFY. */
 const NOTIFY_EVERY_MS = 10;
 

@@ -5,6 +5,7 @@ import type { Row, SqlDriver } from '../driver.ts';
 import { campaignQueries } from './campaigns.ts';
 import { MESSAGE_COLUMNS, NEW_MESSAGE_CONFLICT, messageQueries, messageRow } from './messages.ts';
 import { json } from './rows.ts';
+import { anyWebhooks } from './webhooks.ts';
 
 const toLaunch = (r: Row): Launch => ({
   id: r.id as number,
@@ -70,7 +71,8 @@ export function launchQueries(db: SqlDriver): LaunchStore {
     async insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch> {
       // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
       const total = new Set(rows.map((r) => r.profile_id)).size;
-      if (db.dialect === 'sqlite') {
+      // SQLite has no INSERT in a WITH; with webhooks, a skipped message's event is written beside it (insertMessages).
+      if (db.dialect === 'sqlite' || (rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db)))) {
         return db.transaction(async (tx) => {
           const launch = await launchQueries(tx).insertLaunch(l, now, total);
           await messageQueries(tx).insertMessages(launch.id, rows, now);

@@ -7,6 +7,10 @@ import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
+import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
+
+/** What a message.* event reads of the row that changed (store/queries/webhooks.ts writeMessageEvent). */
+const EVENT_COLUMNS = 'id, launch_id, campaign_id, profile_id, channel, address, status, last_error, skip_reason, custom_data';
 
 const toMessage = (r: Row): Message => ({
   id: r.id as number,
@@ -27,6 +31,8 @@ const toMessage = (r: Row): Message => ({
   history: json(r.history),
   overrides: json(r.overrides),
   custom_data: json(r.custom_data),
+  variant: (r.variant as number | null) ?? null,
+  template_id: (r.template_id as number | null) ?? null,
   subject: (r.subject as string | null) ?? null,
   body: (r.body as string | null) ?? null,
   created_at: r.created_at as number,
@@ -60,7 +66,7 @@ export interface QueueStats {
 
 export const MESSAGE_COLUMNS = [
   'launch_id', 'campaign_id', 'profile_id', 'subscription_id', 'channel', 'address', 'status', 'skip_reason', 'priority',
-  'attempts', 'next_attempt_at', 'history', 'overrides', 'custom_data', 'created_at', 'updated_at',
+  'attempts', 'next_attempt_at', 'history', 'overrides', 'custom_data', 'variant', 'template_id', 'created_at', 'updated_at',
 ] as const;
 
 /** A profile already in the launch keeps its message. */
@@ -82,9 +88,18 @@ export const messageRow = (launchId: number | null, m: NewMessage, now: number) 
   history: JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]),
   overrides: m.overrides && JSON.stringify(m.overrides),
   custom_data: m.custom_data && JSON.stringify(m.custom_data),
+  variant: m.variant,
+  template_id: m.template_id,
   created_at: now,
   updated_at: now,
 });
+
+export interface VariantCount {
+  variant: number | null;
+  template_id: number | null;
+  status: MessageStatus;
+  n: number;
+}
 
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
 
@@ -136,6 +151,8 @@ export interface MessageStore {
   /** Newest first; `beforeId` pages on. */
   listMessages(f: MessageFilter, beforeId: number | null, limit: number): Promise<Message[]>;
   countMessagesByStatus(launchId: number): Promise<Record<string, number>>;
+  /** campaigns/stats: a campaign's messages (or one launch's) counted by variant, template and status. */
+  countMessagesByVariant(campaignId: number, launchId: number | null): Promise<VariantCount[]>;
   /**
    * messages/retry: failed messages matching the filter are queued again with a full set of
    * attempts, at most `limit` of them (lowest ids first); last_error is kept and `entry` is added to
@@ -158,11 +175,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
       const final = m.attempts >= maxAttempts;
       const why = final ? `${reason(m.worker)} (gave up after ${m.attempts} attempts)` : reason(m.worker);
       const history = [...json<HistoryEntry[]>(m.history), { status: final ? 'failed' : 'queued', time: now, detail: why }];
-      const changed = await db.run(
-        `UPDATE messages SET status = ?, worker = NULL, lease_until = NULL, last_error = ?, history = ?, updated_at = ?
-         WHERE id = ? AND status = 'sending' AND worker IS NOT DISTINCT FROM ? ${expiredOnly ? 'AND lease_until < ?' : ''}`,
-        [final ? 'failed' : 'queued', why, JSON.stringify(history), now, m.id, m.worker, ...(expiredOnly ? [now] : [])],
-      );
+      const changed = await db.transaction(async (tx) => {
+        const row = await tx.get(
+          `UPDATE messages SET status = ?, worker = NULL, lease_until = NULL, last_error = ?, history = ?, updated_at = ?
+           WHERE id = ? AND status = 'sending' AND worker IS NOT DISTINCT FROM ? ${expiredOnly ? 'AND lease_until < ?' : ''} RETURNING *`,
+          [final ? 'failed' : 'queued', why, JSON.stringify(history), now, m.id, m.worker, ...(expiredOnly ? [now] : [])],
+        );
+        if (row && final) await writeMessageEvent(tx, row, now);
+        return row !== undefined;
+      });
       if (changed && final) failed++;
       else if (changed) requeued++;
     }
@@ -170,7 +191,26 @@ export function messageQueries(db: SqlDriver): MessageStore {
   }
   return {
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
-      return insertRows(db, 'messages', MESSAGE_COLUMNS, rows.map((m) => messageRow(launchId, m, now)), NEW_MESSAGE_CONFLICT);
+      // A message skipped at launch gets its message.skipped event in the same transaction when webhooks
+      // are set up: then row by row (each event needs its row); otherwise all rows in one statement.
+      const hooks = rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db));
+      if (!hooks) return insertRows(db, 'messages', MESSAGE_COLUMNS, rows.map((m) => messageRow(launchId, m, now)), NEW_MESSAGE_CONFLICT);
+      const sql = `INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}) VALUES (${placeholders(MESSAGE_COLUMNS.length)}) ${NEW_MESSAGE_CONFLICT}`;
+      let added = 0;
+      for (const m of rows) {
+        const row = messageRow(launchId, m, now);
+        const params = MESSAGE_COLUMNS.map((c) => row[c]);
+        if (m.status !== 'skipped') {
+          added += await db.run(sql, params);
+          continue;
+        }
+        // Skipped at launch (no subscription, consent): its message.skipped is written with it (the launch's transaction).
+        const stored = await db.get(`${sql} RETURNING *`, params);
+        if (!stored) continue;
+        added++;
+        await writeMessageEvent(db, stored, now);
+      }
+      return added;
     },
 
     async recentRecipients(campaignId: number, profileIds: string[], since: number): Promise<Set<string>> {
@@ -240,14 +280,17 @@ export function messageQueries(db: SqlDriver): MessageStore {
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       const write = async (tx: SqlDriver) => {
-        const changed = await tx.run(
+        const row = await tx.get(
           `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
              subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, provider_message_id = COALESCE(?, provider_message_id),
              worker = NULL, lease_until = NULL, updated_at = ?
-           WHERE id = ? AND worker = ? AND status = 'sending'`,
+           WHERE id = ? AND worker = ? AND status = 'sending' RETURNING ${EVENT_COLUMNS}`,
           [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
             o.status === 'sent' ? now : null, o.provider_message_id ?? null, now, id, worker],
         );
+        const changed = row ? 1 : 0;
+        // A final outcome and its message.* event commit together (the webhooks' transactional outbox).
+        if (row && o.status !== 'waiting') await writeMessageEvent(tx, row, now, o.bounced);
         if (changed === 1 && o.sms_parts?.length) {
           for (const [i, part] of o.sms_parts.entries()) {
             await tx.run(
@@ -258,7 +301,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
         }
         return changed === 1;
       };
-      return o.sms_parts?.length ? db.transaction(write) : write(db);
+      return o.sms_parts?.length || o.status !== 'waiting' ? db.transaction(write) : write(db);
     },
 
     async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
@@ -272,17 +315,21 @@ export function messageQueries(db: SqlDriver): MessageStore {
         if (!m || !['sent', 'delivered', 'undelivered'].includes(m.status)) return { message_id: messageId, status: m?.status ?? 'sent' };
         const status = messageStateOf(states.map((s) => s.state));
         const history = [...json<HistoryEntry[]>(m.history), { status, time: now, detail }];
-        await tx.run('UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ?', [status, JSON.stringify(history), now, messageId]);
+        const row = await tx.get(`UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ? RETURNING ${EVENT_COLUMNS}`, [status, JSON.stringify(history), now, messageId]);
+        // message.delivered (or undelivered) once, when the receipts first settle the message.
+        if (row && status !== m.status && status !== 'sent') await writeMessageEvent(tx, { ...row, last_error: status === 'undelivered' ? detail : row.last_error }, now);
         return { message_id: messageId, status };
       });
     },
 
     async abortQueued(campaignId: number, now: number): Promise<number> {
-      return db.run(
+      const rows = await db.all(
         `UPDATE messages SET status = 'failed', last_error = 'aborted: campaign deactivated with abort_if_running', updated_at = ?
-         WHERE campaign_id = ? AND status IN ('queued', 'waiting')`,
+         WHERE campaign_id = ? AND status IN ('queued', 'waiting') RETURNING ${EVENT_COLUMNS}`,
         [now, campaignId],
       );
+      if (rows.length && (await anyWebhooks(db))) for (const row of rows) await writeMessageEvent(db, row, now);
+      return rows.length;
     },
 
     async getMessage(id: number): Promise<Message | null> {
@@ -321,6 +368,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     },
 
+
+    async countMessagesByVariant(campaignId: number, launchId: number | null): Promise<VariantCount[]> {
+      const rows = await db.all<VariantCount>(
+        `SELECT variant, template_id, status, COUNT(*) AS n FROM messages WHERE campaign_id = ? ${launchId === null ? '' : 'AND launch_id = ?'}
+         GROUP BY variant, template_id, status ORDER BY variant, template_id, status`,
+        launchId === null ? [campaignId] : [campaignId, launchId],
+      );
+      return rows.map((r) => ({ variant: r.variant ?? null, template_id: r.template_id ?? null, status: r.status, n: Number(r.n) }));
+    },
 
     async redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }> {
       const item = JSON.stringify(entry);

@@ -1,0 +1,45 @@
+/**
+ * A message rendered for its recipient, as its channel sends it: the dispatcher composes each message
+ * before sending it, and a dry run composes the messages it previews, with the same code.
+ */
+import { renderContextOf, renderMessage, type RenderedMessage } from '../core/message.ts';
+import { NO_PROVIDER_DEFAULTS, type ProviderDefaults, withProviderDefaults } from '../core/resource-settings.ts';
+import type { RenderLimits } from '../core/template/render.ts';
+import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
+import { variantContent } from '../core/variants.ts';
+import type { Catalog } from './catalog.ts';
+
+/** A message that cannot be composed (its campaign, template or profile is gone, or it fails to render): no retry helps. */
+export class ComposeError extends Error {
+  readonly uncomposable = true;
+}
+
+export interface Recipient {
+  profile: Profile;
+  /** The subscription the message goes to, and all of the profile's (templates see both). */
+  to: Subscription;
+  subscriptions: Subscription[];
+}
+
+/** Renders message `m` (its A/B variant, its own field values) with the launch's content for its recipient. */
+export async function composeMessage(
+  catalog: Pick<Catalog, 'template' | 'resource'>,
+  campaign: Campaign,
+  m: Pick<NewMessage, 'variant' | 'overrides'>,
+  apicontent: Record<string, unknown>,
+  r: Recipient,
+  o: { limits?: RenderLimits; providerDefaults?: ProviderDefaults },
+): Promise<{ rendered: RenderedMessage; resource: Resource }> {
+  const content = variantContent(campaign.content, m.variant);
+  if (!content) throw new ComposeError(`campaign ${campaign.id} has no content`);
+  const [template, stored] = await Promise.all([catalog.template(content.message_id), catalog.resource(campaign.resource_id)]);
+  if (!template || !stored) throw new ComposeError(`the template or resource of campaign ${campaign.id} no longer exists`);
+  // The server-wide provider settings (SALVO_SMPP_URL, ...) fill what the resource leaves out.
+  const resource = withProviderDefaults(stored, o.providerDefaults ?? NO_PROVIDER_DEFAULTS);
+  try {
+    const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions);
+    return { rendered: renderMessage(template, content, campaign, resource, r.to, ctx, o.limits), resource };
+  } catch (e) {
+    throw new ComposeError(`rendering failed: ${(e as Error).message}`);
+  }
+}
