@@ -110,6 +110,7 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   // The form follows its message until it leaves the queue.
   await result.locator('.badge-sent').waitFor();
   assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'sent');
+  await result.getByRole('link', { name: 'captured in the outbox' }).waitFor();
   assert.equal(await preview.count(), 0);
   // The content card counts the campaign's messages per A/B variant (campaigns/stats), refreshed every 5 s.
   const variant0 = page.locator('#variants tbody tr').first();

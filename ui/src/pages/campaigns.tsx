@@ -17,7 +17,7 @@ export function CampaignsPage() {
         {({ data, extra }) => (
           <Card>
             {data.length === 0 ? (
-              <p class="muted">No campaigns yet: create one with campaigns/triggers/add (docs/api.md).</p>
+              <p class="muted">No campaigns yet: create one through the API, as the README's quick start does (campaigns/triggers/add, docs/api.md).</p>
             ) : (
               <table class="table">
                 <thead>

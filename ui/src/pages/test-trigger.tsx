@@ -1,7 +1,7 @@
 /** A campaign's test trigger: one profile, a `content` JSON; a dry run's preview first if wanted, then a real send. */
 import type { ComponentChildren } from 'preact';
 import { useRef, useState } from 'preact/hooks';
-import { type Campaign, call, type DryRun, get, type Message } from '../api.ts';
+import { type Campaign, call, type DryRun, get, type Message, type OutboxEntry } from '../api.ts';
 import { Card, ErrorBox, Fields, HtmlFrame, StatusBadge } from '../components.tsx';
 import { href } from '../router.ts';
 
@@ -20,6 +20,8 @@ interface TriggerResult {
   launchId: number | null;
   duplicate: boolean;
   messages: Message[];
+  /** Outbox captures by message id: where a message "sent" without a provider can be read. */
+  captured?: Record<number, number>;
 }
 
 function parseContent(text: string): Record<string, unknown> {
@@ -117,8 +119,12 @@ export function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLa
       // Follow the message until it leaves the queue (a few seconds at most when the workers run).
       for (let i = 0; launchId && i < 30; i++) {
         const messages = await get<Message[]>('messages/list', { launch_id: launchId });
+        if (!messages.some((m) => PENDING.includes(m.status))) {
+          const captures = await Promise.all(messages.map((m) => get<OutboxEntry[]>('outbox/list', { message_id: m.id, limit: 1 })));
+          setResult({ launchId, duplicate, messages, captured: Object.fromEntries(captures.flatMap((c) => c.map((e) => [e.message_id, e.id]))) });
+          break;
+        }
         setResult({ launchId, duplicate, messages });
-        if (!messages.some((m) => PENDING.includes(m.status))) break;
         await new Promise((r) => setTimeout(r, 1000));
       }
       onLaunched();
@@ -183,6 +189,12 @@ export function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLa
               <a href={`#/messages/${m.id}`}>Message #{m.id}</a> to {m.address ?? m.profile_id}: <StatusBadge status={m.status} />
               {m.variant !== null && <span class="muted"> variant {m.variant}</span>}
               {m.skip_reason && <span class="muted"> ({m.skip_reason})</span>}
+              {result.captured?.[m.id] && (
+                <>
+                  {' '}
+                  — <a href={`#/outbox/${result.captured[m.id]}`}>captured in the outbox</a> (no provider is set up for {m.channel})
+                </>
+              )}
             </p>
           ))}
         </div>
