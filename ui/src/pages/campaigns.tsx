@@ -212,6 +212,7 @@ export function CampaignPage({ id }: { id: number }) {
                 onLaunched={() => {
                   launches.reload();
                   stats.reload();
+                  log.reload();
                 }}
               />}
           </>
