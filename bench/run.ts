@@ -14,6 +14,7 @@ import { importBatch } from './scenarios/import.ts';
 import { instant } from './scenarios/instant.ts';
 import { sms } from './scenarios/sms.ts';
 import { soak } from './scenarios/soak.ts';
+import { webhooks } from './scenarios/webhooks.ts';
 import { webPush } from './scenarios/webpush.ts';
 import { line, type Figure } from './lib/report.ts';
 import { startSink } from './lib/sink.ts';
@@ -26,8 +27,8 @@ const wants = (s: string) => only.length === 0 || only.includes(s);
 const SOAK = quick ? { seconds: 120, rate: 30, profiles: 2_000 } : { seconds: 600, rate: 30, profiles: 10_000 };
 // Quick: one small world for A to D, short loads; the figures are indicative, the full run is the result.
 const SIZE = quick
-  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, bigProfiles: 20_000, importProfiles: 5_000, smsCount: 2_000, pushCount: 2_000 }
-  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, bigProfiles: 1_000_000, importProfiles: 100_000, smsCount: 20_000, pushCount: 20_000 };
+  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, bigProfiles: 20_000, importProfiles: 5_000, smsCount: 2_000, pushCount: 2_000, webhookCount: 2_000 }
+  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, bigProfiles: 1_000_000, importProfiles: 100_000, smsCount: 20_000, pushCount: 20_000, webhookCount: 20_000 };
 
 const figures: Figure[] = [];
 const started = Date.now();
@@ -73,6 +74,7 @@ for (const kind of kinds) {
   if (wants('E')) show(await importBatch(kind, pg, SIZE.importProfiles));
   if (wants('M')) show(await sms(kind, pg, { count: SIZE.smsCount }));
   if (wants('P')) show(await webPush(kind, pg, SIZE.pushCount));
+  if (wants('W')) show(await webhooks(kind, pg, SIZE.webhookCount));
   if (only.includes('S')) show(await soak(kind, pg, sink, SOAK));
 }
 await sink.close();

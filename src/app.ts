@@ -1,13 +1,14 @@
 /**
  * The composition root, in the order each part needs the ones before it: the logger, the store, the
  * catalog (cached reads), the delivery channels, the background loops (dispatcher, expander, task
- * runner) and the HTTP server, wired for `salvo serve` or `salvo worker`.
+ * runner, webhook sender) and the HTTP server, wired for `salvo serve` or `salvo worker`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { channelsFor, type Channels } from './delivery/channels.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Readiness } from './delivery/readiness.ts';
+import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
 import { TaskRunner } from './engine/tasks.ts';
@@ -27,6 +28,7 @@ export interface App {
   dispatcher: Dispatcher;
   expander: Expander;
   tasks: TaskRunner;
+  webhooks: WebhookSender;
   /** Where the data lives, for the start-up line. */
   where: string;
   channels: Channels;
@@ -55,7 +57,8 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock });
   const expander = new Expander({ store, catalog, wake }, loopOptions);
   const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
-  const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks };
+  const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
+  const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };
 
   const http = await buildHttp({ config, log, store, catalog, wake, ops: { metrics, readiness } });
   return {
@@ -66,12 +69,14 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
     dispatcher,
     expander,
     tasks,
+    webhooks,
     where,
     startWorkers() {
       if (config.workers === 0) return;
       dispatcher.start();
       expander.start();
       tasks.start();
+      webhooks.start();
     },
     channels,
     metrics,
@@ -79,7 +84,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
       // HTTP and delivery stop together: requests still running (a repeat waiting on a claim, a slow
       // upload) must not hold up the hand-back of sends, and past the deadline their connections go.
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
-      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs)]);
+      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop()]);
       clearTimeout(cut);
       await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
       await store.close();

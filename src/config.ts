@@ -69,6 +69,18 @@ export interface Config {
   providerDefaults: ProviderDefaults;
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
+  webhooks: WebhookSettings;
+}
+
+interface WebhookSettings {
+  /** An endpoint's answer must come within this long to count (2xx) as delivered. */
+  timeoutMs: number;
+  /** Deliveries posted at once by this process. */
+  concurrency: number;
+  /** An endpoint failing every attempt for this long is disabled. */
+  disableAfterMs: number;
+  /** Refuse endpoints whose host is (or resolves to) a loopback, private or link-local address. */
+  denyPrivate: boolean;
 }
 
 export interface SmtpTls {
@@ -235,6 +247,12 @@ export function loadConfig(env: Env = process.env): Config {
     metricsToken: env.SALVO_METRICS_TOKEN || null,
     providerDefaults: providerDefaults(env),
     smppTimeoutMs: integer(env, 'SALVO_SMPP_TIMEOUT_SECONDS', 30, 1, 600) * 1000,
+    webhooks: {
+      timeoutMs: integer(env, 'SALVO_WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
+      concurrency: integer(env, 'SALVO_WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      disableAfterMs: integer(env, 'SALVO_WEBHOOK_DISABLE_AFTER_HOURS', 72, 1, 24 * 365) * 3_600_000,
+      denyPrivate: flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false),
+    },
   };
 }
 

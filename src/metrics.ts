@@ -9,7 +9,7 @@ import type { QueueStats } from './store/queries/messages.ts';
 
 
 /** Where a store failure was caught, for salvo_store_errors_total. */
-const STORE_ERROR_SITES = ['delivery', 'record', 'leases', 'expander', 'tasks', 'metrics'] as const;
+const STORE_ERROR_SITES = ['delivery', 'record', 'leases', 'expander', 'tasks', 'metrics', 'webhooks'] as const;
 export type StoreErrorSite = (typeof STORE_ERROR_SITES)[number];
 
 /** What the delivery code records; optional in its deps, so tests and tools may leave it out. */

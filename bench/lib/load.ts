@@ -3,6 +3,15 @@ import autocannon from 'autocannon';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 
+/** One API call to a Salvo under bench; answers `data`, throws on an error envelope. */
+// biome-ignore lint/suspicious/noExplicitAny: scenarios read whatever data a method answers
+export async function api(url: string, method: string, body: Record<string, unknown>): Promise<any> {
+  const r = await fetch(`${url}/api/v1.1/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN, ...body }) });
+  const answer = (await r.json()) as { error: number; error_text: string; data: unknown };
+  if (answer.error !== 0) throw new Error(`${method}: ${answer.error_text}`);
+  return answer.data;
+}
+
 export interface LoadResult {
   rps: number;
   p50: number;

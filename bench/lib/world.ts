@@ -67,6 +67,18 @@ export async function createWorld(kind: 'sqlite' | 'postgres', profiles: number,
   return { kind, env, dataDir, pgUrl, schema, dbId: db.id, resourceId: resource.id, campaignId: campaign.id, profiles, email };
 }
 
+/** A schema of its own for a scenario's Salvo on PostgreSQL: the URL that uses it, and its drop. */
+export async function benchSchema(pgUrl: string, prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const schema = `${prefix}_${process.pid}_${Date.now()}`;
+  const run = async (statement: string) => {
+    const sql = postgres(pgUrl, { onnotice: () => {} });
+    await sql.unsafe(statement);
+    await sql.end();
+  };
+  await run(`CREATE SCHEMA ${schema}`);
+  return { url: withSearchPath(pgUrl, schema), drop: () => run(`DROP SCHEMA ${schema} CASCADE`) };
+}
+
 /** A PostgreSQL URL whose connections use `schema`. */
 export function withSearchPath(url: string, schema: string): string {
   const u = new URL(url);

@@ -6,26 +6,18 @@
  */
 import { createECDH, randomBytes } from 'node:crypto';
 import https from 'node:https';
-import postgres from 'postgres';
 import webpush from 'web-push';
 import type { Figure } from '../lib/report.ts';
-import { TOKEN } from '../lib/load.ts';
+import { api, TOKEN } from '../lib/load.ts';
 import { startPushSink } from '../lib/push-sink.ts';
 import { startSalvo } from '../lib/server.ts';
-import { withSearchPath } from '../lib/world.ts';
+import { benchSchema } from '../lib/world.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const WORKERS = 8;
 const SUBJECT = 'mailto:bench@shop.example';
-
-async function api(url: string, method: string, body: Record<string, unknown>) {
-  const r = await fetch(`${url}/api/v1.1/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN, ...body }) });
-  const answer = (await r.json()) as { error: number; error_text: string; data: { id: number } };
-  if (answer.error !== 0) throw new Error(`${method}: ${answer.error_text}`);
-  return answer.data;
-}
 
 export async function webPush(kind: 'sqlite' | 'postgres', pgUrl: string | null, n: number): Promise<Figure[]> {
   const sink = await startPushSink();
@@ -60,14 +52,11 @@ export async function webPush(kind: 'sqlite' | 'postgres', pgUrl: string | null,
 
   sink.reset();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'salvo-bench-webpush-'));
-  let schema: string | null = null;
+  let schema: Awaited<ReturnType<typeof benchSchema>> | null = null;
   const env: Record<string, string> = { SALVO_DATA_DIR: dataDir, SALVO_TOKEN: TOKEN, SALVO_WORKERS: String(WORKERS), NODE_EXTRA_CA_CERTS: sink.certFile };
   if (kind === 'postgres') {
-    schema = `salvo_bench_push_${process.pid}_${Date.now()}`;
-    const sql = postgres(pgUrl!, { onnotice: () => {} });
-    await sql.unsafe(`CREATE SCHEMA ${schema}`);
-    await sql.end();
-    env.SALVO_DATABASE_URL = withSearchPath(pgUrl!, schema);
+    schema = await benchSchema(pgUrl!, 'salvo_bench_push');
+    env.SALVO_DATABASE_URL = schema.url;
   }
   const salvo = await startSalvo(env);
   const db = (await api(salvo.url, 'databases/add', { name: 'push', fields: [{ name: 'Segment', type: 'int', indexed: true }] })).id;
@@ -87,11 +76,7 @@ export async function webPush(kind: 'sqlite' | 'postgres', pgUrl: string | null,
   const rate = sink.count / ((performance.now() - s0) / 1000);
   await salvo.stop();
   await sink.close();
-  if (schema) {
-    const sql = postgres(pgUrl!, { onnotice: () => {} });
-    await sql.unsafe(`DROP SCHEMA ${schema} CASCADE`);
-    await sql.end();
-  }
+  await schema?.drop();
 
   const ratio = rate / baseline;
   return [

@@ -23,6 +23,8 @@ export interface Outcome {
   provider_message_id?: string | null;
   /** The SMSC's id of each part of a sent SMS, in order: what delivery receipts are matched by. */
   sms_parts?: string[];
+  /** A failure that is a hard bounce: reported to webhooks as message.bounced. */
+  bounced?: boolean;
 }
 
 export interface RetryPolicy {

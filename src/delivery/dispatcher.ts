@@ -18,7 +18,7 @@ import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
 import { ComposeError, composeMessage } from '../engine/compose.ts';
-import { BackgroundLoop } from '../support/background-loop.ts';
+import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
@@ -52,8 +52,6 @@ function failureText(e: unknown): string {
   return `${err.code ? err.code + ': ' : ''}${err.message ?? String(e)}`.slice(0, 1000);
 }
 
-/** Waits for a store that failed: from 100 ms doubling to 5 s. */
-const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
 
 interface Claimed {
   message: Message;
@@ -260,6 +258,7 @@ export class Dispatcher extends BackgroundLoop {
       }
       const text = failureText(e);
       outcome = failureOutcome(m, started, e as FailureFacts, text, config, this.now());
+      if (outcome.status === 'failed' && isHardBounce(e as FailureFacts)) outcome.bounced = true;
       log.warn({ message: m.id, campaign: m.campaign_id, channel: m.channel, status: outcome.status, error: text }, 'send failed');
       if (m.subscription_id !== null) {
         if (config.hardBounce && isHardBounce(e as FailureFacts)) await this.markSubscription(m, 'hardbounced');

@@ -2,8 +2,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { DeliveryMetrics } from '../metrics.ts';
 
-/** Which of this process's background loops has work: messages to send, launches to expand, tasks to run. */
-export type Work = 'messages' | 'launches' | 'tasks';
+/** Which of this process's background loops has work: messages to send, launches to expand, tasks to run, webhooks to post. */
+export type Work = 'messages' | 'launches' | 'tasks' | 'webhooks';
 
 /** Tells this process's loop for `what` that it has work, so it starts now rather than at its next poll. */
 export type Wake = (what: Work) => void;

@@ -20,6 +20,7 @@ import { profileRoutes } from './routes/profiles.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
@@ -83,6 +84,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     batchRoutes(api, deps, config, dedup);
     messageRoutes(api, store, deps.wake);
     launchRoutes(api, store);
+    webhookRoutes(api, store, config, deps.wake);
   });
   linkRoutes(app, deps, verifier, dedup, config);
   await uiRoutes(app);

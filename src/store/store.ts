@@ -19,9 +19,10 @@ import { outboxQueries, type OutboxStore } from './queries/outbox.ts';
 import { profileQueries, type ProfileStore } from './queries/profiles.ts';
 import { taskQueries, type TaskStore } from './queries/tasks.ts';
 import { tokenQueries, type TokenStore } from './queries/tokens.ts';
+import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore };
+export type { CampaignStore, CatalogStore, DedupStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -48,6 +49,7 @@ export type Store = CatalogStore &
   OutboxStore &
   TaskStore &
   DedupStore &
+  WebhookStore &
   StoreLifecycle;
 
 /** The Store over each transaction driver is made once: a transaction per request is the hot path. */
@@ -78,6 +80,7 @@ function makeStore(driver: SqlDriver): Store {
     ...outboxQueries(driver),
     ...taskQueries(driver),
     ...dedupQueries(driver),
+    ...webhookQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     async probeWrite() {
       await driver.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');

@@ -27,6 +27,9 @@ class Waker {
   }
 }
 
+/** Waits for a store that failed: from 100 ms doubling to 5 s (the delivery and webhook loops). */
+export const storeBackoff = (failures: number) => Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+
 /**
  * Lets the event loop run (I/O, timers) before going on. SQLite calls resolve without ever leaving
  * the microtask queue, so a loop of them would keep HTTP requests from even being read.

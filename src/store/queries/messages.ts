@@ -7,6 +7,10 @@ import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
+import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
+
+/** What a message.* event reads of the row that changed (store/queries/webhooks.ts writeMessageEvent). */
+const EVENT_COLUMNS = 'id, launch_id, campaign_id, profile_id, channel, address, status, last_error, skip_reason, custom_data';
 
 const toMessage = (r: Row): Message => ({
   id: r.id as number,
@@ -141,11 +145,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
       const final = m.attempts >= maxAttempts;
       const why = final ? `${reason(m.worker)} (gave up after ${m.attempts} attempts)` : reason(m.worker);
       const history = [...json<HistoryEntry[]>(m.history), { status: final ? 'failed' : 'queued', time: now, detail: why }];
-      const changed = await db.run(
-        `UPDATE messages SET status = ?, worker = NULL, lease_until = NULL, last_error = ?, history = ?, updated_at = ?
-         WHERE id = ? AND status = 'sending' AND worker IS NOT DISTINCT FROM ? ${expiredOnly ? 'AND lease_until < ?' : ''}`,
-        [final ? 'failed' : 'queued', why, JSON.stringify(history), now, m.id, m.worker, ...(expiredOnly ? [now] : [])],
-      );
+      const changed = await db.transaction(async (tx) => {
+        const row = await tx.get(
+          `UPDATE messages SET status = ?, worker = NULL, lease_until = NULL, last_error = ?, history = ?, updated_at = ?
+           WHERE id = ? AND status = 'sending' AND worker IS NOT DISTINCT FROM ? ${expiredOnly ? 'AND lease_until < ?' : ''} RETURNING *`,
+          [final ? 'failed' : 'queued', why, JSON.stringify(history), now, m.id, m.worker, ...(expiredOnly ? [now] : [])],
+        );
+        if (row && final) await writeMessageEvent(tx, row, now);
+        return row !== undefined;
+      });
       if (changed && final) failed++;
       else if (changed) requeued++;
     }
@@ -154,15 +162,23 @@ export function messageQueries(db: SqlDriver): MessageStore {
   return {
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
       let added = 0;
+      const hooks = rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db));
       for (const m of rows) {
         const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
-        added += await db.run(
-          `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
+        const sql = `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
              attempts, next_attempt_at, history, overrides, custom_data, variant, template_id, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`,
-          [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
-            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), m.variant, m.template_id, now, now],
-        );
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`;
+        const params = [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
+            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), m.variant, m.template_id, now, now];
+        if (m.status !== 'skipped' || !hooks) {
+          added += await db.run(sql, params);
+          continue;
+        }
+        // Skipped at launch (no subscription, consent): its message.skipped is written with it (the launch's transaction).
+        const row = await db.get(`${sql} RETURNING *`, params);
+        if (!row) continue;
+        added++;
+        await writeMessageEvent(db, row, now);
       }
       return added;
     },
@@ -234,14 +250,17 @@ export function messageQueries(db: SqlDriver): MessageStore {
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       const write = async (tx: SqlDriver) => {
-        const changed = await tx.run(
+        const row = await tx.get(
           `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
              subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, provider_message_id = COALESCE(?, provider_message_id),
              worker = NULL, lease_until = NULL, updated_at = ?
-           WHERE id = ? AND worker = ? AND status = 'sending'`,
+           WHERE id = ? AND worker = ? AND status = 'sending' RETURNING ${EVENT_COLUMNS}`,
           [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
             o.status === 'sent' ? now : null, o.provider_message_id ?? null, now, id, worker],
         );
+        const changed = row ? 1 : 0;
+        // A final outcome and its message.* event commit together (the webhooks' transactional outbox).
+        if (row && o.status !== 'waiting') await writeMessageEvent(tx, row, now, o.bounced);
         if (changed === 1 && o.sms_parts?.length) {
           for (const [i, part] of o.sms_parts.entries()) {
             await tx.run(
@@ -252,7 +271,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
         }
         return changed === 1;
       };
-      return o.sms_parts?.length ? db.transaction(write) : write(db);
+      return o.sms_parts?.length || o.status !== 'waiting' ? db.transaction(write) : write(db);
     },
 
     async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
@@ -266,17 +285,21 @@ export function messageQueries(db: SqlDriver): MessageStore {
         if (!m || !['sent', 'delivered', 'undelivered'].includes(m.status)) return { message_id: messageId, status: m?.status ?? 'sent' };
         const status = messageStateOf(states.map((s) => s.state));
         const history = [...json<HistoryEntry[]>(m.history), { status, time: now, detail }];
-        await tx.run('UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ?', [status, JSON.stringify(history), now, messageId]);
+        const row = await tx.get(`UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ? RETURNING ${EVENT_COLUMNS}`, [status, JSON.stringify(history), now, messageId]);
+        // message.delivered (or undelivered) once, when the receipts first settle the message.
+        if (row && status !== m.status && status !== 'sent') await writeMessageEvent(tx, { ...row, last_error: status === 'undelivered' ? detail : row.last_error }, now);
         return { message_id: messageId, status };
       });
     },
 
     async abortQueued(campaignId: number, now: number): Promise<number> {
-      return db.run(
+      const rows = await db.all(
         `UPDATE messages SET status = 'failed', last_error = 'aborted: campaign deactivated with abort_if_running', updated_at = ?
-         WHERE campaign_id = ? AND status IN ('queued', 'waiting')`,
+         WHERE campaign_id = ? AND status IN ('queued', 'waiting') RETURNING ${EVENT_COLUMNS}`,
         [now, campaignId],
       );
+      if (rows.length && (await anyWebhooks(db))) for (const row of rows) await writeMessageEvent(db, row, now);
+      return rows.length;
     },
 
     async getMessage(id: number): Promise<Message | null> {

@@ -2,6 +2,7 @@
 import type { ItemError, Task } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
+import { writeEvent } from './webhooks.ts';
 
 const toTask = (r: Row): Task => ({
   id: r.id as number,
@@ -46,6 +47,18 @@ export interface TaskStore {
   failTask(id: number, error: string, now: number): Promise<void>;
 }
 
+/** task.done, written with the update that ends the task (the caller's transaction, if any). */
+async function taskDone(db: SqlDriver, id: number, now: number): Promise<void> {
+  const r = await db.get('SELECT t.*, l.custom_data AS launch_custom_data FROM tasks t JOIN launches l ON l.id = t.launch_id WHERE t.id = ?', [id]);
+  if (!r) return;
+  const t = toTask(r);
+  const data = async () => ({
+    task_id: t.id, kind: t.kind, state: t.state, launch_id: t.launch_id, campaign_id: t.campaign_id,
+    total: t.total, processed: t.processed, sent: t.sent, skipped: t.skipped, failed: t.failed, custom_data: json(r.launch_custom_data),
+  });
+  await writeEvent(db, 'task.done', t.campaign_id, t.launch_id, data, now);
+}
+
 export function taskQueries(db: SqlDriver): TaskStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
@@ -77,6 +90,7 @@ export function taskQueries(db: SqlDriver): TaskStore {
            state = ?, finished_at = ?, lease_until = ?, updated_at = ? WHERE id = ? AND processed = ? AND state = 'running'`,
         [p.processed, p.sent, p.skipped, p.failed, JSON.stringify(errors), done ? 'done' : 'running', done ? now : null, leaseUntil, now, t.id, from],
       );
+      if (changed === 1 && done) await taskDone(db, t.id, now);
       return changed === 1;
     },
     async releaseTask(id: number): Promise<void> {
@@ -87,6 +101,7 @@ export function taskQueries(db: SqlDriver): TaskStore {
         `UPDATE tasks SET state = 'failed', errors = ?, finished_at = ?, updated_at = ? WHERE id = ?`,
         [JSON.stringify([{ index: -1, error: 500, error_text: error }]), now, now, id],
       );
+      await taskDone(db, id, now);
     },
   };
 }
