@@ -117,12 +117,12 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   await eventually(async () => /^0\s+#\d+\s+1 \(100%\)\s+1\s+1\s+0\s+0/.test(await variant0.innerText()), 10_000, 'variant 0 counts the message sent');
   await shot('campaign');
 
-  await page.getByRole('button', { name: 'Deactivate' }).click();
-  await page.getByRole('button', { name: 'Activate' }).waitFor();
+  await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
+  await page.getByRole('button', { name: 'Activate', exact: true }).waitFor();
   assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, false);
   assert.ok(await form.getByRole('button', { name: 'Send now' }).isDisabled());
-  await page.getByRole('button', { name: 'Activate' }).click();
-  await page.getByRole('button', { name: 'Deactivate' }).waitFor();
+  await page.getByRole('button', { name: 'Activate', exact: true }).click();
+  await page.getByRole('button', { name: 'Deactivate', exact: true }).waitFor();
   assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, true);
   assert.match(await page.locator('.card', { hasText: 'Log' }).last().innerText(), /deactivated/);
 });
