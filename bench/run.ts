@@ -2,7 +2,7 @@
  * `npm run bench` runs the scenarios of docs/performance.md on SQLite (and on PostgreSQL when
  * SALVO_BENCH_PG_URL is set), each against a baseline measured in the same run, prints a line per
  * figure ending with the ratio, and writes bench/results/latest.json. `-- --quick` runs small sizes
- * in under a minute; `-- --only A,C` picks scenarios. The soak (S, 10 minutes; 2 with --quick) runs
+ * in under a minute; `-- --only A,C` picks scenarios (N, many processes, runs on PostgreSQL only); `-- --store postgres` runs one store. The soak (S, 10 minutes; 2 with --quick) runs
  * only when named: `-- --only S`.
  */
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { accept } from './scenarios/accept.ts';
 import { audience } from './scenarios/audience.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { importBatch } from './scenarios/import.ts';
+import { scaleOut } from './scenarios/scaleout.ts';
 import { instant } from './scenarios/instant.ts';
 import { sms } from './scenarios/sms.ts';
 import { soak } from './scenarios/soak.ts';
@@ -52,7 +53,9 @@ const show = (fs: Figure[]) => {
   save();
 };
 
-const kinds: ('sqlite' | 'postgres')[] = process.env.SALVO_BENCH_PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+// `-- --store postgres` (or sqlite) runs one store only.
+const store = args.includes('--store') ? args[args.indexOf('--store') + 1] : null;
+const kinds = (process.env.SALVO_BENCH_PG_URL ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const)).filter((k) => store === null || k === store);
 const sink = await startSink();
 for (const kind of kinds) {
   const pg = process.env.SALVO_BENCH_PG_URL ?? null;
@@ -69,6 +72,11 @@ for (const kind of kinds) {
     const w = shared && small ? small : await createWorld(kind, SIZE.bigProfiles, pg);
     if (wants('D')) show(await audience(w));
     if (wants('C')) show(await fanout(w, sink));
+    await dropWorld(w);
+  }
+  if (wants('N') && kind === 'postgres') {
+    const w = await createWorld(kind, SIZE.acceptProfiles, pg);
+    show(await scaleOut(w, sink, { seconds: SIZE.acceptSeconds * 2, connections: 50, oneByOne: SIZE.instantCount }));
     await dropWorld(w);
   }
   if (wants('E')) show(await importBatch(kind, pg, SIZE.importProfiles));

@@ -17,7 +17,9 @@ import type { Wake, Work } from './engine/loops.ts';
 import { buildHttp } from './http/server.ts';
 import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { openStore, type Store } from './store/store.ts';
+import type { PgDriver } from './store/postgres/driver.ts';
+import { PgWakeups } from './store/postgres/wakeups.ts';
+import { driverOf, openStore, type Store } from './store/store.ts';
 import type { BackgroundLoop } from './support/background-loop.ts';
 
 export interface App {
@@ -43,7 +45,7 @@ export interface App {
 /** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
 export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
   const log = createLog(config.logLevel);
-  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs });
+  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   const channels = channelsFor(config, store, log);
@@ -52,7 +54,12 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
 
   // The loops wake one another (a task's chunk wakes delivery), so `wake` is bound late: it looks the
   // loop up when called, which is never before all three exist (they run only after startWorkers).
-  const wake: Wake = (what) => loops[what].wake();
+  // On PostgreSQL the other processes are told too (LISTEN/NOTIFY), so an idle worker elsewhere starts at once.
+  const wakeups = store.dialect === 'postgres' ? await PgWakeups.open(driverOf(store) as PgDriver, (err, what) => log.warn({ err }, `${what} failed`)) : null;
+  const wake: Wake = (what) => {
+    loops[what].wake();
+    wakeups?.notify(what);
+  };
   const loopOptions = { pollMs: config.pollMs, leaseMs: config.leaseMs, log, metrics };
   const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock });
   const expander = new Expander({ store, catalog, wake }, loopOptions);
@@ -77,6 +84,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
       expander.start();
       tasks.start();
       webhooks.start();
+      void wakeups?.listen((what) => loops[what].wake());
     },
     channels,
     metrics,
@@ -87,6 +95,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
       await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop()]);
       clearTimeout(cut);
       await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
+      await wakeups?.close();
       await store.close();
     },
   };

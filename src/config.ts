@@ -59,6 +59,8 @@ export interface Config {
   hardBounce: boolean;
   /** How long a store call waits for a database locked by another process (or unreachable) before it fails: 503 to an API caller. */
   storeRetryMs: number;
+  /** PostgreSQL: connections each process's pool may open (the LISTEN connection for wake-ups is one more). */
+  pgPool: number;
   /** Bounds on one message's render: characters of output per field, and steps (loop turns, jsonpath nodes). */
   renderLimits: RenderLimits;
   /** Slow or idle clients: how long each part of a connection may take, in ms, and how many at once. */
@@ -243,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
       steps: integer(env, 'SALVO_RENDER_STEPS', RENDER_LIMITS.steps, 1000, 100_000_000),
     },
     storeRetryMs: integer(env, 'SALVO_STORE_RETRY_MS', 2000, 0, 60_000),
+    pgPool: integer(env, 'SALVO_PG_POOL', 10, 1, 1000),
     http: httpLimits(env),
     metricsToken: env.SALVO_METRICS_TOKEN || null,
     providerDefaults: providerDefaults(env),

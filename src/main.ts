@@ -90,9 +90,9 @@ async function serve(config: Config): Promise<void> {
   app.startWorkers();
   const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
   const tokens = await app.store.listTokens();
-  const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`, `  Console: ${shown}/ui (sign in with an API token)`];
+  const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`, `  Console: ${shown}/ui (sign in with an API token${tokens.length === 0 ? ': create one as below' : ''})`];
   banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
-  if (tokens.length === 0) banner.push(`  No API token yet. Create one with:  ${tokenHint(config)}`);
+  if (tokens.length === 0) banner.push(`  No API token yet. Create one (in another terminal, in this directory) with:  ${tokenHint(config)}`);
   console.log(banner.join('\n'));
   lastNet(app.log);
   stopOnSignals(app);

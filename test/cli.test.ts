@@ -75,7 +75,7 @@ async function serveUntilBanner(args: string[], env: Record<string, string | und
 /** The arguments of the banner's `token create` hint, as a shell would split them. */
 function hintArgs(banner: string): string[] {
   // `npm run salvo --` when the server was started by npm (npm start), `salvo` otherwise.
-  const hint = /Create one with: {2}(?:salvo|npm run salvo --) (token create .*)$/m.exec(banner);
+  const hint = /Create one \(in another terminal, in this directory\) with: {2}(?:salvo|npm run salvo --) (token create .*)$/m.exec(banner);
   assert.ok(hint, `the banner has a token create hint: ${banner}`);
   return [...hint[1].matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
 }
@@ -213,7 +213,7 @@ describe('salvo command', () => {
     const server = await serveUntilBanner(['--data-dir', dataDir], { SALVO_DATA_DIR: path.join(tmp.dir, 'elsewhere') });
     try {
       assert.match(server.out(), new RegExp(`data: SQLite at ${dataDir}/salvo\\.db`));
-      assert.match(server.out(), /Create one with: {2}salvo token create/, 'not started by npm: the salvo command');
+      assert.match(server.out(), /Create one \(in another terminal, in this directory\) with: {2}salvo token create/, 'not started by npm: the salvo command');
       const args = hintArgs(server.out());
       assert.deepEqual(args, ['token', 'create', '--name', 'admin', '--data-dir', dataDir]);
       const created = salvo(args, { SALVO_DATA_DIR: path.join(tmp.dir, 'elsewhere') });
@@ -239,7 +239,7 @@ describe('salvo command', () => {
     try {
       const server = await serveUntilBanner(['--database-url', url], { SALVO_DATA_DIR: tmp.dir, npm_lifecycle_event: 'start' });
       try {
-        assert.match(server.out(), /Create one with: {2}npm run salvo -- token create/, 'started by npm start: npm run salvo');
+        assert.match(server.out(), /Create one \(in another terminal, in this directory\) with: {2}npm run salvo -- token create/, 'started by npm start: npm run salvo');
         const args = hintArgs(server.out());
         assert.deepEqual(args.slice(0, 5), ['token', 'create', '--name', 'admin', '--database-url']);
         // The URL the server uses, its password (if any) replaced: the banner goes to logs.

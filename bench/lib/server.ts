@@ -71,4 +71,8 @@ export const startSalvo = (env: Record<string, string>, nodeArgs: string[] = (pr
   // The flag the salvo command and npm start give node (bin/salvo.js).
   start(['--max-semi-space-size=2', ...nodeArgs, BIN, 'serve'], { PORT: '0', SALVO_LOG_LEVEL: 'warn', ...env }, /serving the API on (http:\/\/\S+)/);
 
+/** `salvo worker` (delivery only); its `url` is the worker's name. */
+export const startWorker = (env: Record<string, string>) =>
+  start(['--max-semi-space-size=2', BIN, 'worker'], { SALVO_LOG_LEVEL: 'warn', ...env }, /Salvo worker (\S+) is delivering/);
+
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);

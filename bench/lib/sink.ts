@@ -72,3 +72,15 @@ export async function startSink(): Promise<Sink> {
     },
   });
 }
+
+/** Waits until every launch in `ids` reached the sink; answers how many did. */
+export async function waitDelivered(sink: Sink, ids: Set<string>, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let have = 0;
+  for (;;) {
+    have = 0;
+    for (const id of ids) if (sink.arrivals.has(id)) have++;
+    if (have === ids.size || Date.now() > deadline) return have;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

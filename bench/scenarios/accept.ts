@@ -6,7 +6,7 @@
 import type { Figure } from '../lib/report.ts';
 import { load, TOKEN } from '../lib/load.ts';
 import { startBaseline, startSalvo } from '../lib/server.ts';
-import type { Sink } from '../lib/sink.ts';
+import { waitDelivered, type Sink } from '../lib/sink.ts';
 import type { World } from '../lib/world.ts';
 
 const START = '/api/v1.1/campaigns/triggers/start';
@@ -57,16 +57,4 @@ export async function accept(w: World, sink: Sink, o: { seconds: number; connect
       note: `lost ${lost}, duplicates ${duplicates} (SALVO_LEASE_SECONDS=5)`,
     },
   ];
-}
-
-/** Waits until every launch in `ids` reached the sink; answers how many did. */
-async function waitDelivered(sink: Sink, ids: Set<string>, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let have = 0;
-  for (;;) {
-    have = 0;
-    for (const id of ids) if (sink.arrivals.has(id)) have++;
-    if (have === ids.size || Date.now() > deadline) return have;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -16,18 +16,21 @@ import { findByField } from './lookup.ts';
 const bySubscription = (store: ProfileStore, db: Database, channel: string, address: string, resourceId: number | null) =>
   store.findProfilesBySubscription(db.id, channel, address, resourceId);
 
+/** Two lookups sent together (on PostgreSQL: one round trip of waiting, not two). */
+const both = async (a: Promise<Profile[]>, b: Promise<Profile[]>) => (await Promise.all([a, b])).flat();
+
 /** Profiles a single-profile matching mode finds (before the one-profile rule is applied). */
 async function findSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile[]> {
   const value = m.value as string;
   switch (m.mode) {
     case 'email':
-      return [...(await store.findProfiles(db.id, 'email', [value])), ...(await bySubscription(store, db, 'email', value, m.resourceId))];
+      return both(store.findProfiles(db.id, 'email', [value]), bySubscription(store, db, 'email', value, m.resourceId));
     case 'email_profile':
       return store.findProfiles(db.id, 'email', [value]);
     case 'email_sub':
       return bySubscription(store, db, 'email', value, m.resourceId);
     case 'phone':
-      return [...(await store.findProfiles(db.id, { key: 'phones' }, [value])), ...(await bySubscription(store, db, 'sms', value, m.resourceId))];
+      return both(store.findProfiles(db.id, { key: 'phones' }, [value]), bySubscription(store, db, 'sms', value, m.resourceId));
     case 'phone_sub':
       return bySubscription(store, db, 'sms', value, m.resourceId);
     case 'push_sub':

@@ -8,6 +8,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
+import type { NewLaunch } from '../store/queries/launches.ts';
 import type { LaunchStore, Store, Transactions } from '../store/store.ts';
 import { resolveSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
@@ -16,7 +17,7 @@ import { PRIORITY, messagesFor } from './recipients.ts';
 import type { Wake } from './loops.ts';
 
 /** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
-export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'leaseLaunch'>;
+export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'>;
 
 /** What starting a launch needs: its store areas, the catalog, and a way to wake the loops. */
 export interface Launching {
@@ -68,9 +69,12 @@ export async function writeFilteredLaunch(
   return l;
 }
 
-/** Writes a launch whose messages are all known now, inside the caller's transaction. */
+/**
+ * Writes a launch whose messages are all known now: with attachments inside the caller's transaction;
+ * without, in one store call that is atomic by itself (one statement on PostgreSQL).
+ */
 export async function writeLaunch(
-  tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog'>,
+  tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog'>,
   campaign: Campaign,
   p: LaunchContent,
   kind: string,
@@ -78,13 +82,19 @@ export async function writeLaunch(
   now: number,
 ): Promise<LaunchResult> {
   const s = summary(rows);
-  // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
-  const distinct = new Set(rows.map((r) => r.profile_id)).size;
-  const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now, distinct);
-  if (p.attachments.length) await tx.insertAttachments(l.id, p.attachments);
-  await tx.insertMessages(l.id, rows, now);
-  await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): ${s.text}`, now);
-  return { launch: l, queued: s.queued, skipped: s.skipped, empty: false };
+  const l: NewLaunch = { campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null };
+  const text = `(${kind}): ${s.text}`;
+  let launch: Launch;
+  if (p.attachments.length) {
+    // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
+    launch = await tx.insertLaunch(l, now, new Set(rows.map((r) => r.profile_id)).size);
+    await tx.insertAttachments(launch.id, p.attachments);
+    await tx.insertMessages(launch.id, rows, now);
+    await tx.appendCampaignLog(campaign.id, 'info', `launch ${launch.id} ${text}`, now);
+  } else {
+    launch = await tx.insertLaunchWithMessages(l, now, rows, { level: 'info', text });
+  }
+  return { launch, queued: s.queued, skipped: s.skipped, empty: false };
 }
 
 /** Work a custom_request launch does before answering; the rest is the expander's. */
@@ -109,9 +119,23 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
   }
 
   if (p.audience.kind === 'single') {
-    const profile = await resolveSingle(deps.store, db, p.audience.match);
-    const rows = await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
-    const result = await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now));
+    const match = p.audience.match;
+    // By profile id, the subscriptions (and recent sends) are read together with the profile: one round trip.
+    const known = match.mode === 'profile_id' ? [match.value as string] : null;
+    const since = now - campaign.skip_minutes * 60_000;
+    const [profile, subscriptions, recent] = await Promise.all([
+      resolveSingle(deps.store, db, match),
+      known && deps.store.getSubscriptions(known),
+      known && campaign.skip_minutes > 0 ? deps.store.recentRecipients(campaign.id, known, since) : null,
+    ]);
+    const reads = {
+      getSubscriptions: async (ids: string[]) => subscriptions ?? deps.store.getSubscriptions(ids),
+      recentRecipients: async (id: number, ids: string[], at: number) => recent ?? deps.store.recentRecipients(id, ids, at),
+    };
+    const rows = await messagesFor(reads, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
+    const result = p.attachments.length
+      ? await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now))
+      : await writeLaunch(deps.store, campaign, p, kind, rows, now);
     if (result.queued) deps.wake('messages');
     return result;
   }

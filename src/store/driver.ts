@@ -40,6 +40,38 @@ export function chunks<T>(list: T[], size = 500): T[][] {
   return out;
 }
 
+/** A table row to insert, by column; booleans are stored as 0/1 as `bind` does. */
+export type InsertRow = Record<string, string | number | boolean | null | undefined>;
+
+/** Rows a multi-row VALUES statement takes on SQLite (16 columns: 1,600 parameters, far under its limit). */
+const SQLITE_ROWS_PER_STATEMENT = 100;
+
+/**
+ * Inserts rows into `table`, set-based: on PostgreSQL one statement for the whole list, the rows as one
+ * JSON parameter read back with the table's own column types (json_populate_recordset; no per-column
+ * casts, no 65,535-parameter limit); on SQLite multi-row VALUES of a fixed size (one statement text,
+ * prepared once), the rest one row at a time (in-process: no round trip to save). `tail` is the
+ * statement's end (ON CONFLICT ...). Answers how many rows were added.
+ */
+export async function insertRows(db: SqlDriver, table: string, columns: readonly string[], rows: InsertRow[], tail = ''): Promise<number> {
+  if (rows.length === 0) return 0;
+  const list = columns.join(', ');
+  if (db.dialect === 'postgres') {
+    const values = rows.map((r) => Object.fromEntries(columns.map((c) => [c, typeof r[c] === 'boolean' ? (r[c] ? 1 : 0) : (r[c] ?? null)])));
+    // CAST AS TEXT: a json-typed parameter would be JSON-encoded again by the client.
+    return db.run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, CAST(? AS TEXT)::json) ${tail}`, [JSON.stringify(values)]);
+  }
+  const row = `(${placeholders(columns.length)})`;
+  let added = 0;
+  let at = 0;
+  for (; at + SQLITE_ROWS_PER_STATEMENT <= rows.length; at += SQLITE_ROWS_PER_STATEMENT) {
+    const part = rows.slice(at, at + SQLITE_ROWS_PER_STATEMENT);
+    added += await db.run(`INSERT INTO ${table} (${list}) VALUES ${Array(part.length).fill(row).join(', ')} ${tail}`, part.flatMap((r) => columns.map((c) => r[c])));
+  }
+  for (const r of rows.slice(at)) added += await db.run(`INSERT INTO ${table} (${list}) VALUES ${row} ${tail}`, columns.map((c) => r[c]));
+  return added;
+}
+
 /** SQLite result codes (extended ones start with these) meaning "not now", never "this call is wrong". */
 const SQLITE_UNAVAILABLE: [RegExp, string][] = [
   [/^SQLITE_(BUSY|LOCKED)/, 'database is locked'],

@@ -98,6 +98,8 @@ export interface StoreOptions {
   searchPath?: string;
   /** How long a call waits for a locked or unreachable database before it fails with StoreUnavailable (SALVO_STORE_RETRY_MS). */
   retryMs?: number;
+  /** PostgreSQL only: the most connections the pool opens (SALVO_PG_POOL). */
+  pgPool?: number;
 }
 
 /** What the start-up line and errors call the configured store: `SQLite at <file>`, `PostgreSQL at host:port/db`. */
@@ -173,7 +175,7 @@ export async function openStore(o: StoreOptions): Promise<{ store: Store; migrat
   let driver: SqlDriver;
   const where = storeWhere(o);
   if (o.databaseUrl) {
-    driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs });
+    driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs, max: o.pgPool });
   } else {
     ensureDataDir(o.dataDir);
     driver = new SqliteDriver(path.join(o.dataDir, 'salvo.db'), { retryMs: o.retryMs });

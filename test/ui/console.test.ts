@@ -85,6 +85,16 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   const form = page.locator('form[name="test-trigger"]');
   await form.getByLabel('Value').fill('john@example.com');
   await form.getByLabel(/content/).fill('{"order": "A-17"}');
+  // A dry run first: John's message rendered as it would be sent, and nothing stored.
+  await form.getByRole('button', { name: 'Preview (dry run)' }).click();
+  const preview = page.getByRole('region', { name: 'Dry run preview' });
+  await preview.waitFor();
+  const previewed = await preview.innerText();
+  assert.match(previewed, /Audience\s+1\s+Would be sent\s+1\s+Would be skipped\s+0/);
+  assert.match(previewed, /To\s+john@example\.com \(email\)\s+Variant\s+0 \(template #\d+\)\s+Subject\s+Hi John/);
+  assert.equal(await page.frameLocator('iframe[title="preview HTML"]').locator('p').innerText(), 'Order A-17');
+  assert.equal(ok(await s.call('launches/list', { campaign_id: campaign })).data.length, 0);
+  await shot('campaign-preview');
   await form.getByRole('button', { name: 'Send now' }).click();
   const result = page.getByRole('status');
   await result.getByRole('link', { name: /^Message #\d+$/ }).waitFor();
@@ -100,14 +110,19 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   // The form follows its message until it leaves the queue.
   await result.locator('.badge-sent').waitFor();
   assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'sent');
+  await result.getByRole('link', { name: 'captured in the outbox' }).waitFor();
+  assert.equal(await preview.count(), 0);
+  // The content card counts the campaign's messages per A/B variant (campaigns/stats), refreshed every 5 s.
+  const variant0 = page.locator('#variants tbody tr').first();
+  await eventually(async () => /^0\s+#\d+\s+1 \(100%\)\s+1\s+1\s+0\s+0/.test(await variant0.innerText()), 10_000, 'variant 0 counts the message sent');
   await shot('campaign');
 
-  await page.getByRole('button', { name: 'Deactivate' }).click();
-  await page.getByRole('button', { name: 'Activate' }).waitFor();
+  await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
+  await page.getByRole('button', { name: 'Activate', exact: true }).waitFor();
   assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, false);
   assert.ok(await form.getByRole('button', { name: 'Send now' }).isDisabled());
-  await page.getByRole('button', { name: 'Activate' }).click();
-  await page.getByRole('button', { name: 'Deactivate' }).waitFor();
+  await page.getByRole('button', { name: 'Activate', exact: true }).click();
+  await page.getByRole('button', { name: 'Deactivate', exact: true }).waitFor();
   assert.equal(ok(await s.call('campaigns/triggers/get', { id: campaign })).data.is_active, true);
   assert.match(await page.locator('.card', { hasText: 'Log' }).last().innerText(), /deactivated/);
 });
@@ -134,6 +149,7 @@ test('messages: the log shows the message sent; filters narrow it; its page show
   assert.match(history, /queued/);
   assert.match(history, /sending\s+attempt 1/);
   assert.match(history, /sent\s+captured in the outbox/);
+  assert.match(await page.locator('.fields').first().innerText(), /Variant\s+0 \(template #\d+\)/);
   const body = page.frameLocator('iframe[title="message body"]');
   assert.equal(await body.locator('h1').innerText(), 'Hello John!');
   assert.equal(await body.locator('p').innerText(), 'Order A-17');

@@ -60,7 +60,7 @@ type Status = (typeof STATUSES)[number];
 export type Counts = Record<Status, number>;
 
 /** Messages the provider took: sent, and those an SMS delivery receipt has since made delivered or undelivered. */
-export const handedOver = (c: Counts) => c.sent + (c.delivered ?? 0) + (c.undelivered ?? 0);
+export const handedOver = (c: Partial<Counts>) => (c.sent ?? 0) + (c.delivered ?? 0) + (c.undelivered ?? 0);
 
 export interface Campaign {
   id: number;
@@ -70,7 +70,8 @@ export interface Campaign {
   send_channel: string;
   resource_id: number;
   db_id: number;
-  content: { message_id: number; subject?: string; from_email?: string; from_name?: string }[];
+  /** A/B content: one variant per item, each recipient gets one by weight (default 1). */
+  content: { message_id: number; weight?: number; subject?: string; from_email?: string; from_name?: string }[];
   call_url?: string;
   skip_minutes: number;
   content_filter: unknown;
@@ -99,6 +100,9 @@ export interface Message {
   address: string | null;
   status: Status;
   skip_reason: string | null;
+  /** The A/B variant (index in the campaign's content) and its template; null on messages older than A/B content. */
+  variant: number | null;
+  template_id: number | null;
   attempts: number;
   last_error: string | null;
   next_attempt: string | null;
@@ -135,4 +139,24 @@ export interface Stats {
   last_hour: Record<string, Counts>;
   last_day: Record<string, Counts>;
   queue: { queued: number; waiting: number; sending: number; oldest_queued_seconds: number | null };
+}
+
+/** campaigns/stats: a campaign's messages counted by A/B variant and status. */
+export interface CampaignStats {
+  campaign_id: number;
+  launch_id: number | null;
+  total: number;
+  variants: { variant: number; message_id: number | null; weight: number | null; total: number; statuses: Partial<Counts> }[];
+}
+
+/** The answer of campaigns/triggers/start with dry_run: true (docs/api.md, Dry runs). */
+export interface DryRun {
+  audience: number;
+  queued: number;
+  skipped: number;
+  skip_reasons: Record<string, number>;
+  preview: { profile_id: string | null; channel: string; address: string | null; variant: number; template_id: number; subject: string | null; text: string | null; html: string | null }[];
+  errors: { index?: number; profile_id?: string | null; error: number; error_text: string }[];
+  filtered: boolean;
+  complete: boolean;
 }

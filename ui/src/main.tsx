@@ -43,7 +43,7 @@ function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
         <h1>
           <span class="logo">Salvo</span> console
         </h1>
-        <p class="muted">Sign in with an API token. Create one with <code>salvo token create --name &lt;you&gt;</code>; it is kept in this tab only.</p>
+        <p class="muted">Sign in with an API token. Create one where Salvo runs: <code>npm run salvo -- token create --name &lt;you&gt;</code> in its checkout, <code>salvo token create --name &lt;you&gt;</code> where it is installed (Salvo's start-up banner shows the command for its store). The token is kept in this tab only.</p>
         <label>
           API token
           <input type="password" name="token" autoComplete="off" value={value} onInput={(e) => setValue(e.currentTarget.value)} required />

@@ -55,6 +55,18 @@ interface TxState {
 
 const never = new Promise<never>(() => {});
 
+/**
+ * Statements sent to the server, counted per driver and its transactions (a BEGIN and its COMMIT, or a
+ * savepoint and its release, count as two), and round trips: the times the driver went from waiting
+ * on nothing to waiting on the server, so statements sent together count once. The round-trip budget
+ * of a launch is tested with it (test/store/round-trips.test.ts).
+ */
+export interface StatementCount {
+  statements: number;
+  roundTrips: number;
+  inFlight: number;
+}
+
 export class PgDriver implements SqlDriver {
   readonly dialect = 'postgres' as const;
   constructor(
@@ -62,7 +74,18 @@ export class PgDriver implements SqlDriver {
     private readonly root: postgres.Sql | null,
     private readonly retryMs = 2000,
     private readonly tx: TxState | null = null,
+    readonly count: StatementCount = { statements: 0, roundTrips: 0, inFlight: 0 },
   ) {}
+
+  /**
+   * Calls onNotify with each payload NOTIFYed on `channel` (on a connection of its own, which the client
+   * opens again after a cut and LISTENs again on); onListen runs each time the LISTEN is in place, first
+   * and after every reconnect, when notifications may have been missed.
+   */
+  async listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<{ unlisten(): Promise<void> }> {
+    const { unlisten } = await this.connecting(() => this.root!.listen(channel, onNotify, onListen));
+    return { unlisten };
+  }
 
   static connect(url: string, options: { max?: number; searchPath?: string; retryMs?: number } = {}): PgDriver {
     const sql = postgres(url, {
@@ -102,6 +125,17 @@ export class PgDriver implements SqlDriver {
 
   /** One statement: on the pool (retried while unreachable), or on the transaction's connection while it lives. */
   private async query<T>(call: () => Promise<T>, sql = ''): Promise<T> {
+    const count = this.count;
+    count.statements++;
+    if (count.inFlight++ === 0) count.roundTrips++;
+    try {
+      return await this.send(call, sql);
+    } finally {
+      count.inFlight--;
+    }
+  }
+
+  private async send<T>(call: () => Promise<T>, sql: string): Promise<T> {
     if (!this.tx) return this.connecting(call, /^\s*SELECT\b/i.test(sql));
     if (this.tx.gone) throw this.tx.gone;
     try {
@@ -133,7 +167,7 @@ export class PgDriver implements SqlDriver {
     return async (sql: postgres.TransactionSql): Promise<T> => {
       let result: T;
       try {
-        result = await fn(new PgDriver(sql, null, this.retryMs, state));
+        result = await fn(new PgDriver(sql, null, this.retryMs, state, this.count));
       } catch (e) {
         if (state.gone) return never;
         throw e;
@@ -147,6 +181,8 @@ export class PgDriver implements SqlDriver {
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     if (this.tx) {
       if (this.tx.gone) throw this.tx.gone;
+      this.count.statements += 2;
+      this.count.roundTrips += 2;
       try {
         return (await (this.sql as postgres.TransactionSql).savepoint(this.inside(this.tx, fn))) as T;
       } catch (e) {
@@ -154,6 +190,8 @@ export class PgDriver implements SqlDriver {
       }
     }
     return this.connecting(async () => {
+      this.count.statements += 2;
+      this.count.roundTrips += 2;
       const state: TxState = { gone: null };
       const begun = this.root!.begin(this.inside(state, fn)) as Promise<T>;
       // The client rejects the transaction as soon as it sees its connection close, before fn may

@@ -1,8 +1,11 @@
 /** Launches and their attachments. */
 import type { Attachment } from '../../core/attachments.ts';
-import type { Launch, LaunchState } from '../../core/types.ts';
+import type { Launch, LaunchState, NewMessage } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
+import { campaignQueries } from './campaigns.ts';
+import { MESSAGE_COLUMNS, NEW_MESSAGE_CONFLICT, messageQueries, messageRow } from './messages.ts';
 import { json } from './rows.ts';
+import { anyWebhooks } from './webhooks.ts';
 
 const toLaunch = (r: Row): Launch => ({
   id: r.id as number,
@@ -24,6 +27,12 @@ export type NewLaunch = Pick<Launch, 'campaign_id' | 'kind' | 'state' | 'content
 export interface LaunchStore {
   /** `total`: the messages about to be added with it, when known (one statement fewer than addLaunchTotal). */
   insertLaunch(l: NewLaunch, now: number, total?: number): Promise<Launch>;
+  /**
+   * A launch whose messages are all known now, with its messages and a campaign-log line
+   * `launch <id> <logText>`, all or nothing: one statement on PostgreSQL (one round trip, no BEGIN and
+   * COMMIT), a transaction (or savepoint) on SQLite.
+   */
+  insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch>;
   getLaunch(id: number): Promise<Launch | null>;
   /** Newest first, of one campaign or all; `beforeId` pages on. */
   listLaunches(campaignId: number | null, beforeId: number | null, limit: number): Promise<Launch[]>;
@@ -45,6 +54,9 @@ export interface LaunchStore {
   attachmentNames(launchId: number): Promise<{ name: string; mime: string; size: number }[]>;
 }
 
+const launchValues = (l: NewLaunch, now: number, total: number) =>
+  [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, total, now, now];
+
 export function launchQueries(db: SqlDriver): LaunchStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   return {
@@ -52,7 +64,34 @@ export function launchQueries(db: SqlDriver): LaunchStore {
       const row = await db.get(
         `INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-        [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, total, now, now],
+        launchValues(l, now, total),
+      );
+      return toLaunch(row!);
+    },
+    async insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch> {
+      // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
+      const total = new Set(rows.map((r) => r.profile_id)).size;
+      // SQLite has no INSERT in a WITH; with webhooks, a skipped message's event is written beside it (insertMessages).
+      if (db.dialect === 'sqlite' || (rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db)))) {
+        return db.transaction(async (tx) => {
+          const launch = await launchQueries(tx).insertLaunch(l, now, total);
+          await messageQueries(tx).insertMessages(launch.id, rows, now);
+          await campaignQueries(tx).appendCampaignLog(l.campaign_id, log.level, `launch ${launch.id} ${log.text}`, now);
+          return launch;
+        });
+      }
+      const columns = MESSAGE_COLUMNS.join(', ');
+      const picked = MESSAGE_COLUMNS.map((c) => (c === 'launch_id' ? 'l.id' : `v.${c}`)).join(', ');
+      const row = await db.get(
+        `WITH l AS (
+           INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+         ), m AS (
+           INSERT INTO messages (${columns}) SELECT ${picked} FROM l, json_populate_recordset(NULL::messages, CAST(? AS TEXT)::json) v ${NEW_MESSAGE_CONFLICT}
+         ), g AS (
+           INSERT INTO campaign_log (campaign_id, level, message, time) SELECT l.campaign_id, ?, 'launch ' || l.id || ' ' || ?, ? FROM l
+         ) SELECT * FROM l`,
+        [...launchValues(l, now, total), JSON.stringify(rows.map((m) => messageRow(null, m, now))), log.level, log.text, now],
       );
       return toLaunch(row!);
     },

@@ -5,7 +5,7 @@
 import type { Outcome } from '../../core/outcome.ts';
 import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
-import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
 
@@ -63,6 +63,36 @@ export interface QueueStats {
   /** When the longest-due queued message became due (ms since the epoch); null when none is queued. */
   oldestDueAt: number | null;
 }
+
+export const MESSAGE_COLUMNS = [
+  'launch_id', 'campaign_id', 'profile_id', 'subscription_id', 'channel', 'address', 'status', 'skip_reason', 'priority',
+  'attempts', 'next_attempt_at', 'history', 'overrides', 'custom_data', 'variant', 'template_id', 'created_at', 'updated_at',
+] as const;
+
+/** A profile already in the launch keeps its message. */
+export const NEW_MESSAGE_CONFLICT = 'ON CONFLICT (launch_id, profile_id) DO NOTHING';
+
+/** The row a new message is stored as (launch_id null: the launch is being inserted in the same statement). */
+export const messageRow = (launchId: number | null, m: NewMessage, now: number) => ({
+  launch_id: launchId,
+  campaign_id: m.campaign_id,
+  profile_id: m.profile_id,
+  subscription_id: m.subscription_id,
+  channel: m.channel,
+  address: m.address,
+  status: m.status,
+  skip_reason: m.skip_reason,
+  priority: m.priority,
+  attempts: 0,
+  next_attempt_at: m.next_attempt_at,
+  history: JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]),
+  overrides: m.overrides && JSON.stringify(m.overrides),
+  custom_data: m.custom_data && JSON.stringify(m.custom_data),
+  variant: m.variant,
+  template_id: m.template_id,
+  created_at: now,
+  updated_at: now,
+});
 
 export interface VariantCount {
   variant: number | null;
@@ -161,24 +191,24 @@ export function messageQueries(db: SqlDriver): MessageStore {
   }
   return {
     async insertMessages(launchId: number, rows: NewMessage[], now: number): Promise<number> {
-      let added = 0;
+      // A message skipped at launch gets its message.skipped event in the same transaction when webhooks
+      // are set up: then row by row (each event needs its row); otherwise all rows in one statement.
       const hooks = rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db));
+      if (!hooks) return insertRows(db, 'messages', MESSAGE_COLUMNS, rows.map((m) => messageRow(launchId, m, now)), NEW_MESSAGE_CONFLICT);
+      const sql = `INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}) VALUES (${placeholders(MESSAGE_COLUMNS.length)}) ${NEW_MESSAGE_CONFLICT}`;
+      let added = 0;
       for (const m of rows) {
-        const history = JSON.stringify([{ status: m.status, time: now, ...(m.skip_reason ? { detail: m.skip_reason } : {}) }]);
-        const sql = `INSERT INTO messages (launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, priority,
-             attempts, next_attempt_at, history, overrides, custom_data, variant, template_id, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (launch_id, profile_id) DO NOTHING`;
-        const params = [launchId, m.campaign_id, m.profile_id, m.subscription_id, m.channel, m.address, m.status, m.skip_reason, m.priority,
-            m.next_attempt_at, history, m.overrides && JSON.stringify(m.overrides), m.custom_data && JSON.stringify(m.custom_data), m.variant, m.template_id, now, now];
-        if (m.status !== 'skipped' || !hooks) {
+        const row = messageRow(launchId, m, now);
+        const params = MESSAGE_COLUMNS.map((c) => row[c]);
+        if (m.status !== 'skipped') {
           added += await db.run(sql, params);
           continue;
         }
         // Skipped at launch (no subscription, consent): its message.skipped is written with it (the launch's transaction).
-        const row = await db.get(`${sql} RETURNING *`, params);
-        if (!row) continue;
+        const stored = await db.get(`${sql} RETURNING *`, params);
+        if (!stored) continue;
         added++;
-        await writeMessageEvent(db, row, now);
+        await writeMessageEvent(db, stored, now);
       }
       return added;
     },

@@ -3,7 +3,7 @@ import type { ProfileKey } from '../../core/profile.ts';
 import type { SubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
-import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type InsertRow, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
 /** How profiles are looked up: a column of the profile row, or a field of the side index. */
@@ -41,6 +41,21 @@ const toSubscription = (r: Row): Subscription => ({
 
 /** The start of SQLite's scan page query (exported for the test that checks its plan). */
 export const SQLITE_SCAN = 'SELECT rowid AS scan_position, * FROM profiles NOT INDEXED WHERE db_id = ? AND rowid > ?';
+
+const PROFILE_COLUMNS = ['id', 'db_id', 'email', 'phones', 'status', 'md5', 'xxh', 'data', 'created_at', 'updated_at'] as const;
+
+const profileRow = (p: Profile) => ({
+  id: p.id,
+  db_id: p.db_id,
+  email: p.email,
+  phones: JSON.stringify(p.phones),
+  status: p.status,
+  md5: p.md5,
+  xxh: p.xxh,
+  data: JSON.stringify(p.data),
+  created_at: p.created_at,
+  updated_at: p.updated_at,
+});
 
 export interface ProfileWrite {
   profile: Profile;
@@ -182,24 +197,45 @@ export function profileQueries(db: SqlDriver): ProfileStore {
     },
 
     async saveProfiles(writes: ProfileWrite[]): Promise<void> {
+      // Set-based: each table gets its rows in one statement on PostgreSQL. A profile written twice in one
+      // list (two items of a batch) is written once, as it ends up; each of its keys as its last write left it.
+      const profiles = new Map<string, { profile: Profile; isNew: boolean }>();
+      const keys = new Map<string, { add: boolean; row: InsertRow }>();
       for (const { profile: p, isNew, keysAdded, keysRemoved } of writes) {
-        const values = [p.email, JSON.stringify(p.phones), p.status, p.md5, p.xxh, JSON.stringify(p.data), p.updated_at];
-        if (isNew) {
-          await db.run(
-            `INSERT INTO profiles (email, phones, status, md5, xxh, data, updated_at, id, db_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            [...values, p.id, p.db_id, p.created_at],
-          );
-        } else {
-          await db.run('UPDATE profiles SET email = ?, phones = ?, status = ?, md5 = ?, xxh = ?, data = ?, updated_at = ? WHERE id = ?', [...values, p.id]);
-        }
-        for (const k of keysRemoved) {
-          await db.run('DELETE FROM profile_keys WHERE db_id = ? AND field = ? AND key = ? AND profile_id = ?', [p.db_id, k.field, k.key, p.id]);
-        }
-        for (const k of keysAdded) {
-          await db.run('INSERT INTO profile_keys (db_id, field, key, profile_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [p.db_id, k.field, k.key, p.id]);
+        profiles.set(p.id, { profile: p, isNew: profiles.get(p.id)?.isNew ?? isNew });
+        for (const [list, add] of [[keysRemoved, false], [keysAdded, true]] as const) {
+          for (const k of list) keys.set(`${k.field}\n${k.key}\n${p.id}`, { add, row: { db_id: p.db_id, field: k.field, key: k.key, profile_id: p.id } });
         }
       }
+      const all = [...profiles.values()];
+      await insertRows(db, 'profiles', PROFILE_COLUMNS, all.filter((w) => w.isNew).map((w) => profileRow(w.profile)));
+      const updated = all.filter((w) => !w.isNew).map((w) => profileRow(w.profile));
+      if (db.dialect === 'postgres') {
+        if (updated.length) {
+          await db.run(
+            `UPDATE profiles p SET email = v.email, phones = v.phones, status = v.status, md5 = v.md5, xxh = v.xxh, data = v.data, updated_at = v.updated_at
+             FROM json_populate_recordset(NULL::profiles, CAST(? AS TEXT)::json) v WHERE p.id = v.id`,
+            [JSON.stringify(updated)],
+          );
+        }
+        const removed = [...keys.values()].filter((k) => !k.add).map((k) => k.row);
+        if (removed.length) {
+          await db.run(
+            `DELETE FROM profile_keys k USING json_populate_recordset(NULL::profile_keys, CAST(? AS TEXT)::json) v
+             WHERE k.db_id = v.db_id AND k.field = v.field AND k.key = v.key AND k.profile_id = v.profile_id`,
+            [JSON.stringify(removed)],
+          );
+        }
+      } else {
+        for (const p of updated) {
+          await db.run('UPDATE profiles SET email = ?, phones = ?, status = ?, md5 = ?, xxh = ?, data = ?, updated_at = ? WHERE id = ?', [p.email, p.phones, p.status, p.md5, p.xxh, p.data, p.updated_at, p.id]);
+        }
+        for (const { add, row: k } of keys.values()) {
+          if (!add) await db.run('DELETE FROM profile_keys WHERE db_id = ? AND field = ? AND key = ? AND profile_id = ?', [k.db_id, k.field, k.key, k.profile_id]);
+        }
+      }
+      const added = [...keys.values()].filter((k) => k.add).map((k) => k.row);
+      await insertRows(db, 'profile_keys', ['db_id', 'field', 'key', 'profile_id'], added, 'ON CONFLICT DO NOTHING');
     },
 
     async getSubscriptions(profileIds: string[]): Promise<Subscription[]> {
@@ -228,16 +264,23 @@ export function profileQueries(db: SqlDriver): ProfileStore {
     },
 
     async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
+      // One row per subscription, as writing them in turn would leave it: the last write's values, and the
+      // last keys given (a write without keys keeps those before it).
+      const byKey = new Map<string, InsertRow>();
       for (const s of rows) {
-        await db.run(
-          `INSERT INTO subscriptions (profile_id, db_id, resource_id, channel, address, provider, push_keys, status, priority, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (profile_id, resource_id, channel, address)
-           DO UPDATE SET provider = excluded.provider, push_keys = COALESCE(excluded.push_keys, subscriptions.push_keys),
-             status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
-          [s.profile_id, s.db_id, s.resource_id, s.channel, s.address, s.provider, s.keys && JSON.stringify(s.keys), s.status, s.priority, now, now],
-        );
+        const id = JSON.stringify([s.profile_id, s.resource_id, s.channel, s.address]);
+        const keys = s.keys ? JSON.stringify(s.keys) : ((byKey.get(id)?.push_keys as string | null | undefined) ?? null);
+        byKey.set(id, { profile_id: s.profile_id, db_id: s.db_id, resource_id: s.resource_id, channel: s.channel, address: s.address, provider: s.provider, push_keys: keys, status: s.status, priority: s.priority, created_at: now, updated_at: now });
       }
+      await insertRows(
+        db,
+        'subscriptions',
+        ['profile_id', 'db_id', 'resource_id', 'channel', 'address', 'provider', 'push_keys', 'status', 'priority', 'created_at', 'updated_at'],
+        [...byKey.values()],
+        `ON CONFLICT (profile_id, resource_id, channel, address)
+         DO UPDATE SET provider = excluded.provider, push_keys = COALESCE(excluded.push_keys, subscriptions.push_keys),
+           status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
+      );
     },
   };
 }

@@ -1,10 +1,11 @@
 /** Campaigns: the list, and one campaign with its template, call_url, activation, test trigger, launches and log. */
 import { useState } from 'preact/hooks';
-import { type Campaign, call, get, type Launch, type Message } from '../api.ts';
+import { type Campaign, type CampaignStats, call, get, handedOver, type Launch } from '../api.ts';
 import { Card, ErrorBox, Fields, HtmlFrame, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
-import { useLoad } from '../hooks.ts';
+import { type Loaded, useLoad } from '../hooks.ts';
 import { href } from '../router.ts';
 import { LaunchTable } from './launches.tsx';
+import { TestTrigger } from './test-trigger.tsx';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -16,7 +17,7 @@ export function CampaignsPage() {
         {({ data, extra }) => (
           <Card>
             {data.length === 0 ? (
-              <p class="muted">No campaigns yet: create one with campaigns/triggers/add (docs/api.md).</p>
+              <p class="muted">No campaigns yet: create one through the API, as the README's quick start does (campaigns/triggers/add, docs/api.md).</p>
             ) : (
               <table class="table">
                 <thead>
@@ -65,22 +66,25 @@ interface Template {
   channels: { sid: string; fields: Record<string, string> }[];
 }
 
-function TemplatePreview({ campaign }: { campaign: Campaign }) {
-  const item = campaign.content[0];
+function TemplatePreview({ campaign, variant }: { campaign: Campaign; variant: number }) {
+  const item = campaign.content[variant] ?? campaign.content[0];
   const template = useLoad(() => get<Template>('templates/get', { id: item.message_id }), [item.message_id]);
+  const ab = campaign.content.length > 1 ? `variant ${variant}, ` : '';
   return (
     <Card title={`Template: ${template.value?.name ?? `#${item.message_id}`}`}>
+      {ab && <p class="muted small">{`A/B ${ab}template #${item.message_id}`}</p>}
       <Load loaded={template}>
         {(t) => {
           const ch = t.channels.find((c) => c.sid === campaign.send_channel);
           if (!ch) return <p class="error">The template has no {campaign.send_channel} channel.</p>;
-          const f: Record<string, string> = { ...ch.fields, ...Object.fromEntries(Object.entries(item).filter(([k]) => k !== 'message_id').map(([k, v]) => [k, String(v)])) };
+          const overrides = Object.entries(item).filter(([k]) => k !== 'message_id' && k !== 'weight');
+          const f: Record<string, string> = { ...ch.fields, ...Object.fromEntries(overrides.map(([k, v]) => [k, String(v)])) };
           return (
             <>
               <Fields rows={Object.entries(f).filter(([k]) => k !== 'html' && k !== 'text' && k !== 'body').map(([k, v]) => [k, <code>{String(v)}</code>])} />
               {f.html && <HtmlFrame html={f.html} title="template HTML" />}
               {(f.text ?? f.body) && <pre class="text-body">{f.text ?? f.body}</pre>}
-              <p class="muted small">The template as written: placeholders such as {'{lead._fname}'} are filled in when a message is sent.</p>
+              <p class="muted small">The template as written: placeholders such as {'{lead._fname}'} are filled in when a message is sent (Preview below shows them filled).</p>
             </>
           );
         }}
@@ -89,113 +93,57 @@ function TemplatePreview({ campaign }: { campaign: Campaign }) {
   );
 }
 
-const MATCHING = [
-  ['email', 'Email'],
-  ['phone', 'Phone'],
-  ['profile_id', 'Profile id'],
-] as const;
+const share = (w: number, all: number) => `${Math.round((w / all) * 100)}%`;
 
-/** 128 random bits in hex (crypto.randomUUID exists only on HTTPS and localhost pages). */
-const requestId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
-
-const PENDING = ['queued', 'waiting', 'sending'];
-
-interface TriggerResult {
-  launchId: number | null;
-  duplicate: boolean;
-  messages: Message[];
-}
-
-/** Sends the campaign to one profile now, through campaigns/triggers/start, and shows what it made. */
-function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLaunched: () => void }) {
-  const [matching, setMatching] = useState<string>('email');
-  const [value, setValue] = useState('');
-  const [content, setContent] = useState('{}');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
-  const [result, setResult] = useState<TriggerResult>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setError(undefined);
-    setResult(undefined);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(content || '{}');
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('content must be a JSON object');
-    } catch (err) {
-      setError(new Error(`content: ${(err as Error).message}`));
-      return;
-    }
-    setBusy(true);
-    try {
-      // Each press is its own trigger: a fresh Request-ID keeps deduplication from answering the previous one.
-      const answer = await call('campaigns/triggers/start', { id: campaign.id, matching, [matching]: value.trim(), content: parsed }, { 'Request-ID': requestId() });
-      const launchId = Number(answer.headers.get('Launch-Id')) || null;
-      const duplicate = answer.headers.get('Duplicate-Request') === 'true';
-      setBusy(false);
-      onLaunched();
-      // Follow the message until it leaves the queue (a few seconds at most when the workers run).
-      for (let i = 0; launchId && i < 30; i++) {
-        const messages = await get<Message[]>('messages/list', { launch_id: launchId });
-        setResult({ launchId, duplicate, messages });
-        if (!messages.some((m) => PENDING.includes(m.status))) break;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      onLaunched();
-      if (!launchId) setResult({ launchId, duplicate, messages: [] });
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
+/** The campaign's A/B variants with their weights, and its messages counted per variant (campaigns/stats). */
+function Variants({ campaign, stats, shown, onShow }: { campaign: Campaign; stats: Loaded<CampaignStats>; shown: number; onShow: (v: number) => void }) {
+  const weights = campaign.content.map((c) => c.weight ?? 1);
+  const all = weights.reduce((a, b) => a + b, 0);
+  const counted = (v: number) => stats.value?.variants.filter((l) => l.variant === v) ?? [];
+  const sum = (v: number, pick: (s: CampaignStats['variants'][number]) => number) => counted(v).reduce((a, l) => a + pick(l), 0);
   return (
-    <Card title="Test trigger">
-      <form class="form" onSubmit={submit} name="test-trigger">
-        <div class="row">
-          <label>
-            Find the profile by
-            <select name="matching" value={matching} onChange={(e) => setMatching(e.currentTarget.value)}>
-              {MATCHING.map(([v, l]) => (
-                <option value={v}>{l}</option>
-              ))}
-            </select>
-          </label>
-          <label class="grow">
-            Value
-            <input name="value" value={value} onInput={(e) => setValue(e.currentTarget.value)} required placeholder={matching === 'email' ? 'john@example.com' : matching === 'phone' ? '+79000000000' : '24 hex characters'} />
-          </label>
-        </div>
-        <label>
-          content (JSON: {'{apicontent.*}'} in the template)
-          <textarea name="content" rows={4} value={content} onInput={(e) => setContent(e.currentTarget.value)} spellcheck={false} />
-        </label>
-        <p class="muted small">Salvo has no dry run yet: this sends the message for real (to the outbox when no SMTP server is configured).</p>
-        <button type="submit" disabled={busy || !campaign.is_active}>
-          {busy ? 'Sending…' : 'Send now'}
-        </button>
-        {!campaign.is_active && <span class="muted small"> Activate the campaign to send.</span>}
-      </form>
-      <ErrorBox error={error} />
-      {result && (
-        <div class="result" role="status">
-          <p>
-            Launched{result.launchId && (
-              <>
-                {' '}
-                as <a href={href('messages', { launch_id: result.launchId })}>launch #{result.launchId}</a>
-              </>
-            )}
-            {result.duplicate && ' (a repeat: deduplication answered the first call)'}.
-          </p>
-          {result.messages.map((m) => (
-            <p>
-              <a href={`#/messages/${m.id}`}>Message #{m.id}</a> to {m.address ?? m.profile_id}: <StatusBadge status={m.status} />
-              {m.skip_reason && <span class="muted"> ({m.skip_reason})</span>}
-            </p>
+    <Card title={campaign.content.length > 1 ? `A/B variants (${campaign.content.length})` : 'Content'}>
+      <ErrorBox error={stats.error} />
+      <table class="table" id="variants">
+        <thead>
+          <tr>
+            <th>Variant</th>
+            <th>Template</th>
+            <th class="num">Weight</th>
+            <th class="num">Messages</th>
+            <th class="num">Sent</th>
+            <th class="num">Failed</th>
+            <th class="num">Skipped</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {campaign.content.map((c, v) => (
+            <tr class={campaign.content.length > 1 && v === shown ? 'selected' : ''}>
+              <td>{v}</td>
+              <td>#{c.message_id}</td>
+              <td class="num">
+                {weights[v]} ({share(weights[v], all)})
+              </td>
+              <td class="num">{sum(v, (l) => l.total)}</td>
+              <td class="num good">{sum(v, (l) => handedOver(l.statuses))}</td>
+              <td class={`num ${sum(v, (l) => l.statuses.failed ?? 0) ? 'bad' : ''}`}>{sum(v, (l) => l.statuses.failed ?? 0)}</td>
+              <td class="num">{sum(v, (l) => l.statuses.skipped ?? 0)}</td>
+              <td>
+                {campaign.content.length > 1 && (
+                  <button type="button" class="link" disabled={v === shown} onClick={() => onShow(v)}>
+                    show
+                  </button>
+                )}
+              </td>
+            </tr>
           ))}
-        </div>
-      )}
+        </tbody>
+      </table>
+      <p class="muted small">
+        Each recipient gets one variant by weight, the same one on every launch (docs/api.md, A/B content). Counts are of all this campaign's messages
+        {stats.value ? `: ${stats.value.total}` : ''}.
+      </p>
     </Card>
   );
 }
@@ -203,8 +151,10 @@ function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLaunched:
 export function CampaignPage({ id }: { id: number }) {
   const campaign = useLoad(() => get<Campaign>('campaigns/triggers/get', { id }), [id]);
   const launches = useLoad(() => get<Launch[]>('launches/list', { campaign_id: id, limit: 10 }), [id], 5000);
+  const stats = useLoad(() => get<CampaignStats>('campaigns/stats', { id }), [id], 5000);
   const log = useLoad(() => get<{ level: string; message: string; time: string }[]>('campaigns/log_v2', { id, limit: 20 }), [id]);
   const [error, setError] = useState<Error>();
+  const [shown, setShown] = useState(0);
   const setActive = async (active: boolean) => {
     setError(undefined);
     try {
@@ -254,9 +204,17 @@ export function CampaignPage({ id }: { id: number }) {
                   ]}
                 />
               </Card>
-              <TemplatePreview campaign={c} />
+              <TemplatePreview campaign={c} variant={shown} />
             </div>
-            {c.trigger_type === 'api_call' && <TestTrigger campaign={c} onLaunched={launches.reload} />}
+            <Variants campaign={c} stats={stats} shown={shown} onShow={setShown} />
+            {c.trigger_type === 'api_call' && <TestTrigger
+                campaign={c}
+                onLaunched={() => {
+                  launches.reload();
+                  stats.reload();
+                  log.reload();
+                }}
+              />}
           </>
         )}
       </Load>

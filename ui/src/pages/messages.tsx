@@ -132,6 +132,7 @@ export function MessagePage({ id }: { id: number }) {
                     ['Profile', <a href={href('messages', { profile_id: m.profile_id })}>{m.profile_id}</a>],
                     ['Channel', m.channel],
                     ['To', m.address],
+                    ['Variant', m.variant === null ? null : `${m.variant} (template #${m.template_id})`],
                     ['Attempts', m.attempts],
                     ['Last error', m.last_error && <span class="bad">{m.last_error}</span>],
                     ['Skip reason', m.skip_reason],
