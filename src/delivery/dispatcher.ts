@@ -65,8 +65,6 @@ export class Dispatcher extends BackgroundLoop {
   /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
-  /** Store failures in a row, for the backoff of the loop. */
-  private storeFailures = 0;
 
   private readonly now: () => number;
 
@@ -172,7 +170,7 @@ export class Dispatcher extends BackgroundLoop {
           if (await this.leases.renew()) await this.upkeep(now);
         }
         const got = await this.claim(now);
-        this.storeFailures = 0;
+        this.stepSucceeded();
         while (this.inflight.size < config.workers && this.claimed.length) {
           const next = this.claimed.shift()!;
           // Never the same message twice at once (it could only come back through a retake of our own).
@@ -181,9 +179,7 @@ export class Dispatcher extends BackgroundLoop {
         if (got === 0 || this.inflight.size >= config.workers) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('delivery');
-        const wait = storeBackoff(++this.storeFailures);
-        log.error({ err, retryInMs: wait }, 'the delivery loop failed (store unavailable?); retrying');
-        await this.waker.wait(wait);
+        await this.backOff(err, log, 'delivery');
       }
     }
   }

@@ -34,7 +34,6 @@ export class WebhookSender extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}:webhooks`;
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly now: () => number;
-  private storeFailures = 0;
 
   constructor(private readonly d: WebhookSenderDeps) {
     super();
@@ -71,14 +70,12 @@ export class WebhookSender extends BackgroundLoop {
         }
         const want = config.webhooks.concurrency - this.inflight.size;
         const claimed = want > 0 ? await store.claimWebhookEvents(this.worker, want, now, now + this.leaseMs) : [];
-        this.storeFailures = 0;
+        this.stepSucceeded();
         for (const c of claimed) this.start1(c);
         if (claimed.length === 0 || this.inflight.size >= config.webhooks.concurrency) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('webhooks');
-        const wait = storeBackoff(++this.storeFailures);
-        log.error({ err, retryInMs: wait }, 'the webhook loop failed (store unavailable?); retrying');
-        await this.waker.wait(wait);
+        await this.backOff(err, log, 'webhook');
       }
     }
   }

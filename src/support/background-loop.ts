@@ -44,6 +44,8 @@ export abstract class BackgroundLoop {
   protected readonly waker = new Waker();
   protected stopped = false;
   private running: Promise<void> | null = null;
+  /** Failed steps in a row, for the backoff. */
+  private failedSteps = 0;
 
   wake = (): void => this.waker.wake();
 
@@ -58,4 +60,19 @@ export abstract class BackgroundLoop {
   }
 
   protected abstract loop(): Promise<void>;
+
+  /** A step went through: the next failure backs off from the start again. */
+  protected stepSucceeded(): void {
+    this.failedSteps = 0;
+  }
+
+  /**
+   * A step failed (the store, most often): logs it and pauses, from 100 ms doubling to 5 s, or less
+   * when woken. The loop goes on after it; it never ends the process.
+   */
+  protected async backOff(err: unknown, log: { error(o: object, msg: string): void }, loopName: string): Promise<void> {
+    const wait = storeBackoff(++this.failedSteps);
+    log.error({ err, retryInMs: wait }, `the ${loopName} loop failed (store unavailable?); retrying`);
+    await this.waker.wait(wait);
+  }
 }
