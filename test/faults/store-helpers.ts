@@ -1,5 +1,6 @@
-/** What the store fault tests share: a stream of triggers with unique subjects, and what came of them. */
+/** What the store fault tests share: a stream of triggers with unique subjects, what came of them, and a held SQLite write lock. */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { driverOf } from '../../src/store/store.ts';
 import { eventually, type Response, type TestServer } from '../helpers.ts';
@@ -82,4 +83,26 @@ export async function worstStall<T>(fn: () => Promise<T>): Promise<{ result: T; 
   } finally {
     h.disable();
   }
+}
+
+/** Another process that takes the write lock, says "locked", holds it until told to let go, says "released". */
+export function holdWriteLock(file: string): { child: ChildProcess; said: string[]; release(): void } {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.pragma('busy_timeout = 10000');
+    db.exec('BEGIN IMMEDIATE');
+    console.log('locked');
+    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); console.log('released'); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
+  const said: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => said.push(...d.toString().trim().split('\n')));
+  // Asked once: stdin ends with it, so the holder is told exactly once however often release() is called.
+  let asked = false;
+  const release = () => {
+    if (asked) return;
+    asked = true;
+    child.stdin!.end('release\n');
+  };
+  return { child, said, release };
 }

@@ -5,38 +5,15 @@
  * message arrives exactly once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers.ts';
 import { startShop, stopShop } from '../fixture.ts';
-import { assertAnswers, deliveredOnce, sendTriggers, worstStall, type Answer } from './store-helpers.ts';
+import { assertAnswers, deliveredOnce, holdWriteLock, sendTriggers, worstStall, type Answer } from './store-helpers.ts';
 
 const RETRY_MS = 1000;
 /** Writes answered 503 while the lock is held before it is let go: enough to show the behaviour. */
 const REFUSED_WHILE_LOCKED = 16;
-
-/** Another process that takes the write lock, says "locked", holds it until told to let go, says "released". */
-function holdWriteLock(file: string): { child: ChildProcess; said: string[]; release(): void } {
-  const script = `
-    const Database = require('better-sqlite3');
-    const db = new Database(process.argv[1]);
-    db.pragma('busy_timeout = 10000');
-    db.exec('BEGIN IMMEDIATE');
-    console.log('locked');
-    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); console.log('released'); process.exit(0); });`;
-  const child = spawn(process.execPath, ['-e', script, file], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
-  const said: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => said.push(...d.toString().trim().split('\n')));
-  // Asked once: stdin ends with it, so the holder is told exactly once however often release() is called.
-  let asked = false;
-  const release = () => {
-    if (asked) return;
-    asked = true;
-    child.stdin!.end('release\n');
-  };
-  return { child, said, release };
-}
 
 describe('SQLite write lock held by another process', () => {
   let env: Awaited<ReturnType<typeof startShop>>;
