@@ -34,7 +34,7 @@ function inGroup(run: () => number): Promise<number> {
         db.exec('BEGIN IMMEDIATE');
         const ids = jobs.map((j) => j.run());
         db.exec('COMMIT');
-        jobs.forEach((j, i) => j.done(ids[i]));
+        for (const [i, j] of jobs.entries()) j.done(ids[i]);
       });
     }
     group.push({ run, done });

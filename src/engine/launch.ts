@@ -12,7 +12,7 @@ import type { DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
 import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
 import { DuplicateRequest } from '../core/errors.ts';
-import { resolveSingle } from './audience.ts';
+import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
@@ -142,12 +142,13 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
 
   if (p.audience.kind === 'single') {
     const match = p.audience.match;
-    // By profile id, the subscriptions (and recent sends) are read together with the profile: one round trip.
+    // The profile's subscriptions are read together with the profile (one round trip), and by
+    // profile id its recent sends too.
     const known = match.mode === 'profile_id' ? [match.value as string] : null;
     const since = now - campaign.skip_minutes * 60_000;
     const [profile, subscriptions, recent] = await Promise.all([
       resolveSingle(deps.store, db, match),
-      known && deps.store.getSubscriptions(known),
+      subscriptionsOfSingle(deps.store, db, match),
       known && campaign.skip_minutes > 0 ? deps.store.recentRecipients(campaign.id, known, since) : null,
     ]);
     const reads = {

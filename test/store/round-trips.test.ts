@@ -42,6 +42,13 @@ describe('round trips per launch on postgres', { skip: PG_URL ? false : 'needs S
     assert.equal(launches.length, 2);
   });
 
+  it('a one-profile launch by email (the default matching), deduplicated: at most 3 round trips (5 before)', async () => {
+    // The profile by its email field and by its email subscriptions, and its subscriptions, read together.
+    const c = await counted('campaigns/triggers/start', { id: shop.campaigns.email, email: 'john@example.com', content: { n: 'by email' } });
+    assert.ok(c.roundTrips <= 3, `${c.roundTrips} round trips (${c.statements} statements)`);
+    assert.ok(c.statements <= 5, `${c.statements} statements`);
+  });
+
   it('without deduplication (SALVO_DEDUP_HOURS=0): at most 3 round trips (7 before)', async () => {
     const plain = await startServer({ kind: 'postgres', workers: false, env: { SALVO_DEDUP_HOURS: '0' } });
     try {
