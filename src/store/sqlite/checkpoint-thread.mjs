@@ -1,6 +1,6 @@
 // Checkpoints the SQLite WAL from a thread of its own (checkpointer.ts says why). Plain JavaScript:
-// it runs as it is from src/ and from dist/, without the TypeScript loader (150 ms and tens of MB
-// per thread). Runs PASSIVE checkpoints, which never wait for, nor block, the process's readers
+// it runs as it is from src/ and from dist/, without the TypeScript loader (150 ms to start a thread
+// with it, measured). Runs PASSIVE checkpoints, which never wait for, nor block, the process's readers
 // and writers; a failure is reported and retried after a longer pause, never ends the thread.
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
