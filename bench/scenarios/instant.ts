@@ -53,14 +53,20 @@ export async function instant(w: World, sink: Sink, o: { count: number; rate: nu
   const asked = new Map<string, number>();
   const s0 = performance.now();
   const posts: Promise<void>[] = [];
+  // A request that gets no answer (on an overloaded machine the server falls seconds behind and
+  // connects time out) is counted, not allowed to end the whole run.
+  let unanswered = 0;
   for (let i = 0; i < o.count; i++) {
     await sleepUntil(s0 + i * gap);
     const at = performance.now();
     posts.push(
-      post(i).then(async (r) => {
-        await r.text();
-        asked.set(r.headers.get('launch-id')!, at);
-      }),
+      post(i).then(
+        async (r) => {
+          await r.text();
+          asked.set(r.headers.get('launch-id')!, at);
+        },
+        () => void unanswered++,
+      ),
     );
   }
   await Promise.all(posts);
@@ -73,7 +79,7 @@ export async function instant(w: World, sink: Sink, o: { count: number; rate: nu
   const p99 = percentile(lat, 99);
   return [
     { scenario: 'B', store: w.kind, name: 'request to inbox p50', value: p50, unit: 'ms', baseline: { value: percentile(base, 50), unit: 'ms', what: 'raw nodemailer send to inbox p50' }, ratio: p50 / percentile(base, 50), target: '<= 10 ms', met: p50 <= 10 },
-    { scenario: 'B', store: w.kind, name: 'request to inbox p99', value: p99, unit: 'ms', baseline: { value: percentile(base, 99), unit: 'ms', what: 'raw nodemailer p99' }, ratio: p99 / percentile(base, 99), target: '<= 50 ms', met: p99 <= 50, note: `${o.count} requests at ${o.rate}/s${lost ? `, ${lost} not delivered` : ''}` },
+    { scenario: 'B', store: w.kind, name: 'request to inbox p99', value: p99, unit: 'ms', baseline: { value: percentile(base, 99), unit: 'ms', what: 'raw nodemailer p99' }, ratio: p99 / percentile(base, 99), target: '<= 50 ms', met: p99 <= 50 && unanswered === 0, note: `${o.count} requests at ${o.rate}/s${lost ? `, ${lost} not delivered` : ''}${unanswered ? `, ${unanswered} got no answer (fetch failed)` : ''}` },
   ];
 }
 
@@ -97,7 +103,7 @@ async function closedLoop(sink: Sink, count: number, send: (i: number) => Promis
     await sleepUntil(next);
     const at = performance.now();
     next = at + CLOSED_GAP_MS;
-    const id = await send(i);
+    const id = await send(i).catch(() => null); // no answer: counted as not delivered
     const arrived = id === null ? null : await sink.arrival(id, 10_000);
     if (arrived === null) lost++;
     else lat.push([String(i), arrived - at]);
