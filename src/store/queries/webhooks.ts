@@ -4,9 +4,9 @@
  * (writeEvent, called from messages.ts and tasks.ts, and finishLaunches here), so an event is never
  * lost nor reported for a change that rolled back.
  */
-import { eventBody, messageEventData, messageEventType, type MessageFacts, type WebhookEventType } from '../../core/webhooks.ts';
+import { eventBody, messageEventData, messageEventType, webhookTakes, type MessageFacts, type WebhookEventType, type WebhookTarget } from '../../core/webhooks.ts';
 import { randomHex } from '../../core/ids.ts';
-import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
 export interface Webhook {
@@ -124,18 +124,22 @@ export interface WebhookStore {
   finishLaunches(now: number, limit: number): Promise<number>;
 }
 
-/** The JSON text a campaign id list is stored as: numbers, no spaces, so SQL can find `,<id>,` in it. */
+/** The JSON text a campaign id list is stored as: each id once. */
 const idList = (ids: number[] | null) => (ids === null ? null : JSON.stringify([...new Set(ids)]));
 
-/** Enabled endpoints that take `type` for `campaignId`. */
-async function subscribers(db: SqlDriver, type: WebhookEventType, campaignId: number): Promise<number[]> {
-  const rows = await db.all<{ id: number }>(
-    `SELECT id FROM webhooks WHERE disabled_at IS NULL AND (events LIKE ? OR events LIKE '%"*"%')
-       AND (campaign_ids IS NULL OR (',' || substr(campaign_ids, 2, length(campaign_ids) - 2) || ',') LIKE ?)`,
-    [`%"${type}"%`, `%,${campaignId},%`],
-  );
-  return rows.map((r) => r.id);
+/** Enabled endpoints (a small table): read once, they are matched in code against every event a writer makes. */
+export async function enabledWebhooks(db: SqlDriver): Promise<WebhookTarget[]> {
+  const rows = await db.all<{ id: number; events: string; campaign_ids: string | null }>('SELECT id, events, campaign_ids FROM webhooks WHERE disabled_at IS NULL ORDER BY id');
+  return rows.map((r) => ({ id: Number(r.id), events: json<string[]>(r.events) ?? [], campaign_ids: json<number[] | null>(r.campaign_ids) }));
 }
+
+const EVENT_ROW_COLUMNS = ['webhook_id', 'event_id', 'type', 'launch_id', 'payload', 'status', 'attempts', 'history', 'next_attempt_at', 'created_at', 'updated_at'] as const;
+
+/** The delivery rows of one event: one per endpoint, the same body, ids that share the event's. */
+const eventRows = (hooks: WebhookTarget[], type: WebhookEventType, launchId: number | null, body: string, now: number) => {
+  const event = `msg_${randomHex(12)}`;
+  return hooks.map((h) => ({ webhook_id: h.id, event_id: `${event}_${h.id}`, type, launch_id: launchId, payload: body, status: 'queued', attempts: 0, history: '[]', next_attempt_at: now, created_at: now, updated_at: now }));
+};
 
 /**
  * Writes an event for every endpoint that takes it, inside the caller's statement or transaction.
@@ -149,17 +153,9 @@ export async function writeEvent(
   data: () => Promise<Record<string, unknown>>,
   now: number,
 ): Promise<void> {
-  const hooks = await subscribers(db, type, campaignId);
+  const hooks = (await enabledWebhooks(db)).filter((h) => webhookTakes(h, type, campaignId));
   if (hooks.length === 0) return;
-  const body = eventBody(type, now, await data());
-  const event = `msg_${randomHex(12)}`;
-  for (const hook of hooks) {
-    await db.run(
-      `INSERT INTO webhook_events (webhook_id, event_id, type, launch_id, payload, status, attempts, history, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'queued', 0, '[]', ?, ?, ?)`,
-      [hook, `${event}_${hook}`, type, launchId, body, now, now, now],
-    );
-  }
+  await insertRows(db, 'webhook_events', EVENT_ROW_COLUMNS, eventRows(hooks, type, launchId, eventBody(type, now, await data()), now));
 }
 
 /** Whether any endpoint is enabled: set-based writers ask once rather than per row. */
@@ -167,19 +163,42 @@ export async function anyWebhooks(db: SqlDriver): Promise<boolean> {
   return (await db.get('SELECT 1 AS one FROM webhooks WHERE disabled_at IS NULL LIMIT 1')) !== undefined;
 }
 
-/** A launch's custom_data, for events of messages that carry none of their own. */
-async function launchCustomData(db: SqlDriver, launchId: number): Promise<unknown> {
-  const r = await db.get<{ custom_data: string | null }>('SELECT custom_data FROM launches WHERE id = ?', [launchId]);
-  return json(r?.custom_data ?? null);
+/** A message row that reached a final status (the messages columns an event reads), and whether it was a hard bounce. */
+export interface MessageChange {
+  row: Row;
+  bounced?: boolean;
+}
+
+/**
+ * The message.* events of messages that just reached a final status, for the endpoints `hooks` (as
+ * enabledWebhooks read them in the same transaction): one insert for all of them, and one read of the
+ * launches' custom_data for messages that carry none of their own.
+ */
+export async function writeMessageEvents(db: SqlDriver, changes: MessageChange[], hooks: WebhookTarget[], now: number): Promise<void> {
+  if (hooks.length === 0) return;
+  const events: { m: MessageFacts; own: unknown; type: WebhookEventType; to: WebhookTarget[] }[] = [];
+  for (const { row, bounced } of changes) {
+    const m = { ...row, id: Number(row.id), launch_id: Number(row.launch_id) } as unknown as MessageFacts & { custom_data: string | null };
+    const type = messageEventType(m.status, bounced);
+    const to = type ? hooks.filter((h) => webhookTakes(h, type, m.campaign_id)) : [];
+    if (type && to.length) events.push({ m, own: json(m.custom_data), type, to });
+  }
+  if (events.length === 0) return;
+  const launchIds = [...new Set(events.filter((e) => e.own == null).map((e) => e.m.launch_id))];
+  const launchData = new Map<number, unknown>();
+  for (const part of chunks(launchIds)) {
+    for (const r of await db.all<{ id: number; custom_data: string | null }>(`SELECT id, custom_data FROM launches WHERE id IN (${placeholders(part.length)})`, part)) {
+      launchData.set(Number(r.id), json(r.custom_data));
+    }
+  }
+  const rows = events.flatMap((e) => eventRows(e.to, e.type, e.m.launch_id, eventBody(e.type, now, messageEventData(e.m, e.own ?? launchData.get(e.m.launch_id))), now));
+  await insertRows(db, 'webhook_events', EVENT_ROW_COLUMNS, rows);
 }
 
 /** The message.* event of a message that just reached a final status (a row with the messages columns). */
 export async function writeMessageEvent(db: SqlDriver, row: Row, now: number, bounced = false): Promise<void> {
-  const m = { ...row, id: Number(row.id), launch_id: Number(row.launch_id) } as unknown as MessageFacts & { custom_data: string | null };
-  const type = messageEventType(m.status, bounced);
-  if (!type) return;
-  const own = json(m.custom_data);
-  await writeEvent(db, type, m.campaign_id, m.launch_id, async () => messageEventData(m, own ?? (await launchCustomData(db, m.launch_id))), now);
+  if (!messageEventType(row.status as string, bounced)) return;
+  await writeMessageEvents(db, [{ row, bounced }], await enabledWebhooks(db), now);
 }
 
 export function webhookQueries(db: SqlDriver): WebhookStore {
