@@ -23,7 +23,7 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
-import { OutcomeBatch } from './outcome-batch.ts';
+import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 
@@ -67,7 +67,10 @@ export class Dispatcher extends BackgroundLoop {
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
   /** Outcomes written together: those that finish while a write is on its way share the next. */
-  private readonly outcomes = new OutcomeBatch((records) => this.d.store.completeMessages(this.worker, records, this.now()));
+  private readonly outcomes = new WriteBatch<Outcome, true>(async (items) => {
+    const recorded = await this.d.store.completeMessages(this.worker, items.map(({ id, item }) => ({ id, outcome: item })), this.now());
+    return new Map([...recorded].map((id) => [id, true]));
+  });
 
   private readonly now: () => number;
 
@@ -267,7 +270,7 @@ export class Dispatcher extends BackgroundLoop {
       }
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
-    await this.record(m, outcome.status, () => this.outcomes.record(m.id, outcome));
+    await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {

@@ -7,7 +7,7 @@ import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
-import { EVENT_COLUMNS, recordOutcomes, type OutcomeRecord } from './outcomes.ts';
+import { EVENT_COLUMNS, recordOutcomes, type OutcomeRecord, type WebhooksHint } from './outcomes.ts';
 import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
 
 
@@ -167,6 +167,7 @@ export interface MessageStore {
 
 export function messageQueries(db: SqlDriver): MessageStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const webhooksHint: WebhooksHint = { enabled: false };
 
   /** Queues held messages again, or fails those out of attempts. Rare, so row by row: each history stays exact on both stores. */
   async function returnToQueue(rows: HeldRow[], now: number, maxAttempts: number, reason: (worker: string | null) => string, expiredOnly: boolean) {
@@ -283,7 +284,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
       return (await recordOutcomes(db, worker, [{ id, outcome: o }], now)).has(id);
     },
 
-    completeMessages: (worker: string, records: OutcomeRecord[], now: number) => recordOutcomes(db, worker, records, now),
+    completeMessages: (worker: string, records: OutcomeRecord[], now: number) => recordOutcomes(db, worker, records, now, webhooksHint),
 
     async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
       return db.transaction(async (tx) => {

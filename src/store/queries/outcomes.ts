@@ -54,15 +54,27 @@ const PG_UPDATE_UNLESS_HOOKS = `WITH hooks AS (SELECT EXISTS (SELECT 1 FROM webh
   done AS (${PG_UPDATE} AND NOT (SELECT enabled FROM hooks) RETURNING m.id)
   SELECT NULL AS id, enabled AS hooks FROM hooks UNION ALL SELECT id, NULL FROM done`;
 
+const PG_RETURNING = `${EVENT_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}, (SELECT l.custom_data FROM launches l WHERE l.id = m.launch_id) AS launch_custom_data`;
+
 const SQLITE_UPDATE = `UPDATE messages AS m SET ${SET(() => '?')} WHERE id = ? AND worker = ? AND status = 'sending' RETURNING ${EVENT_COLUMNS}`;
 
 const SMS_PART_COLUMNS = ['provider_message_id', 'message_id', 'part', 'parts', 'state'] as const;
+
+/**
+ * Whether webhook endpoints were enabled at the last write: only which way to try first (the one
+ * statement, or the transaction that writes events). Each way checks for itself, so a stale hint costs
+ * a round trip, never an event.
+ */
+export interface WebhooksHint {
+  enabled: boolean;
+}
 
 /** Sets the outcomes of the messages still held by `worker`; answers their rows (EVENT_COLUMNS). */
 async function update(db: SqlDriver, worker: string, records: OutcomeRecord[], now: number): Promise<Row[]> {
   if (db.dialect === 'postgres') {
     const values = JSON.stringify(records.map((r) => outcomeValues(r, now)));
-    return db.all(`${PG_UPDATE} RETURNING ${EVENT_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}`, [now, values, worker]);
+    // The launch's custom_data with each row (a primary-key lookup): events of messages without their own need it, and reading it after would be another round trip.
+    return db.all(`${PG_UPDATE} RETURNING ${PG_RETURNING}`, [now, values, worker]);
   }
   const rows: Row[] = [];
   for (const r of records) {
@@ -77,14 +89,17 @@ async function update(db: SqlDriver, worker: string, records: OutcomeRecord[], n
  * Records each outcome if its message is still `worker`'s; answers the ids recorded. A final outcome
  * commits with its message.* event, a sent SMS with its parts (what receipts are matched by).
  */
-export async function recordOutcomes(db: SqlDriver, worker: string, records: OutcomeRecord[], now: number): Promise<Set<number>> {
+export async function recordOutcomes(db: SqlDriver, worker: string, records: OutcomeRecord[], now: number, hint?: WebhooksHint): Promise<Set<number>> {
   if (records.length === 0) return new Set();
-  if (db.dialect === 'postgres' && !records.some((r) => r.outcome.sms_parts?.length)) {
+  if (db.dialect === 'postgres' && !hint?.enabled && !records.some((r) => r.outcome.sms_parts?.length)) {
     const rows = await db.all<{ id: number | null; hooks: boolean | null }>(PG_UPDATE_UNLESS_HOOKS, [now, JSON.stringify(records.map((r) => outcomeValues(r, now))), worker]);
-    if (!rows.some((r) => r.hooks)) return new Set(rows.filter((r) => r.id !== null).map((r) => Number(r.id)));
+    const enabled = rows.some((r) => r.hooks);
+    if (hint) hint.enabled = enabled;
+    if (!enabled) return new Set(rows.filter((r) => r.id !== null).map((r) => Number(r.id)));
   }
   return db.transaction(async (tx) => {
     const [rows, hooks] = await Promise.all([update(tx, worker, records, now), enabledWebhooks(tx)]);
+    if (hint) hint.enabled = hooks.length > 0;
     const outcomes = new Map(records.map((r) => [r.id, r.outcome]));
     const outcomeOf = (row: Row) => outcomes.get(Number(row.id))!;
     // A final outcome and its message.* event commit together (the webhooks' transactional outbox).

@@ -109,6 +109,8 @@ export interface WebhookStore {
    * clears failing_since, a failure sets it if unset. Answers the endpoint's failing_since after it (undefined if not recorded).
    */
   recordWebhookAttempt(id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined>;
+  /** recordWebhookAttempt for many deliveries at once (on PostgreSQL the successes in one statement); answers by delivery id those recorded. */
+  recordWebhookAttempts(worker: string, attempts: { id: number; result: AttemptResult }[], now: number): Promise<Map<number, { failingSince: number | null }>>;
   /** Deliveries whose worker's lease ran out are queued again (at once: the attempt counted stays counted). */
   requeueExpiredWebhookEvents(now: number): Promise<number>;
   /** Disables an endpoint that has kept failing, and fails its queued deliveries; false when it was already disabled. */
@@ -184,8 +186,10 @@ export async function writeMessageEvents(db: SqlDriver, changes: MessageChange[]
     if (type && to.length) events.push({ m, own: json(m.custom_data), type, to });
   }
   if (events.length === 0) return;
-  const launchIds = [...new Set(events.filter((e) => e.own == null).map((e) => e.m.launch_id))];
   const launchData = new Map<number, unknown>();
+  // A row may come with its launch's custom_data (read by the statement that changed it).
+  for (const { row } of changes) if ('launch_custom_data' in row) launchData.set(Number(row.launch_id), json(row.launch_custom_data));
+  const launchIds = [...new Set(events.filter((e) => e.own == null && !launchData.has(e.m.launch_id)).map((e) => e.m.launch_id))];
   for (const part of chunks(launchIds)) {
     for (const r of await db.all<{ id: number; custom_data: string | null }>(`SELECT id, custom_data FROM launches WHERE id IN (${placeholders(part.length)})`, part)) {
       launchData.set(Number(r.id), json(r.custom_data));
@@ -201,8 +205,30 @@ export async function writeMessageEvent(db: SqlDriver, row: Row, now: number, bo
   await writeMessageEvents(db, [{ row, bounced }], await enabledWebhooks(db), now);
 }
 
+/** A webhook_events history with one more attempt: spliced in as text (as messages' redrive does), so one statement records it. */
+const appendHistory = (item: string) => `CASE WHEN history = '[]' THEN '[' || ${item} || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ${item} || ']' END`;
+
 export function webhookQueries(db: SqlDriver): WebhookStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+
+  async function recordAttempt(id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined> {
+    const item = JSON.stringify(r.attempt);
+    const row = await db.get<{ webhook_id: number }>(
+      `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?, history = ${appendHistory('?')},
+         worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending' RETURNING webhook_id`,
+      [r.status, r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, item, item, now, id, worker],
+    );
+    if (!row) return undefined;
+    // The endpoint's row is written only when its health changes: every post touching it would serialise them on PostgreSQL.
+    if (r.status === 'delivered') {
+      await db.run('UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [row.webhook_id]);
+      return { failingSince: null };
+    }
+    await db.run('UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [r.attempt.time, row.webhook_id]);
+    const hook = await db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = ?', [row.webhook_id]);
+    return { failingSince: hook?.failing_since == null ? null : Number(hook.failing_since) };
+  }
+
   return {
     async insertWebhook(w: WebhookInput, now: number): Promise<Webhook> {
       const r = await db.get(
@@ -238,45 +264,57 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
     },
 
     async claimWebhookEvents(worker: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
-      const rows = await db.all(
-        `UPDATE webhook_events SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+      const claim = `UPDATE webhook_events SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
          WHERE id IN (
            SELECT e.id FROM webhook_events e WHERE e.status = 'queued' AND e.next_attempt_at <= ?
              AND NOT (e.type = 'launch.done' AND EXISTS (
                SELECT 1 FROM webhook_events o WHERE o.webhook_id = e.webhook_id AND o.launch_id = e.launch_id
                  AND o.status IN ('queued', 'sending') AND o.type <> 'launch.done'))
            ORDER BY e.next_attempt_at, e.id LIMIT ? ${skipLocked})
-         RETURNING *`,
-        [worker, leaseUntil, now, now, limit],
-      );
-      if (rows.length === 0) return [];
-      const hooks = new Map<number, Row>();
-      const ids = [...new Set(rows.map((r) => r.webhook_id as number))];
-      for (const h of await db.all(`SELECT id, url, secret FROM webhooks WHERE id IN (${placeholders(ids.length)})`, ids)) hooks.set(h.id as number, h);
-      return rows
-        .filter((r) => hooks.has(r.webhook_id as number))
-        .map((r) => ({ ...toDelivery(r), url: hooks.get(r.webhook_id as number)!.url as string, secret: hooks.get(r.webhook_id as number)!.secret as string }))
-        .sort((a, b) => a.id - b.id);
+         RETURNING *`;
+      const params = [worker, leaseUntil, now, now, limit];
+      let rows: Row[];
+      if (db.dialect === 'postgres') {
+        // The endpoints' url and secret in the same statement: one round trip per claim.
+        rows = await db.all(`WITH c AS (${claim}) SELECT c.*, w.url, w.secret FROM c JOIN webhooks w ON w.id = c.webhook_id`, params);
+      } else {
+        rows = await db.all(claim, params);
+        if (rows.length === 0) return [];
+        const ids = [...new Set(rows.map((r) => r.webhook_id as number))];
+        const hooks = new Map((await db.all(`SELECT id, url, secret FROM webhooks WHERE id IN (${placeholders(ids.length)})`, ids)).map((h) => [h.id as number, h]));
+        rows = rows.filter((r) => hooks.has(r.webhook_id as number)).map((r) => ({ ...r, url: hooks.get(r.webhook_id as number)!.url, secret: hooks.get(r.webhook_id as number)!.secret }));
+      }
+      return rows.map((r) => ({ ...toDelivery(r), url: r.url as string, secret: r.secret as string })).sort((a, b) => a.id - b.id);
     },
 
-    async recordWebhookAttempt(id: number, worker: string, r: AttemptResult, now: number) {
-      // One statement: the attempt is spliced into the history as text (as messages' redrive does).
-      const item = JSON.stringify(r.attempt);
-      const row = await db.get<{ webhook_id: number }>(
-        `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?,
-           history = CASE WHEN history = '[]' THEN '[' || ? || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ? || ']' END,
-           worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending' RETURNING webhook_id`,
-        [r.status, r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, item, item, now, id, worker],
-      );
-      if (!row) return undefined;
-      // The endpoint's row is written only when its health changes: every post touching it would serialise them on PostgreSQL.
-      if (r.status === 'delivered') {
-        await db.run('UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [row.webhook_id]);
-        return { failingSince: null };
+    recordWebhookAttempt: (id: number, worker: string, r: AttemptResult, now: number) => recordAttempt(id, worker, r, now),
+
+    async recordWebhookAttempts(worker: string, attempts: { id: number; result: AttemptResult }[], now: number) {
+      const health = new Map<number, { failingSince: number | null }>();
+      let each = attempts;
+      if (db.dialect === 'postgres') {
+        // Successes, the common case, in one statement: the attempts, and the endpoints' health where it changes.
+        const delivered = attempts.filter((a) => a.result.status === 'delivered');
+        each = attempts.filter((a) => a.result.status !== 'delivered');
+        if (delivered.length) {
+          const values = JSON.stringify(delivered.map((a) => ({ id: a.id, status_code: a.result.attempt.status_code, item: JSON.stringify(a.result.attempt) })));
+          const rows = await db.all<{ id: number }>(
+            `WITH e AS (UPDATE webhook_events e SET status = 'delivered', last_status_code = v.status_code, last_error = NULL, history = ${appendHistory('v.item')},
+                 worker = NULL, lease_until = NULL, updated_at = ?
+               FROM json_to_recordset(CAST(? AS TEXT)::json) AS v(id bigint, status_code integer, item text)
+               WHERE e.id = v.id AND e.worker = ? AND e.status = 'sending' RETURNING e.id, e.webhook_id),
+             h AS (UPDATE webhooks SET failing_since = NULL WHERE id IN (SELECT webhook_id FROM e) AND failing_since IS NOT NULL)
+             SELECT id FROM e`,
+            [now, values, worker],
+          );
+          for (const r of rows) health.set(Number(r.id), { failingSince: null });
+        }
       }
-      await db.run('UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [r.attempt.time, row.webhook_id]);
-      const hook = await db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = ?', [row.webhook_id]);
-      return { failingSince: hook?.failing_since == null ? null : Number(hook.failing_since) };
+      for (const a of each) {
+        const h = await recordAttempt(a.id, worker, a.result, now);
+        if (h) health.set(a.id, h);
+      }
+      return health;
     },
 
     async requeueExpiredWebhookEvents(now: number): Promise<number> {
