@@ -1,5 +1,5 @@
 /**
- * Gathers the writes delivery makes after each send (a message's outcome, a webhook attempt) into
+ * Gathers the writes delivery makes for each send (a message's outcome, a webhook attempt, an outbox capture) into
  * batches for the store, as group commit does: a write asked for while another is on its way waits
  * for the next, which takes all that gathered. Nothing waits on a timer, so a lone write goes at once
  * (a quiet queue adds no latency), and under load many share one statement (PostgreSQL: one round trip

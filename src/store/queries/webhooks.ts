@@ -211,7 +211,7 @@ const appendHistory = (item: string) => `CASE WHEN history = '[]' THEN '[' || ${
 export function webhookQueries(db: SqlDriver): WebhookStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
 
-  async function recordAttempt(id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined> {
+  async function recordAttempt(db: SqlDriver, id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined> {
     const item = JSON.stringify(r.attempt);
     const row = await db.get<{ webhook_id: number }>(
       `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?, history = ${appendHistory('?')},
@@ -287,7 +287,7 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
       return rows.map((r) => ({ ...toDelivery(r), url: r.url as string, secret: r.secret as string })).sort((a, b) => a.id - b.id);
     },
 
-    recordWebhookAttempt: (id: number, worker: string, r: AttemptResult, now: number) => recordAttempt(id, worker, r, now),
+    recordWebhookAttempt: (id: number, worker: string, r: AttemptResult, now: number) => recordAttempt(db, id, worker, r, now),
 
     async recordWebhookAttempts(worker: string, attempts: { id: number; result: AttemptResult }[], now: number) {
       const health = new Map<number, { failingSince: number | null }>();
@@ -310,10 +310,14 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
           for (const r of rows) health.set(Number(r.id), { failingSince: null });
         }
       }
-      for (const a of each) {
-        const h = await recordAttempt(a.id, worker, a.result, now);
-        if (h) health.set(a.id, h);
-      }
+      if (each.length === 0) return health;
+      // The rest one by one, in one transaction: on SQLite each write on its own would be a commit of its own.
+      await db.transaction(async (tx) => {
+        for (const a of each) {
+          const h = await recordAttempt(tx, a.id, worker, a.result, now);
+          if (h) health.set(a.id, h);
+        }
+      });
       return health;
     },
 
