@@ -23,6 +23,17 @@ export function messageEventType(status: string, bounced = false): WebhookEventT
 /** A message as a message.* event carries it (its status may be `delivered`, which receipts report). */
 export type MessageFacts = Omit<Pick<Message, 'id' | 'launch_id' | 'campaign_id' | 'profile_id' | 'channel' | 'address' | 'last_error' | 'skip_reason'>, 'status'> & { status: string };
 
+/** An enabled endpoint as event writers match it: the event types it takes (or `*`), its campaigns (null: all). */
+export interface WebhookTarget {
+  id: number;
+  events: string[];
+  campaign_ids: number[] | null;
+}
+
+/** Whether an endpoint takes events of `type` about `campaignId`. */
+export const webhookTakes = (h: WebhookTarget, type: WebhookEventType, campaignId: number): boolean =>
+  (h.events.includes(type) || h.events.includes('*')) && (h.campaign_ids === null || h.campaign_ids.includes(campaignId));
+
 /** The JSON text posted for an event: {type, timestamp (RFC 3339), data}. */
 export const eventBody = (type: WebhookEventType, now: number, data: Record<string, unknown>): string => JSON.stringify({ type, timestamp: iso(now), data });
 

@@ -11,11 +11,13 @@ import type { Attachment } from '../core/attachments.ts';
 import type { RenderedMessage } from '../core/message.ts';
 import type { Message, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
+import type { NewOutboxEntry } from '../store/queries/outbox.ts';
 import type { OutboxStore, Store } from '../store/store.ts';
 import { mailOf } from './mail.ts';
 import { PushChannel } from './push/index.ts';
 import { SmsChannel } from './sms/index.ts';
 import { SmtpChannel } from './smtp-channel.ts';
+import { WriteBatch } from './write-batch.ts';
 
 export interface SendContext {
   message: Message;
@@ -44,26 +46,27 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-function outboxChannel(store: Pick<OutboxStore, 'insertOutbox'>): Channel {
+function outboxChannel(store: Pick<OutboxStore, 'insertOutboxEntries'>): Channel {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  // Captures that end together are written together (one statement on PostgreSQL), each send answered once its row is in.
+  const captured = new WriteBatch<NewOutboxEntry, true>(async (items) => {
+    await store.insertOutboxEntries(items.map(({ item }) => item), Date.now());
+    return new Map(items.map(({ id }) => [id, true]));
+  });
   return {
     async send(m, ctx) {
       const attachments = ctx.attachments.map((a) => ({ name: a.name, mime: a.mime, size: a.data.length }));
       const base = { message_id: ctx.message.id, channel: m.channel, recipient: m.to };
+      let entry: NewOutboxEntry;
       if (m.channel === 'email') {
         const info = await composer.sendMail(mailOf(m, ctx));
-        await store.insertOutbox(
-          { ...base, sender: m.from.email, subject: m.subject, body: m.text ?? null, html: m.html ?? null, extra: { attachments }, raw: (info.message as Buffer).toString('utf8') },
-          Date.now(),
-        );
+        entry = { ...base, sender: m.from.email, subject: m.subject, body: m.text ?? null, html: m.html ?? null, extra: { attachments }, raw: (info.message as Buffer).toString('utf8') };
       } else if (m.channel === 'sms') {
-        await store.insertOutbox({ ...base, sender: m.sender ?? null, subject: null, body: m.text, html: null, extra: {}, raw: null }, Date.now());
+        entry = { ...base, sender: m.sender ?? null, subject: null, body: m.text, html: null, extra: {}, raw: null };
       } else {
-        await store.insertOutbox(
-          { ...base, sender: null, subject: m.title, body: m.body, html: null, extra: { provider: m.provider, url: m.url ?? null, icon: m.icon ?? null }, raw: null },
-          Date.now(),
-        );
+        entry = { ...base, sender: null, subject: m.title, body: m.body, html: null, extra: { provider: m.provider, url: m.url ?? null, icon: m.icon ?? null }, raw: null };
       }
+      await captured.add(ctx.message.id, entry);
       return { detail: 'captured in the outbox' };
     },
     async close() {},

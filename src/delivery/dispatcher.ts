@@ -23,13 +23,14 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
+import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
   MessageStore,
-  'claimMessages' | 'completeMessage' | 'handBackMessages' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
+  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
 > &
   Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'>;
 
@@ -65,6 +66,11 @@ export class Dispatcher extends BackgroundLoop {
   /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
+  /** Outcomes written together: those that finish while a write is on its way share the next. */
+  private readonly outcomes = new WriteBatch<Outcome, true>(async (items) => {
+    const recorded = await this.d.store.completeMessages(this.worker, items.map(({ id, item }) => ({ id, outcome: item })), this.now());
+    return new Map([...recorded].map((id) => [id, true]));
+  });
 
   private readonly now: () => number;
 
@@ -130,11 +136,13 @@ export class Dispatcher extends BackgroundLoop {
   /**
    * Claims ahead: twice the workers, so that a slot that frees never waits for a claim, and loads
    * the profiles and subscriptions of the whole claim in two queries rather than two per message.
+   * While half a round of workers is still waiting it does not claim: topping up one or two at a time
+   * as slots free would cost a claim and a read per message.
    */
   private async claim(now: number): Promise<number> {
     const { store, config } = this.d;
     const want = config.workers * 2 - this.claimed.length - this.inflight.size;
-    if (want <= 0) return 0;
+    if (want <= 0 || this.claimed.length >= Math.ceil(config.workers / 2)) return 0;
     const messages = await store.claimMessages(this.worker, want, now, now + config.leaseMs);
     if (messages.length === 0) return 0;
     try {
@@ -167,7 +175,7 @@ export class Dispatcher extends BackgroundLoop {
           // Our own leases first: after a store outage they may have run out while we still hold the
           // work. Retaking expired messages only after our own renewal went through, or we could
           // requeue (and send again) what we are still sending.
-          if (await this.leases.renew()) await this.upkeep(now);
+          if (await this.leases.renewIfStale()) await this.upkeep(now);
         }
         const got = await this.claim(now);
         this.stepSucceeded();
@@ -262,7 +270,7 @@ export class Dispatcher extends BackgroundLoop {
       }
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
-    await this.record(m, outcome.status, () => this.d.store.completeMessage(m.id, this.worker, outcome, this.now()));
+    await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {

@@ -23,6 +23,8 @@ export interface LeaseKeeperDeps {
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | null = null;
   private renewing: Promise<boolean> | null = null;
+  /** When the last renewal that went through started: every lease held then runs until at least that plus the lease. */
+  private renewedAt = -Infinity;
 
   constructor(private readonly d: LeaseKeeperDeps) {}
 
@@ -42,10 +44,22 @@ export class LeaseKeeper {
     return this.renewing;
   }
 
+  /**
+   * Renews unless a renewal went through within the last third of the lease: what is held now was
+   * then renewed or claimed since, so none of it can have run out. Answers as renew() does.
+   */
+  renewIfStale(): Promise<boolean> {
+    if (this.d.clock() - this.renewedAt < this.d.leaseMs / 3) return Promise.resolve(true);
+    return this.renew();
+  }
+
   private async renewOnce(): Promise<boolean> {
-    const ids = this.d.held();
-    if (ids.length === 0) return true;
     const now = this.d.clock();
+    const ids = this.d.held();
+    if (ids.length === 0) {
+      this.renewedAt = now;
+      return true;
+    }
     try {
       const still = await this.d.store.renewLeases(this.d.worker, ids, now + this.d.leaseMs, now);
       // One that ended while the renewal ran is not lost: only what is still held counts.
@@ -55,6 +69,7 @@ export class LeaseKeeper {
         this.d.log.warn({ messages: [...lost] }, 'leases lost: these messages were retaken by another worker');
         this.d.lost(lost);
       }
+      this.renewedAt = now;
       return true;
     } catch (err) {
       this.d.metrics?.storeError('leases');

@@ -10,10 +10,11 @@ import { randomHex } from '../core/ids.ts';
 import { webhookRetryDelay } from '../core/webhooks.ts';
 import type { Config } from '../config.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
-import type { ClaimedDelivery } from '../store/queries/webhooks.ts';
+import type { AttemptResult, ClaimedDelivery } from '../store/queries/webhooks.ts';
 import type { CampaignStore, Transactions, WebhookStore } from '../store/store.ts';
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import { postWebhook } from './webhook-post.ts';
+import { WriteBatch } from './write-batch.ts';
 
 type SenderAreas = Omit<WebhookStore, 'insertWebhook' | 'listWebhooks' | 'updateWebhook' | 'deleteWebhook' | 'listWebhookEvents' | 'redeliverWebhookEvents'> &
   Pick<CampaignStore, 'appendCampaignLog'>;
@@ -34,6 +35,10 @@ export class WebhookSender extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}:webhooks`;
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly now: () => number;
+  /** Attempts recorded together: those that end while a write is on its way share the next. */
+  private readonly attempts = new WriteBatch<AttemptResult, { failingSince: number | null }>((items) =>
+    this.d.store.recordWebhookAttempts(this.worker, items.map(({ id, item }) => ({ id, result: item })), this.now()),
+  );
 
   constructor(private readonly d: WebhookSenderDeps) {
     super();
@@ -69,7 +74,9 @@ export class WebhookSender extends BackgroundLoop {
           while ((await store.finishLaunches(now, FINISH_BATCH)) === FINISH_BATCH && !this.stopped);
         }
         const want = config.webhooks.concurrency - this.inflight.size;
-        const claimed = want > 0 ? await store.claimWebhookEvents(this.worker, want, now, now + this.leaseMs) : [];
+        // A claim once a quarter of the slots is free (or all are), not one per post as each ends: a claim is a round trip.
+        const worth = want > 0 && (this.inflight.size === 0 || want >= Math.ceil(config.webhooks.concurrency / 4));
+        const claimed = worth ? await store.claimWebhookEvents(this.worker, want, now, now + this.leaseMs) : [];
         this.stepSucceeded();
         for (const c of claimed) this.start1(c);
         if (claimed.length === 0 || this.inflight.size >= config.webhooks.concurrency) await this.waker.wait(config.pollMs);
@@ -97,7 +104,7 @@ export class WebhookSender extends BackgroundLoop {
     const r = await postWebhook(c.url, c.secret, c.event_id, Math.floor(started / 1000), c.payload, config.webhooks);
     const attempt = { time: started, status_code: r.statusCode, error: r.error, ms: Math.round(performance.now() - t0) };
     const now = this.now();
-    let result: Parameters<WebhookStore['recordWebhookAttempt']>[2];
+    let result: AttemptResult;
     if (r.error === null) result = { status: 'delivered', attempt };
     else {
       const wait = webhookRetryDelay(c.attempts);
@@ -105,7 +112,7 @@ export class WebhookSender extends BackgroundLoop {
       // The URL may carry a token in its query: only the origin goes to the log. The secret never does.
       log.warn({ webhook: c.webhook_id, delivery: c.id, to: new URL(c.url).origin, attempt: c.attempts, error: r.error, status: result.status }, 'webhook delivery failed');
     }
-    const health = await this.record(c, () => this.d.store.recordWebhookAttempt(c.id, this.worker, result, now));
+    const health = await this.record(c, () => this.attempts.add(c.id, result));
     if (health?.failingSince != null && now - health.failingSince >= config.webhooks.disableAfterMs) await this.disable(c, health.failingSince, now);
   }
 

@@ -78,6 +78,26 @@ for (const kind of STORE_KINDS) {
       assert.equal(await store.completeMessage(id, 'w2', sent(again), now + LEASE + 5), false, 'recorded once');
     });
 
+    it('records a batch of outcomes: each only if still the holder\'s, each final one with its event, a retry without', async () => {
+      const hook = await store.insertWebhook({ url: 'https://hooks.example/x', events: ['*'], campaign_ids: null, secret: 'whsec_x' }, now);
+      const [a, b, c, d] = await queue([1, 1, 1, 1]);
+      const held = await store.claimMessages('w1', 3, now, now + LEASE);
+      await store.claimMessages('w2', 1, now, now + LEASE);
+      const m = new Map(held.map((x) => [x.id, x]));
+      const recorded = await store.completeMessages('w1', [
+        { id: a, outcome: sent(m.get(a)!) },
+        { id: b, outcome: { status: 'failed', history: m.get(b)!.history, last_error: 'SMTP 550 no such user', bounced: true } },
+        { id: c, outcome: { status: 'waiting', history: m.get(c)!.history, last_error: 'SMTP 451 later', next_attempt_at: now + 5000 } },
+        { id: d, outcome: sent(m.get(c)!) },
+      ], now + 1);
+      assert.deepEqual([...recorded].sort((x, y) => x - y), [a, b, c], "d is w2's");
+      assert.deepEqual([(await get(a)).status, (await get(b)).status, (await get(c)).status, (await get(d)).status], ['sent', 'failed', 'waiting', 'sending']);
+      assert.equal((await get(c)).next_attempt_at, now + 5000);
+      const events = (await store.listWebhookEvents(hook.id, undefined, null, 10)).map((e) => [JSON.parse(e.payload).data.message_id, e.type]);
+      assert.deepEqual(events.sort(), [[a, 'message.sent'], [b, 'message.bounced']]);
+      assert.equal(JSON.parse((await store.listWebhookEvents(hook.id, undefined, null, 10)).find((e) => e.type === 'message.bounced')!.payload).data.error, 'SMTP 550 no such user');
+    });
+
     it('renews leases of what the worker holds and answers only those', async () => {
       const [a, b, c] = await queue([1, 1, 1]);
       await store.claimMessages('w1', 2, now, now + LEASE);

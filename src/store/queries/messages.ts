@@ -7,10 +7,9 @@ import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
+import { EVENT_COLUMNS, recordOutcomes, type OutcomeRecord, type WebhooksHint } from './outcomes.ts';
 import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
 
-/** What a message.* event reads of the row that changed (store/queries/webhooks.ts writeMessageEvent). */
-const EVENT_COLUMNS = 'id, launch_id, campaign_id, profile_id, channel, address, status, last_error, skip_reason, custom_data';
 
 const toMessage = (r: Row): Message => ({
   id: r.id as number,
@@ -138,6 +137,8 @@ export interface MessageStore {
    * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
    */
   completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean>;
+  /** completeMessage for many messages at once (store/queries/outcomes.ts); answers the ids recorded. */
+  completeMessages(worker: string, records: OutcomeRecord[], now: number): Promise<Set<number>>;
   /**
    * A delivery receipt for the SMS part the SMSC knows as `providerId`: records the part's state and,
    * when the parts together settle it, moves the message from sent to delivered or undelivered, with a
@@ -166,6 +167,7 @@ export interface MessageStore {
 
 export function messageQueries(db: SqlDriver): MessageStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const webhooksHint: WebhooksHint = { enabled: false };
 
   /** Queues held messages again, or fails those out of attempts. Rare, so row by row: each history stays exact on both stores. */
   async function returnToQueue(rows: HeldRow[], now: number, maxAttempts: number, reason: (worker: string | null) => string, expiredOnly: boolean) {
@@ -279,30 +281,10 @@ export function messageQueries(db: SqlDriver): MessageStore {
     },
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
-      const write = async (tx: SqlDriver) => {
-        const row = await tx.get(
-          `UPDATE messages SET status = ?, history = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, skip_reason = COALESCE(?, skip_reason),
-             subject = COALESCE(?, subject), body = COALESCE(?, body), sent_at = ?, provider_message_id = COALESCE(?, provider_message_id),
-             worker = NULL, lease_until = NULL, updated_at = ?
-           WHERE id = ? AND worker = ? AND status = 'sending' RETURNING ${EVENT_COLUMNS}`,
-          [o.status, JSON.stringify(o.history), o.next_attempt_at ?? null, o.last_error ?? null, o.skip_reason ?? null, o.subject ?? null, o.body ?? null,
-            o.status === 'sent' ? now : null, o.provider_message_id ?? null, now, id, worker],
-        );
-        const changed = row ? 1 : 0;
-        // A final outcome and its message.* event commit together (the webhooks' transactional outbox).
-        if (row && o.status !== 'waiting') await writeMessageEvent(tx, row, now, o.bounced);
-        if (changed === 1 && o.sms_parts?.length) {
-          for (const [i, part] of o.sms_parts.entries()) {
-            await tx.run(
-              'INSERT INTO sms_parts (provider_message_id, message_id, part, parts, state) VALUES (?, ?, ?, ?, NULL) ON CONFLICT (provider_message_id, message_id) DO NOTHING',
-              [part, id, i + 1, o.sms_parts.length],
-            );
-          }
-        }
-        return changed === 1;
-      };
-      return o.sms_parts?.length || o.status !== 'waiting' ? db.transaction(write) : write(db);
+      return (await recordOutcomes(db, worker, [{ id, outcome: o }], now)).has(id);
     },
+
+    completeMessages: (worker: string, records: OutcomeRecord[], now: number) => recordOutcomes(db, worker, records, now, webhooksHint),
 
     async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
       return db.transaction(async (tx) => {

@@ -1,5 +1,5 @@
 /** The outbox: messages captured rather than sent (no transport configured), newest first. */
-import type { Row, SqlDriver } from '../driver.ts';
+import { insertRows, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
 export interface OutboxEntry {
@@ -16,11 +16,16 @@ export interface OutboxEntry {
   created_at: number;
 }
 
+export type NewOutboxEntry = Omit<OutboxEntry, 'id' | 'created_at'>;
+
+const OUTBOX_COLUMNS = ['message_id', 'channel', 'recipient', 'sender', 'subject', 'body', 'html', 'extra', 'raw', 'created_at'] as const;
+
 const toOutboxEntry = (r: Row): OutboxEntry => ({ ...(r as unknown as OutboxEntry), extra: json(r.extra) });
 
 /** The outbox: messages captured instead of sent. */
 export interface OutboxStore {
-  insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number>;
+  /** Captures messages (one statement for many on PostgreSQL); answers how many. */
+  insertOutboxEntries(entries: NewOutboxEntry[], now: number): Promise<number>;
   /** Newest first. */
   listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]>;
   getOutbox(id: number): Promise<OutboxEntry | null>;
@@ -28,13 +33,10 @@ export interface OutboxStore {
 
 export function outboxQueries(db: SqlDriver): OutboxStore {
   return {
-    async insertOutbox(e: Omit<OutboxEntry, 'id' | 'created_at'>, now: number): Promise<number> {
-      const r = await db.get<{ id: number }>(
-        `INSERT INTO outbox (message_id, channel, recipient, sender, subject, body, html, extra, raw, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [e.message_id, e.channel, e.recipient, e.sender, e.subject, e.body, e.html, JSON.stringify(e.extra), e.raw, now],
-      );
-      return r!.id;
+    async insertOutboxEntries(entries: NewOutboxEntry[], now: number): Promise<number> {
+      const write = (d: SqlDriver) => insertRows(d, 'outbox', OUTBOX_COLUMNS, entries.map((e) => ({ ...e, extra: JSON.stringify(e.extra), created_at: now })));
+      // PostgreSQL: one statement. SQLite may write row by row, and each write on its own would be a commit of its own.
+      return db.dialect === 'postgres' ? write(db) : db.transaction(write);
     },
     async listOutbox(f: { recipient?: string; channel?: string; message_id?: number }, beforeId: number | null, limit: number): Promise<OutboxEntry[]> {
       const rows = await db.all(

@@ -4,9 +4,9 @@
  * (writeEvent, called from messages.ts and tasks.ts, and finishLaunches here), so an event is never
  * lost nor reported for a change that rolled back.
  */
-import { eventBody, messageEventData, messageEventType, type MessageFacts, type WebhookEventType } from '../../core/webhooks.ts';
+import { eventBody, messageEventData, messageEventType, webhookTakes, type MessageFacts, type WebhookEventType, type WebhookTarget } from '../../core/webhooks.ts';
 import { randomHex } from '../../core/ids.ts';
-import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
 export interface Webhook {
@@ -109,6 +109,8 @@ export interface WebhookStore {
    * clears failing_since, a failure sets it if unset. Answers the endpoint's failing_since after it (undefined if not recorded).
    */
   recordWebhookAttempt(id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined>;
+  /** recordWebhookAttempt for many deliveries at once (on PostgreSQL the successes in one statement); answers by delivery id those recorded. */
+  recordWebhookAttempts(worker: string, attempts: { id: number; result: AttemptResult }[], now: number): Promise<Map<number, { failingSince: number | null }>>;
   /** Deliveries whose worker's lease ran out are queued again (at once: the attempt counted stays counted). */
   requeueExpiredWebhookEvents(now: number): Promise<number>;
   /** Disables an endpoint that has kept failing, and fails its queued deliveries; false when it was already disabled. */
@@ -124,18 +126,22 @@ export interface WebhookStore {
   finishLaunches(now: number, limit: number): Promise<number>;
 }
 
-/** The JSON text a campaign id list is stored as: numbers, no spaces, so SQL can find `,<id>,` in it. */
+/** The JSON text a campaign id list is stored as: each id once. */
 const idList = (ids: number[] | null) => (ids === null ? null : JSON.stringify([...new Set(ids)]));
 
-/** Enabled endpoints that take `type` for `campaignId`. */
-async function subscribers(db: SqlDriver, type: WebhookEventType, campaignId: number): Promise<number[]> {
-  const rows = await db.all<{ id: number }>(
-    `SELECT id FROM webhooks WHERE disabled_at IS NULL AND (events LIKE ? OR events LIKE '%"*"%')
-       AND (campaign_ids IS NULL OR (',' || substr(campaign_ids, 2, length(campaign_ids) - 2) || ',') LIKE ?)`,
-    [`%"${type}"%`, `%,${campaignId},%`],
-  );
-  return rows.map((r) => r.id);
+/** Enabled endpoints (a small table): read once, they are matched in code against every event a writer makes. */
+export async function enabledWebhooks(db: SqlDriver): Promise<WebhookTarget[]> {
+  const rows = await db.all<{ id: number; events: string; campaign_ids: string | null }>('SELECT id, events, campaign_ids FROM webhooks WHERE disabled_at IS NULL ORDER BY id');
+  return rows.map((r) => ({ id: Number(r.id), events: json<string[]>(r.events) ?? [], campaign_ids: json<number[] | null>(r.campaign_ids) }));
 }
+
+const EVENT_ROW_COLUMNS = ['webhook_id', 'event_id', 'type', 'launch_id', 'payload', 'status', 'attempts', 'history', 'next_attempt_at', 'created_at', 'updated_at'] as const;
+
+/** The delivery rows of one event: one per endpoint, the same body, ids that share the event's. */
+const eventRows = (hooks: WebhookTarget[], type: WebhookEventType, launchId: number | null, body: string, now: number) => {
+  const event = `msg_${randomHex(12)}`;
+  return hooks.map((h) => ({ webhook_id: h.id, event_id: `${event}_${h.id}`, type, launch_id: launchId, payload: body, status: 'queued', attempts: 0, history: '[]', next_attempt_at: now, created_at: now, updated_at: now }));
+};
 
 /**
  * Writes an event for every endpoint that takes it, inside the caller's statement or transaction.
@@ -149,17 +155,9 @@ export async function writeEvent(
   data: () => Promise<Record<string, unknown>>,
   now: number,
 ): Promise<void> {
-  const hooks = await subscribers(db, type, campaignId);
+  const hooks = (await enabledWebhooks(db)).filter((h) => webhookTakes(h, type, campaignId));
   if (hooks.length === 0) return;
-  const body = eventBody(type, now, await data());
-  const event = `msg_${randomHex(12)}`;
-  for (const hook of hooks) {
-    await db.run(
-      `INSERT INTO webhook_events (webhook_id, event_id, type, launch_id, payload, status, attempts, history, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'queued', 0, '[]', ?, ?, ?)`,
-      [hook, `${event}_${hook}`, type, launchId, body, now, now, now],
-    );
-  }
+  await insertRows(db, 'webhook_events', EVENT_ROW_COLUMNS, eventRows(hooks, type, launchId, eventBody(type, now, await data()), now));
 }
 
 /** Whether any endpoint is enabled: set-based writers ask once rather than per row. */
@@ -167,23 +165,70 @@ export async function anyWebhooks(db: SqlDriver): Promise<boolean> {
   return (await db.get('SELECT 1 AS one FROM webhooks WHERE disabled_at IS NULL LIMIT 1')) !== undefined;
 }
 
-/** A launch's custom_data, for events of messages that carry none of their own. */
-async function launchCustomData(db: SqlDriver, launchId: number): Promise<unknown> {
-  const r = await db.get<{ custom_data: string | null }>('SELECT custom_data FROM launches WHERE id = ?', [launchId]);
-  return json(r?.custom_data ?? null);
+/** A message row that reached a final status (the messages columns an event reads), and whether it was a hard bounce. */
+export interface MessageChange {
+  row: Row;
+  bounced?: boolean;
+}
+
+/**
+ * The message.* events of messages that just reached a final status, for the endpoints `hooks` (as
+ * enabledWebhooks read them in the same transaction): one insert for all of them, and one read of the
+ * launches' custom_data for messages that carry none of their own.
+ */
+export async function writeMessageEvents(db: SqlDriver, changes: MessageChange[], hooks: WebhookTarget[], now: number): Promise<void> {
+  if (hooks.length === 0) return;
+  const events: { m: MessageFacts; own: unknown; type: WebhookEventType; to: WebhookTarget[] }[] = [];
+  for (const { row, bounced } of changes) {
+    const m = { ...row, id: Number(row.id), launch_id: Number(row.launch_id) } as unknown as MessageFacts & { custom_data: string | null };
+    const type = messageEventType(m.status, bounced);
+    const to = type ? hooks.filter((h) => webhookTakes(h, type, m.campaign_id)) : [];
+    if (type && to.length) events.push({ m, own: json(m.custom_data), type, to });
+  }
+  if (events.length === 0) return;
+  const launchData = new Map<number, unknown>();
+  // A row may come with its launch's custom_data (read by the statement that changed it).
+  for (const { row } of changes) if ('launch_custom_data' in row) launchData.set(Number(row.launch_id), json(row.launch_custom_data));
+  const launchIds = [...new Set(events.filter((e) => e.own == null && !launchData.has(e.m.launch_id)).map((e) => e.m.launch_id))];
+  for (const part of chunks(launchIds)) {
+    for (const r of await db.all<{ id: number; custom_data: string | null }>(`SELECT id, custom_data FROM launches WHERE id IN (${placeholders(part.length)})`, part)) {
+      launchData.set(Number(r.id), json(r.custom_data));
+    }
+  }
+  const rows = events.flatMap((e) => eventRows(e.to, e.type, e.m.launch_id, eventBody(e.type, now, messageEventData(e.m, e.own ?? launchData.get(e.m.launch_id))), now));
+  await insertRows(db, 'webhook_events', EVENT_ROW_COLUMNS, rows);
 }
 
 /** The message.* event of a message that just reached a final status (a row with the messages columns). */
 export async function writeMessageEvent(db: SqlDriver, row: Row, now: number, bounced = false): Promise<void> {
-  const m = { ...row, id: Number(row.id), launch_id: Number(row.launch_id) } as unknown as MessageFacts & { custom_data: string | null };
-  const type = messageEventType(m.status, bounced);
-  if (!type) return;
-  const own = json(m.custom_data);
-  await writeEvent(db, type, m.campaign_id, m.launch_id, async () => messageEventData(m, own ?? (await launchCustomData(db, m.launch_id))), now);
+  if (!messageEventType(row.status as string, bounced)) return;
+  await writeMessageEvents(db, [{ row, bounced }], await enabledWebhooks(db), now);
 }
+
+/** A webhook_events history with one more attempt: spliced in as text (as messages' redrive does), so one statement records it. */
+const appendHistory = (item: string) => `CASE WHEN history = '[]' THEN '[' || ${item} || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ${item} || ']' END`;
 
 export function webhookQueries(db: SqlDriver): WebhookStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+
+  async function recordAttempt(db: SqlDriver, id: number, worker: string, r: AttemptResult, now: number): Promise<{ failingSince: number | null } | undefined> {
+    const item = JSON.stringify(r.attempt);
+    const row = await db.get<{ webhook_id: number }>(
+      `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?, history = ${appendHistory('?')},
+         worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending' RETURNING webhook_id`,
+      [r.status, r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, item, item, now, id, worker],
+    );
+    if (!row) return undefined;
+    // The endpoint's row is written only when its health changes: every post touching it would serialise them on PostgreSQL.
+    if (r.status === 'delivered') {
+      await db.run('UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [row.webhook_id]);
+      return { failingSince: null };
+    }
+    await db.run('UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [r.attempt.time, row.webhook_id]);
+    const hook = await db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = ?', [row.webhook_id]);
+    return { failingSince: hook?.failing_since == null ? null : Number(hook.failing_since) };
+  }
+
   return {
     async insertWebhook(w: WebhookInput, now: number): Promise<Webhook> {
       const r = await db.get(
@@ -219,45 +264,61 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
     },
 
     async claimWebhookEvents(worker: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
-      const rows = await db.all(
-        `UPDATE webhook_events SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+      const claim = `UPDATE webhook_events SET status = 'sending', worker = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
          WHERE id IN (
            SELECT e.id FROM webhook_events e WHERE e.status = 'queued' AND e.next_attempt_at <= ?
              AND NOT (e.type = 'launch.done' AND EXISTS (
                SELECT 1 FROM webhook_events o WHERE o.webhook_id = e.webhook_id AND o.launch_id = e.launch_id
                  AND o.status IN ('queued', 'sending') AND o.type <> 'launch.done'))
            ORDER BY e.next_attempt_at, e.id LIMIT ? ${skipLocked})
-         RETURNING *`,
-        [worker, leaseUntil, now, now, limit],
-      );
-      if (rows.length === 0) return [];
-      const hooks = new Map<number, Row>();
-      const ids = [...new Set(rows.map((r) => r.webhook_id as number))];
-      for (const h of await db.all(`SELECT id, url, secret FROM webhooks WHERE id IN (${placeholders(ids.length)})`, ids)) hooks.set(h.id as number, h);
-      return rows
-        .filter((r) => hooks.has(r.webhook_id as number))
-        .map((r) => ({ ...toDelivery(r), url: hooks.get(r.webhook_id as number)!.url as string, secret: hooks.get(r.webhook_id as number)!.secret as string }))
-        .sort((a, b) => a.id - b.id);
+         RETURNING *`;
+      const params = [worker, leaseUntil, now, now, limit];
+      let rows: Row[];
+      if (db.dialect === 'postgres') {
+        // The endpoints' url and secret in the same statement: one round trip per claim.
+        rows = await db.all(`WITH c AS (${claim}) SELECT c.*, w.url, w.secret FROM c JOIN webhooks w ON w.id = c.webhook_id`, params);
+      } else {
+        rows = await db.all(claim, params);
+        if (rows.length === 0) return [];
+        const ids = [...new Set(rows.map((r) => r.webhook_id as number))];
+        const hooks = new Map((await db.all(`SELECT id, url, secret FROM webhooks WHERE id IN (${placeholders(ids.length)})`, ids)).map((h) => [h.id as number, h]));
+        rows = rows.filter((r) => hooks.has(r.webhook_id as number)).map((r) => ({ ...r, url: hooks.get(r.webhook_id as number)!.url, secret: hooks.get(r.webhook_id as number)!.secret }));
+      }
+      return rows.map((r) => ({ ...toDelivery(r), url: r.url as string, secret: r.secret as string })).sort((a, b) => a.id - b.id);
     },
 
-    async recordWebhookAttempt(id: number, worker: string, r: AttemptResult, now: number) {
-      // One statement: the attempt is spliced into the history as text (as messages' redrive does).
-      const item = JSON.stringify(r.attempt);
-      const row = await db.get<{ webhook_id: number }>(
-        `UPDATE webhook_events SET status = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_status_code = ?, last_error = ?,
-           history = CASE WHEN history = '[]' THEN '[' || ? || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ? || ']' END,
-           worker = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending' RETURNING webhook_id`,
-        [r.status, r.next_attempt_at ?? null, r.attempt.status_code, r.attempt.error, item, item, now, id, worker],
-      );
-      if (!row) return undefined;
-      // The endpoint's row is written only when its health changes: every post touching it would serialise them on PostgreSQL.
-      if (r.status === 'delivered') {
-        await db.run('UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [row.webhook_id]);
-        return { failingSince: null };
+    recordWebhookAttempt: (id: number, worker: string, r: AttemptResult, now: number) => recordAttempt(db, id, worker, r, now),
+
+    async recordWebhookAttempts(worker: string, attempts: { id: number; result: AttemptResult }[], now: number) {
+      const health = new Map<number, { failingSince: number | null }>();
+      let each = attempts;
+      if (db.dialect === 'postgres') {
+        // Successes, the common case, in one statement: the attempts, and the endpoints' health where it changes.
+        const delivered = attempts.filter((a) => a.result.status === 'delivered');
+        each = attempts.filter((a) => a.result.status !== 'delivered');
+        if (delivered.length) {
+          const values = JSON.stringify(delivered.map((a) => ({ id: a.id, status_code: a.result.attempt.status_code, item: JSON.stringify(a.result.attempt) })));
+          const rows = await db.all<{ id: number }>(
+            `WITH e AS (UPDATE webhook_events e SET status = 'delivered', last_status_code = v.status_code, last_error = NULL, history = ${appendHistory('v.item')},
+                 worker = NULL, lease_until = NULL, updated_at = ?
+               FROM json_to_recordset(CAST(? AS TEXT)::json) AS v(id bigint, status_code integer, item text)
+               WHERE e.id = v.id AND e.worker = ? AND e.status = 'sending' RETURNING e.id, e.webhook_id),
+             h AS (UPDATE webhooks SET failing_since = NULL WHERE id IN (SELECT webhook_id FROM e) AND failing_since IS NOT NULL)
+             SELECT id FROM e`,
+            [now, values, worker],
+          );
+          for (const r of rows) health.set(Number(r.id), { failingSince: null });
+        }
       }
-      await db.run('UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL', [r.attempt.time, row.webhook_id]);
-      const hook = await db.get<{ failing_since: number | null }>('SELECT failing_since FROM webhooks WHERE id = ?', [row.webhook_id]);
-      return { failingSince: hook?.failing_since == null ? null : Number(hook.failing_since) };
+      if (each.length === 0) return health;
+      // The rest one by one, in one transaction: on SQLite each write on its own would be a commit of its own.
+      await db.transaction(async (tx) => {
+        for (const a of each) {
+          const h = await recordAttempt(tx, a.id, worker, a.result, now);
+          if (h) health.set(a.id, h);
+        }
+      });
+      return health;
     },
 
     async requeueExpiredWebhookEvents(now: number): Promise<number> {
