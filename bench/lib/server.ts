@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline-server.ts', import.meta.url));
+const DURABLE_BASELINE = fileURLToPath(new URL('../baseline-durable-server.ts', import.meta.url));
 /** The flags the salvo command gives node: its `#!/usr/bin/env -S node ...` line (bin/salvo.js). */
 const NODE_FLAGS = readFileSync(BIN, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
 
@@ -77,3 +78,7 @@ export const startWorker = (env: Record<string, string>) =>
   start([...NODE_FLAGS, BIN, 'worker'], { SALVO_LOG_LEVEL: 'warn', ...env }, /Salvo worker (\S+) is delivering/);
 
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);
+
+/** Scenario A's durable baseline on a copy of a SQLite database (baseline-durable-server.ts). */
+export const startDurableBaseline = (dbFile: string, dbId: number) =>
+  start(['--import', 'tsx', DURABLE_BASELINE], { BASELINE_DB_FILE: dbFile, BASELINE_DB_ID: String(dbId) }, /listening on (http:\/\/\S+)/);
