@@ -12,7 +12,7 @@ import { audience } from './scenarios/audience.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { importBatch } from './scenarios/import.ts';
 import { scaleOut } from './scenarios/scaleout.ts';
-import { instant } from './scenarios/instant.ts';
+import { instant, instantClosedLoop } from './scenarios/instant.ts';
 import { sms } from './scenarios/sms.ts';
 import { soak } from './scenarios/soak.ts';
 import { webhooks } from './scenarios/webhooks.ts';
@@ -28,8 +28,8 @@ const wants = (s: string) => only.length === 0 || only.includes(s);
 const SOAK = quick ? { seconds: 120, rate: 30, profiles: 2_000 } : { seconds: 600, rate: 30, profiles: 10_000 };
 // Quick: one small world for A to D, short loads; the figures are indicative, the full run is the result.
 const SIZE = quick
-  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, bigProfiles: 20_000, importProfiles: 5_000, smsCount: 2_000, pushCount: 2_000, webhookCount: 2_000 }
-  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, bigProfiles: 1_000_000, importProfiles: 100_000, smsCount: 20_000, pushCount: 20_000, webhookCount: 20_000 };
+  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, closedCount: 150, bigProfiles: 20_000, importProfiles: 5_000, smsCount: 2_000, pushCount: 2_000, webhookCount: 2_000 }
+  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, closedCount: 500, bigProfiles: 1_000_000, importProfiles: 100_000, smsCount: 20_000, pushCount: 20_000, webhookCount: 20_000 };
 
 const figures: Figure[] = [];
 const started = Date.now();
@@ -65,6 +65,7 @@ for (const kind of kinds) {
     small = await createWorld(kind, SIZE.acceptProfiles, pg);
     // B first: A leaves a backlog of deliveries behind it.
     if (wants('B')) show(await instant(small, sink, { count: SIZE.instantCount, rate: 100 }));
+    if (wants('B')) show(await instantClosedLoop(small, sink, { count: SIZE.closedCount }));
     if (wants('A')) show(await accept(small, sink, { seconds: SIZE.acceptSeconds, connections: 50 }));
     if (!shared) await dropWorld(small);
   }

@@ -17,7 +17,7 @@ try {
 }
 
 await esbuild.build({
-  entryPoints: { salvo: 'src/main.ts', 'mailer-thread': 'src/delivery/mailer-thread.ts' },
+  entryPoints: { salvo: 'src/main.ts', 'mailer-thread': 'src/delivery/mailer-thread.ts', 'checkpoint-thread': 'src/store/sqlite/checkpoint-thread.mjs' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -45,7 +45,8 @@ export interface App {
 /** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
 export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
   const log = createLog(config.logLevel);
-  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool });
+  const checkpointInThread = { onError: (err: Error) => log.warn({ err }, err.message) };
+  const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool, checkpointInThread });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   const channels = channelsFor(config, store, log);

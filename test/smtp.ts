@@ -19,6 +19,8 @@ export interface TestSmtp {
   url: string;
   port: number;
   received: Received[];
+  /** SMTP connections clients have opened to it so far. */
+  connections: number;
   /** Decides each DATA's answer; accept everything by default. */
   verdict: (n: number, raw: string) => Verdict;
   /** Decides each RCPT TO's answer: accept (null) or an SMTP error. */
@@ -37,11 +39,15 @@ export async function startSmtp(o: { tls?: { key: string; cert: string } } = {})
   const arrived = new Map<number, Promise<void>>();
   const waiters: (() => void)[] = [];
   const held: (() => void)[] = [];
-  const t: Partial<TestSmtp> & { received: Received[] } = { received: [], verdict: () => null, rcptVerdict: () => null };
+  const t: Partial<TestSmtp> & { received: Received[]; connections: number } = { received: [], connections: 0, verdict: () => null, rcptVerdict: () => null };
   const server = new SMTPServer({
     authOptional: true,
     ...(o.tls ? { key: o.tls.key, cert: o.tls.cert } : { disabledCommands: ['STARTTLS'] }),
     logger: false,
+    onConnect(_session, callback) {
+      t.connections++;
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       const refused = t.rcptVerdict!(address.address);
       callback(refused ? Object.assign(new Error(refused.message), { responseCode: refused.code }) : undefined);

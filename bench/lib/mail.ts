@@ -17,6 +17,7 @@ export function preparedMessage(i: number, to: string, id: string) {
   };
 }
 
+/** Pooled as Salvo's mailer thread pools (src/delivery/mailer-thread.ts): `connections` kept, each for as long as the server keeps it. */
 export function baselineTransport(url: string, connections: number) {
-  return nodemailer.createTransport({ url, pool: true, maxConnections: connections });
+  return nodemailer.createTransport({ url, pool: true, maxConnections: connections, maxMessages: Infinity });
 }

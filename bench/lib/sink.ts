@@ -19,6 +19,8 @@ export interface Sink {
   refuse(on: boolean): void;
   reset(): void;
   waitFor(count: number, timeoutMs: number): Promise<boolean>;
+  /** When the first mail of `id` arrived (performance.now()), as soon as the sink reports it; null after `timeoutMs`. */
+  arrival(id: string, timeoutMs: number): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export async function startSink(): Promise<Sink> {
   const thread = new URL('./sink-thread.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(thread)}); });`, { eval: true });
   const sink = { count: 0, arrivals: new Map<string, { n: number; at: number }>(), subjects: new Map<string, { n: number; at: number }>() } as Sink;
+  // Closed-loop waits: resolved from the arrival message itself, not a poll (a 20 ms poll would pace the loop).
+  const waiting = new Map<string, (at: number) => void>();
   const tally = (map: Map<string, { n: number; at: number }>, key: string, absolute: number) => {
     const a = map.get(key);
     if (a) a.n++;
@@ -47,7 +51,10 @@ export async function startSink(): Promise<Sink> {
       if (!Array.isArray(m)) return resolve(m.port);
       for (const [id, absolute, subject] of m) {
         sink.count++;
-        if (id) tally(sink.arrivals, id, absolute);
+        if (id) {
+          tally(sink.arrivals, id, absolute);
+          waiting.get(id)?.(sink.arrivals.get(id)!.at);
+        }
         if (subject) tally(sink.subjects, subject, absolute);
       }
     });
@@ -67,6 +74,19 @@ export async function startSink(): Promise<Sink> {
       sink.subjects.clear();
     },
     waitFor: (count: number, timeoutMs: number) => waitForCount(() => sink.count, count, timeoutMs),
+    arrival(id: string, timeoutMs: number) {
+      const seen = sink.arrivals.get(id);
+      if (seen) return Promise.resolve(seen.at);
+      return new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => done(null), timeoutMs);
+        const done = (at: number | null) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(at);
+        };
+        waiting.set(id, done);
+      });
+    },
     async close() {
       await worker.terminate();
     },

@@ -20,7 +20,7 @@ import { profileQueries, type ProfileStore } from './queries/profiles.ts';
 import { taskQueries, type TaskStore } from './queries/tasks.ts';
 import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
-import { SqliteDriver } from './sqlite/driver.ts';
+import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
 export type { CampaignStore, CatalogStore, DedupStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore, WebhookStore };
 
@@ -100,6 +100,8 @@ export interface StoreOptions {
   retryMs?: number;
   /** PostgreSQL only: the most connections the pool opens (SALVO_PG_POOL). */
   pgPool?: number;
+  /** SQLite only: WAL checkpoints in a thread of their own (serve, worker), failures reported here. */
+  checkpointInThread?: SqliteOptions['checkpointInThread'];
 }
 
 /** What the start-up line and errors call the configured store: `SQLite at <file>`, `PostgreSQL at host:port/db`. */
@@ -178,7 +180,7 @@ export async function openStore(o: StoreOptions): Promise<{ store: Store; migrat
     driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs, max: o.pgPool });
   } else {
     ensureDataDir(o.dataDir);
-    driver = new SqliteDriver(path.join(o.dataDir, 'salvo.db'), { retryMs: o.retryMs });
+    driver = new SqliteDriver(path.join(o.dataDir, 'salvo.db'), { retryMs: o.retryMs, checkpointInThread: o.checkpointInThread });
   }
   try {
     const migrated = await migrate(driver);

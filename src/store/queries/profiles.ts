@@ -114,6 +114,27 @@ export interface ProfileStore {
   saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void>;
 }
 
+/** getSubscriptionsOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
+export function subscriptionsOfMatchQuery(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): { sql: string; params: Param[] } | null {
+  const found: string[] = [];
+  const params: Param[] = [];
+  if (typeof o.field === 'string') {
+    found.push(`SELECT id FROM profiles WHERE db_id = ? AND ${COLUMNS[o.field]} = ?`);
+    params.push(dbId, value);
+  } else if (o.field) {
+    found.push('SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key = ?');
+    params.push(dbId, o.field.key, value);
+  }
+  if (o.channel) {
+    found.push('SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address = ? AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)');
+    params.push(dbId, o.channel, value, o.resourceId, o.resourceId);
+  }
+  if (found.length === 0) return null;
+  // UNION ALL, not UNION: SQLite merges a UNION in id order, and took the (db_id, id) index to get it,
+  // reading every profile of the database (25 ms at 20k profiles, against 0.1 ms); IN needs no order.
+  return { sql: `SELECT * FROM subscriptions WHERE profile_id IN (${found.join(' UNION ALL ')}) ORDER BY priority DESC, id`, params };
+}
+
 export function profileQueries(db: SqlDriver): ProfileStore {
   return {
     async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]> {
@@ -258,22 +279,8 @@ export function profileQueries(db: SqlDriver): ProfileStore {
     },
 
     async getSubscriptionsOfMatch(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): Promise<Subscription[]> {
-      const found: string[] = [];
-      const params: Param[] = [];
-      if (typeof o.field === 'string') {
-        found.push(`SELECT id FROM profiles WHERE db_id = ? AND ${COLUMNS[o.field]} = ?`);
-        params.push(dbId, value);
-      } else if (o.field) {
-        found.push('SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key = ?');
-        params.push(dbId, o.field.key, value);
-      }
-      if (o.channel) {
-        found.push('SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address = ? AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)');
-        params.push(dbId, o.channel, value, o.resourceId, o.resourceId);
-      }
-      if (found.length === 0) return [];
-      const rows = await db.all(`SELECT * FROM subscriptions WHERE profile_id IN (${found.join(' UNION ')}) ORDER BY priority DESC, id`, params);
-      return rows.map(toSubscription);
+      const q = subscriptionsOfMatchQuery(dbId, value, o);
+      return q ? (await db.all(q.sql, q.params)).map(toSubscription) : [];
     },
 
     async findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {

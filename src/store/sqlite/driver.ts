@@ -18,6 +18,7 @@
 import Database from 'better-sqlite3';
 import { classifyStoreError, engineCode, StoreUnavailable, UniqueViolation, type Param, type Row, type SqlDriver } from '../driver.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BACKSTOP_PAGES, WalCheckpointer } from './checkpointer.ts';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
@@ -32,6 +33,12 @@ interface Job {
 export interface SqliteOptions {
   /** How long a call waits, in all, for a lock another process holds before it fails with StoreUnavailable. */
   retryMs?: number;
+  /**
+   * Checkpoint the WAL from a thread of its own, so that no commit stalls the event loop for one
+   * (checkpointer.ts); its failures are reported here. Without it (one-off commands) SQLite
+   * checkpoints inside commits.
+   */
+  checkpointInThread?: { onError: (err: Error) => void };
 }
 
 /** SQLite's synchronous busy wait, per attempt: short, so that a held lock never stalls the event loop. */
@@ -130,6 +137,7 @@ export class SqliteDriver implements SqlDriver {
   private readonly waiting: (() => void)[] = [];
 
   private readonly retryMs: number;
+  private readonly checkpointer: WalCheckpointer | null = null;
 
   constructor(file: string, options: SqliteOptions = {}) {
     this.retryMs = options.retryMs ?? 2000;
@@ -142,6 +150,19 @@ export class SqliteDriver implements SqlDriver {
     // 8 MB of page cache (better-sqlite3's default is 16): measured no slower on a million profiles, and
     // resident memory stays inside the fan-out budget (docs/performance.md).
     db.pragma('cache_size = -8000');
+    if (options.checkpointInThread) {
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+      const { onError } = options.checkpointInThread;
+      // Its thread gone, this connection checkpoints as SQLite does by default.
+      const inline = () => {
+        try {
+          if (db.open) db.pragma('wal_autocheckpoint = 1000');
+        } catch (err) {
+          onError(err as Error);
+        }
+      };
+      this.checkpointer = new WalCheckpointer(file, { onError, onExit: inline });
+    }
     this.conn = new Connection(db);
     this.tx = new SqliteTx(this.conn);
     this.savepoint = db.prepare('SAVEPOINT job');
@@ -294,6 +315,7 @@ export class SqliteDriver implements SqlDriver {
 
   async close() {
     await this.acquire();
+    await this.checkpointer?.close();
     this.conn.db.close();
   }
 }
