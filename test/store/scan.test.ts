@@ -13,7 +13,7 @@ import { compileQuery, type MongoQuery } from '../../src/core/mongo-query.ts';
 import { applyProfilePatch, profileDocument, profileKeys } from '../../src/core/profile.ts';
 import type { Database, Profile } from '../../src/core/types.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
-import { freshSchema, openTestStore, PG_URL, STORE_KINDS, type TestStore } from '../helpers.ts';
+import { openTestStore, PG_URL, STORE_KINDS, type TestStore } from '../helpers.ts';
 
 type Only = { field: string; values: (string | number | boolean)[] };
 
@@ -103,22 +103,31 @@ for (const kind of STORE_KINDS) {
 }
 
 describe('PostgreSQL scan of profiles updated while it runs', { skip: PG_URL ? false : 'SALVO_TEST_PG_URL not set' }, () => {
-  let schema: { schema: string; drop: () => Promise<void> };
+  // A database of its own: VACUUM frees a deleted row only once no transaction of the same database
+  // could still see it, and other work on the shared test database holds snapshots at any time.
+  const name = `salvo_scan_${process.pid}`;
+  const admin = () => postgres(PG_URL!, { onnotice: () => {}, max: 1 });
   let store: Store;
   let sql: postgres.Sql;
   let db: Database;
   const now = 1_700_000_000_000;
 
   before(async () => {
-    schema = await freshSchema();
-    store = (await openStore({ dataDir: '', databaseUrl: PG_URL, searchPath: schema.schema })).store;
-    sql = postgres(PG_URL!, { onnotice: () => {}, max: 1, connection: { search_path: schema.schema } });
+    const a = admin();
+    await a.unsafe(`CREATE DATABASE ${name}`);
+    await a.end();
+    const url = new URL(PG_URL!);
+    url.pathname = `/${name}`;
+    store = (await openStore({ dataDir: '', databaseUrl: url.toString() })).store;
+    sql = postgres(url.toString(), { onnotice: () => {}, max: 1 });
     db = await store.insertDatabase({ name: 'moving', fields: [{ name: 'City', type: 'string', indexed: false }] }, now);
   });
   after(async () => {
     await store.close();
     await sql.end();
-    await schema.drop();
+    const a = admin();
+    await a.unsafe(`DROP DATABASE ${name} WITH (FORCE)`);
+    await a.end();
   });
 
   // About 2 kB a row (incompressible, under the TOAST threshold): four rows fill a block.

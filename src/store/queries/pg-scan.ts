@@ -8,13 +8,13 @@
  *
  * A row's place (ctid) is not stable: an UPDATE writes the new version wherever there is room, maybe
  * in a block the scan has passed. So the walk covers the blocks the table had when the scan began,
- * and then a second pass reads, in id order, every row version written since then (its `xmin` is no
- * older than the oldest transaction running when the scan began): a profile that moved behind the
+ * and then a second pass reads, in id order, every row version written since then (its `xmin` is a
+ * transaction that was running when the scan began, or began after): a profile that moved behind the
  * walk, and one added during it, are read there. A profile that moved ahead of the walk may come
  * twice (once from each pass); callers keep one (a launch's messages are unique per profile). That
  * pass reads the table once more, sequentially, and usually finds a page or none.
  *
- * Cursors: `b/<horizon>/<blocks>/<last ctid>/<range end>/<range width>` during the walk,
+ * Cursors (`horizon`: `<xmax>~<running xids>` of the start snapshot): `b/<horizon>/<blocks>/<last ctid>/<range end>/<range width>` during the walk,
  * `c/<horizon>/<last id>` during the second pass. A cursor of a bare profile id was written before
  * this scan (a launch being expanded across the upgrade): it goes on in id order, as it began.
  */
@@ -49,6 +49,16 @@ function parse(cursor: string): Cursor {
 
 const format = (c: Walk | Changed) => (c.pass === 'b' ? `b/${c.horizon}/${c.blocks}/${c.last}/${c.end}/${c.width}` : `c/${c.horizon}/${c.after}`);
 
+/**
+ * The start snapshot (`xmin:xmax:xip,...`) as the second pass tests row versions against it: written by
+ * a transaction from xmax on, or by one running then. Row xids (xmin) are 32 bits: their low halves.
+ */
+function horizonOf(snapshot: string): string {
+  const [, xmax, xip] = snapshot.split(':');
+  const low = (x: string) => String(BigInt(x) % 2n ** 32n);
+  return `${low(xmax)}~${xip ? xip.split(',').map(low).join(',') : ''}`;
+}
+
 export interface ScanFilter {
   /** ` AND ...` narrowing the rows, and its parameters. */
   sql: string;
@@ -59,14 +69,12 @@ export interface ScanFilter {
 export async function scanPostgres(db: SqlDriver, dbId: number, after: string | null, limit: number, filter: ScanFilter): Promise<{ rows: Row[]; next: string | null }> {
   let cursor: Cursor;
   if (after === null) {
-    // The horizon and the table's size in one statement: a transaction that had committed before its
-    // snapshot wrote only into those blocks; any later one has an xid no older than the horizon.
-    const start = await db.get<{ horizon: string; blocks: number }>(
-      `SELECT CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS horizon, pg_relation_size('profiles') / current_setting('block_size')::int AS blocks`,
+    // A snapshot and the table's size in one statement: a transaction that had committed before the
+    // snapshot wrote only into those blocks; any other is running in it (xip) or starts after it (xmax on).
+    const start = await db.get<{ snapshot: string; blocks: number }>(
+      `SELECT CAST(pg_current_snapshot() AS TEXT) AS snapshot, pg_relation_size('profiles') / current_setting('block_size')::int AS blocks`,
     );
-    // xmin is a 32-bit xid: compare with its low half.
-    const horizon = String(BigInt(start!.horizon) % 2n ** 32n);
-    cursor = { pass: 'b', horizon, blocks: Number(start!.blocks), last: '(0,0)', end: Math.min(RANGE.first, Number(start!.blocks)), width: RANGE.first };
+    cursor = { pass: 'b', horizon: horizonOf(start!.snapshot), blocks: Number(start!.blocks), last: '(0,0)', end: Math.min(RANGE.first, Number(start!.blocks)), width: RANGE.first };
   } else {
     cursor = parse(after);
   }
@@ -102,11 +110,13 @@ export async function scanPostgres(db: SqlDriver, dbId: number, after: string | 
   // Written since the walk began: a materialised set, so that the planner reads the table through (as
   // the walk does) rather than walking the id index in order for the sake of the LIMIT.
   const want = limit - rows.length;
+  const [xmax, running] = cursor.horizon.split('~');
   const changed = await db.all(
     `WITH changed AS MATERIALIZED (
-       SELECT * FROM profiles WHERE db_id = ? AND age(xmin) <= age(CAST(CAST(? AS TEXT) AS xid)) AND id > ?${filter.sql})
+       SELECT * FROM profiles
+       WHERE db_id = ? AND (age(xmin) <= age(CAST(CAST(? AS TEXT) AS xid)) OR xmin = ANY(CAST(CAST(? AS TEXT) AS xid[]))) AND id > ?${filter.sql})
      SELECT * FROM changed ORDER BY id LIMIT ?`,
-    [dbId, cursor.horizon, cursor.after, ...filter.params, want],
+    [dbId, xmax, `{${running}}`, cursor.after, ...filter.params, want],
   );
   rows.push(...changed);
   if (changed.length < want) return { rows, next: null };

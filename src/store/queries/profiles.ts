@@ -144,7 +144,16 @@ export function profileQueries(db: SqlDriver): ProfileStore {
         const match = part.length === 1 ? '= ?' : `IN (${placeholders(part.length)})`;
         const rows =
           typeof by === 'string'
-            ? await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} ${match}${cap}`, [dbId, ...part, ...capped])
+            ? db.dialect === 'postgres' && part.length > 1
+              ? await db.all(
+                  // One index probe per value, whatever the planner believes of the table: a fresh one (no
+                  // statistics yet) made it filter the whole database through the db_id index, row by row
+                  // against the list, and a first import of 100k profiles quadratic.
+                  `SELECT p.* FROM json_array_elements_text(CAST(? AS TEXT)::json) v (value)
+                   CROSS JOIN LATERAL (SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} = v.value OFFSET 0) p${cap}`,
+                  [JSON.stringify(part), dbId, ...capped],
+                )
+              : await db.all(`SELECT * FROM profiles WHERE db_id = ? AND ${COLUMNS[by]} ${match}${cap}`, [dbId, ...part, ...capped])
             : await db.all(
                 `SELECT p.* FROM profile_keys k JOIN profiles p ON p.id = k.profile_id
                  WHERE k.db_id = ? AND k.field = ? AND k.key ${match}${cap}`,
