@@ -61,6 +61,8 @@ for (const kind of STORE_KINDS) {
       assert.equal((await store.findProfiles(db.id, 'email', both, 1)).length, 1);
       assert.deepEqual(await store.findProfiles(db.id + 1, 'email', both), []);
       assert.deepEqual((await store.findProfiles(db.id, 'id', [p.id, q.id])).map((x) => x.id).sort(), [p.id, q.id].sort());
+      assert.deepEqual((await store.findProfiles(db.id, { key: 'Tags' }, ['a', 'b', 'zz'])).map((x) => x.id), [p.id], 'once, though it has two of the values');
+      assert.equal((await store.findProfiles(db.id, { key: 'Tags' }, ['a', 'b'], 1)).length, 1);
       assert.deepEqual((await store.findProfiles(db.id, { key: 'phones' }, ['+79000000002'])).map((x) => x.id), [p.id]);
       assert.deepEqual((await store.findProfiles(db.id, { key: 'CRM_ID' }, ['42'])).map((x) => x.id), [p.id]);
       assert.deepEqual(await store.findProfileIdsWithAllKeys(db.id, 'Tags', ['a', 'b']), [p.id]);
