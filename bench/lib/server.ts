@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline-server.ts', import.meta.url));
+const DURABLE_BASELINE = fileURLToPath(new URL('../baseline-durable-server.ts', import.meta.url));
 
 export interface Child {
   url: string;
@@ -76,3 +77,7 @@ export const startWorker = (env: Record<string, string>) =>
   start(['--max-semi-space-size=2', BIN, 'worker'], { SALVO_LOG_LEVEL: 'warn', ...env }, /Salvo worker (\S+) is delivering/);
 
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);
+
+/** Scenario A's durable baseline on a copy of a SQLite database (baseline-durable-server.ts). */
+export const startDurableBaseline = (dbFile: string, dbId: number) =>
+  start(['--import', 'tsx', DURABLE_BASELINE], { BASELINE_DB_FILE: dbFile, BASELINE_DB_ID: String(dbId) }, /listening on (http:\/\/\S+)/);

@@ -42,3 +42,14 @@ export class StoreUnavailable extends Error {
 }
 
 export const isStoreUnavailable = (e: unknown): e is StoreUnavailable => e instanceof StoreUnavailable;
+
+/**
+ * Another request with the same deduplication key (Request-ID, or the same body) ran first, or runs
+ * now: this one's write was not made (it rolled back), and its caller gets the first one's answer.
+ */
+export class DuplicateRequest extends Error {
+  constructor(readonly key: string) {
+    super(`a request with the key ${key} has already run`);
+    this.name = 'DuplicateRequest';
+  }
+}

@@ -9,40 +9,50 @@ import { coerceFieldValue } from '../core/matching.ts';
 import { audiencePredicate, planAudience, type AudiencePlan } from '../core/audience-plan.ts';
 import type { MongoQuery, Predicate } from '../core/mongo-query.ts';
 import { profileDocument } from '../core/profile.ts';
-import type { Database, Profile } from '../core/types.ts';
+import type { Database, Profile, Subscription } from '../core/types.ts';
+import type { ProfileLookup } from '../store/queries/profiles.ts';
 import type { ProfileStore } from '../store/store.ts';
 import { findByField } from './lookup.ts';
 
-const bySubscription = (store: ProfileStore, db: Database, channel: string, address: string, resourceId: number | null) =>
-  store.findProfilesBySubscription(db.id, channel, address, resourceId);
-
-/** Two lookups sent together (on PostgreSQL: one round trip of waiting, not two). */
-const both = async (a: Promise<Profile[]>, b: Promise<Profile[]>) => (await Promise.all([a, b])).flat();
+/**
+ * Where each single-profile matching mode looks: a profile field (a column, or a side-index field
+ * such as phones), a subscription channel's addresses, or both. `custom` looks at a custom field
+ * (lookup.ts).
+ */
+const LOOKS: Record<Exclude<SingleMatch['mode'], 'custom'>, { field: ProfileLookup | null; channel: string | null }> = {
+  email: { field: 'email', channel: 'email' },
+  email_profile: { field: 'email', channel: null },
+  email_sub: { field: null, channel: 'email' },
+  phone: { field: { key: 'phones' }, channel: 'sms' },
+  phone_sub: { field: null, channel: 'sms' },
+  push_sub: { field: null, channel: 'push' },
+  profile_id: { field: 'id', channel: null },
+};
 
 /** Profiles a single-profile matching mode finds (before the one-profile rule is applied). */
 async function findSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile[]> {
   const value = m.value as string;
-  switch (m.mode) {
-    case 'email':
-      return both(store.findProfiles(db.id, 'email', [value]), bySubscription(store, db, 'email', value, m.resourceId));
-    case 'email_profile':
-      return store.findProfiles(db.id, 'email', [value]);
-    case 'email_sub':
-      return bySubscription(store, db, 'email', value, m.resourceId);
-    case 'phone':
-      return both(store.findProfiles(db.id, { key: 'phones' }, [value]), bySubscription(store, db, 'sms', value, m.resourceId));
-    case 'phone_sub':
-      return bySubscription(store, db, 'sms', value, m.resourceId);
-    case 'push_sub':
-      return bySubscription(store, db, 'push', value, m.resourceId);
-    case 'profile_id':
-      return store.findProfiles(db.id, 'id', [value]);
-    case 'custom': {
-      const field = findField(db, m.fieldName!);
-      if (!field) throw badRequest(`field_name '${m.fieldName}' is not a field of database ${db.id}`);
-      return findByField(store, db, field, coerceFieldValue(field, m.value));
-    }
+  if (m.mode === 'custom') {
+    const field = findField(db, m.fieldName!);
+    if (!field) throw badRequest(`field_name '${m.fieldName}' is not a field of database ${db.id}`);
+    return findByField(store, db, field, coerceFieldValue(field, m.value));
   }
+  const { field, channel } = LOOKS[m.mode];
+  // Both lookups are sent together (on PostgreSQL: one round trip of waiting, not two).
+  const found = await Promise.all([
+    field ? store.findProfiles(db.id, field, [value]) : [],
+    channel ? store.findProfilesBySubscription(db.id, channel, value, m.resourceId) : [],
+  ]);
+  return found.flat();
+}
+
+/**
+ * The subscriptions of whatever profile a matching mode finds, read beside the lookup rather than
+ * after it (null for `custom`, read after). Used only once the lookup found exactly one profile.
+ */
+export function subscriptionsOfSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Subscription[]> | null {
+  if (m.mode === 'custom') return null;
+  return store.getSubscriptionsOfMatch(db.id, m.value as string, { ...LOOKS[m.mode], resourceId: m.resourceId });
 }
 
 const describe = (m: SingleMatch) => (m.mode === 'custom' ? `${m.fieldName} ${JSON.stringify(m.value)}` : `${m.mode} ${m.value}`);

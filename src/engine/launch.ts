@@ -8,16 +8,34 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
+import type { DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
-import type { LaunchStore, Store, Transactions } from '../store/store.ts';
-import { resolveSingle } from './audience.ts';
+import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
+import { DuplicateRequest } from '../core/errors.ts';
+import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import type { Wake } from './loops.ts';
 
 /** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
-export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'>;
+export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> & Pick<DedupStore, 'sealDedup'>;
+
+/**
+ * The request's deduplication key, when it has one (http/dedup.ts). A launch written in one
+ * transaction seals it there: the key is claimed and the answer kept by the commit that stores the
+ * launch. A launch that spans transactions (a custom_request) claims it before its first write.
+ * Both throw DuplicateRequest when another request with the key ran first.
+ */
+export interface RequestKey {
+  seal(): DedupSeal;
+  claim(): Promise<void>;
+}
+
+/** Inside the launch's transaction, right after the launch row: the request's answer, naming it. */
+async function sealLaunch(tx: Pick<DedupStore, 'sealDedup'>, seal: DedupSeal | null, launch: Launch): Promise<void> {
+  if (seal && !(await tx.sealDedup(seal, launch.id))) throw new DuplicateRequest(seal.key);
+}
 
 /** What starting a launch needs: its store areas, the catalog, and a way to wake the loops. */
 export interface Launching {
@@ -62,9 +80,10 @@ const summary = (rows: NewMessage[]) => {
 
 /** Records, inside the caller's transaction, a launch its campaign's content_filter stops: no message. */
 export async function writeFilteredLaunch(
-  tx: Pick<LaunchStore, 'insertLaunch'> & Pick<LaunchAreas, 'appendCampaignLog'>,
-  campaign: Campaign, p: LaunchContent, kind: string, now: number): Promise<Launch> {
+  tx: Pick<LaunchStore, 'insertLaunch'> & Pick<LaunchAreas, 'appendCampaignLog' | 'sealDedup'>,
+  campaign: Campaign, p: LaunchContent, kind: string, now: number, seal: DedupSeal | null = null): Promise<Launch> {
   const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
+  await sealLaunch(tx, seal, l);
   await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
   return l;
 }
@@ -74,12 +93,13 @@ export async function writeFilteredLaunch(
  * without, in one store call that is atomic by itself (one statement on PostgreSQL).
  */
 export async function writeLaunch(
-  tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog'>,
+  tx: Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages'> & Pick<LaunchAreas, 'insertMessages' | 'appendCampaignLog' | 'sealDedup'>,
   campaign: Campaign,
   p: LaunchContent,
   kind: string,
   rows: NewMessage[],
   now: number,
+  seal: DedupSeal | null = null,
 ): Promise<LaunchResult> {
   const s = summary(rows);
   const l: NewLaunch = { campaign_id: campaign.id, kind, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null };
@@ -88,11 +108,12 @@ export async function writeLaunch(
   if (p.attachments.length) {
     // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
     launch = await tx.insertLaunch(l, now, new Set(rows.map((r) => r.profile_id)).size);
+    await sealLaunch(tx, seal, launch);
     await tx.insertAttachments(launch.id, p.attachments);
     await tx.insertMessages(launch.id, rows, now);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${launch.id} ${text}`, now);
   } else {
-    launch = await tx.insertLaunchWithMessages(l, now, rows, { level: 'info', text });
+    launch = await tx.insertLaunchWithMessages(l, now, rows, { level: 'info', text }, seal);
   }
   return { launch, queued: s.queued, skipped: s.skipped, empty: false };
 }
@@ -108,24 +129,26 @@ const INLINE_ROWS = 5_000;
  */
 const INLINE_EXPANSION_LEASE_MS = 60_000;
 
-export async function startLaunch(deps: Launching, campaignId: number, p: LaunchParams, kind = 'start'): Promise<LaunchResult> {
+export async function startLaunch(deps: Launching, campaignId: number, p: LaunchParams, kind = 'start', key: RequestKey | null = null): Promise<LaunchResult> {
   const now = Date.now();
   const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
 
   if (!passesContentFilter(campaign, p.content)) {
-    const launch = await deps.store.transaction((tx) => writeFilteredLaunch(tx, campaign, p, kind, now));
+    const seal = key?.seal() ?? null;
+    const launch = await deps.store.transaction((tx) => writeFilteredLaunch(tx, campaign, p, kind, now, seal));
     return { launch, queued: 0, skipped: 0, empty: false };
   }
 
   if (p.audience.kind === 'single') {
     const match = p.audience.match;
-    // By profile id, the subscriptions (and recent sends) are read together with the profile: one round trip.
+    // The profile's subscriptions are read together with the profile (one round trip), and by
+    // profile id its recent sends too.
     const known = match.mode === 'profile_id' ? [match.value as string] : null;
     const since = now - campaign.skip_minutes * 60_000;
     const [profile, subscriptions, recent] = await Promise.all([
       resolveSingle(deps.store, db, match),
-      known && deps.store.getSubscriptions(known),
+      subscriptionsOfSingle(deps.store, db, match),
       known && campaign.skip_minutes > 0 ? deps.store.recentRecipients(campaign.id, known, since) : null,
     ]);
     const reads = {
@@ -133,15 +156,17 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
       recentRecipients: async (id: number, ids: string[], at: number) => recent ?? deps.store.recentRecipients(id, ids, at),
     };
     const rows = await messagesFor(reads, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
+    const seal = key?.seal() ?? null;
     const result = p.attachments.length
-      ? await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now))
-      : await writeLaunch(deps.store, campaign, p, kind, rows, now);
+      ? await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now, seal))
+      : await writeLaunch(deps.store, campaign, p, kind, rows, now, seal);
     if (result.queued) deps.wake('messages');
     return result;
   }
 
   const query = p.audience.query;
   compileQuery(query, 'custom_request'); // refuse what mingo cannot compile before anything is stored
+  await key?.claim(); // its answer (a 404 when nobody matches) is known only after the first pages
   let launch = await deps.store.transaction(async (tx) => {
     const l = await tx.insertLaunch(
       { campaign_id: campaign.id, kind, state: 'expanding', content: p.content, custom_data: p.customData, audience: { query, priority: PRIORITY.audience }, cursor: null },

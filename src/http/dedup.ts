@@ -15,10 +15,14 @@
  * Dry runs (`dry_run: true`) are not deduplicated: each runs, and its answer is not kept.
  */
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
+import type { RouteHooks } from './api.ts';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DuplicateRequest } from '../core/errors.ts';
+import type { RequestKey } from '../engine/launch.ts';
+import type { DedupSeal, StoredAnswer } from '../store/queries/dedup.ts';
 import type { DedupStore, StoreLifecycle } from '../store/store.ts';
-import { sendError } from './envelope.ts';
+import { sendError, SUCCESS } from './envelope.ts';
 
 const RENEW_MS = 3_000;
 /** Five missed renewals: long enough for an event loop stalled a few seconds, short for a retrying client. */
@@ -34,6 +38,8 @@ const KEEP_RETRY_MS = 5 * 60_000;
 declare module 'fastify' {
   interface FastifyRequest {
     dedupClaim?: { scope: string; key: string };
+    /** `start`'s key, looked at but not yet claimed: the launch seals or claims it. */
+    dedupKey?: LaunchKey;
   }
 }
 
@@ -44,7 +50,48 @@ function keyOf(req: FastifyRequest): string | null {
   return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}`).digest('hex');
 }
 
+/** The answer a sealed launch keeps: `start`'s success, the launch's id in its header (the store adds it). */
+const SEALED_BODY = JSON.stringify({ error: 0, error_text: SUCCESS, data: null });
+
+const launchHeader = (reply: FastifyReply): Record<string, string> => {
+  const launch = reply.getHeader('launch-id');
+  return launch === undefined ? {} : { 'launch-id': String(launch) };
+};
+
+/**
+ * The key of a request that writes its launch in one transaction: free when looked at, then sealed
+ * by that write or claimed before a launch that spans transactions (RequestKey). A request that lost
+ * it to another gets that one's answer (answerAsRepeat, from the error handler).
+ */
+class LaunchKey implements RequestKey {
+  state: 'free' | 'sealed' | 'claimed' | 'repeat' = 'free';
+  constructor(
+    readonly scope: string,
+    readonly key: string,
+    private readonly ops: { seal(): DedupSeal; claim(): Promise<void>; answerAsRepeat(reply: FastifyReply): Promise<unknown> },
+  ) {}
+  seal(): DedupSeal {
+    this.state = 'sealed';
+    return this.ops.seal();
+  }
+  async claim(): Promise<void> {
+    await this.ops.claim();
+    this.state = 'claimed';
+  }
+  answerAsRepeat(reply: FastifyReply): Promise<unknown> {
+    this.state = 'repeat';
+    return this.ops.answerAsRepeat(reply);
+  }
+}
+
 const isDryRun = (body: unknown) => typeof body === 'object' && body !== null && (body as { dry_run?: unknown }).dry_run === true;
+
+/** The hooks of the methods that launch: most claim the key before running; `start` claims it with its launch's write. */
+export interface DedupHooks {
+  claimFirst: RouteHooks;
+  claimAtWrite: RouteHooks;
+}
+const NO_HOOKS: RouteHooks = { preValidation: [], onSend: [] };
 
 /** The claims this process holds, renewed together while any is held. */
 class HeldClaims {
@@ -81,8 +128,8 @@ class HeldClaims {
   }
 }
 
-export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, hours: number, scopeOf: (req: FastifyRequest) => string): { preValidation: preValidationHookHandler[]; onSend: onSendHookHandler[] } {
-  if (hours === 0) return { preValidation: [], onSend: [] };
+export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, hours: number, scopeOf: (req: FastifyRequest) => string): DedupHooks {
+  if (hours === 0) return { claimFirst: NO_HOOKS, claimAtWrite: NO_HOOKS };
   let lastPurge = 0;
   const startedAt = Date.now();
   let log: FastifyRequest['log'] | null = null;
@@ -90,39 +137,82 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
   /** Claims last renewed before this are abandoned. */
   const abandonedBefore = (now: number) => (store.dialect === 'sqlite' ? Math.max(now - ABANDONED_MS, startedAt) : now - ABANDONED_MS);
 
-  const claim = async (req: FastifyRequest, reply: FastifyReply) => {
+  /** Where a request with a key starts: none if it has none (a dry run, a GET link); else the purge runs now and then. */
+  const keyed = (req: FastifyRequest): { scope: string; key: string } | null => {
     // A dry run stores nothing, its answer included: it neither claims a key nor is answered from one
     // (a real call's stored answer is not what a dry run asks for, whatever its Request-ID).
-    if (isDryRun(req.body)) return;
+    if (isDryRun(req.body)) return null;
     const key = keyOf(req);
-    if (key === null) return;
+    if (key === null) return null;
     log ??= req.log;
-    const scope = scopeOf(req);
     const now = Date.now();
     if (now - lastPurge > PURGE_EVERY_MS) {
       lastPurge = now;
       void store.purgeDedup(now).catch((e) => req.log.warn({ err: e }, 'purging old deduplication keys failed'));
     }
-    for (const deadline = now + WAIT_MS; ; ) {
+    return { scope: scopeOf(req), key };
+  };
+
+  const sendRepeat = (reply: FastifyReply, key: string, answer: StoredAnswer) =>
+    reply
+      .code(answer.status)
+      .headers({ ...answer.headers, 'content-type': 'application/json; charset=utf-8', 'duplicate-request': 'true', 'duplicate-key': key })
+      .send(answer.body);
+
+  /**
+   * Waits while the first request with the key runs, then answers what it got. `free` says what to do
+   * when the key holds nothing live: take it (the caller runs) or, for a request that lost the key at
+   * its write, give up (the first one failed; the caller may repeat).
+   */
+  const awaitFirst = async (reply: FastifyReply, scope: string, key: string, free: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + WAIT_MS; ; ) {
       const t = Date.now();
       // A claim this process holds is never abandoned, however stale it looks in the store (renewals
       // fail during an outage): its request ran, or runs, here. Wait for its answer.
-      const c = held.has(scope, key) ? { claimed: false, answer: null } : await store.claimDedup(scope, key, t, t + hours * 3_600_000, abandonedBefore(t));
-      if (c.claimed) {
-        req.dedupClaim = { scope, key };
-        held.add(scope, key);
-        return;
-      }
-      if (c.answer) {
-        return reply
-          .code(c.answer.status)
-          .headers({ ...c.answer.headers, 'content-type': 'application/json; charset=utf-8', 'duplicate-request': 'true', 'duplicate-key': key })
-          .send(c.answer.body);
-      }
+      const p = held.has(scope, key) ? ({ state: 'running' } as const) : await store.peekDedup(scope, key, t, abandonedBefore(t));
+      if (p.state === 'answered') return sendRepeat(reply, key, p.answer);
+      if (p.state === 'free' && (await free())) return;
       // The first request with this key is still running: its answer will be ours.
       if (Date.now() > deadline) return sendError(reply, 409, `a request with the key ${key} is still running; retry later`);
       await sleep(20);
     }
+  };
+
+  /** For methods whose launch spans transactions: the key is claimed before the request runs. */
+  const claimFirst = async (req: FastifyRequest, reply: FastifyReply) => {
+    const k = keyed(req);
+    if (!k) return;
+    return awaitFirst(reply, k.scope, k.key, async () => {
+      const t = Date.now();
+      const c = await store.claimDedup(k.scope, k.key, t, t + hours * 3_600_000, abandonedBefore(t));
+      if (!c.claimed) return false;
+      req.dedupClaim = k;
+      held.add(k.scope, k.key);
+      return true;
+    });
+  };
+
+  /** For `start`: the key is only looked at here; the launch claims it with its own write (RequestKey). */
+  const claimAtWrite = async (req: FastifyRequest, reply: FastifyReply) => {
+    const k = keyed(req);
+    if (!k) return;
+    return awaitFirst(reply, k.scope, k.key, async () => {
+      req.dedupKey = new LaunchKey(k.scope, k.key, {
+        claim: async () => {
+          const t = Date.now();
+          const c = await store.claimDedup(k.scope, k.key, t, t + hours * 3_600_000, abandonedBefore(t));
+          if (!c.claimed) throw new DuplicateRequest(k.key);
+          req.dedupClaim = k;
+          held.add(k.scope, k.key);
+        },
+        seal: () => {
+          const t = Date.now();
+          return { scope: k.scope, key: k.key, status: 200, body: SEALED_BODY, now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) };
+        },
+        answerAsRepeat: (reply) => awaitFirst(reply, k.scope, k.key, async () => false),
+      });
+      return true;
+    });
   };
 
   /** Retries keeping an answer for up to KEEP_RETRY_MS; after that the claim goes stale and a repeat runs again. */
@@ -142,7 +232,25 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     log.error({ key: c.key }, `could not record a deduplication answer for ${KEEP_RETRY_MS / 1000} s; a repeat of this request will run again`);
   };
 
+  /** A key the launch sealed, or never took (a refusal before it, a fault), kept or left as its answer says. */
+  const recordUnclaimed = async (req: FastifyRequest, reply: FastifyReply, k: LaunchKey, body: string) => {
+    const status = reply.statusCode;
+    // A fault is not an answer worth repeating; a sealed launch's commit, if it happened, keeps its own answer.
+    if (status >= 500 || (k.state === 'sealed' && status === 200 && body === SEALED_BODY)) return;
+    const t = Date.now();
+    const answer = { status, headers: launchHeader(reply), body };
+    try {
+      if (k.state === 'sealed') await store.finishDedup(k.scope, k.key, answer); // answered otherwise than its launch's write said
+      else await store.answerDedup({ scope: k.scope, key: k.key, ...answer, now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) });
+    } catch (err) {
+      req.log.warn({ err, key: k.key }, 'could not record the answer for deduplication; a repeat of this request will run again');
+    }
+  };
+
   const record: onSendHookHandler = async (req, reply, payload) => {
+    const k = req.dedupKey;
+    req.dedupKey = undefined;
+    if (k && k.state !== 'claimed' && k.state !== 'repeat') await recordUnclaimed(req, reply, k, typeof payload === 'string' ? payload : String(payload));
     const c = req.dedupClaim;
     if (!c) return payload;
     req.dedupClaim = undefined;
@@ -151,11 +259,7 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     // the background, the claim still held (renewed), so a repeat waits for it rather than running again.
     const keep = reply.statusCode >= 500
       ? () => store.releaseDedup(c.scope, c.key) // a fault is not an answer worth repeating
-      : () => {
-          const launch = reply.getHeader('launch-id');
-          const headers: Record<string, string> = launch === undefined ? {} : { 'launch-id': String(launch) };
-          return store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers, body: typeof payload === 'string' ? payload : String(payload) });
-        };
+      : () => store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers: launchHeader(reply), body: typeof payload === 'string' ? payload : String(payload) });
     try {
       await keep();
       held.remove(c.scope, c.key);
@@ -166,5 +270,8 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     return payload;
   };
 
-  return { preValidation: [claim as preValidationHookHandler], onSend: [record] };
+  return {
+    claimFirst: { preValidation: [claimFirst as preValidationHookHandler], onSend: [record] },
+    claimAtWrite: { preValidation: [claimAtWrite as preValidationHookHandler], onSend: [record] },
+  };
 }

@@ -3,7 +3,7 @@
  * status mirrors `error` (200 for 0). Nothing internal (stack, SQL, library message) reaches a client.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, StoreUnavailable, type ErrorCode } from '../core/errors.ts';
+import { ApiError, DuplicateRequest, StoreUnavailable, type ErrorCode } from '../core/errors.ts';
 
 export const SUCCESS = 'Successful operation';
 
@@ -60,6 +60,8 @@ const FASTIFY_CODES: Record<string, (e: FastifyError, req: FastifyRequest) => [E
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((thrown: unknown, req, reply) => {
     if (thrown instanceof ApiError) return sendError(reply, thrown.code, thrown.text);
+    // Another request with the same key wrote first (http/dedup.ts): this one wrote nothing and gets that one's answer.
+    if (thrown instanceof DuplicateRequest && req.dedupKey) return req.dedupKey.answerAsRepeat(reply);
     if (thrown instanceof StoreUnavailable) {
       // The call did not take effect (a PostgreSQL connection cut during COMMIT leaves that unknown), so the caller
       // may send it again; a Request-ID keeps such a repeat from running twice.

@@ -99,7 +99,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(launchRoutes, { prefix: API_V11, store });
     await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
   });
-  await app.register(linkRoutes, { deps, verifier, hooks: dedup, limits: config });
+  await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });
   await uiRoutes(app);
   return app;
 }

@@ -85,6 +85,30 @@ for (const kind of STORE_KINDS) {
       assert.equal(mails('race').length, 1);
     });
 
+    it('claims the key before a custom_request launch, and answers racers and repeats from it', async () => {
+      const body = { id: shop.campaigns.email, custom_request: { email: 'ann@example.com' }, content: { email_title: 'cr dup' } };
+      const answers = await Promise.all(Array.from({ length: 3 }, () => post(body, { 'Request-ID': 'cr-1' })));
+      assert.ok(answers.every((a) => a.status === 200));
+      assert.equal(new Set(answers.map((a) => a.headers.get('launch-id'))).size, 1, 'one launch');
+      assert.equal(answers.filter((a) => a.headers.get('duplicate-request') === 'true').length, 2);
+      assert.equal((await post(body, { 'Request-ID': 'cr-1' })).headers.get('duplicate-request'), 'true');
+      await eventually(async () => mails('cr dup').length === 1);
+      await settle();
+      assert.equal(mails('cr dup').length, 1);
+    });
+
+    it('keeps the answer of a launch with attachments, written in its transaction', async () => {
+      const attach = [{ name: 'note.txt', data: `data:text/plain;base64,${Buffer.from('hello').toString('base64')}` }];
+      const body = { id: shop.campaigns.email, email: 'ann@example.com', content: { email_title: 'attach dup' }, attach };
+      const answers = await Promise.all(Array.from({ length: 3 }, () => post(body, { 'Request-ID': 'attach-1' })));
+      assert.ok(answers.every((a) => a.status === 200));
+      assert.equal(new Set(answers.map((a) => a.headers.get('launch-id'))).size, 1, 'one launch');
+      await eventually(async () => mails('attach dup').length === 1);
+      await settle();
+      assert.equal(mails('attach dup').length, 1);
+      assert.equal(mails('attach dup')[0].mail.attachments[0].filename, 'note.txt');
+    });
+
     it('keeps callers apart: the same Request-ID from another token is not a repeat', async () => {
       const other = await createToken(s.app.store, 'other-client');
       const body = { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'scoped' } };

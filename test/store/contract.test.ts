@@ -128,6 +128,18 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await found(r.id), [p.id]);
       assert.deepEqual(await found(r.id + 100), []);
 
+      // The same subscriptions, read by what a trigger's matching looks up rather than by profile id.
+      const ofMatch = async (value: string, o: Parameters<Store['getSubscriptionsOfMatch']>[2]) =>
+        (await store.getSubscriptionsOfMatch(db.id, value, o)).map((s) => s.address);
+      const all = subs.map((s) => s.address);
+      assert.deepEqual(await ofMatch('subs@example.com', { field: 'email', channel: 'email', resourceId: null }), all, 'by the profile field');
+      assert.deepEqual(await ofMatch('other@example.com', { field: 'email', channel: 'email', resourceId: null }), all, 'by a subscription address');
+      assert.deepEqual(await ofMatch('other@example.com', { field: null, channel: 'email', resourceId: r.id + 100 }), [], 'of another resource');
+      assert.deepEqual(await ofMatch('other@example.com', { field: 'email', channel: null, resourceId: null }), [], 'profile field only');
+      assert.deepEqual(await ofMatch(p.id, { field: 'id', channel: null, resourceId: null }), all, 'by profile id');
+      assert.deepEqual(await ofMatch('+79000000005', { field: { key: 'phones' }, channel: 'sms', resourceId: null }), all, 'by a phone subscription');
+      assert.deepEqual(await ofMatch('nobody@example.com', { field: 'email', channel: 'email', resourceId: null }), []);
+
       // A browser push subscription keeps its keys when a later import changes only its status.
       const keys = { p256dh: 'BP', auth: 'au' };
       const push = { ...base, channel: 'push' as const, address: 'https://push.example/abc', provider: 'Chrome', priority: 0 };

@@ -65,7 +65,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (app
     summary: `Launch a campaign for many profiles named one per item${asTask ? ', in the background' : ''}`,
     description: `Items name profiles by the root matching: {email}, {phone}, {profile_id}, {field_value} (with field_name at the root) or {subscription_id}. ${how(asTask)} Items that fail are reported in place.`,
     bodyLimit: limits.batchBodyLimit,
-    hooks,
+    hooks: hooks.claimFirst,
     errors: [404] as 404[],
     body: startBody(),
   });
@@ -73,7 +73,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (app
     summary: `Import many profiles and launch a campaign for them${asTask ? ', in the background' : ''}`,
     description: `Each item is {data: {...profile}, custom_data?}, imported as by profiles/import_batch into the campaign's database, then launched. ${how(asTask)}`,
     bodyLimit: limits.batchBodyLimit,
-    hooks,
+    hooks: hooks.claimFirst,
     errors: [404] as 404[],
     body: importBody(),
   });
@@ -99,7 +99,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (app
     summary: 'Import (add or update) one profile and launch a campaign for it, together',
     description: 'The import and the launch commit together or not at all. timeout {days, hours, minutes} holds the message that long (it survives a restart).',
     bodyLimit: withAttachments(limits.batchBodyLimit, limits.attachLimit),
-    hooks,
+    hooks: hooks.claimFirst,
     body: object(
       {
         ...common,

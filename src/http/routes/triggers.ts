@@ -7,7 +7,8 @@ import { campaignIdOf, parseLaunch } from '../../core/launch-request.ts';
 import { START_MATCHING } from '../../core/matching.ts';
 import { dryRunStart, type DryRunLimits } from '../../engine/dry-run.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
-import { method, type RouteHooks } from '../api.ts';
+import { method } from '../api.ts';
+import type { DedupHooks } from '../dedup.ts';
 import { answer, anyObject, array, bool, id, list, matchingProperties, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 /** What every launch method may carry for its messages. */
@@ -68,7 +69,7 @@ export interface TriggerOptions {
   deps: LaunchDeps;
   limits: { bodyLimit: number; batchBodyLimit: number; attachLimit: number; contentLimit: number } & DryRunLimits;
   /** Request deduplication (Request-ID) for the methods that launch. */
-  hooks: RouteHooks;
+  hooks: DedupHooks;
 }
 
 /** Room for the attachment limit in base64 (4 bytes per 3) and the rest of the body. */
@@ -81,7 +82,7 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (a
       'Answers {"data": null, "error": 0, "error_text": "Successful operation"} once the launch and its messages are stored; ' +
       'the launch id is in the Launch-Id header. Messages are then sent by the workers; see messages/list.',
     bodyLimit: withAttachments(limits.bodyLimit, limits.attachLimit),
-    hooks,
+    hooks: hooks.claimAtWrite,
     body: object({
       id: id('Trigger campaign id'),
       trigger_id: id('Same as id'),
@@ -105,12 +106,12 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (a
     }),
     data: orDryRun(Type.Null({ description: 'null; the launch id is in the Launch-Id header' })),
     errors: [404, 409],
-    handler: async (body, _req, reply) => {
+    handler: async (body, req, reply) => {
       const campaignId = campaignIdOf(body);
       checkContentSize(body, limits.contentLimit);
       const params = parseLaunch(body, limits.attachLimit);
       if (body.dry_run === true) return { data: await dryRunStart(deps, campaignId, params, limits) };
-      const result = await startLaunch(deps, campaignId, params);
+      const result = await startLaunch(deps, campaignId, params, 'start', req.dedupKey ?? null);
       reply.header('Launch-Id', String(result.launch.id));
       if (result.empty) throw notFound(`no profile matches custom_request (launch ${result.launch.id})`);
       return { data: null };

@@ -65,6 +65,8 @@ export interface StatementCount {
   statements: number;
   roundTrips: number;
   inFlight: number;
+  /** Wake-up NOTIFYs (wakeups.ts): sent after a commit and waited for by nobody, so apart from the rest. */
+  notifies: number;
 }
 
 export class PgDriver implements SqlDriver {
@@ -74,7 +76,7 @@ export class PgDriver implements SqlDriver {
     private readonly root: postgres.Sql | null,
     private readonly retryMs = 2000,
     private readonly tx: TxState | null = null,
-    readonly count: StatementCount = { statements: 0, roundTrips: 0, inFlight: 0 },
+    readonly count: StatementCount = { statements: 0, roundTrips: 0, inFlight: 0, notifies: 0 },
   ) {}
 
   /**
@@ -154,6 +156,11 @@ export class PgDriver implements SqlDriver {
   }
   async get<T = Row>(sql: string, params: Param[] = []) {
     return (await this.all<T>(sql, params))[0];
+  }
+  /** Sends a NOTIFY on `channel`; counted in `notifies`, not as a statement a caller waits on. */
+  async notify(channel: string, payload: string): Promise<void> {
+    this.count.notifies++;
+    await this.send(() => this.sql.unsafe('SELECT pg_notify($1, $2)', [channel, payload]), 'SELECT pg_notify');
   }
   async run(sql: string, params: Param[] = []) {
     return this.query(async () => (await this.sql.unsafe(toPg(sql), bind(params) as postgres.ParameterOrJSON<never>[], { prepare: true })).count);

@@ -58,7 +58,7 @@ export class PgWakeups {
     const payload = [...this.pending].join(',');
     this.pending.clear();
     this.lastSent = Date.now();
-    this.driver.get('SELECT pg_notify(?, ?)', [this.channel, payload]).catch((err) => this.onError(err, 'sending a wake-up NOTIFY'));
+    this.driver.notify(this.channel, payload).catch((err) => this.onError(err, 'sending a wake-up NOTIFY'));
   }
 
   /** LISTENs and wakes `wake(what)` for each kind announced; retried in the background while the server cannot be reached. */

@@ -10,6 +10,47 @@ export interface StoredAnswer {
 
 export type DedupClaim = { claimed: true } | { claimed: false; answer: StoredAnswer | null };
 
+/** What a key holds now: nothing live (free to run), a request still running, or the answer to repeat. */
+export type DedupPeek = { state: 'free' } | { state: 'running' } | { state: 'answered'; answer: StoredAnswer };
+
+/**
+ * A request's answer, written with the launch it answers in one transaction (one statement on
+ * PostgreSQL), so that the key is claimed and answered by the same commit that stores the launch.
+ */
+export interface DedupSeal {
+  scope: string;
+  key: string;
+  /** The answer; its headers are the launch's id (`launch-id`), known only once the launch is written. */
+  status: number;
+  body: string;
+  now: number;
+  expiresAt: number;
+  /** A pending claim last renewed before this was left by a dead process, and is taken over. */
+  staleBefore: number;
+}
+
+/** An answer kept without a launch (a refusal): a seal with its headers already known. */
+export type DedupAnswer = Omit<DedupSeal, 'status' | 'body'> & StoredAnswer;
+
+/** A key is free to take over when its answer has expired or its pending claim was abandoned. */
+const TAKEN_OVER = `dedup.expires_at < ? OR (dedup.state = 'pending' AND dedup.created_at < ?)`;
+
+/** Writes a done answer unless a live one, or a live claim, holds the key: `?` are scope, key, status, headers, body, created_at, expires_at, now, staleBefore. */
+const ANSWER_DEDUP = `INSERT INTO dedup (scope, key, state, status, headers, body, created_at, expires_at) VALUES (?, ?, 'done', ?, ?, ?, ?, ?)
+  ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status, headers = excluded.headers, body = excluded.body,
+    created_at = excluded.created_at, expires_at = excluded.expires_at
+  WHERE ${TAKEN_OVER}`;
+
+/** The same write for PostgreSQL's one-statement launch: the values come from a SELECT (`source`, naming the launch's id `i.id`). */
+export const answerDedupFrom = (source: string) => `INSERT INTO dedup (scope, key, state, status, headers, body, created_at, expires_at)
+  SELECT CAST(? AS TEXT), CAST(? AS TEXT), 'done', CAST(? AS INTEGER), json_build_object('launch-id', i.id::text)::text, CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT) FROM ${source}
+  ON CONFLICT (scope, key) DO UPDATE SET state = 'done', status = excluded.status, headers = excluded.headers, body = excluded.body,
+    created_at = excluded.created_at, expires_at = excluded.expires_at
+  WHERE ${TAKEN_OVER}`;
+
+export const sealParams = (s: DedupSeal) => [s.scope, s.key, s.status, s.body, s.now, s.expiresAt];
+export const takeoverParams = (s: Pick<DedupSeal, 'now' | 'staleBefore'>) => [s.now, s.staleBefore];
+
 /** The first answers of requests, for request deduplication (http/dedup.ts). */
 export interface DedupStore {
   /**
@@ -18,6 +59,12 @@ export interface DedupStore {
    * process that died (`staleBefore`), is taken over.
    */
   claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim>;
+  /** What the key holds, read only: a request about to run looks first, and claims the key with its write (DedupSeal). */
+  peekDedup(scope: string, key: string, now: number, staleBefore: number): Promise<DedupPeek>;
+  /** Keeps an answer for a key no one claimed; false when a live claim or answer holds it (that one stands). */
+  answerDedup(a: DedupAnswer): Promise<boolean>;
+  /** Inside a launch's transaction: claims the key and keeps the answer with the launch's id; false when a live claim or answer holds it. */
+  sealDedup(seal: DedupSeal, launchId: number): Promise<boolean>;
   /**
    * The process running these claimed requests is alive: while a claim is pending, created_at is
    * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
@@ -29,6 +76,8 @@ export interface DedupStore {
 }
 
 export function dedupQueries(db: SqlDriver): DedupStore {
+  const answerDedup = async (a: DedupAnswer) =>
+    (await db.run(ANSWER_DEDUP, [a.scope, a.key, a.status, JSON.stringify(a.headers), a.body, a.now, a.expiresAt, ...takeoverParams(a)])) === 1;
   return {
     async claimDedup(scope: string, key: string, now: number, expiresAt: number, staleBefore: number): Promise<DedupClaim> {
       const inserted = await db.run(
@@ -45,6 +94,19 @@ export function dedupQueries(db: SqlDriver): DedupStore {
       const r = await db.get<{ state: string; status: number; headers: string; body: string }>('SELECT state, status, headers, body FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
       if (r?.state !== 'done') return { claimed: false, answer: null };
       return { claimed: false, answer: { status: r.status, headers: json(r.headers), body: r.body } };
+    },
+    async peekDedup(scope: string, key: string, now: number, staleBefore: number): Promise<DedupPeek> {
+      const r = await db.get<{ state: string; status: number; headers: string; body: string; created_at: number | string; expires_at: number | string }>(
+        'SELECT state, status, headers, body, created_at, expires_at FROM dedup WHERE scope = ? AND key = ?',
+        [scope, key],
+      );
+      if (!r || Number(r.expires_at) < now) return { state: 'free' };
+      if (r.state === 'done') return { state: 'answered', answer: { status: r.status, headers: json(r.headers), body: r.body } };
+      return Number(r.created_at) < staleBefore ? { state: 'free' } : { state: 'running' };
+    },
+    answerDedup,
+    async sealDedup(seal: DedupSeal, launchId: number): Promise<boolean> {
+      return answerDedup({ ...seal, headers: { 'launch-id': String(launchId) } });
     },
     async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
       for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);

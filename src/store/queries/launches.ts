@@ -1,10 +1,12 @@
 /** Launches and their attachments. */
 import type { Attachment } from '../../core/attachments.ts';
+import { DuplicateRequest } from '../../core/errors.ts';
 import type { Launch, LaunchState, NewMessage } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
 import { campaignQueries } from './campaigns.ts';
 import { MESSAGE_COLUMNS, NEW_MESSAGE_CONFLICT, messageQueries, messageRow } from './messages.ts';
 import { json } from './rows.ts';
+import { answerDedupFrom, dedupQueries, sealParams, takeoverParams, type DedupSeal } from './dedup.ts';
 import { anyWebhooks } from './webhooks.ts';
 
 const toLaunch = (r: Row): Launch => ({
@@ -32,7 +34,7 @@ export interface LaunchStore {
    * `launch <id> <logText>`, all or nothing: one statement on PostgreSQL (one round trip, no BEGIN and
    * COMMIT), a transaction (or savepoint) on SQLite.
    */
-  insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch>;
+  insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }, seal?: DedupSeal | null): Promise<Launch>;
   getLaunch(id: number): Promise<Launch | null>;
   /** Newest first, of one campaign or all; `beforeId` pages on. */
   listLaunches(campaignId: number | null, beforeId: number | null, limit: number): Promise<Launch[]>;
@@ -68,13 +70,15 @@ export function launchQueries(db: SqlDriver): LaunchStore {
       );
       return toLaunch(row!);
     },
-    async insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }): Promise<Launch> {
+    async insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }, seal: DedupSeal | null = null): Promise<Launch> {
       // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
       const total = new Set(rows.map((r) => r.profile_id)).size;
       // SQLite has no INSERT in a WITH; with webhooks, a skipped message's event is written beside it (insertMessages).
       if (db.dialect === 'sqlite' || (rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db)))) {
         return db.transaction(async (tx) => {
           const launch = await launchQueries(tx).insertLaunch(l, now, total);
+          // First, so that a request that lost the key writes nothing more before rolling back.
+          if (seal && !(await dedupQueries(tx).sealDedup(seal, launch.id))) throw new DuplicateRequest(seal.key);
           await messageQueries(tx).insertMessages(launch.id, rows, now);
           await campaignQueries(tx).appendCampaignLog(l.campaign_id, log.level, `launch ${launch.id} ${log.text}`, now);
           return launch;
@@ -82,18 +86,36 @@ export function launchQueries(db: SqlDriver): LaunchStore {
       }
       const columns = MESSAGE_COLUMNS.join(', ');
       const picked = MESSAGE_COLUMNS.map((c) => (c === 'launch_id' ? 'l.id' : `v.${c}`)).join(', ');
-      const row = await db.get(
-        `WITH l AS (
-           INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
-         ), m AS (
+      const messagesAndLog = `m AS (
            INSERT INTO messages (${columns}) SELECT ${picked} FROM l, json_populate_recordset(NULL::messages, CAST(? AS TEXT)::json) v ${NEW_MESSAGE_CONFLICT}
          ), g AS (
            INSERT INTO campaign_log (campaign_id, level, message, time) SELECT l.campaign_id, ?, 'launch ' || l.id || ' ' || ?, ? FROM l
-         ) SELECT * FROM l`,
-        [...launchValues(l, now, total), JSON.stringify(rows.map((m) => messageRow(null, m, now))), log.level, log.text, now],
+         ) SELECT * FROM l`;
+      const rest = [JSON.stringify(rows.map((m) => messageRow(null, m, now))), log.level, log.text, now];
+      if (!seal) {
+        const row = await db.get(
+          `WITH l AS (
+             INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+           ), ${messagesAndLog}`,
+          [...launchValues(l, now, total), ...rest],
+        );
+        return toLaunch(row!);
+      }
+      // With the request's answer: the launch's id is drawn first, so the answer can name it; the
+      // launch (and so its messages and log line) is written only if the answer was (the key was free).
+      const row = await db.get(
+        `WITH i AS (SELECT nextval(pg_get_serial_sequence('launches', 'id')) AS id
+         ), d AS (${answerDedupFrom('i')} RETURNING 1
+         ), l AS (
+           INSERT INTO launches (id, campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
+           SELECT i.id, CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT),
+             CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT) FROM i WHERE EXISTS (SELECT 1 FROM d) RETURNING *
+         ), ${messagesAndLog}`,
+        [...sealParams(seal), ...takeoverParams(seal), ...launchValues(l, now, total), ...rest],
       );
-      return toLaunch(row!);
+      if (!row) throw new DuplicateRequest(seal.key);
+      return toLaunch(row);
     },
     async getLaunch(id: number): Promise<Launch | null> {
       const r = await db.get('SELECT * FROM launches WHERE id = ?', [id]);

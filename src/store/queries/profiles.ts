@@ -3,7 +3,7 @@ import type { ProfileKey } from '../../core/profile.ts';
 import type { SubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
-import { chunks, insertRows, placeholders, type InsertRow, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, insertRows, placeholders, type InsertRow, type Param, type Row, type SqlDriver } from '../driver.ts';
 import { scanPostgres, type ScanFilter } from './pg-scan.ts';
 import { json } from './rows.ts';
 
@@ -125,6 +125,13 @@ export interface ProfileStore {
   saveProfiles(writes: ProfileWrite[]): Promise<void>;
   /** A profile's subscriptions (or several profiles'), best first: highest priority, then oldest. */
   getSubscriptions(profileIds: string[]): Promise<Subscription[]>;
+  /**
+   * The subscriptions, best first, of every profile of dbId that one lookup value finds: by a
+   * profile field, by a subscription's address, or both (a trigger's email or phone matching). The
+   * same rows as getSubscriptions of what those lookups find, read without waiting for them first:
+   * sent beside them, it saves a launch a round trip on PostgreSQL.
+   */
+  getSubscriptionsOfMatch(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): Promise<Subscription[]>;
   /** Profiles of dbId with a subscription on `channel` at `address` (of one resource, if given). */
   findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]>;
   /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
@@ -284,6 +291,25 @@ export function profileQueries(db: SqlDriver): ProfileStore {
         for (const r of rows) out.push(toSubscription(r));
       }
       return out;
+    },
+
+    async getSubscriptionsOfMatch(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): Promise<Subscription[]> {
+      const found: string[] = [];
+      const params: Param[] = [];
+      if (typeof o.field === 'string') {
+        found.push(`SELECT id FROM profiles WHERE db_id = ? AND ${COLUMNS[o.field]} = ?`);
+        params.push(dbId, value);
+      } else if (o.field) {
+        found.push('SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key = ?');
+        params.push(dbId, o.field.key, value);
+      }
+      if (o.channel) {
+        found.push('SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address = ? AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)');
+        params.push(dbId, o.channel, value, o.resourceId, o.resourceId);
+      }
+      if (found.length === 0) return [];
+      const rows = await db.all(`SELECT * FROM subscriptions WHERE profile_id IN (${found.join(' UNION ')}) ORDER BY priority DESC, id`, params);
+      return rows.map(toSubscription);
     },
 
     async findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {
