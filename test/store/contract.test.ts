@@ -53,6 +53,16 @@ for (const kind of STORE_KINDS) {
       for (const [by, value] of [['id', p.id], ['email', 'john@example.com'], ['md5', 'd4c74594d841139328695756648b6bd6'], ['xxh', '0d1cf76dbb341cda']] as const) {
         assert.deepEqual((await store.findProfiles(db.id, by, [value])).map((x) => x.id), [p.id], by);
       }
+      // Several values at once (on PostgreSQL one index probe per value), with a cap.
+      const q = newProfile({ email: 'jane@example.com' });
+      await save(q);
+      const both = ['john@example.com', 'jane@example.com', 'nobody@example.com', 'john@example.com'];
+      assert.deepEqual((await store.findProfiles(db.id, 'email', both)).map((x) => x.email).sort(), ['jane@example.com', 'john@example.com']);
+      assert.equal((await store.findProfiles(db.id, 'email', both, 1)).length, 1);
+      assert.deepEqual(await store.findProfiles(db.id + 1, 'email', both), []);
+      assert.deepEqual((await store.findProfiles(db.id, 'id', [p.id, q.id])).map((x) => x.id).sort(), [p.id, q.id].sort());
+      assert.deepEqual((await store.findProfiles(db.id, { key: 'Tags' }, ['a', 'b', 'zz'])).map((x) => x.id), [p.id], 'once, though it has two of the values');
+      assert.equal((await store.findProfiles(db.id, { key: 'Tags' }, ['a', 'b'], 1)).length, 1);
       assert.deepEqual((await store.findProfiles(db.id, { key: 'phones' }, ['+79000000002'])).map((x) => x.id), [p.id]);
       assert.deepEqual((await store.findProfiles(db.id, { key: 'CRM_ID' }, ['42'])).map((x) => x.id), [p.id]);
       assert.deepEqual(await store.findProfileIdsWithAllKeys(db.id, 'Tags', ['a', 'b']), [p.id]);
