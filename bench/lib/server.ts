@@ -79,6 +79,10 @@ export const startWorker = (env: Record<string, string>) =>
 
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);
 
-/** Scenario A's durable baseline on a copy of a SQLite database (baseline-durable-server.ts). */
-export const startDurableBaseline = (dbFile: string, dbId: number) =>
-  start(['--import', 'tsx', DURABLE_BASELINE], { BASELINE_DB_FILE: dbFile, BASELINE_DB_ID: String(dbId) }, /listening on (http:\/\/\S+)/);
+/** Scenario A's durable baseline (baseline-durable-server.ts): on a copy of a SQLite database, or in a PostgreSQL schema. */
+export const startDurableBaseline = (where: { dbFile: string } | { pgUrl: string }, dbId: number) =>
+  start(
+    ['--import', 'tsx', DURABLE_BASELINE],
+    { ...('dbFile' in where ? { BASELINE_DB_FILE: where.dbFile } : { BASELINE_PG_URL: where.pgUrl }), BASELINE_DB_ID: String(dbId) },
+    /listening on (http:\/\/\S+)/,
+  );
