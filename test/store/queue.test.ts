@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Message, NewMessage } from '../../src/core/types.ts';
-import type { Store } from '../../src/store/store.ts';
+import { REQUEUE_EXPIRED } from '../../src/store/queries/messages.ts';
+import { driverOf, type Store } from '../../src/store/store.ts';
 import { openTestStore, STORE_KINDS, type TestStore } from '../helpers.ts';
 import { seedLaunch as seed } from './seed.ts';
 
@@ -37,6 +38,14 @@ for (const kind of STORE_KINDS) {
     };
     const get = async (id: number) => (await store.getMessage(id))!;
     const sent = (m: Message) => ({ status: 'sent' as const, history: [...m.history, { status: 'sent' as const, time: now }], last_error: null });
+
+    if (kind === 'sqlite') {
+      it('finds expired leases through the index of sending messages, not by walking the table', async () => {
+        // The upkeep runs this every SALVO_POLL_MS; walking the table cost 12 % of a 100k fan-out's main thread.
+        const plan = await driverOf(store).all<{ detail: string }>(`EXPLAIN QUERY PLAN ${REQUEUE_EXPIRED}`, [now]);
+        assert.deepEqual(plan.map((r) => r.detail), ['SEARCH messages USING INDEX messages_sending (lease_until<?)']);
+      });
+    }
 
     it('claims highest priority first, up to the limit, under a lease, counting the attempt', async () => {
       const [low, high1, high2, mid] = await queue([1, 5, 5, 3]);

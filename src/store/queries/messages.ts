@@ -165,6 +165,14 @@ export interface MessageStore {
   queueStats(): Promise<QueueStats>;
 }
 
+/**
+ * Messages whose lease ran out, a thousand at a time (the next upkeep takes the rest). No ORDER BY:
+ * with `ORDER BY id` SQLite walked the whole table in id order instead of the partial index of
+ * sending messages, every upkeep (each SALVO_POLL_MS): 12 % of the main thread in a 100k fan-out,
+ * and growing with the table. Exported for the test that asks SQLite for its plan.
+ */
+export const REQUEUE_EXPIRED = "SELECT id, attempts, worker, history FROM messages WHERE status = 'sending' AND lease_until < ? LIMIT 1000";
+
 export function messageQueries(db: SqlDriver): MessageStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
   const webhooksHint: WebhooksHint = { enabled: false };
@@ -233,10 +241,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
     },
 
     async requeueExpired(now: number, maxAttempts: number): Promise<{ requeued: number; failed: number }> {
-      const expired = await db.all<HeldRow>(
-        "SELECT id, attempts, worker, history FROM messages WHERE status = 'sending' AND lease_until < ? ORDER BY id LIMIT 1000",
-        [now],
-      );
+      const expired = await db.all<HeldRow>(REQUEUE_EXPIRED, [now]);
       return returnToQueue(expired, now, maxAttempts, (w) => `lease expired: the worker sending it (${w ?? 'unknown'}) stopped before recording an outcome`, true);
     },
 
