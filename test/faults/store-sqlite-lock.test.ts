@@ -56,4 +56,27 @@ describe('SQLite write lock held by another process', () => {
     const refused = new Set(all.filter((a) => a.status === 503).map((a) => a.title));
     assert.deepEqual([...counts.keys()].filter((t) => refused.has(t)), []);
   });
+
+  it('keeps no answer for a Request-ID refused while locked: its retry runs once, and a repeat then gets that answer', async () => {
+    const { s, smtp, shop } = env;
+    // A one-profile start claims its key with the launch's own write: under the lock both fail together.
+    const body = { id: shop.campaigns.email, email: 'ann@example.com', content: { email_title: 'sealed under lock', data_lines: [] } };
+    const headers = { 'request-id': 'sealed-under-lock' };
+    const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'));
+    await eventually(async () => lock.said.includes('locked'), 10_000, 'the other process to take the lock');
+    const refused = await s.call('campaigns/triggers/start', body, { headers });
+    lock.release();
+    await eventually(async () => lock.child.exitCode !== null, 10_000, 'the lock holder to exit');
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.ok(refused.headers.get('retry-after'));
+
+    const retried = await s.call('campaigns/triggers/start', body, { headers });
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(retried.headers.get('duplicate-request'), null, 'the refused call kept no answer: the retry runs');
+    const repeat = await s.call('campaigns/triggers/start', body, { headers });
+    assert.equal(repeat.headers.get('duplicate-request'), 'true');
+    assert.equal(repeat.headers.get('launch-id'), retried.headers.get('launch-id'));
+    const counts = await deliveredOnce(s, smtp, ['sealed under lock']);
+    assert.equal(counts.get('sealed under lock'), 1);
+  });
 });
