@@ -11,7 +11,6 @@ import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
 import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
-import { DuplicateRequest } from '../core/errors.ts';
 import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
@@ -30,11 +29,6 @@ export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'i
 export interface RequestKey {
   seal(): DedupSeal;
   claim(): Promise<void>;
-}
-
-/** Inside the launch's transaction, right after the launch row: the request's answer, naming it. */
-async function sealLaunch(tx: Pick<DedupStore, 'sealDedup'>, seal: DedupSeal | null, launch: Launch): Promise<void> {
-  if (seal && !(await tx.sealDedup(seal, launch.id))) throw new DuplicateRequest(seal.key);
 }
 
 /** What starting a launch needs: its store areas, the catalog, and a way to wake the loops. */
@@ -83,7 +77,8 @@ export async function writeFilteredLaunch(
   tx: Pick<LaunchStore, 'insertLaunch'> & Pick<LaunchAreas, 'appendCampaignLog' | 'sealDedup'>,
   campaign: Campaign, p: LaunchContent, kind: string, now: number, seal: DedupSeal | null = null): Promise<Launch> {
   const l = await tx.insertLaunch({ campaign_id: campaign.id, kind, state: 'filtered', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-  await sealLaunch(tx, seal, l);
+  // Right after the launch row: the request's answer, naming it (throws DuplicateRequest when the key is taken).
+  if (seal) await tx.sealDedup(seal, l.id);
   await tx.appendCampaignLog(campaign.id, 'warning', `launch ${l.id} (${kind}): content does not match the campaign's content_filter; nothing sent`, now);
   return l;
 }
@@ -108,7 +103,7 @@ export async function writeLaunch(
   if (p.attachments.length) {
     // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
     launch = await tx.insertLaunch(l, now, new Set(rows.map((r) => r.profile_id)).size);
-    await sealLaunch(tx, seal, launch);
+    if (seal) await tx.sealDedup(seal, launch.id);
     await tx.insertAttachments(launch.id, p.attachments);
     await tx.insertMessages(launch.id, rows, now);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${launch.id} ${text}`, now);

@@ -178,18 +178,26 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     }
   };
 
+  /** When a key taken now stops holding: its answer's lifetime, and claims older than this were abandoned. */
+  const times = () => {
+    const t = Date.now();
+    return { now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) };
+  };
+
+  /** Claims the key for this request (held and renewed until its answer is kept); false when another holds it. */
+  const takeClaim = async (req: FastifyRequest, k: { scope: string; key: string }) => {
+    const { now, expiresAt, staleBefore } = times();
+    if (!(await store.claimDedup(k.scope, k.key, now, expiresAt, staleBefore)).claimed) return false;
+    req.dedupClaim = k;
+    held.add(k.scope, k.key);
+    return true;
+  };
+
   /** For methods whose launch spans transactions: the key is claimed before the request runs. */
   const claimFirst = async (req: FastifyRequest, reply: FastifyReply) => {
     const k = keyed(req);
     if (!k) return;
-    return awaitFirst(reply, k.scope, k.key, async () => {
-      const t = Date.now();
-      const c = await store.claimDedup(k.scope, k.key, t, t + hours * 3_600_000, abandonedBefore(t));
-      if (!c.claimed) return false;
-      req.dedupClaim = k;
-      held.add(k.scope, k.key);
-      return true;
-    });
+    return awaitFirst(reply, k.scope, k.key, () => takeClaim(req, k));
   };
 
   /** For `start`: the key is only looked at here; the launch claims it with its own write (RequestKey). */
@@ -199,16 +207,9 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     return awaitFirst(reply, k.scope, k.key, async () => {
       req.dedupKey = new LaunchKey(k.scope, k.key, {
         claim: async () => {
-          const t = Date.now();
-          const c = await store.claimDedup(k.scope, k.key, t, t + hours * 3_600_000, abandonedBefore(t));
-          if (!c.claimed) throw new DuplicateRequest(k.key);
-          req.dedupClaim = k;
-          held.add(k.scope, k.key);
+          if (!(await takeClaim(req, k))) throw new DuplicateRequest(k.key);
         },
-        seal: () => {
-          const t = Date.now();
-          return { scope: k.scope, key: k.key, status: 200, body: SEALED_BODY, now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) };
-        },
+        seal: () => ({ scope: k.scope, key: k.key, status: 200, body: SEALED_BODY, ...times() }),
         answerAsRepeat: (reply) => awaitFirst(reply, k.scope, k.key, async () => false),
       });
       return true;
@@ -237,11 +238,10 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     const status = reply.statusCode;
     // A fault is not an answer worth repeating; a sealed launch's commit, if it happened, keeps its own answer.
     if (status >= 500 || (k.state === 'sealed' && status === 200 && body === SEALED_BODY)) return;
-    const t = Date.now();
     const answer = { status, headers: launchHeader(reply), body };
     try {
       if (k.state === 'sealed') await store.finishDedup(k.scope, k.key, answer); // answered otherwise than its launch's write said
-      else await store.answerDedup({ scope: k.scope, key: k.key, ...answer, now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) });
+      else await store.answerDedup({ scope: k.scope, key: k.key, ...answer, ...times() });
     } catch (err) {
       req.log.warn({ err, key: k.key }, 'could not record the answer for deduplication; a repeat of this request will run again');
     }

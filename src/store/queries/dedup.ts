@@ -1,4 +1,5 @@
 /** The first answers of requests, kept so that a repeated request id answers what the first one got. */
+import { DuplicateRequest } from '../../core/errors.ts';
 import type { SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
 
@@ -63,8 +64,11 @@ export interface DedupStore {
   peekDedup(scope: string, key: string, now: number, staleBefore: number): Promise<DedupPeek>;
   /** Keeps an answer for a key no one claimed; false when a live claim or answer holds it (that one stands). */
   answerDedup(a: DedupAnswer): Promise<boolean>;
-  /** Inside a launch's transaction: claims the key and keeps the answer with the launch's id; false when a live claim or answer holds it. */
-  sealDedup(seal: DedupSeal, launchId: number): Promise<boolean>;
+  /**
+   * Inside a launch's transaction: claims the key and keeps the answer with the launch's id. Throws
+   * DuplicateRequest when a live claim or answer holds it, so that the transaction rolls back.
+   */
+  sealDedup(seal: DedupSeal, launchId: number): Promise<void>;
   /**
    * The process running these claimed requests is alive: while a claim is pending, created_at is
    * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
@@ -105,8 +109,8 @@ export function dedupQueries(db: SqlDriver): DedupStore {
       return Number(r.created_at) < staleBefore ? { state: 'free' } : { state: 'running' };
     },
     answerDedup,
-    async sealDedup(seal: DedupSeal, launchId: number): Promise<boolean> {
-      return answerDedup({ ...seal, headers: { 'launch-id': String(launchId) } });
+    async sealDedup(seal: DedupSeal, launchId: number): Promise<void> {
+      if (!(await answerDedup({ ...seal, headers: { 'launch-id': String(launchId) } }))) throw new DuplicateRequest(seal.key);
     },
     async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
       for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);

@@ -78,7 +78,7 @@ export function launchQueries(db: SqlDriver): LaunchStore {
         return db.transaction(async (tx) => {
           const launch = await launchQueries(tx).insertLaunch(l, now, total);
           // First, so that a request that lost the key writes nothing more before rolling back.
-          if (seal && !(await dedupQueries(tx).sealDedup(seal, launch.id))) throw new DuplicateRequest(seal.key);
+          if (seal) await dedupQueries(tx).sealDedup(seal, launch.id);
           await messageQueries(tx).insertMessages(launch.id, rows, now);
           await campaignQueries(tx).appendCampaignLog(l.campaign_id, log.level, `launch ${launch.id} ${log.text}`, now);
           return launch;
