@@ -62,7 +62,10 @@ interface Claimed {
 
 export class Dispatcher extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}`;
+  /** Messages taken up for delivery until their outcome is recorded (their leases are renewed meanwhile). */
   private readonly inflight = new Map<number, Promise<void>>();
+  /** Those of them whose send is over and whose outcome is being recorded: they no longer take a worker's slot. */
+  private readonly recording = new Set<number>();
   /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
@@ -141,7 +144,7 @@ export class Dispatcher extends BackgroundLoop {
    */
   private async claim(now: number): Promise<number> {
     const { store, config } = this.d;
-    const want = config.workers * 2 - this.claimed.length - this.inflight.size;
+    const want = config.workers * 2 - this.claimed.length - this.sending();
     if (want <= 0 || this.claimed.length >= Math.ceil(config.workers / 2)) return 0;
     const messages = await store.claimMessages(this.worker, want, now, now + config.leaseMs);
     if (messages.length === 0) return 0;
@@ -179,17 +182,31 @@ export class Dispatcher extends BackgroundLoop {
         }
         const got = await this.claim(now);
         this.stepSucceeded();
-        while (this.inflight.size < config.workers && this.claimed.length) {
+        while (this.sending() < config.workers && this.claimed.length) {
           const next = this.claimed.shift()!;
           // Never the same message twice at once (it could only come back through a retake of our own).
           if (!this.inflight.has(next.message.id)) this.startDelivery(next);
         }
-        if (got === 0 || this.inflight.size >= config.workers) await this.waker.wait(config.pollMs);
+        if (got === 0 || this.sending() >= config.workers) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('delivery');
         await this.backOff(err, log, 'delivery');
       }
     }
+  }
+
+  /** Sends in flight: what SALVO_WORKERS bounds. */
+  private sending(): number {
+    return this.inflight.size - this.recording.size;
+  }
+
+  /**
+   * The send is over: its slot goes to the next message while the outcome is written. Holding the
+   * slot through the write kept the SMTP connections waiting on the store (docs/performance.md, C).
+   */
+  private sendOver(id: number): void {
+    this.recording.add(id);
+    this.waker.wake();
   }
 
   private startDelivery(c: Claimed): void {
@@ -199,6 +216,7 @@ export class Dispatcher extends BackgroundLoop {
       .catch((err) => this.d.log.error({ err, message: id }, 'delivering a message failed unexpectedly; its lease will run out and it is retried'))
       .finally(() => {
         this.inflight.delete(id);
+        this.recording.delete(id);
         this.waker.wake();
       });
     this.inflight.set(id, p);
@@ -270,6 +288,7 @@ export class Dispatcher extends BackgroundLoop {
       }
     }
     this.d.metrics?.outcome(m.channel, outcome.status);
+    this.sendOver(m.id);
     await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
   }
 

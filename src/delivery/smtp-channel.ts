@@ -2,8 +2,10 @@
  * Email over SMTP: nodemailer in a worker thread (MIME building and the SMTP conversation cost more
  * than all the rest of a send), supervised. A thread that dies (out of memory, a crash) or stops
  * answering is replaced, and the sends that were in it are rejected as crashed. Sends enter the
- * thread one per pooled connection and are timed from then, so a slow server never makes a queue
- * inside the thread look like a hang.
+ * thread up to two per pooled connection, so a connection that finishes starts its next message at
+ * once rather than after a round trip through a busy main thread (measured: docs/performance.md,
+ * scenario C). Each is timed from then, one that waits behind a send on every connection for twice
+ * as long, so a slow server never makes the queue inside the thread look like a hang.
  *
  * Which of several sends in flight killed a thread cannot be told, so none is blamed: each becomes a
  * suspect, and a suspect is sent again alone (the thread otherwise idle). A crash during a lone send
@@ -40,6 +42,12 @@ class ThreadCrashError extends Error {
   }
 }
 
+/**
+ * Sends in the thread per pooled connection: one being sent, one waiting for the next free
+ * connection. A deeper queue would only add sends lost (and retried alone) when a thread dies.
+ */
+const IN_THREAD_PER_CONNECTION = 2;
+
 /** Suspects remembered at most (ids of messages retried elsewhere would otherwise pile up). */
 const MAX_SUSPECTS = 10_000;
 
@@ -70,7 +78,7 @@ export class SmtpChannel implements Channel {
   private next = 0;
   /** Sends waiting for a slot, first come first served. */
   private readonly queued: Job[] = [];
-  /** Sends in the thread, by job id: at most one per pooled connection, so none waits there untimed. */
+  /** Sends in the thread, by job id: at most IN_THREAD_PER_CONNECTION per pooled connection, each timed. */
   private readonly posted = new Map<number, Job>();
   /** A suspect is in the thread alone: nothing else goes in until it is answered. */
   private solo = false;
@@ -167,13 +175,13 @@ export class SmtpChannel implements Channel {
     });
   }
 
-  /** Moves queued sends into the thread: up to one per connection, a suspect only into an idle thread and alone. */
+  /** Moves queued sends into the thread: up to two per connection, a suspect only into an idle thread and alone. */
   private pump(): void {
     const thread = this.thread;
     while (thread && !this.solo && this.queued.length) {
       const job = this.queued[0];
       const isSuspect = this.suspects.has(job.messageId);
-      if (isSuspect ? this.posted.size > 0 : this.posted.size >= this.o.connections) return;
+      if (isSuspect ? this.posted.size > 0 : this.posted.size >= this.o.connections * IN_THREAD_PER_CONNECTION) return;
       this.queued.shift();
       this.post(thread, job);
       if (isSuspect) this.solo = true;
@@ -182,11 +190,13 @@ export class SmtpChannel implements Channel {
 
   private post(thread: Worker, job: Job): void {
     const id = ++this.next;
-    // Timed from here: the thread has a connection for it, so only a stuck thread overruns.
+    // Timed from here. With a connection free, only a stuck thread overruns the send timeout; a send
+    // that waits behind one on every connection starts within one send's time, so it gets two.
+    const timeoutMs = this.o.sendTimeoutMs * (this.posted.size < this.o.connections ? 1 : 2);
     job.timer = setTimeout(() => {
-      this.o.log.warn({ message: job.messageId, timeoutMs: this.o.sendTimeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
-      this.died(thread, `no answer to a send within ${this.o.sendTimeoutMs / 1000} s`);
-    }, this.o.sendTimeoutMs);
+      this.o.log.warn({ message: job.messageId, timeoutMs }, 'a send got no answer from the mailer thread; replacing the thread');
+      this.died(thread, `no answer to a send within ${timeoutMs / 1000} s`);
+    }, timeoutMs);
     this.posted.set(id, job);
     thread.postMessage({ id, mail: job.mail } satisfies MailJob);
   }

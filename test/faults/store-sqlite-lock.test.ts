@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../helpers.ts';
-import { startShop, stopShop } from '../fixture.ts';
+import { addProfile, startShop, stopShop } from '../fixture.ts';
 import { assertAnswers, deliveredOnce, holdWriteLock, sendTriggers, worstStall, type Answer } from './store-helpers.ts';
 
 const RETRY_MS = 1000;
@@ -78,5 +78,39 @@ describe('SQLite write lock held by another process', () => {
     assert.equal(repeat.headers.get('launch-id'), retried.headers.get('launch-id'));
     const counts = await deliveredOnce(s, smtp, ['sealed under lock']);
     assert.equal(counts.get('sealed under lock'), 1);
+  });
+});
+
+describe('SQLite write lock taken while an outcome is being recorded', () => {
+  let env: Awaited<ReturnType<typeof startShop>>;
+  before(async () => {
+    // One worker: the slot the first message frees is the only one there is. Upkeep (a write, so it
+    // would wait for the lock) runs once at start and then not within the test.
+    env = await startShop({ env: { SALVO_WORKERS: '1', SALVO_POLL_MS: '60000', SALVO_STORE_RETRY_MS: String(RETRY_MS) } });
+  });
+  after(async () => stopShop(env.s, env.smtp));
+
+  it("sends the next message while the first one's outcome waits for the lock, then records both once", async () => {
+    const { s, smtp, shop } = env;
+    for (const email of ['slot1@example.com', 'slot2@example.com']) await addProfile(s, shop.db, { email, subscriptions: [{ resource_id: shop.resource, channel: 'email', email }] });
+    // The server holds the first mail until the lock is taken, so its outcome is written under the lock.
+    smtp.verdict = (n) => (n === 1 ? { delayMs: 1500 } : null);
+    const r = await s.call('campaigns/triggers/start', { id: shop.campaigns.email, custom_request: { email: { $regex: '^slot[12]@' } }, content: { email_title: 'slot under lock', data_lines: [] } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await smtp.dataArrived(1);
+    const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'));
+    try {
+      await eventually(async () => lock.said.includes('locked'), 10_000, 'the other process to take the lock');
+      const second = await Promise.race([smtp.dataArrived(2).then(() => 'arrived'), new Promise((r) => setTimeout(r, RETRY_MS * 5, 'not yet'))]);
+      assert.equal(second, 'arrived', 'the second mail went out while the first outcome waited for the lock');
+      assert.ok(!lock.said.includes('released'));
+    } finally {
+      lock.release();
+    }
+    const counts = await deliveredOnce(s, smtp, ['slot under lock']);
+    assert.equal(counts.get('slot under lock'), 2);
+    const launch = Number(r.headers.get('launch-id'));
+    const list = (await s.call('messages/list', { launch_id: launch, limit: 10 })).body as { data: { status: string }[] };
+    assert.deepEqual(list.data.map((m) => m.status), ['sent', 'sent']);
   });
 });
