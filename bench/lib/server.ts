@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline-server.ts', import.meta.url));
 const DURABLE_BASELINE = fileURLToPath(new URL('../baseline-durable-server.ts', import.meta.url));
-/** The flags the salvo command gives node: its `#!/usr/bin/env -S node ...` line (bin/salvo.js). */
-const NODE_FLAGS = readFileSync(BIN, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+/** What the salvo command gives node: its `#!/usr/bin/env -S NAME=value node --flag ...` line (bin/salvo.js). */
+const SHEBANG = readFileSync(BIN, 'utf8').split('\n')[0].split(/\s+/);
+const NODE_FLAGS = SHEBANG.filter((a) => a.startsWith('--'));
+const NODE_ENV_OF_BIN = Object.fromEntries(SHEBANG.filter((a) => /^[A-Z_]+=/.test(a)).map((a) => a.split('=', 2)));
 
 export interface Child {
   url: string;
@@ -71,11 +73,11 @@ async function start(args: string[], env: Record<string, string>, ready: RegExp)
 
 /** `nodeArgs` (e.g. --cpu-prof) go to node itself; BENCH_NODE_ARGS adds some to every run. */
 export const startSalvo = (env: Record<string, string>, nodeArgs: string[] = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)) =>
-  start([...NODE_FLAGS, ...nodeArgs, BIN, 'serve'], { PORT: '0', SALVO_LOG_LEVEL: 'warn', ...env }, /serving the API on (http:\/\/\S+)/);
+  start([...NODE_FLAGS, ...nodeArgs, BIN, 'serve'], { ...NODE_ENV_OF_BIN, PORT: '0', SALVO_LOG_LEVEL: 'warn', ...env }, /serving the API on (http:\/\/\S+)/);
 
 /** `salvo worker` (delivery only); its `url` is the worker's name. */
 export const startWorker = (env: Record<string, string>) =>
-  start([...NODE_FLAGS, BIN, 'worker'], { SALVO_LOG_LEVEL: 'warn', ...env }, /Salvo worker (\S+) is delivering/);
+  start([...NODE_FLAGS, BIN, 'worker'], { ...NODE_ENV_OF_BIN, SALVO_LOG_LEVEL: 'warn', ...env }, /Salvo worker (\S+) is delivering/);
 
 export const startBaseline = () => start(['--import', 'tsx', BASELINE], {}, /listening on (http:\/\/\S+)/);
 
