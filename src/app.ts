@@ -63,7 +63,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   };
   const loopOptions = { pollMs: config.pollMs, leaseMs: config.leaseMs, log, metrics };
   const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock });
-  const expander = new Expander({ store, catalog, wake }, loopOptions);
+  const expander = new Expander({ store, catalog, wake, deliveryActive: () => dispatcher.active() }, loopOptions);
   const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
   const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
   const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };

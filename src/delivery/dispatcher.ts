@@ -195,6 +195,11 @@ export class Dispatcher extends BackgroundLoop {
     }
   }
 
+  /** Whether messages are in hand (claimed, being sent or recorded): the expander then paces itself. */
+  active(): boolean {
+    return this.inflight.size > 0 || this.claimed.length > 0;
+  }
+
   /** Sends in flight: what SALVO_WORKERS bounds. */
   private sending(): number {
     return this.inflight.size - this.recording.size;
