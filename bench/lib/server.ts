@@ -1,6 +1,6 @@
 /** `salvo serve` (or the bare baseline server) as a child process, so the load generator does not share its event loop. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
@@ -16,6 +16,8 @@ export interface Child {
   proc: ChildProcess;
   /** Resident memory now, in MB (Linux /proc). */
   rssMb(): number;
+  /** CPU seconds used so far (user + system, Linux /proc): by the main thread, and by all others together. */
+  cpuSeconds(): { main: number; others: number };
   /** Calls `f` with each line the child writes to stdout or stderr after it became ready (its log, pino JSON). */
   onLine(f: (line: string) => void): void;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -59,6 +61,26 @@ async function start(args: string[], env: Record<string, string>, ready: RegExp)
       } catch {
         return 0;
       }
+    },
+    cpuSeconds() {
+      const out = { main: 0, others: 0 };
+      let tasks: string[] = [];
+      try {
+        tasks = readdirSync(`/proc/${proc.pid}/task`);
+      } catch {
+        return out;
+      }
+      for (const tid of tasks) {
+        try {
+          const stat = readFileSync(`/proc/${proc.pid}/task/${tid}/stat`, 'utf8');
+          // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (100 a second).
+          const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          out[Number(tid) === proc.pid ? 'main' : 'others'] += (Number(f[11]) + Number(f[12])) / 100;
+        } catch {
+          // the thread ended between the listing and the read
+        }
+      }
+      return out;
     },
     onLine(f) {
       listeners.push(f);
