@@ -207,7 +207,7 @@ export class Dispatcher extends BackgroundLoop {
 
   /**
    * The send is over: its slot goes to the next message while the outcome is written. Holding the
-   * slot through the write kept the SMTP connections waiting on the store (docs/performance.md, C).
+   * slot through the write kept the SMTP connections waiting on the store (docs/performance-log.md, C on SQLite).
    */
   private sendOver(id: number): void {
     this.recording.add(id);

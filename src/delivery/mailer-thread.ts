@@ -35,7 +35,7 @@ const transport = nodemailer.createTransport({
   maxConnections: connections,
   // nodemailer's default (100) closes a connection after its hundredth message, and the next send
   // waits for a new one: connect, greeting (a greet pause, smtp-server's is 100 ms), EHLO, STARTTLS,
-  // AUTH. At one trigger at a time that was the p99 of request-to-inbox (docs/performance.md, issue
+  // AUTH. At one trigger at a time that was the p99 of request-to-inbox (docs/performance-log.md, issue
   // 11). A connection is kept until the server or the idle timeout closes it; a server that caps
   // messages per connection is served by `?maxMessages=N` in SALVO_SMTP_URL (docs/configuration.md).
   maxMessages: Infinity,

@@ -3,7 +3,7 @@
  * than all the rest of a send), supervised. A thread that dies (out of memory, a crash) or stops
  * answering is replaced, and the sends that were in it are rejected as crashed. Sends enter the
  * thread up to two per pooled connection, so a connection that finishes starts its next message at
- * once rather than after a round trip through a busy main thread (measured: docs/performance.md,
+ * once rather than after a round trip through a busy main thread (measured: docs/performance-log.md,
  * scenario C). Each is timed from then, one that waits behind a send on every connection for twice
  * as long, so a slow server never makes the queue inside the thread look like a hang.
  *
@@ -54,7 +54,7 @@ const MAX_SUSPECTS = 10_000;
 /** The module the thread runs: built beside the bundle, or the TypeScript source under tests (through tsx). */
 function startMailerThread(o: SmtpChannelOptions): Worker {
   // V8's default young generation would let the thread's resident memory grow by tens of MB for
-  // nothing (measured: docs/performance.md); the old generation is the configured bound.
+  // nothing (measured: docs/performance-log.md); the old generation is the configured bound.
   const options = { workerData: { url: o.url, connections: o.connections, tls: o.tls } satisfies MailerSettings, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: o.heapMb } };
   if (import.meta.url.endsWith('.mjs')) return new Worker(new URL('./mailer-thread.mjs', import.meta.url), options);
   // A worker does not inherit the tsx loader: register it there before importing the TypeScript.

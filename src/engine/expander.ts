@@ -24,7 +24,7 @@ export interface ExpanderDeps extends ExpansionDeps {
  * Profiles a background step reads. A step holds the main thread (about 70 us a profile: the read,
  * the message row and its indexes), longer than the sends waiting in the mailer thread last: with
  * steps of 1,000 that thread sat idle 5.4 s of the first 20 of a 100,000-message fan-out, with 200
- * and the pause below 3.2-3.7 s (docs/performance.md, scenario C). The request's own first steps keep
+ * and the pause below 3.2-3.7 s (docs/performance-log.md, scenario C). The request's own first steps keep
  * the larger page (expansion.ts).
  */
 const BACKGROUND_PAGE_SIZE = 200;

@@ -2,7 +2,7 @@
  * How long Salvo keeps an SMTP connection: until the server or the idle timeout closes it, not for a
  * fixed number of messages. nodemailer's default closed each connection after 100 messages, and the
  * send after it waited for a new connection (connect, greeting, EHLO, STARTTLS, AUTH): at one trigger
- * at a time, the p99 of request-to-inbox (docs/performance.md, issue 11). A relay that caps messages
+ * at a time, the p99 of request-to-inbox (docs/performance-log.md, issue 11). A relay that caps messages
  * per connection is still served by `?maxMessages=N` in SALVO_SMTP_URL.
  */
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
  * WAL checkpoints off the event loop. Left to itself SQLite checkpoints inside the commit that takes
  * the WAL past 1,000 pages: it copies the pages into the database file and fsyncs it, on the thread
  * that committed. better-sqlite3 is synchronous, so that stalled the whole process (HTTP, delivery)
- * for 5-150 ms on a busy disk, every ~150 commits: the tail of request-to-inbox (docs/performance.md,
+ * for 5-150 ms on a busy disk, every ~150 commits: the tail of request-to-inbox (docs/performance-log.md,
  * issue 11). Here a thread with a connection of its own checkpoints every `everyMs`, and the
  * process's own connection only checkpoints past `BACKSTOP_PAGES`, should that thread be dead or far behind.
  */

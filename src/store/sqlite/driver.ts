@@ -148,7 +148,7 @@ export class SqliteDriver implements SqlDriver {
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // 8 MB of page cache (better-sqlite3's default is 16): measured no slower on a million profiles, and
-    // resident memory stays inside the fan-out budget (docs/performance.md).
+    // resident memory stays inside the fan-out budget (docs/performance-log.md).
     db.pragma('cache_size = -8000');
     if (options.checkpointInThread) {
       db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
