@@ -182,12 +182,12 @@ export class Dispatcher extends BackgroundLoop {
         }
         const got = await this.claim(now);
         this.stepSucceeded();
-        while (this.sending() < config.workers && this.claimed.length) {
+        while (this.hasSlot() && this.claimed.length) {
           const next = this.claimed.shift()!;
           // Never the same message twice at once (it could only come back through a retake of our own).
           if (!this.inflight.has(next.message.id)) this.startDelivery(next);
         }
-        if (got === 0 || this.sending() >= config.workers) await this.waker.wait(config.pollMs);
+        if (got === 0 || !this.hasSlot()) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('delivery');
         await this.backOff(err, log, 'delivery');
@@ -203,6 +203,16 @@ export class Dispatcher extends BackgroundLoop {
   /** Sends in flight: what SALVO_WORKERS bounds. */
   private sending(): number {
     return this.inflight.size - this.recording.size;
+  }
+
+  /**
+   * A send may start: fewer than SALVO_WORKERS sends in flight, and fewer than that many outcomes
+   * waiting to be written besides. The second bound holds sends back while the store does not take
+   * outcomes (an outage, another process's lock): at most twice the workers sent and not recorded.
+   */
+  private hasSlot(): boolean {
+    const { workers } = this.d.config;
+    return this.sending() < workers && this.inflight.size < workers * 2;
   }
 
   /**

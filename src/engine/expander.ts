@@ -28,6 +28,8 @@ export interface ExpanderDeps extends ExpansionDeps {
  * the larger page (expansion.ts).
  */
 const BACKGROUND_PAGE_SIZE = 200;
+/** The longest pause after a step: one slowed by the store (a held lock) need not stop expansion for as long. */
+const MAX_PAUSE_MS = 1000;
 
 /** The background loop: takes expanding launches (under a lease) and expands them to the end. */
 export class Expander extends BackgroundLoop {
@@ -75,7 +77,7 @@ export class Expander extends BackgroundLoop {
       current = step?.launch ?? (await this.deps.store.getLaunch(launch.id));
       // Delivery is what the launch waits for: while it has work, pause as long as the step took, so
       // the messages already made keep going out. The queue stays far ahead: a step makes 200 messages.
-      if (this.deps.deliveryActive?.()) await sleep(performance.now() - started);
+      if (this.deps.deliveryActive?.()) await sleep(Math.min(MAX_PAUSE_MS, performance.now() - started));
       else await yieldToEventLoop();
     }
     if (current?.state === 'expanding' && this.stopped) await this.deps.store.leaseLaunch(current.id, null);
