@@ -63,10 +63,17 @@ describe('a mailer thread that dies', () => {
     const fine = ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 't1@example.com', content: { email_title: 'alongside the poison' } }));
     assert.ok(poison && fine);
 
+    const poisonNow = async () => ok(await s.call('messages/list', { campaign_id: campaign })).data as Msg[];
     const [m] = await eventually(async () => {
-      const list = ok(await s.call('messages/list', { campaign_id: campaign })).data as Msg[];
+      const list = await poisonNow();
       return list.length === 1 && list[0].status === 'failed' && list;
-    }, 30_000, 'the poison message to fail');
+    }, 30_000, 'the poison message to fail').catch(async (e: Error) => {
+      // Timed out once in CI, not reproduced: on failure, say where the message and the thread were.
+      const channel = s.app.channels.smtp!;
+      const list = await poisonNow();
+      const full = list.length ? (ok(await s.call('messages/get', { id: list[0].id })).data as Msg) : null;
+      throw new Error(`${e.message}; the message: ${JSON.stringify(full)}; thread restarts ${channel.restarts - before}, alive ${channel.alive()}, last crash ${channel.lastCrash}`);
+    });
     const full = ok(await s.call('messages/get', { id: m.id })).data as Msg;
     assert.match(full.last_error!, new RegExp(`the sending thread crashed while sending it \\(${MAX_CRASHES} of ${MAX_CRASHES}\\).*memory`));
     assert.equal(full.history.filter((h) => h.detail?.startsWith('the sending thread crashed')).length, MAX_CRASHES);
