@@ -13,7 +13,7 @@ import type { World } from '../lib/world.ts';
 const CONNECTIONS = 5;
 
 /** process.cpuUsage's microseconds (this process: the sink's thread, and the raw sender when it runs) in seconds. */
-const cpuSeconds = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+const secondsOfUsage = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 export async function fanout(w: World, sink: Sink): Promise<Figure[]> {
   const n = Math.ceil((w.profiles - 3) / 10); // Segment 3 holds i = 3, 13, 23, ...
@@ -32,7 +32,7 @@ export async function fanout(w: World, sink: Sink): Promise<Figure[]> {
   await Promise.all(inFlight);
   await sink.waitFor(n, 60_000);
   const baseline = (performance.now() - b0) / 1000;
-  const rawCpu = cpuSeconds(process.cpuUsage(c0));
+  const rawCpu = secondsOfUsage(process.cpuUsage(c0));
   transport.close();
 
   sink.reset();
@@ -51,7 +51,7 @@ export async function fanout(w: World, sink: Sink): Promise<Figure[]> {
   const done = await sink.waitFor(n, 30 * 60_000);
   const took = (performance.now() - s0) / 1000;
   const salvoCpu = salvo.cpuSeconds();
-  const sinkCpu = cpuSeconds(process.cpuUsage(benchCpu0));
+  const sinkCpu = secondsOfUsage(process.cpuUsage(benchCpu0));
   clearInterval(sampler);
   await salvo.stop();
 
