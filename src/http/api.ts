@@ -66,7 +66,7 @@ export const ERROR_ENVELOPE = Type.Object(
 
 const ERRORS: Record<number, string> = {
   400: 'The request is refused: a field is missing, of the wrong type or out of range, or the body is not JSON',
-  401: 'No API token (send token in the body or Authorization: Bearer)',
+  401: 'No API token (send token in the body, Authorization: Bearer or ?token=)',
   403: 'The API token is not valid',
   404: 'What the request names does not exist',
   409: 'A conflict: several profiles match, or a request with this Request-ID is still running',
@@ -96,20 +96,23 @@ function responses(data: TSchema, extra: TProperties, more: number[] = [], token
 }
 
 /** A token that is not a string (a number, an object, `?token=` given twice) is a wrong token: 403. */
-export function tokenValue(v: unknown, where: string): string | null {
+function tokenValue(v: unknown, where: string): string | null {
   if (v === undefined || v === null || v === '') return null;
   if (typeof v !== 'string') throw forbidden(`API token is not valid (${where} must be one string)`);
   return v;
 }
 
-/** The token of a request: `token` in the JSON body, else `Authorization: Bearer <token>`. */
+/**
+ * The token of a request: `token` in the JSON body, else `Authorization: Bearer <token>`, else `?token=` in
+ * the query string (Altcraft deprecates that form and still accepts it; the access log redacts it, src/log.ts).
+ */
 export function presentedToken(req: FastifyRequest): string | null {
   const body = req.body as Record<string, unknown> | undefined;
   const inBody = body && typeof body === 'object' && !Array.isArray(body) ? tokenValue(body.token, "field 'token'") : null;
   if (inBody !== null) return inBody;
   const auth = req.headers.authorization;
   if (auth && /^Bearer\s+\S+$/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
-  return null;
+  return tokenValue((req.query as { token?: unknown } | undefined)?.token, "'token' in the query string");
 }
 
 export function requireToken(verifier: TokenVerifier) {

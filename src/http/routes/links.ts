@@ -16,7 +16,7 @@ import type { Campaign } from '../../core/types.ts';
 import { campaignOfLink, launchByLink } from '../../engine/links.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import type { TokenVerifier } from '../../engine/tokens.ts';
-import { linkResponses, presentedToken, type RouteHooks, tokenValue } from '../api.ts';
+import { linkResponses, presentedToken, type RouteHooks } from '../api.ts';
 import { SUCCESS } from '../envelope.ts';
 import { anyObject, anyValue, array, object, str } from '../schemas.ts';
 
@@ -45,7 +45,7 @@ export interface LinkOptions {
 
 export const linkRoutes: FastifyPluginAsyncTypebox<LinkOptions> = async (app, { deps, verifier, hooks, limits }) => {
   const resolve = async (req: FastifyRequest) => {
-    const token = presentedToken(req) ?? tokenValue((req.query as { token?: unknown } | undefined)?.token, "'token' in the query string");
+    const token = presentedToken(req);
     if (token !== null && (await verifier.verify(token)) === null) throw forbidden('API token is not valid');
     req.linkCampaign = await campaignOfLink(deps, (req.params as { key: string }).key);
   };
