@@ -3,24 +3,20 @@
  * and the normalisation of values written to them. Pure: callers pass the database they write to.
  */
 import { badRequest } from './errors.ts';
-import {
-  FIELD_TYPES,
-  PROFILE_STATUSES,
-  type Database,
-  type FieldDef,
-  type FieldType,
-  type ProfileStatus,
-} from './types.ts';
+import { checkFieldUpdate, type FieldUpdate, isUpdateFunction, MAX_VALUE_CHARS, updateAction } from './field-updates.ts';
+import { readIp, readPostalCode, readProfileStatus, readSex, readTimeZone, type SystemField, systemField } from './system-fields.ts';
+import { FIELD_TYPES, type Database, type FieldDef, type FieldType, type ProfileStatus } from './types.ts';
 
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 /** Names a custom field may not take: system fields, and what the API puts beside fields. */
-const RESERVED = new Set(['email', 'phones', 'subscriptions', 'profile_id', 'id', 'tags_all']);
+const RESERVED = new Set(['email', 'phones', 'subscriptions', 'profile_id', 'id', 'db_id', 'tags_all']);
 
 /** Checks a database's field list as given to databases/add; `path` names it in errors. */
 export function checkFieldDefs(fields: { name: string; type: string; indexed?: boolean }[], path = 'fields'): FieldDef[] {
   const seen = new Set<string>();
   return fields.map((f, i) => {
     const at = `${path}[${i}]`;
+    if (systemField(f.name)) throw badRequest(`${at}.name '${f.name}' is a system field: every database has it (databases/fields lists them)`);
     if (!FIELD_NAME.test(f.name) || RESERVED.has(f.name)) {
       throw badRequest(
         `${at}.name '${f.name}' is not allowed: a custom field name starts with a letter, has only letters, digits and '_', at most 64 characters, and is not one of ${[...RESERVED].join(', ')}`,
@@ -62,9 +58,21 @@ export function normalizePhone(value: unknown, name = 'phone'): string {
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** A date field keeps 'YYYY-MM-DD' when given a date, or an ISO UTC timestamp when given a time. */
+/** Epoch numbers below this are seconds (1e11 s is the year 5138), at or above it milliseconds (1e11 ms is 1973). */
+const EPOCH_MS_FROM = 1e11;
+
+/**
+ * A date field keeps 'YYYY-MM-DD' when given a date, or an ISO UTC timestamp when given a time: RFC 3339
+ * with or without seconds ("2001-12-31T00:00+03:00", as Altcraft's field-types page writes it), or epoch
+ * seconds or milliseconds as a number (what client code holding a Java Long sends).
+ */
 export function normalizeDate(value: unknown, name: string): string {
-  if (typeof value !== 'string') throw badRequest(`field '${name}' must be a date string (YYYY-MM-DD or RFC 3339)`);
+  if (typeof value === 'number') {
+    const ms = Math.abs(value) < EPOCH_MS_FROM ? value * 1000 : value;
+    if (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return new Date(ms).toISOString();
+    throw badRequest(`field '${name}' is not a valid date: ${value} is no epoch time in seconds or milliseconds`);
+  }
+  if (typeof value !== 'string') throw badRequest(`field '${name}' must be a date (YYYY-MM-DD, RFC 3339, or epoch seconds or milliseconds)`);
   const m = DATE_ONLY.exec(value);
   if (m) {
     const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
@@ -73,7 +81,7 @@ export function normalizeDate(value: unknown, name: string): string {
     const t = Date.parse(value);
     if (!Number.isNaN(t)) return new Date(t).toISOString();
   }
-  throw badRequest(`field '${name}' is not a valid date (YYYY-MM-DD or RFC 3339): '${value}'`);
+  throw badRequest(`field '${name}' is not a valid date (YYYY-MM-DD, RFC 3339, or epoch seconds or milliseconds): '${value}'`);
 }
 
 /** Tags arrive as a list or as Altcraft's "tag-1, tag-2" string; kept trimmed, unique, in order. */
@@ -87,7 +95,7 @@ export function normalizeTags(value: unknown, name: string): string[] {
   return tags;
 }
 
-const MAX_STRING = 65_535;
+const MAX_STRING = MAX_VALUE_CHARS;
 
 /** Checks and normalises one value for a field of the given type; null clears the field. */
 function normalizeValue(type: FieldType, value: unknown, name: string): unknown {
@@ -113,37 +121,35 @@ function normalizeValue(type: FieldType, value: unknown, name: string): unknown 
   }
 }
 
-/**
- * Altcraft clients also send the global status as a number (or a numeric string). Altcraft publishes
- * no table of those numbers; Salvo's reading, in docs/api.md's compatibility notes, is this one.
- */
-const STATUS_NUMBERS: readonly ProfileStatus[] = ['active', 'unsubscribed', 'suspended', 'complainer', 'invalid'];
-
-/** `_status` as written: a status name (any case), or its number. */
-function profileStatusOf(value: unknown): ProfileStatus {
-  if (typeof value === 'string' && (PROFILE_STATUSES as readonly string[]).includes(value.trim().toLowerCase())) return value.trim().toLowerCase() as ProfileStatus;
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (Number.isInteger(n) && n >= 0 && n < STATUS_NUMBERS.length) return STATUS_NUMBERS[n];
-  const numbers = STATUS_NUMBERS.map((st, i) => `${i} ${st}`).join(', ');
-  throw badRequest(`field '_status' must be one of ${PROFILE_STATUSES.join(', ')}, or its number (${numbers}); got ${JSON.stringify(value) ?? 'nothing'}`);
-}
-
 /** What a write to a profile changes; `undefined` means "not given", null means "clear". */
 export interface ProfilePatch {
   email?: string | null;
   phones?: string[];
   status?: ProfileStatus;
   data: Record<string, unknown>;
+  /** Update functions applied to the stored values after `data` (incr, add, delete, upsert). */
+  updates?: FieldUpdate[];
 }
 
-const READ_ONLY = new Set(['_id', '_md5', '_xxh']);
-const SYSTEM_TYPES: Record<string, FieldType> = {
-  _fname: 'string',
-  _lname: 'string',
-  _bdate: 'date',
-  _regdate: 'date',
-  _regip: 'string',
-};
+
+/** A system field's value as written, in its canonical form; null clears it. */
+function systemValue(f: SystemField, value: unknown): unknown {
+  if (value === null) return null;
+  switch (f.kind) {
+    case 'sex':
+      return readSex(value);
+    case 'ip':
+      return readIp(value, f.name);
+    case 'tz':
+      return readTimeZone(value);
+    case 'postal_code':
+      return readPostalCode(value);
+    case 'date':
+      return normalizeDate(value, f.name);
+    default:
+      return normalizeValue('string', value, f.name);
+  }
+}
 
 /**
  * A field's value in profile data. Own properties only: a custom field may be named `toString` or
@@ -158,7 +164,8 @@ export function findField(db: Database, name: string): FieldDef | undefined {
 /**
  * Turns profile data from a request into a patch for the given database. `subscriptions` is not a
  * field and is skipped here (see core/subscriptions.ts). Unknown names are refused unless
- * `ignoreUnknown` (the v1.0 link ignores them, as Altcraft does).
+ * `ignoreUnknown` (the v1.0 link ignores them, as Altcraft does). A value may be an update function
+ * (core/field-updates.ts): `set` and `unset` become plain writes, the others updates of the stored value.
  */
 export function normalizeProfileData(
   db: Database,
@@ -166,32 +173,50 @@ export function normalizeProfileData(
   { ignoreUnknown = false } = {},
 ): ProfilePatch {
   const patch: ProfilePatch = { data: {} };
-  for (const [name, value] of Object.entries(input)) {
+  for (const [name, given] of Object.entries(input)) {
     if (name === 'subscriptions') continue;
+    const field = systemField(name) ? null : findField(db, name);
+    if (!systemField(name) && !field) {
+      if (ignoreUnknown) continue;
+      throw badRequest(`field '${name}' is not a field of database ${db.id}`);
+    }
+    let value = given;
+    if (isUpdateFunction(given)) {
+      const action = updateAction(name, given.action);
+      if (action === 'set') {
+        if (given.value === undefined) throw badRequest(`field '${name}': set needs 'value'`);
+        value = given.value;
+      } else if (action === 'unset') {
+        if (name === 'email' || name === '_status') throw badRequest(`field '${name}' cannot be unset`);
+        value = null;
+      } else {
+        const type = name === 'phones' ? 'phones' : (field?.type ?? null);
+        const list = (v: unknown) => (type === 'phones' ? phoneList(v) : normalizeTags(v, name));
+        patch.updates = [...(patch.updates ?? []), checkFieldUpdate(name, type, { ...given, action }, list)];
+        continue;
+      }
+    }
     if (name === 'email') {
       patch.email = value === null || value === '' ? null : normalizeEmail(value);
     } else if (name === 'phones') {
-      const list = value === null ? [] : Array.isArray(value) ? value : [value];
-      patch.phones = [...new Set(list.map((p, i) => normalizePhone(p, `phones[${i}]`)))];
+      patch.phones = phoneList(value);
     } else if (name === '_status') {
-      patch.status = profileStatusOf(value);
-    } else if (name === '_sex') {
-      if (value !== null && value !== 'male' && value !== 'female') throw badRequest(`field '_sex' must be 'male' or 'female'`);
-      patch.data._sex = value;
-    } else if (READ_ONLY.has(name)) {
+      patch.status = readProfileStatus(value);
+    } else if (systemField(name)?.read_only) {
       throw badRequest(`field '${name}' is read-only`);
-    } else if (Object.hasOwn(SYSTEM_TYPES, name)) {
-      patch.data[name] = normalizeValue(SYSTEM_TYPES[name], value, name);
+    } else if (systemField(name)) {
+      patch.data[name] = systemValue(systemField(name)!, value);
     } else {
-      const field = findField(db, name);
-      if (!field) {
-        if (ignoreUnknown) continue;
-        throw badRequest(`field '${name}' is not a field of database ${db.id}`);
-      }
-      patch.data[name] = normalizeValue(field.type, value, name);
+      patch.data[name] = normalizeValue(field!.type, value, name);
     }
   }
   return patch;
+}
+
+/** The phone list as written: one phone or a list, each normalised, each once. */
+function phoneList(value: unknown): string[] {
+  const list = value === null ? [] : Array.isArray(value) ? value : [value];
+  return [...new Set(list.map((p, i) => normalizePhone(p, `phones[${i}]`)))];
 }
 
 /** The index keys of one value: a tag field is found by each of its tags. */

@@ -1,4 +1,5 @@
 /** A profile as written (patch applied), as queried (its MongoDB document) and as indexed. */
+import { applyFieldUpdate } from './field-updates.ts';
 import { fieldValue, indexKeys, type ProfilePatch } from './fields.ts';
 import { md5Hex, xxh64Hex } from './hashes.ts';
 import { newProfileId } from './ids.ts';
@@ -23,11 +24,16 @@ export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch,
     if (v === null) delete data[k];
     else data[k] = v;
   }
+  let phones = patch.phones ?? base.phones;
+  for (const u of patch.updates ?? []) {
+    if (u.field === 'phones') phones = applyFieldUpdate(phones, u) as string[];
+    else data[u.field] = applyFieldUpdate(fieldValue(data, u.field), u);
+  }
   const email = patch.email === undefined ? base.email : patch.email;
   return {
     ...base,
     email,
-    phones: patch.phones ?? base.phones,
+    phones,
     status: patch.status ?? base.status,
     md5: email ? md5Hex(email) : null,
     xxh: email ? xxh64Hex(email) : null,
@@ -90,18 +96,25 @@ export type SubscriptionView = {
   subscription_id?: string;
   /** A browser subscription's public key; its auth secret is never shown. */
   keys?: { p256dh: string };
+  /** A messenger subscription's contact (telegram_bot, whatsapp, viber, notify). */
+  cc_data?: Record<string, unknown>;
   status: string;
   priority: number;
+  custom_fields?: Record<string, unknown>;
+  cats?: string[];
 };
 
 export function subscriptionView(s: Subscription): SubscriptionView {
+  const { cc_data, custom_fields, cats } = s.extra ?? {};
   const address =
     s.channel === 'email'
       ? { email: s.address }
       : s.channel === 'sms'
         ? { phone: s.address }
-        : // The auth secret is write-only: with it anyone holding the endpoint could forge this browser's pushes.
-          { provider: s.provider, subscription_id: s.address, ...(s.keys ? { keys: { p256dh: s.keys.p256dh } } : {}) };
+        : s.channel === 'push'
+          ? // The auth secret is write-only: with it anyone holding the endpoint could forge this browser's pushes.
+            { provider: s.provider, subscription_id: s.address, ...(s.keys ? { keys: { p256dh: s.keys.p256dh } } : {}) }
+          : { cc_data: cc_data ?? {} };
   return {
     id: s.id,
     resource_id: s.resource_id,
@@ -109,5 +122,7 @@ export function subscriptionView(s: Subscription): SubscriptionView {
     ...address,
     status: s.status,
     priority: s.priority,
+    ...(custom_fields ? { custom_fields } : {}),
+    ...(cats ? { cats } : {}),
   };
 }

@@ -1,8 +1,24 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
 import type { PushKeys } from './push.ts';
 
+/** The channels Salvo sends on (a campaign's send_channel). */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/**
+ * The channels a subscription (and a resource) may have: Altcraft's messengers too. Salvo stores, shows and
+ * counts their subscriptions but has no provider to send on them.
+ */
+export const SUBSCRIPTION_CHANNELS = [...CHANNELS, 'notify', 'viber', 'whatsapp', 'telegram_bot'] as const;
+export type SubscriptionChannel = (typeof SUBSCRIPTION_CHANNELS)[number];
+
+/** What Altcraft's subscription object carries beside the address: kept as given, shown by profile reads. */
+export interface SubscriptionExtra {
+  /** The messenger channels' contact: {id} (telegram_bot chat) or {phone}. */
+  cc_data?: Record<string, unknown>;
+  custom_fields?: Record<string, unknown>;
+  cats?: string[];
+}
 
 export const FIELD_TYPES = ['string', 'int', 'bool', 'date', 'tags', 'json'] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
@@ -58,11 +74,12 @@ export interface Subscription {
   profile_id: string;
   db_id: number;
   resource_id: number;
-  channel: Channel;
+  channel: SubscriptionChannel;
   address: string;
   provider: string | null;
   /** A browser push subscription's keys (Web Push); null for the rest. */
   keys: PushKeys | null;
+  extra: SubscriptionExtra | null;
   status: SubscriptionStatus;
   priority: number;
   created_at: number;
@@ -153,7 +170,7 @@ export interface PushSettings {
 export interface Resource {
   id: number;
   name: string;
-  channels: Channel[];
+  channels: SubscriptionChannel[];
   email: EmailSender | null;
   sms: SmsSettings | null;
   push: PushSettings | null;

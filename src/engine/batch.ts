@@ -12,7 +12,7 @@ import type { Campaign, Database, ItemError, NewMessage, Profile } from '../core
 import type { CatalogStore } from '../store/store.ts';
 import type { LaunchAreas } from './launch.ts';
 import { resolveSingle } from './audience.ts';
-import { matchSpec, matchValueOf, prepareItem, resourceIdsOf, writeProfilesIn, type ImportOptions, type ItemResult, type MatchSpec } from './profiles.ts';
+import { matchSpec, matchValueOf, prepareItem, refuseUnsupportedImportOptions, resourceIdsOf, writeProfilesIn, type ImportOptions, type ItemResult, type MatchSpec } from './profiles.ts';
 import { messagesFor } from './recipients.ts';
 
 /** What a chunk of batch items reads and writes, in the caller's transaction: profiles (imported or found), resources, messages. */
@@ -50,6 +50,7 @@ export interface ChunkOutcome {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function batchContext(campaign: Campaign, db: Database, body: Record<string, unknown>, kind: 'start' | 'import', priority: number): BatchContext {
+  if (kind === 'import') refuseUnsupportedImportOptions(body);
   const matching = kind === 'start' ? startMatching(body.matching) : 'email';
   if (kind === 'start' && matching === 'custom' && typeof body.field_name !== 'string') throw badRequest("field 'field_name' is required for matching 'custom'");
   return {

@@ -6,7 +6,7 @@ import { checkQuery } from '../core/mongo-query.ts';
 import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
 import { MAX_VARIANTS, MAX_WEIGHT, variantStats } from '../core/variants.ts';
-import { TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
+import { CHANNELS, TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
@@ -70,6 +70,9 @@ type CampaignChecks = Pick<CatalogStore, 'getResource' | 'getDatabase' | 'getTem
 /** Checks that what a campaign names exists and fits together. */
 async function checkCampaign(store: CampaignChecks, c: CampaignFields): Promise<void> {
   if (!(TRIGGER_TYPES as readonly string[]).includes(c.trigger_type)) throw badRequest(`trigger_type must be one of ${TRIGGER_TYPES.join(', ')}`);
+  if (!(CHANNELS as readonly string[]).includes(c.send_channel)) {
+    throw badRequest(`send_channel '${c.send_channel}': Salvo has no provider for this channel; campaigns send on ${CHANNELS.join(', ')}`);
+  }
   const resource = await loadResource(store, c.resource_id);
   if (!resource.channels.includes(c.send_channel)) throw badRequest(`resource ${resource.id} has no '${c.send_channel}' channel`);
   if (!(await store.getDatabase(c.db_id))) throw notFound(`database ${c.db_id} not found`);

@@ -1,29 +1,14 @@
 /** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
+import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
-import { CHANNELS, type Channel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
+import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { CatalogStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
-
-/** The fields every database has, as databases/fields lists them before the custom ones. */
-const SYSTEM_FIELDS = [
-  { name: '_id', type: 'string', indexed: true, read_only: true },
-  { name: 'email', type: 'string', indexed: true },
-  { name: 'phones', type: 'phones', indexed: true },
-  { name: '_fname', type: 'string', indexed: false },
-  { name: '_lname', type: 'string', indexed: false },
-  { name: '_bdate', type: 'date', indexed: false },
-  { name: '_sex', type: 'string', indexed: false },
-  { name: '_regdate', type: 'date', indexed: false },
-  { name: '_regip', type: 'string', indexed: false },
-  { name: '_status', type: 'string', indexed: false },
-  { name: '_md5', type: 'string', indexed: true, read_only: true },
-  { name: '_xxh', type: 'string', indexed: true, read_only: true },
-];
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
@@ -44,7 +29,8 @@ export const listTemplates = (store: Pick<CatalogStore, 'listTemplates'>) => sto
 
 export async function databaseFields(store: Pick<CatalogStore, 'getDatabase'>, id: number) {
   const db = await loadDatabase(store, id);
-  return [...SYSTEM_FIELDS.map((f) => ({ ...f, system: true })), ...db.fields.map((f) => ({ ...f, system: false }))];
+  const system = SYSTEM_FIELDS.map(({ name, type, indexed, read_only }) => ({ name, type, indexed, ...(read_only ? { read_only } : {}), system: true }));
+  return [...system, ...db.fields.map((f) => ({ ...f, system: false }))];
 }
 
 export interface ResourceInput {
@@ -60,8 +46,8 @@ export interface ResourceInput {
 
 /** A resource's fields checked: what resources/add stores, and resources/update with the stored resource filled in. */
 function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at'> {
-  const channels = [...new Set(body.channels)] as Channel[];
-  for (const c of channels) if (!CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${CHANNELS.join(', ')})`);
+  const channels = [...new Set(body.channels)] as SubscriptionChannel[];
+  for (const c of channels) if (!SUBSCRIPTION_CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${SUBSCRIPTION_CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
   let email: EmailSender | null = null;
   if (channels.includes('email')) {

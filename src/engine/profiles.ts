@@ -8,7 +8,7 @@ import { fieldValue, findField, normalizeEmail, normalizePhone, normalizeProfile
 import { isId, PROFILE_ID } from '../core/ids.ts';
 import { coerceFieldValue, fieldHasValue, profileMatching, rootMatchKey, type ProfileMatching } from '../core/matching.ts';
 import { applyProfilePatch, profileDocument, profileKeys, subscriptionView, type ProfileKey } from '../core/profile.ts';
-import { normalizeSubscription, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
+import { normalizeSubscription, resolveSubscriptionWrites, type SubscriptionInput, type SubscriptionWrite } from '../core/subscriptions.ts';
 import type { Database, FieldDef, Profile } from '../core/types.ts';
 import type { ProfileWrite } from '../store/queries/profiles.ts';
 import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
@@ -168,6 +168,8 @@ export async function writeProfilesIn(
 
   const writes: ProfileWrite[] = [];
   const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
+  /** Profiles that existed before this write and get subscriptions leaving status or priority unsaid. */
+  const keeping = new Set<string>();
   const results = items.map((item): ItemResult => {
     if (!('patch' in item)) return item;
     try {
@@ -179,14 +181,18 @@ export async function writeProfilesIn(
       index(profile, true);
       latest.set(profile.id, profile);
       writes.push({ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) });
-      for (const s of item.subscriptions) subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
+      for (const s of item.subscriptions) {
+        subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
+        if (existing && (s.status === null || s.priority === null)) keeping.add(profile.id);
+      }
       return { profile_id: profile.id };
     } catch (e) {
       return failure(e);
     }
   });
   await tx.saveProfiles(writes);
-  await tx.saveSubscriptions(subscriptions, now);
+  const stored = keeping.size ? await tx.getSubscriptions([...keeping]) : [];
+  await tx.saveSubscriptions(resolveSubscriptionWrites(subscriptions, stored), now);
   return results;
 }
 
@@ -199,6 +205,19 @@ export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, d
 
 export interface ImportOptions extends MatchParams {
   skip_invalid_subscriptions?: boolean;
+}
+
+/**
+ * Import parameters of Altcraft's that Salvo has no concept for. Segments are refused when a list names
+ * any (ignoring them would silently drop what the caller asked for); `detect_geo` and `skip_triggers` are
+ * accepted and change nothing (docs/api.md, Compatibility notes, says why for each).
+ */
+export function refuseUnsupportedImportOptions(body: object): void {
+  for (const key of ['add_to_segments', 'remove_from_segments']) {
+    const v = (body as Record<string, unknown>)[key];
+    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
+    throw badRequest(`field '${key}' is not supported: Salvo has no segments (select an audience with custom_request instead)`);
+  }
 }
 
 /** Checks one item's data against the database and its subscriptions against their resources. */
@@ -279,7 +298,8 @@ export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDa
   const match = matchKey(spec, params[name], name);
   const profile = pickOne(spec, match, await lookupMany(store, db, spec, [match]), db.id, false)!;
   const subscriptions = await store.getSubscriptions([profile.id]);
-  return { ...profileDocument(profile), subscriptions: subscriptions.map(subscriptionView) };
+  // `id` and `db_id` as Altcraft's profiles/get answers them, beside Salvo's `_id`.
+  return { id: profile.id, db_id: profile.db_id, ...profileDocument(profile), subscriptions: subscriptions.map(subscriptionView) };
 }
 
 export interface ImportRequest extends ImportOptions {
@@ -296,6 +316,7 @@ export interface ImportRequest extends ImportOptions {
 type ImportStore = Pick<CatalogStore, 'getDatabase' | 'getResources'> & Transactions<ProfileStore>;
 
 export async function importProfile(store: ImportStore, request: ImportRequest, mode: 'upsert' | 'update'): Promise<string> {
+  refuseUnsupportedImportOptions(request);
   const db = await loadDatabase(store, request.db_id);
   const spec = matchSpec(db, request);
   const match = matchValueOf(spec, request.data, request, 'data');
@@ -308,6 +329,7 @@ export async function importProfile(store: ImportStore, request: ImportRequest, 
 
 /** profiles/import_batch: every item matched by its own value, all written in one transaction; one result per item. */
 export async function importProfiles(store: ImportStore, request: ImportOptions & { db_id: number; data: Record<string, unknown>[] }): Promise<ItemResult[]> {
+  refuseUnsupportedImportOptions(request);
   const db = await loadDatabase(store, request.db_id);
   const spec = matchSpec(db, request);
   const resources = await store.getResources(resourceIdsOf(request.data));

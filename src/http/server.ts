@@ -19,6 +19,7 @@ import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { resourceRoutes } from './routes/resources.ts';
+import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
@@ -92,6 +93,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });
+    await api.register(subscriptionRoutes, { prefix: API_V11, store });
     await api.register(campaignRoutes, { prefix: API_V11, store, catalog: deps.catalog, publicUrl: config.publicUrl });
     await api.register(triggerRoutes, { prefix: API_V11, ...launching });
     await api.register(batchRoutes, { prefix: API_V11, ...launching });

@@ -40,7 +40,8 @@ describe('fields and profiles', () => {
     assert.deepEqual(checkFieldDefs([{ name: 'CRM_ID', type: 'int', indexed: true }]), [{ name: 'CRM_ID', type: 'int', indexed: true }]);
     refused(() => checkFieldDefs([{ name: 'a', type: 'float' }]), /fields\[0\]\.type 'float' is not a field type/);
     refused(() => checkFieldDefs([{ name: '_x', type: 'int' }]), /fields\[0\]\.name '_x' is not allowed/);
-    refused(() => checkFieldDefs([{ name: 'email', type: 'string' }]), /not allowed/);
+    refused(() => checkFieldDefs([{ name: 'email', type: 'string' }]), /fields\[0\]\.name 'email' is a system field/);
+    refused(() => checkFieldDefs([{ name: '_city', type: 'string' }]), /fields\[0\]\.name '_city' is a system field: every database has it/);
     refused(() => checkFieldDefs([{ name: 'A', type: 'int' }, { name: 'a', type: 'int' }]), /given twice/);
     refused(() => checkFieldDefs([{ name: 'j', type: 'json', indexed: true }]), /cannot be indexed/);
   });

@@ -12,7 +12,7 @@ import type { Database, Profile, Subscription } from '../../src/core/types.ts';
 const profile = (status: Profile['status'] = 'active'): Profile => ({ id: 'p', db_id: 1, email: null, phones: [], status, md5: null, xxh: null, data: {}, created_at: 0, updated_at: 0 });
 let nextId = 1;
 const sub = (address: string, extra: Partial<Subscription> = {}): Subscription => ({
-  id: nextId++, profile_id: 'p', db_id: 1, resource_id: 1, channel: 'email', address, provider: null, keys: null, status: 'subscribed', priority: 0, created_at: 0, updated_at: 0, ...extra,
+  id: nextId++, profile_id: 'p', db_id: 1, resource_id: 1, channel: 'email', address, provider: null, keys: null, extra: null, status: 'subscribed', priority: 0, created_at: 0, updated_at: 0, ...extra,
 });
 const campaign = { send_channel: 'email' as const, resource_id: 1, unconditional_sending: false };
 const pick = (subs: Subscription[], filter: Parameters<typeof chooseSubscription>[3] = null, p = profile(), c = campaign) => {

@@ -107,7 +107,7 @@ for (const kind of STORE_KINDS) {
       const [r] = await store.listResources();
       const p = newProfile({ email: 'subs@example.com' });
       await save(p);
-      const base = { profile_id: p.id, db_id: db.id, resource_id: r.id, provider: null, keys: null };
+      const base = { profile_id: p.id, db_id: db.id, resource_id: r.id, provider: null, keys: null, extra: null };
       await store.saveSubscriptions(
         [
           { ...base, channel: 'email', address: 'subs@example.com', status: 'subscribed', priority: 1 },
@@ -143,9 +143,12 @@ for (const kind of STORE_KINDS) {
       // A browser push subscription keeps its keys when a later import changes only its status.
       const keys = { p256dh: 'BP', auth: 'au' };
       const push = { ...base, channel: 'push' as const, address: 'https://push.example/abc', provider: 'Chrome', priority: 0 };
-      await store.saveSubscriptions([{ ...push, keys, status: 'subscribed' }], now);
+      // So do its custom_fields and cats (Altcraft's subscription object).
+      const extra = { custom_fields: { _device_type: 'web' }, cats: ['news'] };
+      await store.saveSubscriptions([{ ...push, keys, extra, status: 'subscribed' }], now);
       await store.saveSubscriptions([{ ...push, status: 'unsubscribed' }], now + 2);
       const saved = (await store.getSubscriptions([p.id])).find((s) => s.channel === 'push');
+      assert.deepEqual(saved?.extra, extra);
       assert.deepEqual([saved?.keys, saved?.status], [keys, 'unsubscribed']);
     });
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MAX_ID, toId } from '../../core/ids.ts';
-import { CHANNELS, TRIGGER_TYPES } from '../../core/types.ts';
+import { SUBSCRIPTION_CHANNELS, TRIGGER_TYPES } from '../../core/types.ts';
 import { MAX_VARIANTS } from '../../core/variants.ts';
 import {
   addCampaign,
@@ -35,7 +35,7 @@ const campaignProperties = {
   name: name('Campaign name, unique'),
   is_active: bool('Active campaigns can be started; default false'),
   trigger_type: oneOf(TRIGGER_TYPES, "Trigger type; only 'api_call' campaigns start from the API"),
-  send_channel: oneOf(CHANNELS, 'Channel; fixed after creation'),
+  send_channel: oneOf(SUBSCRIPTION_CHANNELS, 'Channel (email, sms or push: Salvo has no provider for the messenger channels); fixed after creation'),
   resource_id: id('Resource the campaign sends from'),
   db_id: id('Profile database the campaign reaches (shown as list_id too)'),
   content: array(contentItem, 'The message: [{message_id, ...overrides}], or up to 10 A/B variants [{message_id, weight, ...overrides}]', MAX_VARIANTS),

@@ -2,18 +2,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
+import { listProfiles } from '../../engine/profile-list.ts';
 import { getProfile, importProfile, importProfiles } from '../../engine/profiles.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, bool, id, idOut, list, matchingProperties, nullable, object, text } from '../schemas.ts';
+import { answer, anyObject, array, bool, id, idOut, int, list, matchingProperties, nullable, object, str, text } from '../schemas.ts';
 
 const PROFILE_DATA =
-  'Profile fields (email, phones, _fname, _lname, _bdate, _sex, _status, custom fields) and ' +
-  'subscriptions: [{resource_id, channel, email | phone | provider + subscription_id, status, priority}]';
+  'Profile fields (email, phones, the system fields _fname, _lname, _bdate, _sex, _status, _city, ... and custom fields; ' +
+  'a value may be an update function {action, value, submatch}) and ' +
+  'subscriptions: [{resource_id, channel, email | phone | provider + subscription_id | cc_data, status, priority, custom_fields, cats}]';
+
+const segmentIds = (what: string) => Type.Unsafe<unknown[]>({ type: 'array', items: {}, description: `${what}: not supported (Salvo has no segments); a list naming any is a 400` });
 
 export const importOptions = {
   skip_triggers: bool('Accepted for compatibility; Salvo has no import triggers'),
   skip_invalid_subscriptions: bool('Drop invalid subscriptions instead of refusing the profile'),
+  detect_geo: bool('Accepted for compatibility; Salvo does not detect geo fields from _ip or _regip (docs/api.md)'),
+  add_to_segments: segmentIds('Segments to add the profile to'),
+  remove_from_segments: segmentIds('Segments to remove the profile from'),
 };
 
 const profileId = text('24-hex profile id');
@@ -33,12 +40,17 @@ const subscription = answer({
   provider: Type.Optional(nullable('string', 'Push provider')),
   subscription_id: Type.Optional(text('Push subscription id')),
   keys: Type.Optional(answer({ p256dh: text("A browser subscription's public key (its auth secret is never shown)") })),
-  status: text('subscribed, unsubscribed, suspended or invalid'),
+  cc_data: Type.Optional(anyObject('A messenger subscription\'s contact: {"id": chat} (telegram_bot) or {"phone": ...} (whatsapp, viber, notify)')),
+  status: text('subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid'),
   priority: Type.Integer({ description: 'Higher is chosen first' }),
+  custom_fields: Type.Optional(anyObject('Subscription fields, as given')),
+  cats: Type.Optional(list(text('Category'), 'Resource categories, as given')),
 });
 
 const profile = answer(
   {
+    id: profileId,
+    db_id: idOut('Profile database id'),
     _id: profileId,
     email: nullable('string', 'Email'),
     phones: list(text('Phone'), 'Phones'),
@@ -49,6 +61,8 @@ const profile = answer(
   },
   'The profile: system fields, its custom fields by name, and its subscriptions',
 );
+
+export { subscription as subscriptionAnswer };
 
 export const profileRoutes: FastifyPluginAsyncTypebox<{ store: Store; batchBodyLimit: number }> = async (app, { store, batchBodyLimit }) => {
   const single = object({ db_id: id('Profile database id'), ...matchingProperties, data: anyObject(PROFILE_DATA), ...importOptions }, ['db_id', 'data']);
@@ -85,6 +99,31 @@ export const profileRoutes: FastifyPluginAsyncTypebox<{ store: Store; batchBodyL
     data: list(itemResult, 'One result per item, in order'),
     errors: [404],
     handler: async (body) => ({ data: await importProfiles(store, { ...body, db_id: toId(body.db_id, 'db_id') }) }),
+  });
+
+  method(app, '/profiles/list', 'profiles', {
+    summary: "A page of a database's profiles in id order, narrowed by a MongoDB query; next_from_id continues",
+    description:
+      'A page may hold fewer than limit profiles while next_from_id is not null (a selective query reads at most 10,000 profiles a call): ' +
+      'call again with from_id = next_from_id until it is null.',
+    body: object(
+      {
+        db_id: id('Profile database id'),
+        from_id: str('next_from_id of the previous page; empty or absent for the first', 64),
+        limit: int('Profiles per page (default 1000)', 1, 1000),
+        query: anyObject('MongoDB query over the profiles, as custom_request'),
+        fields: array(str('A profile field, or subscriptions', 64), 'Fields to answer (id always comes)', 200),
+        format: str('json (the only format)', 8),
+      },
+      ['db_id'],
+    ),
+    data: list(anyObject('A profile, as profiles/get shows it (or its fields asked for)'), 'Profiles'),
+    extra: { next_from_id: nullable('string', 'from_id of the next page; null at the end') },
+    errors: [404],
+    handler: async (body) => {
+      const { data, next_from_id } = await listProfiles(store, { ...body, db_id: toId(body.db_id, 'db_id') });
+      return { data, extra: { next_from_id } };
+    },
   });
 
   method(app, '/profiles/get', 'profiles', {

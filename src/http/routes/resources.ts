@@ -1,10 +1,11 @@
-/** resources/add|update|get|list: sending sources with their channels, senders and providers. */
+/** resources/add|update|get|list|fields_get: sending sources with their channels, senders and providers. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
-import { CHANNELS } from '../../core/types.ts';
+import { SUBSCRIPTION_CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import { addResource, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
+import { subscriptionFields } from '../../engine/subscriptions.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, bool, id, idOut, int, list, name, nullable, object, oneOf, settingsOrNull, str, text } from '../schemas.ts';
@@ -20,7 +21,7 @@ const emailSender = {
 
 /** The resource's fields as resources/add takes them and resources/update changes them; core/resource-settings.ts checks them. */
 const resourceFields = {
-  channels: array(oneOf(CHANNELS), 'Channels the resource sends on', 3),
+  channels: array(oneOf(SUBSCRIPTION_CHANNELS), 'Channels of the resource: email, sms and push send; notify, viber, whatsapp and telegram_bot hold subscriptions only', SUBSCRIPTION_CHANNELS.length),
   email: object(emailSender, [], "Email sender; required with the 'email' channel"),
   sms: object(
     {
@@ -122,6 +123,24 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     data: resource,
     errors: [404],
     handler: async (body) => ({ data: resourceView(await loadResource(store, toId(body.id))) }),
+  });
+  method(app, '/resources/fields_get', 'resources', {
+    summary: "The subscription fields of a resource's channel (Altcraft's shape)",
+    description: 'The system fields Altcraft documents for push subscriptions; subscription custom_fields are kept as given, so there are no declared custom ones.',
+    body: object({ id: id('Resource id'), channel: oneOf(SUBSCRIPTION_CHANNELS, 'A channel of the resource') }, ['id', 'channel']),
+    data: list(
+      answer({
+        category: text('system or custom'),
+        title: text('Title'),
+        name: text('Key in custom_fields'),
+        required: bool('Whether a subscription must have it'),
+        type: text('unicode, int, bool or version'),
+        dictionary: Type.Optional(text('The value list it takes its values from')),
+      }),
+      'Subscription fields',
+    ),
+    errors: [404],
+    handler: async (body) => ({ data: await subscriptionFields(store, toId(body.id), body.channel) }),
   });
   method(app, '/resources/list', 'resources', {
     summary: 'List resources',

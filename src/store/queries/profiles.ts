@@ -1,6 +1,6 @@
 /** Profiles, their side-index keys and their subscriptions. */
 import type { ProfileKey } from '../../core/profile.ts';
-import type { SubscriptionWrite } from '../../core/subscriptions.ts';
+import type { StoredSubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
 import { chunks, insertRows, placeholders, type InsertRow, type Param, type Row, type SqlDriver } from '../driver.ts';
@@ -34,6 +34,7 @@ const toSubscription = (r: Row): Subscription => ({
   address: r.address as string,
   provider: (r.provider as string | null) ?? null,
   keys: json(r.push_keys),
+  extra: json(r.extra),
   status: r.status as Subscription['status'],
   priority: r.priority as number,
   created_at: r.created_at as number,
@@ -122,6 +123,8 @@ export interface ProfileStore {
     only?: { field: string; values: (string | number | boolean)[] },
   ): Promise<{ profiles: Profile[]; next: string | null }>;
   countProfiles(dbId: number): Promise<number>;
+  /** A page of a database's profiles in id order, after profile id `afterId` ('' for the start): profiles/list's cursor. */
+  listProfilesAfter(dbId: number, afterId: string, limit: number): Promise<Profile[]>;
   saveProfiles(writes: ProfileWrite[]): Promise<void>;
   /** A profile's subscriptions (or several profiles'), best first: highest priority, then oldest. */
   getSubscriptions(profileIds: string[]): Promise<Subscription[]>;
@@ -137,7 +140,7 @@ export interface ProfileStore {
   /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
   setSubscriptionStatus(id: number, status: Subscription['status'], now: number): Promise<boolean>;
   /** Adds or updates subscriptions; (profile, resource, channel, address) identifies one. */
-  saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void>;
+  saveSubscriptions(rows: StoredSubscriptionWrite[], now: number): Promise<void>;
 }
 
 /** getSubscriptionsOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
@@ -260,6 +263,10 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       return r!.n;
     },
 
+    async listProfilesAfter(dbId: number, afterId: string, limit: number): Promise<Profile[]> {
+      return (await db.all('SELECT * FROM profiles WHERE db_id = ? AND id > ? ORDER BY id LIMIT ?', [dbId, afterId, limit])).map(toProfile);
+    },
+
     async saveProfiles(writes: ProfileWrite[]): Promise<void> {
       // Set-based: each table gets its rows in one statement on PostgreSQL. A profile written twice in one
       // list (two items of a batch) is written once, as it ends up; each of its keys as its last write left it.
@@ -332,22 +339,25 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       return (await db.run('UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])) === 1;
     },
 
-    async saveSubscriptions(rows: (SubscriptionWrite & { profile_id: string; db_id: number })[], now: number): Promise<void> {
+    async saveSubscriptions(rows: StoredSubscriptionWrite[], now: number): Promise<void> {
       // One row per subscription, as writing them in turn would leave it: the last write's values, and the
-      // last keys given (a write without keys keeps those before it).
+      // last keys and extra given (a write without them keeps those before it).
       const byKey = new Map<string, InsertRow>();
       for (const s of rows) {
         const id = JSON.stringify([s.profile_id, s.resource_id, s.channel, s.address]);
-        const keys = s.keys ? JSON.stringify(s.keys) : ((byKey.get(id)?.push_keys as string | null | undefined) ?? null);
-        byKey.set(id, { profile_id: s.profile_id, db_id: s.db_id, resource_id: s.resource_id, channel: s.channel, address: s.address, provider: s.provider, push_keys: keys, status: s.status, priority: s.priority, created_at: now, updated_at: now });
+        const before = byKey.get(id);
+        const keys = s.keys ? JSON.stringify(s.keys) : ((before?.push_keys as string | null | undefined) ?? null);
+        const extra = s.extra ? JSON.stringify(s.extra) : ((before?.extra as string | null | undefined) ?? null);
+        byKey.set(id, { profile_id: s.profile_id, db_id: s.db_id, resource_id: s.resource_id, channel: s.channel, address: s.address, provider: s.provider, push_keys: keys, extra, status: s.status, priority: s.priority, created_at: now, updated_at: now });
       }
       await insertRows(
         db,
         'subscriptions',
-        ['profile_id', 'db_id', 'resource_id', 'channel', 'address', 'provider', 'push_keys', 'status', 'priority', 'created_at', 'updated_at'],
+        ['profile_id', 'db_id', 'resource_id', 'channel', 'address', 'provider', 'push_keys', 'extra', 'status', 'priority', 'created_at', 'updated_at'],
         [...byKey.values()],
         `ON CONFLICT (profile_id, resource_id, channel, address)
          DO UPDATE SET provider = excluded.provider, push_keys = COALESCE(excluded.push_keys, subscriptions.push_keys),
+           extra = COALESCE(excluded.extra, subscriptions.extra),
            status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
       );
     },
