@@ -24,10 +24,17 @@ export interface MatchSpec {
 export interface MatchParams {
   matching?: string;
   field_name?: string;
+  profile_id?: unknown;
+  email?: unknown;
 }
 
+/**
+ * The matching a request names; without one, email, unless the request names a `profile_id` at its root
+ * and no email: Altcraft's own update-function examples send `{db_id, profile_id, data}` so.
+ */
 export function matchSpec(db: Database, p: MatchParams): MatchSpec {
-  const mode = profileMatching(p.matching);
+  const byId = p.matching === undefined && p.profile_id !== undefined && p.email === undefined;
+  const mode = profileMatching(byId ? 'profile_id' : p.matching);
   if (mode !== 'custom') return { mode, field: null };
   if (!p.field_name) throw badRequest(`field_name is required when matching is 'custom'`);
   const field = findField(db, p.field_name);
