@@ -54,6 +54,18 @@ export function consentAtSend(profile: Profile, to: Subscription, unconditional:
   return null;
 }
 
+/** Why a message whose profile was erased (profiles/delete) is not sent: its skip_reason. */
+export const PROFILE_DELETED = 'profile_deleted';
+
+/**
+ * A claimed message whose profile no longer exists (erased after the message was made): skipped, its
+ * history without the details it had, which may name the person (the erasure scrubbed them in the store).
+ */
+export function profileGoneOutcome(m: Message, now: number): Outcome {
+  const history: HistoryEntry[] = m.history.map(({ status, time }) => ({ status, time }));
+  return { status: 'skipped', skip_reason: PROFILE_DELETED, last_error: null, history: [...history, { status: 'skipped', time: now, detail: `${PROFILE_DELETED}: the profile no longer exists` }] };
+}
+
 export function failureOutcome(m: Message, started: HistoryEntry, e: FailureFacts, text: string, policy: RetryPolicy, now: number, random = Math.random): Outcome {
   let why = text;
   let final = e.uncomposable === true || classifyFailure(e) === 'permanent';

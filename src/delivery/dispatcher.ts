@@ -13,7 +13,7 @@ import type { Attachment } from '../core/attachments.ts';
 import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
 import type { RenderedMessage } from '../core/message.ts';
-import { consentAtSend, failureOutcome, isHardBounce, type FailureFacts, type Outcome } from '../core/outcome.ts';
+import { consentAtSend, failureOutcome, isHardBounce, profileGoneOutcome, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
@@ -267,11 +267,14 @@ export class Dispatcher extends BackgroundLoop {
     const started: HistoryEntry = { status: 'sending', time: this.now(), detail: `attempt ${m.attempts} by ${this.worker}` };
     let outcome: Outcome;
     try {
-      if (!profile) throw new ComposeError(`profile ${m.profile_id} no longer exists`);
       const to = subscriptions.find((s) => s.id === m.subscription_id);
-      if (!to) throw new ComposeError(`subscription ${m.subscription_id} of profile ${m.profile_id} no longer exists`);
-      const skip = await this.withdrawn(m, profile, to);
-      if (skip) {
+      const skip = profile && to ? await this.withdrawn(m, profile, to) : null;
+      if (!profile) {
+        // Erased (profiles/delete) after the message was made: no one to send to, and nothing of the person to keep.
+        outcome = profileGoneOutcome(m, this.now());
+      } else if (!to) {
+        throw new ComposeError(`subscription ${m.subscription_id} of profile ${m.profile_id} no longer exists`);
+      } else if (skip) {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
         const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
@@ -337,7 +340,7 @@ export class Dispatcher extends BackgroundLoop {
     for (let failures = 0; ; failures++) {
       try {
         if (!(await write())) {
-          log.warn({ message: m.id }, 'message was retaken by another worker before its outcome was recorded');
+          log.warn({ message: m.id }, 'message was no longer ours when its outcome was recorded (retaken after its lease ran out, or its profile erased); the outcome is dropped');
         }
         return;
       } catch (err) {

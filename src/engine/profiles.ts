@@ -1,7 +1,7 @@
 /**
  * profiles/import, profiles/update, profiles/import_batch and profiles/get: find the profile a request
  * names in a database, apply the fields and subscriptions it brings, all items of a batch in one
- * transaction.
+ * transaction. profiles/delete (engine/erasure.ts) finds its profile here too.
  */
 import { ApiError, badRequest, conflict, notFound } from '../core/errors.ts';
 import { fieldValue, findField, normalizeEmail, normalizePhone, normalizeProfileData, type ProfilePatch } from '../core/fields.ts';
@@ -297,13 +297,20 @@ export function resourceIdsOf(items: Record<string, unknown>[]): number[] {
   return ids;
 }
 
-/** profiles/get: the one profile the request names, with its subscriptions. */
-export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDatabase'>, dbId: number, params: MatchParams & Record<string, unknown>) {
-  const db = await loadDatabase(store, dbId);
+/**
+ * The one profile of a database a request names by its root match value (email, phone, profile_id,
+ * field_value): 404 when none matches, 409 when several do. What profiles/get and profiles/delete find.
+ */
+export async function findOneProfile(store: ProfileStore, db: Database, params: MatchParams & Record<string, unknown>): Promise<Profile> {
   const spec = matchSpec(db, params);
   const name = rootMatchKey(spec.mode);
   const match = matchKey(spec, params[name], name);
-  const profile = pickOne(spec, match, await lookupMany(store, db, spec, [match]), db.id, false)!;
+  return pickOne(spec, match, await lookupMany(store, db, spec, [match]), db.id, false)!;
+}
+
+/** profiles/get: the one profile the request names, with its subscriptions. */
+export async function getProfile(store: ProfileStore & Pick<CatalogStore, 'getDatabase'>, dbId: number, params: MatchParams & Record<string, unknown>) {
+  const profile = await findOneProfile(store, await loadDatabase(store, dbId), params);
   const subscriptions = await store.getSubscriptions([profile.id]);
   // `id` and `db_id` as Altcraft's profiles/get answers them, beside Salvo's `_id`.
   return { id: profile.id, db_id: profile.db_id, ...profileDocument(profile), subscriptions: subscriptions.map(subscriptionView) };

@@ -1,7 +1,7 @@
 /** How a provider's refusal decides a message's outcome: Retry-After is honoured, permanent refusals end it. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { failureOutcome } from '../../src/core/outcome.ts';
+import { failureOutcome, PROFILE_DELETED, profileGoneOutcome } from '../../src/core/outcome.ts';
 import type { HistoryEntry, Message } from '../../src/core/types.ts';
 import { ProviderError } from '../../src/delivery/provider-error.ts';
 
@@ -28,4 +28,13 @@ test('a permanent provider refusal fails the message at once, with its text', ()
   const out = failureOutcome(message, started, e, e.message, policy, 1_000);
   assert.equal(out.status, 'failed');
   assert.equal(out.last_error, 'HTTP 410 Gone: subscription expired');
+});
+
+test('a claimed message whose profile is gone (erased) is skipped, its history without the details it had', () => {
+  const m = { id: 1, attempts: 2, history: [{ status: 'queued', time: 1 }, { status: 'waiting', time: 2, detail: 'SMTP 452 mailbox of erin@example.com full' }] } as unknown as Message;
+  const out = profileGoneOutcome(m, 3);
+  assert.equal(out.status, 'skipped');
+  assert.equal(out.skip_reason, PROFILE_DELETED);
+  assert.equal(out.last_error, null);
+  assert.deepEqual(out.history, [{ status: 'queued', time: 1 }, { status: 'waiting', time: 2 }, { status: 'skipped', time: 3, detail: 'profile_deleted: the profile no longer exists' }]);
 });

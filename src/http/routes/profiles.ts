@@ -1,7 +1,8 @@
-/** profiles/import, update, import_batch, get. */
+/** profiles/import, update, import_batch, get, list, delete (a GDPR erasure) and erasures (its record). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
+import { deleteProfile, listErasures } from '../../engine/erasure.ts';
 import { listProfiles } from '../../engine/profile-list.ts';
 import { getProfile, importProfile, importProfiles } from '../../engine/profiles.ts';
 import type { Store } from '../../store/store.ts';
@@ -132,5 +133,40 @@ export const profileRoutes: FastifyPluginAsyncTypebox<{ store: Store; batchBodyL
     data: profile,
     errors: [404, 409],
     handler: async (body) => ({ data: await getProfile(store, toId(body.db_id, 'db_id'), body) }),
+  });
+
+  method(app, '/profiles/delete', 'profiles', {
+    summary: 'Erase the profile the matching finds (GDPR): the profile, its subscriptions, and the personal data of its messages',
+    description:
+      'Deletes the profile, its subscriptions and index keys. Its messages stay, for statistics, without address, subject, body, ' +
+      'overrides, custom_data, last_error or history details; those not sent yet are skipped (profile_deleted). Launches that went to ' +
+      'this profile alone lose their content, custom_data and attachments; the outbox copies of its messages and the webhook ' +
+      'deliveries still pending about it are deleted. The erasure is recorded (profiles/erasures). Any valid API token may erase.',
+    body: object(
+      { db_id: id('Profile database id'), ...matchingProperties, resource_id: id('Accepted for compatibility; the profile is matched as profiles/get matches it') },
+      ['db_id'],
+    ),
+    data: answer({ profile_id: profileId }),
+    errors: [404, 409],
+    handler: async (body, req) => {
+      const profileId = await deleteProfile(store, { ...body, db_id: toId(body.db_id, 'db_id') }, req.tokenName!, req.log);
+      return { data: { profile_id: profileId } };
+    },
+  });
+
+  method(app, '/profiles/erasures', 'profiles', {
+    summary: 'Erasures made by profiles/delete, newest first: which profile id, which database, which API token, when',
+    body: object({ db_id: id('Only those of this profile database'), limit: int('At most this many (default 100)', 1, 1000) }),
+    data: list(
+      answer({
+        id: idOut('Erasure id'),
+        profile_id: profileId,
+        db_id: idOut('Profile database id'),
+        token: text('Name of the API token that erased it'),
+        time: text('When (ISO 8601)'),
+      }),
+      'Erasures',
+    ),
+    handler: async (body) => ({ data: await listErasures(store, body.db_id === undefined ? null : toId(body.db_id, 'db_id'), body.limit ?? 100) }),
   });
 };
