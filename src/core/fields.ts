@@ -143,6 +143,8 @@ const SYSTEM_TYPES: Record<string, FieldType> = {
   _bdate: 'date',
   _regdate: 'date',
   _regip: 'string',
+  /** The page a profile registered on (Altcraft's quick import takes it, or the Referer). */
+  _regurl: 'string',
 };
 
 /**

@@ -21,6 +21,7 @@ const SYSTEM_FIELDS = [
   { name: '_sex', type: 'string', indexed: false },
   { name: '_regdate', type: 'date', indexed: false },
   { name: '_regip', type: 'string', indexed: false },
+  { name: '_regurl', type: 'string', indexed: false },
   { name: '_status', type: 'string', indexed: false },
   { name: '_md5', type: 'string', indexed: true, read_only: true },
   { name: '_xxh', type: 'string', indexed: true, read_only: true },

@@ -18,6 +18,7 @@ import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
@@ -100,6 +101,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
   });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });
+  // Outside the API scope: its own token check (403 for none) and plain-text answers, as Altcraft's.
+  await app.register(quickImportRoutes, { deps, verifier, dedup: dedup.claimFirst, limits: config });
   await uiRoutes(app);
   return app;
 }
