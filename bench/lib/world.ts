@@ -53,7 +53,7 @@ export async function createWorld(kind: 'sqlite' | 'postgres', profiles: number,
     { name: 'bench', fields: [{ name: 'Custom_ID', type: 'string', indexed: true }, { name: 'Segment', type: 'int', indexed: true }, { name: 'Group', type: 'int', indexed: false }] },
     now,
   );
-  const resource = await store.insertResource({ name: 'bench', channels: ['email', 'sms'], email: { from_email: 'news@bench.example', from_name: 'Bench' }, sms: { sender: 'BENCH' }, push: null, tracking_domain: null }, now);
+  const resource = await store.insertResource({ name: 'bench', channels: ['email', 'sms'], email: { from_email: 'news@bench.example', from_name: 'Bench' }, sms: { sender: 'BENCH' }, push: null, tracking_domain: null, resource_token: 'bench-resource-token' }, now);
   const template = await store.insertTemplate({ name: 'bench', channels: { email: TEMPLATE } }, now);
   const campaign = await store.insertCampaign(
     { name: 'bench', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db.id, content: [{ message_id: template.id }],

@@ -175,6 +175,8 @@ export interface Resource {
   sms: SmsSettings | null;
   push: PushSettings | null;
   tracking_domain: string | null;
+  /** Public by design (pages embed it): authenticates push_subscribe for this resource only. */
+  resource_token: string;
   created_at: number;
 }
 

@@ -1,4 +1,5 @@
 /** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
+import { randomBytes } from 'node:crypto';
 import { badRequest, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
@@ -44,8 +45,14 @@ export interface ResourceInput {
   tracking_domain?: string | null;
 }
 
+/**
+ * A resource's public token: 24 random bytes, base64url (192 bits, not guessable). Pages embed it, so it
+ * is no secret; it only lets push_subscribe add push subscriptions of this resource.
+ */
+const newResourceToken = () => randomBytes(24).toString('base64url');
+
 /** A resource's fields checked: what resources/add stores, and resources/update with the stored resource filled in. */
-function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at'> {
+function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at' | 'resource_token'> {
   const channels = [...new Set(body.channels)] as SubscriptionChannel[];
   for (const c of channels) if (!SUBSCRIPTION_CHANNELS.includes(c)) throw badRequest(`channels: '${c}' is not a channel (${SUBSCRIPTION_CHANNELS.join(', ')})`);
   if (channels.length === 0) throw badRequest('channels must name at least one channel');
@@ -73,17 +80,18 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
 }
 
 export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
-  return store.insertResource(checkedResource(body), Date.now());
+  return store.insertResource({ ...checkedResource(body), resource_token: newResourceToken() }, Date.now());
 }
 
 /**
  * resources/update: each field given replaces the stored one (a block replaces the whole block), the
- * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret. This
+ * rest is kept. A secret sent back as resources/get shows it ("********") keeps the stored secret.
+ * `rotate_resource_token` replaces the public token (pages holding the old one get 403 from then on). This
  * process's catalog forgets the resource, so its next send uses the new settings.
  */
 export async function updateResource(
   { store, catalog }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'> },
-  body: Partial<ResourceInput> & { id: number },
+  body: Partial<ResourceInput> & { id: number; rotate_resource_token?: boolean },
 ): Promise<Resource> {
   const r = await loadResource(store, body.id);
   const next = checkedResource({
@@ -94,7 +102,7 @@ export async function updateResource(
     push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
   });
-  const updated = { ...r, ...next };
+  const updated = { ...r, ...next, resource_token: body.rotate_resource_token === true ? newResourceToken() : r.resource_token };
   await store.updateResource(updated);
   catalog.forgetResource(updated.id);
   return updated;
@@ -110,6 +118,7 @@ export const resourceView = (r: Resource) =>
     sms: r.sms,
     push: r.push,
     tracking_domain: r.tracking_domain,
+    resource_token: r.resource_token,
     created: iso(r.created_at),
   });
 

@@ -203,10 +203,13 @@ export async function writeProfilesIn(
   return results;
 }
 
-/** Writes a patch to one existing profile (v1.0 fields with option 2), keeping its index keys in step. */
-export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, db: Database, existing: Profile, patch: ProfilePatch, now: number): Promise<Profile> {
+/**
+ * Writes a patch to one profile already found (v1.0 fields with option 2), or to a new one when there is
+ * none (push_subscribe), keeping its index keys in step.
+ */
+export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, db: Database, existing: Profile | null, patch: ProfilePatch, now: number): Promise<Profile> {
   const profile = applyProfilePatch(existing, patch, db.id, now);
-  await tx.saveProfiles([{ profile, isNew: false, ...keyDiff(profileKeys(db, existing), profileKeys(db, profile)) }]);
+  await tx.saveProfiles([{ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) }]);
   return profile;
 }
 

@@ -135,7 +135,10 @@ declare module 'fastify' {
  * The responses of an API v1.0 link: the launch answers data null; the link may name no campaign or profile.
  * The key in the link is the credential, so no 401; a token sent as well and not valid is a 403.
  */
-export const linkResponses = () => responses(Type.Null({ description: 'null; the launch id is in the Launch-Id header' }), {}, [404, 409], false);
+export const linkResponses = () => keylessResponses(Type.Null({ description: 'null; the launch id is in the Launch-Id header' }));
+
+/** The responses of a route whose credential is no API token (a link's key, a resource_token): no 401. */
+export const keylessResponses = (data: TSchema) => responses(data, {}, [404, 409], false);
 
 /** The operationId of a method: its path, `campaigns/triggers/start` -> `campaigns_triggers_start`. */
 const operationId = (path: string) => path.replace(/^\//, '').replace(/\//g, '_');

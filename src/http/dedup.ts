@@ -43,19 +43,33 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The query string's parameters but the token, as they count in a request's checksum: quick import takes
+ * its parameters there too. Nothing when there are none, so the keys of the other methods stay as they were.
+ */
+function queryPart(req: FastifyRequest): string {
+  const { token: _token, ...rest } = (req.query ?? {}) as Record<string, unknown>;
+  return Object.keys(rest).length === 0 ? '' : `\n${JSON.stringify(rest)}`;
+}
+
 function keyOf(req: FastifyRequest): string | null {
   const id = req.headers['request-id'] ?? req.headers['x-request-id'];
   if (typeof id === 'string' && id !== '') return id.slice(0, 200);
   if (req.method === 'GET') return null; // a link opened again is a new trigger unless it says otherwise
-  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}`).digest('hex');
+  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}${queryPart(req)}`).digest('hex');
 }
 
 /** The answer a sealed launch keeps: `start`'s success, the launch's id in its header (the store adds it). */
 const SEALED_BODY = JSON.stringify({ error: 0, error_text: SUCCESS, data: null });
 
-const launchHeader = (reply: FastifyReply): Record<string, string> => {
+/** The headers a kept answer repeats: the launch's id, and its type when it is not the envelope's JSON (quick import's text). */
+const keptHeaders = (reply: FastifyReply): Record<string, string> => {
   const launch = reply.getHeader('launch-id');
-  return launch === undefined ? {} : { 'launch-id': String(launch) };
+  const type = reply.getHeader('content-type');
+  return {
+    ...(launch === undefined ? {} : { 'launch-id': String(launch) }),
+    ...(typeof type === 'string' && !type.startsWith('application/json') ? { 'content-type': type } : {}),
+  };
 };
 
 /**
@@ -156,7 +170,7 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
   const sendRepeat = (reply: FastifyReply, key: string, answer: StoredAnswer) =>
     reply
       .code(answer.status)
-      .headers({ ...answer.headers, 'content-type': 'application/json; charset=utf-8', 'duplicate-request': 'true', 'duplicate-key': key })
+      .headers({ 'content-type': 'application/json; charset=utf-8', ...answer.headers, 'duplicate-request': 'true', 'duplicate-key': key })
       .send(answer.body);
 
   /**
@@ -238,7 +252,7 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     const status = reply.statusCode;
     // A fault is not an answer worth repeating; a sealed launch's commit, if it happened, keeps its own answer.
     if (status >= 500 || (k.state === 'sealed' && status === 200 && body === SEALED_BODY)) return;
-    const answer = { status, headers: launchHeader(reply), body };
+    const answer = { status, headers: keptHeaders(reply), body };
     try {
       if (k.state === 'sealed') await store.finishDedup(k.scope, k.key, answer); // answered otherwise than its launch's write said
       else await store.answerDedup({ scope: k.scope, key: k.key, ...answer, ...times() });
@@ -259,7 +273,7 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
     // the background, the claim still held (renewed), so a repeat waits for it rather than running again.
     const keep = reply.statusCode >= 500
       ? () => store.releaseDedup(c.scope, c.key) // a fault is not an answer worth repeating
-      : () => store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers: launchHeader(reply), body: typeof payload === 'string' ? payload : String(payload) });
+      : () => store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers: keptHeaders(reply), body: typeof payload === 'string' ? payload : String(payload) });
     try {
       await keep();
       held.remove(c.scope, c.key);

@@ -57,9 +57,13 @@ const FASTIFY_CODES: Record<string, (e: FastifyError, req: FastifyRequest) => [E
   FST_ERR_CTP_INVALID_CONTENT_TYPE: () => [400, 'request has an invalid Content-Type header'],
 };
 
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((thrown: unknown, req, reply) => {
-    if (thrown instanceof ApiError) return sendError(reply, thrown.code, thrown.text);
+/** How an error is sent: the envelope here; quick import's plain text (routes/quick-import.ts). */
+export type ErrorSender = (reply: FastifyReply, code: ErrorCode, text: string) => FastifyReply;
+
+/** Turns anything a request throws into one status and text, sent by `send`. */
+export function errorHandler(send: ErrorSender) {
+  return (thrown: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    if (thrown instanceof ApiError) return send(reply, thrown.code, thrown.text);
     // Another request with the same key wrote first (http/dedup.ts): this one wrote nothing and gets that one's answer.
     if (thrown instanceof DuplicateRequest && req.dedupKey) return req.dedupKey.answerAsRepeat(reply);
     if (thrown instanceof StoreUnavailable) {
@@ -67,20 +71,24 @@ export function installErrorHandling(app: FastifyInstance): void {
       // may send it again; a Request-ID keeps such a repeat from running twice.
       req.log.warn({ err: thrown }, 'store unavailable; answered 503');
       reply.header('Retry-After', String(thrown.retryAfterSeconds));
-      return sendError(reply, 503, thrown.message);
+      return send(reply, 503, thrown.message);
     }
     const err = thrown as FastifyError;
-    if (err.validation) return sendError(reply, 400, validationText(err.validation as AjvError[]));
+    if (err.validation) return send(reply, 400, validationText(err.validation as AjvError[]));
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
-    if (known) return sendError(reply, ...known(err, req));
+    if (known) return send(reply, ...known(err, req));
     if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|__proto__|constructor/i.test(err.message))) {
-      return sendError(reply, 400, 'request body is not valid JSON');
+      return send(reply, 400, 'request body is not valid JSON');
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendError(reply, 400, `bad request (${err.code ?? err.statusCode})`);
+      return send(reply, 400, `bad request (${err.code ?? err.statusCode})`);
     }
     req.log.error({ err }, 'request failed');
-    return sendError(reply, 500, 'internal error; the server log has the details');
-  });
+    return send(reply, 500, 'internal error; the server log has the details');
+  };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler(errorHandler(sendError));
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, `no such method: ${req.method} ${req.url.split('?')[0]}`));
 }

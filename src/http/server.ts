@@ -18,6 +18,8 @@ import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { pushSubscribeRoutes } from './routes/push-subscribe.ts';
+import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { templateRoutes } from './routes/templates.ts';
@@ -102,6 +104,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
   });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });
+  // Outside the API scope: its own token check (403 for none) and plain-text answers, as Altcraft's.
+  await app.register(quickImportRoutes, { deps, verifier, dedup: dedup.claimFirst, limits: config });
+  // Outside the API scope too: its credential is the resource's public token, and pages of any origin call it.
+  await app.register(pushSubscribeRoutes, { store });
   await uiRoutes(app);
   return app;
 }

@@ -76,6 +76,18 @@ describe('resources with provider settings', () => {
     assert.equal(renamed.sms.sender, 'SHOP');
   });
 
+  test('resource_token: random per resource, shown by resources/get, replaced only by rotate_resource_token', async () => {
+    const shown = ok(await s.call('resources/get', { id })).data;
+    assert.match(shown.resource_token, /^[A-Za-z0-9_-]{32}$/);
+    const other = ok(await s.call('resources/add', { name: 'Token peer', channels: ['push'] })).data.id;
+    assert.notEqual(ok(await s.call('resources/get', { id: other })).data.resource_token, shown.resource_token);
+    assert.equal(ok(await s.call('resources/update', { id, name: shown.name })).data.resource_token, shown.resource_token);
+    const rotated = ok(await s.call('resources/update', { id, rotate_resource_token: true })).data;
+    assert.match(rotated.resource_token, /^[A-Za-z0-9_-]{32}$/);
+    assert.notEqual(rotated.resource_token, shown.resource_token);
+    assert.equal(ok(await s.call('resources/get', { id })).data.resource_token, rotated.resource_token);
+  });
+
   test('bad settings are refused with a 400 naming the field', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ sms: { smpp: { url: 'http://x' } } }, /sms\.smpp\.url must start with smpp:\/\/ or smpps:\/\//],

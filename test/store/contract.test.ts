@@ -40,7 +40,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it('keeps resources and finds several by id', async () => {
-      const r = await store.insertResource({ name: 'shop', channels: ['email', 'sms'], email: { from_email: 'shop@example.com' }, sms: {}, push: null, tracking_domain: null }, now);
+      const r = await store.insertResource({ name: 'shop', channels: ['email', 'sms'], email: { from_email: 'shop@example.com' }, sms: {}, push: null, tracking_domain: null, resource_token: 'contract-resource-token' }, now);
       const found = await store.getResources([r.id, r.id, 12345]);
       assert.equal(found.size, 1);
       assert.deepEqual(found.get(r.id)?.channels, ['email', 'sms']);

@@ -7,7 +7,7 @@ import type { Store } from '../../src/store/store.ts';
 /** An active api_call e-mail campaign, with a resource and template of its own, on database `db` (a new empty one if not given). */
 export async function seedCampaign(store: Store, now: number, o: { db?: number } = {}): Promise<{ db: number; campaign: number }> {
   const db = o.db ?? (await store.insertDatabase({ name: 'q', fields: [] }, now)).id;
-  const resource = await store.insertResource({ name: 'r', channels: ['email'], email: { from_email: 'r@example.com' }, sms: null, push: null, tracking_domain: null }, now);
+  const resource = await store.insertResource({ name: 'r', channels: ['email'], email: { from_email: 'r@example.com' }, sms: null, push: null, tracking_domain: null, resource_token: 'seed-resource-token' }, now);
   const template = await store.insertTemplate({ name: 't', channels: { email: { subject: 's', text: 't' } } }, now);
   const c = await store.insertCampaign(
     {

@@ -97,6 +97,7 @@ const resource = answer(
     sms: settingsOrNull({ sender: str('SMS sender name or number', 64) }, 'SMS sender and provider, secrets as ********; null without the sms channel'),
     push: settingsOrNull({ name: str('Push sender name', 255) }, 'Push settings (name, ttl, webpush, fcm, apns), secrets as ********; null without the push channel'),
     tracking_domain: nullable('string', 'Domain for links and v1.0 trigger URLs'),
+    resource_token: text('Public token for push_subscribe from browser and app pages (not a secret: pages embed it); resources/update rotate_resource_token replaces it'),
     created: text('Created (ISO 8601)'),
   },
   'A resource',
@@ -112,7 +113,10 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
   });
   method(app, '/resources/update', 'resources', {
     summary: 'Change a resource: each field given replaces the stored one; a secret sent back as ******** is kept',
-    body: object({ id: id('Resource id'), name: name('New name'), ...resourceFields }, ['id']),
+    body: object(
+      { id: id('Resource id'), name: name('New name'), ...resourceFields, rotate_resource_token: bool('true: replace resource_token with a new one; the old one stops working') },
+      ['id'],
+    ),
     data: resource,
     errors: [404, 409],
     handler: async (body) => ({ data: resourceView(await updateResource({ store, catalog }, { ...body, id: toId(body.id) })) }),

@@ -48,6 +48,8 @@ export interface CampaignStore {
   getCampaignByLinkKey(key: string): Promise<Campaign | null>;
   /** Campaigns with id >= fromId, oldest first; total counts every campaign the filter keeps. */
   listCampaigns(q: { fromId: number; limit: number; isActive: boolean | null }): Promise<{ rows: Campaign[]; total: number }>;
+  /** The databases of the campaigns that send through a resource, ascending (push_subscribe's databases). */
+  databasesOfResourceCampaigns(resourceId: number): Promise<number[]>;
   appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void>;
   /** The newest entries first. */
   listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]>;
@@ -94,6 +96,10 @@ export function campaignQueries(db: SqlDriver): CampaignStore {
       return { rows: rows.map(toCampaign), total: total!.n };
     },
 
+    async databasesOfResourceCampaigns(resourceId: number): Promise<number[]> {
+      const rows = await db.all<{ db_id: number }>('SELECT DISTINCT db_id FROM campaigns WHERE resource_id = ? ORDER BY db_id', [resourceId]);
+      return rows.map((r) => Number(r.db_id));
+    },
     async appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void> {
       await db.run('INSERT INTO campaign_log (campaign_id, level, message, time) VALUES (?, ?, ?, ?)', [campaignId, level, message, now]);
     },

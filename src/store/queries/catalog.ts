@@ -18,6 +18,7 @@ const toResource = (r: Row): Resource => ({
   sms: json(r.sms),
   push: json(r.push),
   tracking_domain: (r.tracking_domain as string | null) ?? null,
+  resource_token: r.resource_token as string,
   created_at: r.created_at as number,
 });
 
@@ -39,6 +40,8 @@ export interface CatalogStore {
   updateResource(r: Resource): Promise<void>;
   getResource(id: number): Promise<Resource | null>;
   getResources(ids: number[]): Promise<Map<number, Resource>>;
+  /** The resource whose resource_token this is (an exact match through the unique index), or null. */
+  getResourceByToken(token: string): Promise<Resource | null>;
   listResources(): Promise<Resource[]>;
   insertTemplate(t: { name: string; channels: TemplateChannels }, now: number): Promise<Template>;
   updateTemplate(t: Template): Promise<void>;
@@ -65,17 +68,17 @@ export function catalogQueries(db: SqlDriver): CatalogStore {
     async insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource> {
       const row = await uniqueName('resource', r.name, () =>
         db.get(
-          `INSERT INTO resources (name, channels, email, sms, push, tracking_domain, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-          [r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, now],
+          `INSERT INTO resources (name, channels, email, sms, push, tracking_domain, resource_token, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+          [r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, r.resource_token, now],
         ),
       );
       return toResource(row!);
     },
     async updateResource(r: Resource): Promise<void> {
       await uniqueName('resource', r.name, () =>
-        db.run('UPDATE resources SET name = ?, channels = ?, email = ?, sms = ?, push = ?, tracking_domain = ? WHERE id = ?', [
-          r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, r.id,
+        db.run('UPDATE resources SET name = ?, channels = ?, email = ?, sms = ?, push = ?, tracking_domain = ?, resource_token = ? WHERE id = ?', [
+          r.name, JSON.stringify(r.channels), r.email && JSON.stringify(r.email), r.sms && JSON.stringify(r.sms), r.push && JSON.stringify(r.push), r.tracking_domain, r.resource_token, r.id,
         ]),
       );
     },
@@ -91,6 +94,10 @@ export function catalogQueries(db: SqlDriver): CatalogStore {
         }
       }
       return out;
+    },
+    async getResourceByToken(token: string): Promise<Resource | null> {
+      const r = await db.get('SELECT * FROM resources WHERE resource_token = ?', [token]);
+      return r ? toResource(r) : null;
     },
     async listResources(): Promise<Resource[]> {
       return (await db.all('SELECT * FROM resources ORDER BY id')).map(toResource);
