@@ -1,4 +1,4 @@
-/** databases/add|list|get|fields: profile databases and their typed custom fields. */
+/** databases/add|list|get|fields (and fields_get, Altcraft's name): profile databases and their typed custom fields. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { toId } from '../../core/ids.ts';
 import { FIELD_TYPES } from '../../core/types.ts';
@@ -41,11 +41,14 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async
     errors: [404],
     handler: async (body) => ({ data: databaseView(await loadDatabase(store, toId(body.id))) }),
   });
-  method(app, '/databases/fields', 'databases', {
-    summary: "List a database's fields: system fields, then custom fields",
-    body: byId,
-    data: list(answer({ name: text('Field name'), type: text('Field type'), indexed: bool('Indexed'), system: bool('A field every database has') }), 'Fields'),
-    errors: [404],
-    handler: async (body) => ({ data: await databaseFields(store, toId(body.id)) }),
-  });
+  // databases/fields_get is the name Altcraft's pages give it ("use /api/v1.1/databases/fields_get").
+  for (const path of ['/databases/fields', '/databases/fields_get']) {
+    method(app, path, 'databases', {
+      summary: "List a database's fields: system fields, then custom fields",
+      body: byId,
+      data: list(answer({ name: text('Field name'), type: text('Field type'), indexed: bool('Indexed'), system: bool('A field every database has') }), 'Fields'),
+      errors: [404],
+      handler: async (body) => ({ data: await databaseFields(store, toId(body.id)) }),
+    });
+  }
 };
