@@ -41,13 +41,19 @@ declare module 'fastify' {
     /** `start`'s key, looked at but not yet claimed: the launch seals or claims it. */
     dedupKey?: LaunchKey;
   }
+  interface FastifyContextConfig {
+    /** The route takes its parameters in the query string: they count in the checksum key. */
+    queryInDedupKey?: boolean;
+  }
 }
 
 /**
- * The query string's parameters but the token, as they count in a request's checksum: quick import takes
- * its parameters there too. Nothing when there are none, so the keys of the other methods stay as they were.
+ * The query string's parameters but the token, as they count in the checksum of a route that takes its
+ * parameters there (config `queryInDedupKey`: the quick import). Elsewhere the query counts for nothing:
+ * `?format=json` on a repeat is still the same request.
  */
 function queryPart(req: FastifyRequest): string {
+  if (req.routeOptions.config?.queryInDedupKey !== true) return '';
   const { token: _token, ...rest } = (req.query ?? {}) as Record<string, unknown>;
   return Object.keys(rest).length === 0 ? '' : `\n${JSON.stringify(rest)}`;
 }

@@ -87,6 +87,8 @@ export const quickImportRoutes: FastifyPluginAsync<QuickImportOptions> = async (
     } as preValidationHookHandler;
 
   app.post('/api/integrations/any/profile_import', {
+    // Its parameters may all be in the URL: they count in the deduplication checksum (http/dedup.ts).
+    config: { queryInDedupKey: true },
     preValidation: [checkToken as preValidationHookHandler, ...dedup.preValidation.map(whenLaunching)],
     onSend: dedup.onSend,
     schema: {
