@@ -7,11 +7,17 @@ import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
-import type { CatalogStore } from '../store/store.ts';
+import type { CatalogStore, ProfileStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
+
+/** databases/get: the database, and its subscriptions counted by channel and status (every channel, the messengers too). */
+export async function databaseWithCounts(store: Pick<CatalogStore, 'getDatabase'> & Pick<ProfileStore, 'countSubscriptions'>, id: number) {
+  const db = await loadDatabase(store, id);
+  return { ...databaseView(db), subscriptions: await store.countSubscriptions(db.id) };
+}
 
 export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
   const fields = checkFieldDefs(body.fields ?? []);

@@ -229,6 +229,10 @@ for (const kind of STORE_KINDS) {
           { resource_id: 1, channel: 'whatsapp', cc_data: { phone: '+79000000000' }, status: 'subscribed', priority: 0 },
         ],
       );
+      const counts = ok(await s.call('databases/get', { id: db })).data.subscriptions as { channel: string; status: string; count: number }[];
+      for (const [channel, status] of [['telegram_bot', 'subscribed'], ['whatsapp', 'subscribed'], ['viber', 'unsubscribed'], ['notify', 'subscribed']]) {
+        assert.equal(counts.find((c) => c.channel === channel && c.status === status)?.count, 1, `${channel} ${status} counted`);
+      }
       const bad = await s.call('profiles/import', { db_id: db, data: { email, subscriptions: [{ channel: 'telegram_bot', resource_id: 1, cc_data: { id: 'abc' } }] } });
       assert.match(bad.body.error_text, /data\.subscriptions\[0\]\.cc_data\.id must be the Telegram chat id/);
       const viber = await s.call('campaigns/triggers/add', { name: `viber${n}`, trigger_type: 'api_call', send_channel: 'viber', resource_id: 1, db_id: db, content: [{ message_id: 1 }] });

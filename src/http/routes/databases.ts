@@ -1,9 +1,10 @@
 /** databases/add|list|get|fields (and fields_get, Altcraft's name): profile databases and their typed custom fields. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { FIELD_TYPES } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
-import { addDatabase, databaseFields, databaseView, listDatabases, loadDatabase } from '../../engine/catalog-entries.ts';
+import { addDatabase, databaseFields, databaseView, databaseWithCounts, listDatabases } from '../../engine/catalog-entries.ts';
 import { method } from '../api.ts';
 import { answer, array, bool, id, idOut, list, name, object, oneOf, str, text } from '../schemas.ts';
 
@@ -35,11 +36,14 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async
     handler: async () => ({ data: (await listDatabases(store)).map(databaseView) }),
   });
   method(app, '/databases/get', 'databases', {
-    summary: 'Get a profile database',
+    summary: 'Get a profile database, with its subscriptions counted by channel and status',
     body: byId,
-    data: database,
+    data: answer({
+      ...database.properties,
+      subscriptions: list(answer({ channel: text('Channel'), status: text('Status'), count: Type.Integer({ description: 'Subscriptions' }) }), 'Subscriptions by channel and status'),
+    }),
     errors: [404],
-    handler: async (body) => ({ data: databaseView(await loadDatabase(store, toId(body.id))) }),
+    handler: async (body) => ({ data: await databaseWithCounts(store, toId(body.id)) }),
   });
   // databases/fields_get is the name Altcraft's pages give it ("use /api/v1.1/databases/fields_get").
   for (const path of ['/databases/fields', '/databases/fields_get']) {

@@ -123,6 +123,8 @@ export interface ProfileStore {
     only?: { field: string; values: (string | number | boolean)[] },
   ): Promise<{ profiles: Profile[]; next: string | null }>;
   countProfiles(dbId: number): Promise<number>;
+  /** A database's subscriptions counted by channel and status (databases/get). */
+  countSubscriptions(dbId: number): Promise<{ channel: string; status: string; count: number }[]>;
   /** A page of a database's profiles in id order, after profile id `afterId` ('' for the start): profiles/list's cursor. */
   listProfilesAfter(dbId: number, afterId: string, limit: number): Promise<Profile[]>;
   saveProfiles(writes: ProfileWrite[]): Promise<void>;
@@ -261,6 +263,14 @@ export function profileQueries(db: SqlDriver): ProfileStore {
     async countProfiles(dbId: number): Promise<number> {
       const r = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM profiles WHERE db_id = ?', [dbId]);
       return r!.n;
+    },
+
+    async countSubscriptions(dbId: number): Promise<{ channel: string; status: string; count: number }[]> {
+      const rows = await db.all<{ channel: string; status: string; n: number | string }>(
+        'SELECT channel, status, COUNT(*) AS n FROM subscriptions WHERE db_id = ? GROUP BY channel, status ORDER BY channel, status',
+        [dbId],
+      );
+      return rows.map((r) => ({ channel: r.channel, status: r.status, count: Number(r.n) }));
     },
 
     async listProfilesAfter(dbId: number, afterId: string, limit: number): Promise<Profile[]> {
