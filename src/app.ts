@@ -49,6 +49,8 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool, checkpointInThread });
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
+  // Email's public links are signed with the store's key: every process of a cluster signs and reads alike.
+  const links = { key: await store.linkKey(), publicUrl: config.publicUrl };
   const channels = channelsFor(config, store, log);
   const metrics = new Metrics(() => channels.smtp?.restarts ?? 0);
   const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => channels.smtp });
@@ -62,13 +64,13 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
     wakeups?.notify(what);
   };
   const loopOptions = { pollMs: config.pollMs, leaseMs: config.leaseMs, log, metrics };
-  const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock });
+  const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock, links });
   const expander = new Expander({ store, catalog, wake, deliveryActive: () => dispatcher.active() }, loopOptions);
   const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
   const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
   const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };
 
-  const http = await buildHttp({ config, log, store, catalog, wake, ops: { metrics, readiness } });
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, ops: { metrics, readiness } });
   return {
     config,
     log,

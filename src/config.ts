@@ -47,8 +47,10 @@ export interface Config {
   dedupHours: number;
   /** How long a dry run may read a custom_request audience before answering what it counted (complete: false); 0 reads one page. */
   dryRunMs: number;
-  /** Where v1.0 trigger links point (call_url), e.g. a tracking domain. */
+  /** Where v1.0 trigger links point (call_url), and email's unsubscribe and tracking links where a resource has no tracking domain. */
   publicUrl: string;
+  /** Requests a minute one client address may make to the public links (unsubscribe, open pixel, click redirects). */
+  publicRateLimit: number;
   /** The mailer thread's heap in MB: a message that needs more kills the thread (replaced), never the process. */
   mailerHeapMb: number;
   /** A send the mailer thread has not answered after this long means the thread hangs; it is replaced. */
@@ -236,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     dedupHours: integer(env, 'SALVO_DEDUP_HOURS', 24, 0, 24 * 365),
     dryRunMs: integer(env, 'SALVO_DRY_RUN_SECONDS', 20, 0, 3600) * 1000,
     publicUrl: publicUrl(env),
+    publicRateLimit: integer(env, 'SALVO_PUBLIC_RATE_LIMIT', 600, 1, 1_000_000),
     mailerHeapMb: integer(env, 'SALVO_MAILER_HEAP_MB', 128, 16, 4096),
     sendTimeoutMs: integer(env, 'SALVO_SEND_TIMEOUT_SECONDS', 120, 1, 3600) * 1000,
     shutdownMs: integer(env, 'SALVO_SHUTDOWN_SECONDS', 20, 0, 3600) * 1000,

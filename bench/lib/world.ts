@@ -57,7 +57,7 @@ export async function createWorld(kind: 'sqlite' | 'postgres', profiles: number,
   const template = await store.insertTemplate({ name: 'bench', channels: { email: TEMPLATE } }, now);
   const campaign = await store.insertCampaign(
     { name: 'bench', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db.id, content: [{ message_id: template.id }],
-      skip_minutes: 0, subid: null, unconditional_sending: false, attributes: {}, content_filter: null, link_key: 'bench'.padEnd(32, '0') },
+      skip_minutes: 0, subid: null, unconditional_sending: false, transactional: false, attributes: {}, content_filter: null, link_key: 'bench'.padEnd(32, '0') },
     now,
   );
   await store.close();

@@ -18,6 +18,8 @@ export interface EmailMessage {
   subject: string;
   html?: string;
   text?: string;
+  /** Headers beyond the usual ones: List-Unsubscribe and List-Unsubscribe-Post (core/email-links.ts). */
+  headers?: Record<string, string>;
 }
 interface SmsMessage {
   channel: 'sms';
@@ -36,13 +38,21 @@ interface PushMessage {
 }
 export type RenderedMessage = EmailMessage | SmsMessage | PushMessage;
 
-/** What a template sees for one recipient: the profile (with the message's own field values), the launch's content, the subscriptions. */
-export function renderContextOf(profile: Profile, overrides: Record<string, unknown> | null, apicontent: Record<string, unknown>, to: Subscription, subscriptions: Subscription[]): RenderContext {
+/** What a template sees for one recipient: the profile (with the message's own field values), the launch's content, the subscriptions, its unsubscribe URL. */
+export function renderContextOf(
+  profile: Profile,
+  overrides: Record<string, unknown> | null,
+  apicontent: Record<string, unknown>,
+  to: Subscription,
+  subscriptions: Subscription[],
+  unsubscribe = '',
+): RenderContext {
   return {
     lead: { ...profileDocument(profile), ...overrides },
     apicontent,
     subscription: subscriptionView(to),
     subscriptions: subscriptions.map(subscriptionView),
+    unsubscribe,
   };
 }
 

@@ -91,6 +91,12 @@ export interface EmailSender {
   from_name?: string;
   replyto_email?: string;
   replyto_name?: string;
+  /** Opens: an invisible pixel in the HTML (default off). */
+  track_opens?: boolean;
+  /** Clicks: each http(s) link a signed redirect (default off). */
+  track_clicks?: boolean;
+  /** An address List-Unsubscribe names beside its URL (mailto:). */
+  unsubscribe_mailto?: string;
 }
 
 /** SMPP 3.4 to an SMSC: `url` is smpp://system_id:password@host:port (smpps:// or `tls` for TLS). */
@@ -239,6 +245,8 @@ export interface Campaign {
   skip_minutes: number;
   subid: string | null;
   unconditional_sending: boolean;
+  /** Mail a person cannot refuse (receipts, password resets): no List-Unsubscribe headers. */
+  transactional: boolean;
   attributes: Record<string, unknown>;
   content_filter: Record<string, unknown> | null;
   /** The opaque part of the v1.0 link; bound to db_id, renewed when db_id changes. */
@@ -325,6 +333,8 @@ export interface Message {
   sent_at: number | null;
   /** The provider's id for the message (SMPP message_id of its first part), for receipts and support. */
   provider_message_id: string | null;
+  /** What its recipient did through its public links (email): opens and clicks, a person's and a machine's, and the unsubscribe. */
+  engagement: { opens: number; machine_opens: number; clicks: number; machine_clicks: number; unsubscribed_at: number | null };
 }
 
 /** What a launch writes per recipient. */

@@ -7,7 +7,19 @@ import { BlockList, isIP } from 'node:net';
 import { iso } from '../support/time.ts';
 import type { Message } from './types.ts';
 
-export const WEBHOOK_EVENTS = ['message.sent', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'launch.done', 'task.done'] as const;
+export const WEBHOOK_EVENTS = [
+  'message.sent',
+  'message.failed',
+  'message.skipped',
+  'message.delivered',
+  'message.undelivered',
+  'message.bounced',
+  'message.opened',
+  'message.clicked',
+  'message.unsubscribed',
+  'launch.done',
+  'task.done',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** The message.* event a message's final status reports; a hard bounce is message.bounced rather than message.failed. */

@@ -17,7 +17,7 @@ import { consentAtSend, failureOutcome, isHardBounce, profileGoneOutcome, type F
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
-import { ComposeError, composeMessage } from '../engine/compose.ts';
+import { ComposeError, composeMessage, type LinkSigning } from '../engine/compose.ts';
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore } from '../store/store.ts';
@@ -44,6 +44,8 @@ export interface DispatcherDeps {
   metrics?: DeliveryMetrics;
   /** The time it works by (what is due, when leases end); tests move it forward rather than wait. Date.now unless given. */
   clock?: () => number;
+  /** Email's public links (unsubscribe, tracking); none without it. */
+  links?: LinkSigning;
 }
 
 /** The text of a failure, as kept in last_error: SMTP replies with their code. */
@@ -244,7 +246,11 @@ export class Dispatcher extends BackgroundLoop {
     if (!campaign) throw new ComposeError(`campaign ${m.campaign_id} no longer exists`);
     const launch = await catalog.launch(m.launch_id);
     if (!launch) throw new ComposeError(`launch ${m.launch_id} of campaign ${campaign.id} no longer exists`);
-    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, { limits: this.d.config.renderLimits, providerDefaults: this.d.config.providerDefaults });
+    const { rendered, resource } = await composeMessage(catalog, campaign, m, launch.content, { profile, to, subscriptions }, {
+      limits: this.d.config.renderLimits,
+      providerDefaults: this.d.config.providerDefaults,
+      ...(this.d.links ? { links: { ...this.d.links, messageId: m.id } } : {}),
+    });
     const attachments = m.channel === 'email' ? await catalog.attachmentsOf(launch.id) : [];
     return { rendered, attachments, resource };
   }

@@ -14,6 +14,6 @@ export function mailOf(m: EmailMessage, ctx: SendContext) {
     ...(m.text !== undefined ? { text: m.text } : {}),
     attachments: ctx.attachments.map((a) => ({ filename: a.name, content: a.data, contentType: a.mime })),
     messageId: `<salvo.${message.id}.${message.launch_id}@${domain}>`,
-    headers: { 'X-Salvo-Message-Id': String(message.id), 'X-Salvo-Launch-Id': String(message.launch_id) },
+    headers: { ...m.headers, 'X-Salvo-Message-Id': String(message.id), 'X-Salvo-Launch-Id': String(message.launch_id) },
   };
 }

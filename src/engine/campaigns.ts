@@ -8,7 +8,7 @@ import { compileTemplate } from '../core/templates.ts';
 import { MAX_VARIANTS, MAX_WEIGHT, variantStats } from '../core/variants.ts';
 import { CHANNELS, TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
-import type { CampaignStore, CatalogStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
+import type { CampaignStore, CatalogStore, EngagementStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
 import { loadResource, loadTemplate } from './catalog-entries.ts';
@@ -27,6 +27,7 @@ export interface CampaignInput {
   skip_minutes?: number;
   subid?: string;
   unconditional_sending?: boolean;
+  transactional?: boolean;
   attributes?: Record<string, unknown>;
   content_filter?: Record<string, unknown> | null;
 }
@@ -96,6 +97,7 @@ export async function addCampaign(store: CampaignStore & CampaignChecks, body: C
     skip_minutes: body.skip_minutes ?? 0,
     subid: body.subid ?? null,
     unconditional_sending: body.unconditional_sending ?? false,
+    transactional: body.transactional ?? false,
     attributes: body.attributes ?? {},
     content_filter: body.content_filter ?? null,
     link_key: randomHex(16),
@@ -132,6 +134,7 @@ export async function updateCampaign(
     skip_minutes: body.skip_minutes ?? c.skip_minutes,
     subid: body.subid ?? c.subid,
     unconditional_sending: body.unconditional_sending ?? c.unconditional_sending,
+    transactional: body.transactional ?? c.transactional,
     attributes: body.attributes ?? c.attributes,
     content_filter: body.content_filter === undefined ? c.content_filter : body.content_filter,
     link_key: body.db_id !== undefined && body.db_id !== c.db_id ? randomHex(16) : c.link_key,
@@ -184,6 +187,7 @@ export const campaignView = (c: Campaign, publicUrl: string) => ({
   skip_minutes: c.skip_minutes,
   subid: c.subid,
   unconditional_sending: c.unconditional_sending,
+  transactional: c.transactional,
   attributes: c.attributes,
   content_filter: c.content_filter,
   call_url: c.trigger_type === 'api_call' ? `${publicUrl}/trg/${c.link_key}/` : null,
@@ -221,9 +225,14 @@ export async function campaignLog(store: Pick<CampaignStore, 'getCampaign' | 'li
 }
 
 /** campaigns/stats: the campaign's messages (or one launch's) counted by A/B variant and status. */
-export async function campaignStats(store: Pick<CampaignStore, 'getCampaign'> & Pick<LaunchStore, 'getLaunch'> & Pick<MessageStore, 'countMessagesByVariant'>, id: number, launchId: number | null) {
+export async function campaignStats(
+  store: Pick<CampaignStore, 'getCampaign'> & Pick<LaunchStore, 'getLaunch'> & Pick<MessageStore, 'countMessagesByVariant'> & Pick<EngagementStore, 'countEngagement'>,
+  id: number,
+  launchId: number | null,
+) {
   const c = await loadCampaign(store, id);
   if (launchId !== null && (await store.getLaunch(launchId))?.campaign_id !== c.id) throw notFound(`launch ${launchId} of campaign ${c.id} not found`);
   const variants = variantStats(c.content, await store.countMessagesByVariant(c.id, launchId));
-  return { campaign_id: c.id, launch_id: launchId, total: variants.reduce((n, v) => n + v.total, 0), variants };
+  const engagement = await store.countEngagement({ campaignId: c.id, launchId });
+  return { campaign_id: c.id, launch_id: launchId, total: variants.reduce((n, v) => n + v.total, 0), variants, engagement };
 }

@@ -69,6 +69,9 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
     if (body.email.from_name) email.from_name = body.email.from_name;
     if (body.email.replyto_email) email.replyto_email = normalizeEmail(body.email.replyto_email, 'email.replyto_email');
     if (body.email.replyto_name) email.replyto_name = body.email.replyto_name;
+    if (body.email.track_opens === true) email.track_opens = true;
+    if (body.email.track_clicks === true) email.track_clicks = true;
+    if (body.email.unsubscribe_mailto) email.unsubscribe_mailto = normalizeEmail(body.email.unsubscribe_mailto, 'email.unsubscribe_mailto');
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);

@@ -2,7 +2,9 @@
  * A message rendered for its recipient, as its channel sends it: the dispatcher composes each message
  * before sending it, and a dry run composes the messages it previews, with the same code.
  */
+import { withEmailLinks } from '../core/email-links.ts';
 import { renderContextOf, renderMessage, type RenderedMessage } from '../core/message.ts';
+import { linkBase, messageLinks } from '../core/public-links.ts';
 import { NO_PROVIDER_DEFAULTS, type ProviderDefaults, withProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
@@ -12,6 +14,12 @@ import type { Catalog } from './catalog.ts';
 /** A message that cannot be composed (its campaign, template or profile is gone, or it fails to render): no retry helps. */
 export class ComposeError extends Error {
   readonly uncomposable = true;
+}
+
+/** What public links (unsubscribe, open pixel, click redirects) are made with: the store's key and the server's public URL. */
+export interface LinkSigning {
+  key: Buffer;
+  publicUrl: string;
 }
 
 export interface Recipient {
@@ -28,7 +36,7 @@ export async function composeMessage(
   m: Pick<NewMessage, 'variant' | 'overrides'>,
   apicontent: Record<string, unknown>,
   r: Recipient,
-  o: { limits?: RenderLimits; providerDefaults?: ProviderDefaults },
+  o: { limits?: RenderLimits; providerDefaults?: ProviderDefaults; links?: LinkSigning & { messageId: number | null } },
 ): Promise<{ rendered: RenderedMessage; resource: Resource }> {
   const content = variantContent(campaign.content, m.variant);
   if (!content) throw new ComposeError(`campaign ${campaign.id} has no content`);
@@ -36,9 +44,14 @@ export async function composeMessage(
   if (!template || !stored) throw new ComposeError(`the template or resource of campaign ${campaign.id} no longer exists`);
   // The server-wide provider settings (SALVO_SMPP_URL, ...) fill what the resource leaves out.
   const resource = withProviderDefaults(stored, o.providerDefaults ?? NO_PROVIDER_DEFAULTS);
+  const links = o.links ? messageLinks(o.links.key, linkBase(resource.tracking_domain, o.links.publicUrl), o.links.messageId) : null;
   try {
-    const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions);
-    return { rendered: renderMessage(template, content, campaign, resource, r.to, ctx, o.limits), resource };
+    const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions, links?.unsubscribe ?? '');
+    const rendered = renderMessage(template, content, campaign, resource, r.to, ctx, o.limits);
+    if (!links || rendered.channel !== 'email') return { rendered, resource };
+    const email = resource.email;
+    const options = { links, unsubscribeHeaders: !campaign.transactional, unsubscribeMailto: email?.unsubscribe_mailto, trackOpens: email?.track_opens === true, trackClicks: email?.track_clicks === true };
+    return { rendered: withEmailLinks(rendered, options), resource };
   } catch (e) {
     throw new ComposeError(`rendering failed: ${(e as Error).message}`);
   }

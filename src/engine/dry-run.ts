@@ -18,7 +18,7 @@ import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
 import type { Catalog } from './catalog.ts';
-import { ComposeError, composeMessage } from './compose.ts';
+import { ComposeError, composeMessage, type LinkSigning } from './compose.ts';
 import { campaignDatabase, launchableCampaign } from './launch.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import { importAndStartPlan, prepareBatch, processItems, type BatchKind, type BatchOptions, type BatchRequest, type ImportAndStartRequest, type LaunchLimits } from './tasks.ts';
@@ -31,6 +31,7 @@ const PAGE_SIZE = 1000;
 export interface DryRunDeps {
   store: Store;
   catalog: Catalog;
+  links?: LinkSigning;
 }
 
 export interface DryRunLimits {
@@ -137,7 +138,12 @@ async function previewOf(
     try {
       // Removed by another request since it was read: the real message would fail the same way.
       if (!profile || !to) throw new ComposeError(`profile ${m.profile_id} or its subscription no longer exists`);
-      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, { limits: limits.renderLimits, providerDefaults: limits.providerDefaults });
+      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, {
+        limits: limits.renderLimits,
+        providerDefaults: limits.providerDefaults,
+        // No message yet: the preview's links name none (they answer 404), but show what the mail will carry.
+        ...(deps.links ? { links: { ...deps.links, messageId: null } } : {}),
+      });
       const [subject, text, html] =
         rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
       preview.push({ ...item, subject, text: text ?? null, html: html ?? null });

@@ -13,6 +13,7 @@ import type { NewLaunch } from '../store/queries/launches.ts';
 import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
 import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
 import type { Catalog } from './catalog.ts';
+import type { LinkSigning } from './compose.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import type { Wake } from './loops.ts';
@@ -36,6 +37,8 @@ export interface Launching {
   store: LaunchAreas & Transactions<LaunchAreas>;
   catalog: Catalog;
   wake: Wake;
+  /** Public links of email (unsubscribe, tracking): a dry run previews them. */
+  links?: LinkSigning;
 }
 
 /** What a caller holding the whole store (the HTTP routes) hands to the launch, batch and link use cases. */

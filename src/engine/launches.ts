@@ -1,6 +1,7 @@
 /** Launches as the API shows them (launches/get, launches/list), and the message counts the console's overview reads (messages/stats). */
 import { notFound } from '../core/errors.ts';
 import { CHANNELS, MESSAGE_STATUSES, type Launch, type MessageStatus } from '../core/types.ts';
+import type { EngagementStore } from '../store/queries/engagement.ts';
 import type { LaunchStore } from '../store/queries/launches.ts';
 import type { MessageStore } from '../store/queries/messages.ts';
 import type { OutboxStore } from '../store/queries/outbox.ts';
@@ -56,7 +57,7 @@ export async function outboxAttachment(store: Pick<OutboxStore, 'getOutbox'> & P
 const HOUR = 3_600_000;
 
 /** Messages made in the last hour and day, by channel and their status now; and the queue as it is. */
-export async function messageStats(store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'>, now: number) {
+export async function messageStats(store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'> & Pick<EngagementStore, 'countEngagement'>, now: number) {
   const byChannel = () => Object.fromEntries(CHANNELS.map((c) => [c, zeroCounts()])) as Record<string, Counts>;
   const lastHour = byChannel();
   const lastDay = byChannel();
@@ -68,10 +69,12 @@ export async function messageStats(store: Pick<MessageStore, 'countMessagesSince
     lastHour[r.channel][status] += r.recent;
   }
   const q = await store.queueStats();
+  const engagement = { last_hour: await store.countEngagement({ since: now - HOUR }), last_day: await store.countEngagement({ since: now - 24 * HOUR }) };
   return {
     time: iso(now),
     last_hour: lastHour,
     last_day: lastDay,
+    engagement,
     queue: { ...q.depth, oldest_queued_seconds: q.oldestDueAt === null ? null : Math.max(0, Math.round((now - q.oldestDueAt) / 1000)) },
   };
 }

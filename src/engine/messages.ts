@@ -30,6 +30,11 @@ export const messageView = (m: Message) => ({
   updated: iso(m.updated_at),
   sent: isoOrNull(m.sent_at),
   provider_message_id: m.provider_message_id,
+  opens: m.engagement.opens,
+  clicks: m.engagement.clicks,
+  machine_opens: m.engagement.machine_opens,
+  machine_clicks: m.engagement.machine_clicks,
+  unsubscribed: isoOrNull(m.engagement.unsubscribed_at),
 });
 
 export const outboxView = ({ raw: _raw, created_at, ...e }: OutboxEntry) => ({ ...e, created: iso(created_at) });

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
+import type { LinkSigning } from '../engine/compose.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
@@ -18,6 +19,7 @@ import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { installHttpMetrics, opsRoutes, type OpsDeps } from './routes/ops.ts';
 import { profileRoutes } from './routes/profiles.ts';
+import { publicLinkRoutes } from './routes/public-links.ts';
 import { pushSubscribeRoutes } from './routes/push-subscribe.ts';
 import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
@@ -32,6 +34,9 @@ const API_V11 = '/api/v1.1';
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
+  links: LinkSigning;
+  /** The time public links record engagements at (Date.now unless given). */
+  clock?: () => number;
   /** The process's logger (src/log.ts); requests log through children of it. */
   log: Log;
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
@@ -103,6 +108,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(launchRoutes, { prefix: API_V11, store });
     await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
   });
+  await app.register(publicLinkRoutes, { store, key: deps.links.key, clock: deps.clock, ratePerMinute: config.publicRateLimit });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });
   // Outside the API scope: its own token check (403 for none) and plain-text answers, as Altcraft's.
   await app.register(quickImportRoutes, { deps, verifier, dedup: dedup.claimFirst, limits: config });

@@ -13,6 +13,7 @@ import { PgDriver } from './postgres/driver.ts';
 import { campaignQueries, type CampaignStore } from './queries/campaigns.ts';
 import { catalogQueries, type CatalogStore } from './queries/catalog.ts';
 import { dedupQueries, type DedupStore } from './queries/dedup.ts';
+import { engagementQueries, type EngagementStore } from './queries/engagement.ts';
 import { erasureQueries, type ErasureStore } from './queries/erasures.ts';
 import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
@@ -23,7 +24,7 @@ import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore, WebhookStore };
+export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -52,6 +53,7 @@ export type Store = CatalogStore &
   DedupStore &
   WebhookStore &
   ErasureStore &
+  EngagementStore &
   StoreLifecycle;
 
 /** The Store over each transaction driver is made once: a transaction per request is the hot path. */
@@ -84,6 +86,7 @@ function makeStore(driver: SqlDriver): Store {
     ...dedupQueries(driver),
     ...webhookQueries(driver),
     ...erasureQueries(driver),
+    ...engagementQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     async probeWrite() {
       await driver.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');

@@ -160,7 +160,7 @@ for (const kind of STORE_KINDS) {
       const [r] = await store.listResources();
       const fields = {
         is_active: true, trigger_type: 'api_call' as const, send_channel: 'email' as const, resource_id: r.id, db_id: db.id,
-        content: [{ message_id: tpl.id, subject: 'Override' }], skip_minutes: 0, subid: null, unconditional_sending: false,
+        content: [{ message_id: tpl.id, subject: 'Override' }], skip_minutes: 0, subid: null, unconditional_sending: false, transactional: false,
         attributes: { a: 1 }, content_filter: { kind: 'x' },
       };
       const c1 = await store.insertCampaign({ ...fields, name: 'one', link_key: 'k1' }, now);

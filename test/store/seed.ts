@@ -12,7 +12,7 @@ export async function seedCampaign(store: Store, now: number, o: { db?: number }
   const c = await store.insertCampaign(
     {
       name: 'c', link_key: 'k', is_active: true, trigger_type: 'api_call', send_channel: 'email', resource_id: resource.id, db_id: db,
-      content: [{ message_id: template.id }], skip_minutes: 0, subid: null, unconditional_sending: false, attributes: {}, content_filter: null,
+      content: [{ message_id: template.id }], skip_minutes: 0, subid: null, unconditional_sending: false, transactional: false, attributes: {}, content_filter: null,
     },
     now,
   );

@@ -21,7 +21,7 @@ export const FUNCTIONS = ['subscription_field', 'jsonpath'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
 /** Names a template can start a variable with; loop variables join them inside their loop. */
-export const ROOTS = ['lead', 'apicontent', 'subscription'] as const;
+export const ROOTS = ['lead', 'apicontent', 'subscription', 'unsubscribe'] as const;
 
 export type Node =
   | { t: 'text'; v: string }

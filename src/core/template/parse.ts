@@ -1,6 +1,6 @@
 /**
  * Parser of the template language. A `{` starts a tag only when a keyword, a function, a root
- * (`lead`, `apicontent`, `subscription`) or a loop variable follows it at once; every other brace is
+ * (`lead`, `apicontent`, `subscription`, `unsubscribe`) or a loop variable follows it at once; every other brace is
  * text, so CSS and JSON inside a template need no escaping. Inside a tag the parser is strict and
  * reports the line and column of what it cannot read.
  */

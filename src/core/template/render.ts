@@ -47,6 +47,8 @@ export interface RenderContext {
   subscription: Record<string, unknown> | null;
   /** All the profile's subscriptions, best first, for subscription_field(). */
   subscriptions: Record<string, unknown>[];
+  /** `{unsubscribe}`: the message's signed unsubscribe URL (Altcraft's variable); empty where there is none. */
+  unsubscribe?: string;
 }
 
 type Scope = Map<string, unknown>;
@@ -144,7 +146,7 @@ function contains(container: unknown, item: unknown, budget: RenderBudget): bool
 }
 
 function lookup(ctx: RenderContext, scope: Scope, root: string, path: string[]): unknown {
-  let v: unknown = scope.has(root) ? scope.get(root) : root === 'lead' ? ctx.lead : root === 'apicontent' ? ctx.apicontent : root === 'subscription' ? ctx.subscription : undefined;
+  let v: unknown = scope.has(root) ? scope.get(root) : root === 'lead' ? ctx.lead : root === 'apicontent' ? ctx.apicontent : root === 'subscription' ? ctx.subscription : root === 'unsubscribe' ? (ctx.unsubscribe ?? '') : undefined;
   for (const seg of path) {
     if (Array.isArray(v) && /^\d+$/.test(seg)) v = v[Number(seg)];
     else if (v !== null && typeof v === 'object' && !Array.isArray(v) && own(v, seg)) v = (v as Record<string, unknown>)[seg];

@@ -42,6 +42,7 @@ const campaignProperties = {
   skip_minutes: int('Skip a profile that got this campaign within so many minutes (0: never skip)', 0, 525_600),
   subid: str('Free label carried to messages', 255),
   unconditional_sending: bool('Send even to subscriptions that are not subscribed'),
+  transactional: bool('Mail a person cannot refuse (receipts, password resets): no List-Unsubscribe headers; default false'),
   attributes: anyObject('Free attributes'),
   content_filter: Type.Unsafe<Record<string, unknown> | null>({
     type: ['object', 'null'],
@@ -63,6 +64,7 @@ const campaign = answer(
     skip_minutes: Type.Integer({ description: 'Skip window in minutes' }),
     subid: nullable('string', 'Free label'),
     unconditional_sending: bool('Sends to subscriptions that are not subscribed'),
+    transactional: bool('No List-Unsubscribe headers'),
     attributes: anyObject('Free attributes'),
     content_filter: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'Content filter, or null' }),
     call_url: nullable('string', 'API v1.0 link: append an email, its MD5 or its XXH64 (api_call campaigns)'),

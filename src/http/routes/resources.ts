@@ -17,6 +17,9 @@ const emailSender = {
   from_name: str('Sender name', 255),
   replyto_email: str('Reply-To address', 254),
   replyto_name: str('Reply-To name', 255),
+  track_opens: bool('Opens: an invisible pixel in the HTML (default false)'),
+  track_clicks: bool("Clicks: each http(s) link of the HTML a signed redirect through the tracking domain (default false)"),
+  unsubscribe_mailto: str('An address List-Unsubscribe names beside its URL (mailto:)', 254),
 };
 
 /** The resource's fields as resources/add takes them and resources/update changes them; core/resource-settings.ts checks them. */

@@ -15,6 +15,7 @@ const toCampaign = (r: Row): Campaign => ({
   skip_minutes: r.skip_minutes as number,
   subid: (r.subid as string | null) ?? null,
   unconditional_sending: r.unconditional_sending === 1,
+  transactional: r.transactional === 1,
   attributes: json(r.attributes),
   content_filter: json(r.content_filter),
   link_key: r.link_key as string,
@@ -35,6 +36,7 @@ const campaignValues = (c: CampaignFields) => [
   c.skip_minutes,
   c.subid,
   c.unconditional_sending,
+  c.transactional,
   JSON.stringify(c.attributes),
   c.content_filter && JSON.stringify(c.content_filter),
   c.link_key,
@@ -61,8 +63,8 @@ export function campaignQueries(db: SqlDriver): CampaignStore {
       const row = await uniqueName('campaign', c.name, () =>
         db.get(
           `INSERT INTO campaigns (name, is_active, trigger_type, send_channel, resource_id, db_id, content, skip_minutes, subid,
-             unconditional_sending, attributes, content_filter, link_key, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+             unconditional_sending, transactional, attributes, content_filter, link_key, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
           [...campaignValues(c), now, now],
         ),
       );
@@ -72,7 +74,7 @@ export function campaignQueries(db: SqlDriver): CampaignStore {
       await uniqueName('campaign', c.name, () =>
         db.run(
           `UPDATE campaigns SET name = ?, is_active = ?, trigger_type = ?, send_channel = ?, resource_id = ?, db_id = ?, content = ?,
-             skip_minutes = ?, subid = ?, unconditional_sending = ?, attributes = ?, content_filter = ?, link_key = ?, updated_at = ?
+             skip_minutes = ?, subid = ?, unconditional_sending = ?, transactional = ?, attributes = ?, content_filter = ?, link_key = ?, updated_at = ?
            WHERE id = ?`,
           [...campaignValues(c), c.updated_at, c.id],
         ),

@@ -6,6 +6,7 @@
 import { PROFILE_DELETED } from '../../core/outcome.ts';
 import type { ProfileKey } from '../../core/profile.ts';
 import { chunks, placeholders, type Row, type SqlDriver } from '../driver.ts';
+import { appendJsonItem } from './rows.ts';
 
 export interface Erasure {
   id: number;
@@ -83,7 +84,7 @@ const SOLE_LAUNCHES = `SELECT m.launch_id FROM messages m JOIN launches l ON l.i
     AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.launch_id = m.launch_id AND o.profile_id <> ?)`;
 
 /** History with one more entry, spliced in as text (as messages/retry does); `entry` is the SQL of its JSON text. */
-const appendHistory = (entry: string) => `CASE WHEN history = '[]' THEN '[' || ${entry} || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ${entry} || ']' END`;
+const appendHistory = (entry: string) => appendJsonItem('history', entry);
 
 export function erasureQueries(db: SqlDriver): ErasureStore {
   return {

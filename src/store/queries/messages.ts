@@ -38,6 +38,13 @@ const toMessage = (r: Row): Message => ({
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,
   provider_message_id: (r.provider_message_id as string | null) ?? null,
+  engagement: {
+    opens: Number(r.opens ?? 0),
+    machine_opens: Number(r.machine_opens ?? 0),
+    clicks: Number(r.clicks ?? 0),
+    machine_clicks: Number(r.machine_clicks ?? 0),
+    unsubscribed_at: r.unsubscribed_at === null || r.unsubscribed_at === undefined ? null : Number(r.unsubscribed_at),
+  },
 });
 
 export interface MessageFilter {

@@ -14,3 +14,11 @@ export async function uniqueName<T>(what: string, name: string, write: () => Pro
     throw e;
   }
 }
+
+/**
+ * SQL for a JSON array text column with one more item (the SQL text of a JSON value) spliced in as text:
+ * one statement appends to a history whatever its length, with no JSON parsing on either store. `item` appears
+ * twice: a `?` there takes its value twice.
+ */
+export const appendJsonItem = (column: string, item: string) =>
+  `CASE WHEN ${column} = '[]' THEN '[' || ${item} || ']' ELSE substr(${column}, 1, length(${column}) - 1) || ',' || ${item} || ']' END`;

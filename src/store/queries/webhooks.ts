@@ -7,7 +7,7 @@
 import { eventBody, messageEventData, messageEventType, webhookTakes, type MessageFacts, type WebhookEventType, type WebhookTarget } from '../../core/webhooks.ts';
 import { randomHex } from '../../core/ids.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
-import { json } from './rows.ts';
+import { appendJsonItem, json } from './rows.ts';
 
 export interface Webhook {
   id: number;
@@ -206,7 +206,7 @@ export async function writeMessageEvent(db: SqlDriver, row: Row, now: number, bo
 }
 
 /** A webhook_events history with one more attempt: spliced in as text (as messages' redrive does), so one statement records it. */
-const appendHistory = (item: string) => `CASE WHEN history = '[]' THEN '[' || ${item} || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ${item} || ']' END`;
+const appendHistory = (item: string) => appendJsonItem('history', item);
 
 export function webhookQueries(db: SqlDriver): WebhookStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
