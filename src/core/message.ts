@@ -1,5 +1,6 @@
 /** A campaign's template rendered for one recipient: what a channel sends. */
 import { badRequest } from './errors.ts';
+import { textOfHtml } from './html-text.ts';
 import { RENDER_LIMITS, RenderBudget, renderTemplate, type RenderContext, type RenderLimits } from './template/render.ts';
 import { compileTemplate } from './templates.ts';
 import { profileDocument, subscriptionView } from './profile.ts';
@@ -80,14 +81,18 @@ export function renderMessage(
     const fromName = render(content.from_name ?? t.from_name, ctx) ?? sender.from_name;
     const replyEmail = content.replyto_email ?? t.replyto_email ?? sender.replyto_email;
     const replyName = content.replyto_name ?? t.replyto_name ?? sender.replyto_name;
+    const subject = render(content.subject ?? t.subject, ctx)!;
+    const html = render(t.html, ctx, true);
+    // A template without text gets one made from its HTML: HTML-only mail scores worse with spam filters.
+    const text = t.text !== undefined ? render(t.text, ctx) : html !== undefined ? textOfHtml(html) : undefined;
     return {
       channel: 'email',
       to: to.address,
       from: { email: fromEmail, ...(fromName ? { name: fromName } : {}) },
       ...(replyEmail ? { replyTo: { email: replyEmail, ...(replyName ? { name: replyName } : {}) } } : {}),
-      subject: render(content.subject ?? t.subject, ctx)!,
-      ...(t.html !== undefined ? { html: render(t.html, ctx, true) } : {}),
-      ...(t.text !== undefined ? { text: render(t.text, ctx) } : {}),
+      subject,
+      ...(html !== undefined ? { html } : {}),
+      ...(text !== undefined ? { text } : {}),
     };
   }
   if (campaign.send_channel === 'sms') {

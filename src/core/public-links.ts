@@ -27,6 +27,9 @@ export function readToken(key: Buffer, purpose: LinkPurpose, token: string, targ
   const messageId = Number.parseInt(m[1], 36);
   if (!Number.isSafeInteger(messageId) || messageId < 1) return null;
   const given = Buffer.from(m[2], 'base64url');
+  // The last of 22 characters carries 4 unused bits: only the canonical spelling is the token, so no other
+  // string than the one issued names the message.
+  if (given.toString('base64url') !== m[2]) return null;
   return given.length === SIGNATURE_BYTES && timingSafeEqual(given, mac(key, purpose, messageId, target)) ? messageId : null;
 }
 

@@ -5,7 +5,7 @@
  * `{text}` stays readable). resources/update takes a value sent back exactly as shown as "keep what
  * is stored", so a client can edit a resource it read and send it back whole.
  */
-import type { PushSettings, SmsSettings } from './types.ts';
+import type { EmailSender, PushSettings, SmsSettings } from './types.ts';
 
 const REDACTED = '********';
 
@@ -13,8 +13,10 @@ const REDACTED = '********';
 const PLAIN_HEADERS = new Set(['content-type', 'accept', 'user-agent']);
 const PLACEHOLDERS_ONLY = /^(\{(to|sender|text)\})*$/;
 
+type Block = 'email' | 'sms' | 'push';
+
 interface SecretPath {
-  block: 'sms' | 'push';
+  block: Block;
   path: string[];
   /** `value`: the whole string; `url`: password and query values; `headers`: each value of the object. */
   kind: 'value' | 'url' | 'headers';
@@ -22,6 +24,7 @@ interface SecretPath {
 
 /** Every secret a resource holds. A new provider setting that is a secret belongs here. */
 const SECRET_PATHS: readonly SecretPath[] = [
+  { block: 'email', path: ['dkim', 'private_key'], kind: 'value' },
   { block: 'sms', path: ['smpp', 'url'], kind: 'url' },
   { block: 'sms', path: ['http', 'url'], kind: 'url' },
   { block: 'sms', path: ['http', 'headers'], kind: 'headers' },
@@ -87,7 +90,7 @@ const redactors = {
 };
 
 /** The blocks as the API shows them. */
-export function redactSettings<T extends { sms: SmsSettings | null; push: PushSettings | null }>(r: T): T {
+export function redactSettings<T extends { email: EmailSender | null; sms: SmsSettings | null; push: PushSettings | null }>(r: T): T {
   let out = r;
   for (const s of SECRET_PATHS) {
     const block = out[s.block];
@@ -103,7 +106,7 @@ export function redactSettings<T extends { sms: SmsSettings | null; push: PushSe
  * one. A header sent back as "********" keeps the stored header of that name; a URL sent back equal to
  * the stored URL's redacted form keeps the stored URL.
  */
-export function restoreSecrets<B extends SmsSettings | PushSettings>(block: 'sms' | 'push', incoming: unknown, stored: B | null): unknown {
+export function restoreSecrets<B extends EmailSender | SmsSettings | PushSettings>(block: Block, incoming: unknown, stored: B | null): unknown {
   if (!incoming || typeof incoming !== 'object' || !stored) return incoming;
   let out = incoming;
   for (const s of SECRET_PATHS) {

@@ -1,12 +1,12 @@
 /**
- * A resource's provider settings (the `sms` and `push` blocks): checked on resources/add and
+ * A resource's provider settings (the `sms` and `push` blocks, `email.dkim`): checked on resources/add and
  * resources/update with a 400 naming the field, and completed at send time with the environment's
  * defaults (SALVO_SMPP_URL, SALVO_SMS_SENDER, SALVO_VAPID_*), which a resource's own settings override.
  */
 import { createPrivateKey } from 'node:crypto';
 import { badRequest } from './errors.ts';
 import { decodeKey, decodeP256Point } from './push.ts';
-import type { ApnsSettings, FcmSettings, HttpSmsSettings, PushSettings, Resource, SmppSettings, SmsSettings, WebPushSettings } from './types.ts';
+import type { ApnsSettings, DkimSettings, FcmSettings, HttpSmsSettings, PushSettings, Resource, SmppSettings, SmsSettings, WebPushSettings } from './types.ts';
 
 type Input = Record<string, unknown>;
 
@@ -233,6 +233,36 @@ export function checkPushSettings(v: unknown): PushSettings {
   if (o.fcm != null) out.fcm = checkFcm(o.fcm);
   if (o.apns != null) out.apns = checkApns(o.apns);
   return out;
+}
+
+/** A host name: dot-separated labels of letters, digits and hyphens (IDNs as punycode, xn--...). */
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+/** Below this an RSA key is breakable and verifiers treat the signature as none (RFC 8301). */
+const MIN_DKIM_RSA_BITS = 1024;
+
+/**
+ * `email.dkim`: the signing domain, the selector and an RSA private key in PEM. nodemailer signs
+ * rsa-sha256 only: an Ed25519 key (RFC 8463) would leave every mail silently unsigned, so it is refused.
+ */
+export function checkDkim(v: unknown, at = 'email.dkim'): DkimSettings {
+  const o = objectAt(v, at);
+  unknownKeys(o, ['domain', 'selector', 'private_key'], at);
+  const domain = stringAt(o.domain, `${at}.domain`, 253)!.toLowerCase();
+  if (!HOSTNAME.test(domain)) throw badRequest(`${at}.domain is not a host name`);
+  const selector = stringAt(o.selector, `${at}.selector`, 63)!.toLowerCase();
+  if (!DNS_LABEL.test(selector)) throw badRequest(`${at}.selector is not a DNS label (letters, digits and hyphens, up to 63)`);
+  const pem = stringAt(o.private_key, `${at}.private_key`, 10_000)!;
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw badRequest(`${at}.private_key is not a PEM private key`);
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw badRequest(`${at}.private_key must be an RSA key (DKIM is signed rsa-sha256), not ${key.asymmetricKeyType}`);
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_DKIM_RSA_BITS) throw badRequest(`${at}.private_key has ${bits} bits; DKIM needs ${MIN_DKIM_RSA_BITS} or more (2048 advised)`);
+  return { domain, selector, private_key: pem };
 }
 
 /** Settings from the environment that every resource gets unless it has its own. */

@@ -97,6 +97,16 @@ export interface EmailSender {
   track_clicks?: boolean;
   /** An address List-Unsubscribe names beside its URL (mailto:). */
   unsubscribe_mailto?: string;
+  /** Every mail of the resource is signed with this key (core/resource-settings.ts checks it). */
+  dkim?: DkimSettings;
+}
+
+/** DKIM (RFC 6376): the public key is published as TXT at `<selector>._domainkey.<domain>`. */
+export interface DkimSettings {
+  domain: string;
+  selector: string;
+  /** PEM, RSA of 1024 bits or more; a secret (core/resource-secrets.ts). */
+  private_key: string;
 }
 
 /** SMPP 3.4 to an SMSC: `url` is smpp://system_id:password@host:port (smpps:// or `tls` for TLS). */

@@ -4,6 +4,8 @@ import type { SendContext } from './channels.ts';
 
 export function mailOf(m: EmailMessage, ctx: SendContext) {
   const { message } = ctx;
+  // The key travels with each message (to the mailer thread too): signing follows the resource's settings as they are now.
+  const dkim = ctx.resource.email?.dkim;
   const domain = m.from.email.split('@')[1] ?? 'salvo.local';
   return {
     from: { name: m.from.name ?? '', address: m.from.email },
@@ -15,5 +17,6 @@ export function mailOf(m: EmailMessage, ctx: SendContext) {
     attachments: ctx.attachments.map((a) => ({ filename: a.name, content: a.data, contentType: a.mime })),
     messageId: `<salvo.${message.id}.${message.launch_id}@${domain}>`,
     headers: { ...m.headers, 'X-Salvo-Message-Id': String(message.id), 'X-Salvo-Launch-Id': String(message.launch_id) },
+    ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.private_key } } : {}),
   };
 }

@@ -5,7 +5,7 @@ import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
-import { checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
+import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import type { CatalogStore, ProfileStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
@@ -72,6 +72,7 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
     if (body.email.track_opens === true) email.track_opens = true;
     if (body.email.track_clicks === true) email.track_clicks = true;
     if (body.email.unsubscribe_mailto) email.unsubscribe_mailto = normalizeEmail(body.email.unsubscribe_mailto, 'email.unsubscribe_mailto');
+    if (body.email.dkim != null) email.dkim = checkDkim(body.email.dkim);
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);
@@ -106,7 +107,7 @@ export async function updateResource(
   const next = checkedResource({
     name: body.name ?? r.name,
     channels: body.channels ?? r.channels,
-    email: body.email ?? r.email ?? undefined,
+    email: (body.email != null ? restoreSecrets('email', body.email, r.email) : r.email ?? undefined) as ResourceInput['email'],
     sms: body.sms !== undefined ? restoreSecrets('sms', body.sms, r.sms) : r.sms,
     push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,

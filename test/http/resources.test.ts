@@ -1,7 +1,7 @@
 /**
  * Provider settings on resources: checked with a 400 naming the field, secrets never shown by
  * resources/get or resources/list, changed by resources/update, kept when sent back masked
- * (test/faults/secret-logs.test.ts checks the log).
+ * (test/faults/secret-logs.test.ts checks the log). email.dkim has its own block below.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -138,5 +138,49 @@ describe('resources/update changes where SMS goes', () => {
     assert.deepEqual(smscB.messages().map((m) => m.text), ['second']);
     const shown = ok(await s.call('resources/get', { id: shop.resource })).data;
     assert.equal(shown.sms.smpp.url, `smpp://other:********@127.0.0.1:${smscB.port}`);
+  });
+});
+
+describe('email.dkim on resources', () => {
+  const dkimKey = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const dkim = { domain: 'Shop.Example', selector: 's2026', private_key: dkimKey };
+  let s: TestServer;
+  before(async () => (s = await startServer()));
+  after(() => s.close());
+
+  test('the private key is shown as ********, kept when sent back so, replaced when given anew', async () => {
+    const id = ok(await s.call('resources/add', { name: 'Signed', channels: ['email'], email: { from_email: 'news@shop.example', dkim } })).data.id;
+    const shown = ok(await s.call('resources/get', { id })).data;
+    assert.deepEqual(shown.email.dkim, { domain: 'shop.example', selector: 's2026', private_key: '********' });
+    assert.ok(!JSON.stringify(ok(await s.call('resources/list')).data).includes('PRIVATE KEY'));
+    assert.deepEqual(ok(await s.call('resources/update', { id, email: shown.email })).data, shown);
+    assert.equal((await s.app.store.getResource(id))!.email!.dkim!.private_key, dkimKey);
+    const next = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    ok(await s.call('resources/update', { id, email: { ...shown.email, dkim: { ...shown.email.dkim, private_key: next } } }));
+    assert.equal((await s.app.store.getResource(id))!.email!.dkim!.private_key, next);
+    ok(await s.call('resources/update', { id, email: { from_email: 'news@shop.example' } }));
+    assert.equal(ok(await s.call('resources/get', { id })).data.email.dkim, undefined, 'an email block without dkim turns signing off');
+  });
+
+  test('bad dkim settings are refused with a 400 naming the field', async () => {
+    const weak = generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const ed25519 = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...dkim, domain: 'not a host' }, /email\.dkim\.domain is not a host name/],
+      [{ ...dkim, domain: 'localhost' }, /email\.dkim\.domain is not a host name/],
+      [{ ...dkim, selector: 'a.b' }, /email\.dkim\.selector is not a DNS label/],
+      [{ ...dkim, selector: '-x' }, /email\.dkim\.selector is not a DNS label/],
+      [{ ...dkim, private_key: 'not a key' }, /email\.dkim\.private_key is not a PEM private key/],
+      [{ ...dkim, private_key: pem.replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n') }, /email\.dkim\.private_key is not a PEM private key|must be an RSA key/],
+      [{ ...dkim, private_key: weak }, /email\.dkim\.private_key has 512 bits; DKIM needs 1024 or more/],
+      [{ ...dkim, private_key: pem }, /email\.dkim\.private_key must be an RSA key .* not ec/],
+      [{ ...dkim, private_key: ed25519 }, /email\.dkim\.private_key must be an RSA key .* not ed25519/],
+      [{ domain: 'shop.example', selector: 's' }, /email\.dkim.*private_key/],
+    ];
+    for (const [bad, text] of cases) {
+      const r = await s.call('resources/add', { name: 'bad', channels: ['email'], email: { from_email: 'news@shop.example', dkim: bad } });
+      assert.equal(r.status, 400, JSON.stringify(bad).slice(0, 100));
+      assert.match(r.body.error_text, text);
+    }
   });
 });

@@ -25,7 +25,22 @@ const emailSender = {
 /** The resource's fields as resources/add takes them and resources/update changes them; core/resource-settings.ts checks them. */
 const resourceFields = {
   channels: array(oneOf(SUBSCRIPTION_CHANNELS), 'Channels of the resource: email, sms and push send; notify, viber, whatsapp and telegram_bot hold subscriptions only', SUBSCRIPTION_CHANNELS.length),
-  email: object(emailSender, [], "Email sender; required with the 'email' channel"),
+  email: object(
+    {
+      ...emailSender,
+      dkim: object(
+        {
+          domain: str('Signing domain (d=): the From domain or its parent, for DMARC alignment', 253),
+          selector: str('Selector (s=): the public key is the TXT record <selector>._domainkey.<domain>', 63),
+          private_key: str('RSA private key (PEM, 1024 bits or more; 2048 advised)' + SECRET, 10_000),
+        },
+        ['domain', 'selector', 'private_key'],
+        'DKIM: every mail of the resource is signed (rsa-sha256, relaxed/relaxed)',
+      ),
+    },
+    [],
+    "Email sender; required with the 'email' channel",
+  ),
   sms: object(
     {
       sender: str('Sender: up to 11 letters and digits (alphanumeric) or a phone number', 64),
@@ -96,7 +111,7 @@ const resource = answer(
     id: idOut('Resource id'),
     name: text('Name'),
     channels: list(text('Channel'), 'Channels the resource sends on'),
-    email: settingsOrNull(emailSender, 'Email sender; null without the email channel'),
+    email: settingsOrNull(emailSender, 'Email sender (and dkim, its private_key as ********); null without the email channel'),
     sms: settingsOrNull({ sender: str('SMS sender name or number', 64) }, 'SMS sender and provider, secrets as ********; null without the sms channel'),
     push: settingsOrNull({ name: str('Push sender name', 255) }, 'Push settings (name, ttl, webpush, fcm, apns), secrets as ********; null without the push channel'),
     tracking_domain: nullable('string', 'Domain for links and v1.0 trigger URLs'),
