@@ -38,6 +38,12 @@ export interface StoreLifecycle extends Transactions<Store> {
    * schema_migrations with its own value (a real write, so a locked database or a full disk fails it).
    */
   probeWrite(): Promise<void>;
+  /**
+   * After an erasure, so that the erased rows' old contents leave the disk: SQLite truncates its WAL (freed
+   * pages are zeroed already: secure_delete). PostgreSQL does nothing here: dead tuples stay in the table files
+   * until VACUUM reuses them (docs/operations.md). Answers whether nothing is left to do.
+   */
+  truncateLog(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -88,6 +94,7 @@ function makeStore(driver: SqlDriver): Store {
     async probeWrite() {
       await driver.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');
     },
+    truncateLog: async () => (driver instanceof SqliteDriver ? driver.truncateWal() : true),
     close: () => driver.close(),
   };
   drivers.set(store, driver);
