@@ -39,8 +39,11 @@ export async function deleteProfile(
   });
   // The rows are gone; their old copies in SQLite's WAL go too, before the answer says the person is erased.
   // Off the event loop (the checkpoint thread); a failure is logged, the erasure itself stands.
-  const truncated = await store.truncateLog().catch((err) => (log?.warn({ err, profile: id }, 'truncating the WAL after the erasure failed'), true));
-  if (!truncated) log?.warn({ profile: id }, 'the WAL could not be truncated after the erasure (readers held it); the next checkpoint reuses it');
+  try {
+    if (!(await store.truncateLog())) log?.warn({ profile: id }, 'the WAL could not be truncated after the erasure (readers held it); the next checkpoint reuses it');
+  } catch (err) {
+    log?.warn({ err, profile: id }, 'truncating the WAL after the erasure failed');
+  }
   log?.info({ profile: id, db: db.id, token: tokenName, ...counts }, 'profile erased');
   return id;
 }
