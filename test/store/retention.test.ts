@@ -5,13 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Retention } from '../../src/config.ts';
+import { ConfigError, loadConfig, type Retention } from '../../src/config.ts';
 import { Purger } from '../../src/engine/retention.ts';
 import { createLog } from '../../src/log.ts';
 import { driverOf, type Store } from '../../src/store/store.ts';
 import { addCampaign } from '../fixture.ts';
 import { eventually, ok, openTestStore, startServer, STORE_KINDS, type TestStore } from '../helpers.ts';
 import { seedCampaign } from './seed.ts';
+
+test('retention settings: finite defaults, durations in s, m, h, d, anything else refused naming the setting', () => {
+  const day = 86_400_000;
+  assert.deepEqual(loadConfig({}).retention, { bodiesMs: 30 * day, messagesMs: 400 * day, outboxMs: 7 * day, webhookDeliveriesMs: 30 * day, launchesMs: 400 * day });
+  assert.deepEqual(loadConfig({ SALVO_RETAIN_BODIES: '10s', SALVO_RETAIN_OUTBOX: '15m', SALVO_RETAIN_MESSAGES: '12h' }).retention.bodiesMs, 10_000);
+  assert.equal(loadConfig({ SALVO_RETAIN_MESSAGES: '12h' }).retention.messagesMs, 12 * 3_600_000);
+  for (const bad of ['0s', '30', 'forever', '1.5d', '3651d', '-1d']) {
+    assert.throws(() => loadConfig({ SALVO_RETAIN_LAUNCHES: bad }), (e: unknown) => e instanceof ConfigError && e.setting === 'SALVO_RETAIN_LAUNCHES', bad);
+  }
+});
 
 const NOW = 1_900_000_000_000;
 /** Rows "old" are 10 s old; a retention of 5 s removes them and keeps the new ones. */
@@ -176,6 +186,10 @@ for (const kind of STORE_KINDS) {
             `${batches} purge batches, slowest ${slowestBatchMs.toFixed(1)} ms; purged messages ${await purged('messages')}, bodies ${await purged('bodies')}, outbox ${await purged('outbox')}`,
         );
         assert.ok(max < 200, `/health took ${max.toFixed(1)} ms`);
+        const scrape = await (await fetch(`${s.url}/metrics`)).text();
+        assert.match(scrape, new RegExp(`salvo_purged_rows_total\\{kind="messages"\\} ${await purged('messages')}`));
+        const bytes = Number(/^salvo_store_bytes (\d+)/m.exec(scrape)?.[1]);
+        assert.ok(bytes > 100_000, `salvo_store_bytes ${bytes}`);
         // SQLite's lock budget: no purge batch held the write lock (and the event loop) for 50 ms. On PostgreSQL a
         // batch's time includes round trips and row locks, and holds up no one else (printed, not asserted).
         if (kind === 'sqlite') assert.ok(slowestBatchMs < 50, `a purge batch took ${slowestBatchMs.toFixed(1)} ms`);
