@@ -1,7 +1,7 @@
 /**
  * The composition root, in the order each part needs the ones before it: the logger, the store, the
  * catalog (cached reads), the delivery channels, the background loops (dispatcher, expander, task
- * runner, webhook sender) and the HTTP server, wired for `salvo serve` or `salvo worker`.
+ * runner, webhook sender, retention purge) and the HTTP server, wired for `salvo serve` or `salvo worker`.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
@@ -11,6 +11,7 @@ import { Readiness } from './delivery/readiness.ts';
 import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
+import { Purger } from './engine/retention.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
 import type { Wake, Work } from './engine/loops.ts';
@@ -31,6 +32,7 @@ export interface App {
   expander: Expander;
   tasks: TaskRunner;
   webhooks: WebhookSender;
+  purger: Purger;
   /** Where the data lives, for the start-up line. */
   where: string;
   channels: Channels;
@@ -68,6 +70,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   const expander = new Expander({ store, catalog, wake, deliveryActive: () => dispatcher.active() }, loopOptions);
   const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
   const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
+  const purger = new Purger({ store, retention: config.retention, log, metrics, clock: o.clock });
   const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };
 
   const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, ops: { metrics, readiness } });
@@ -80,8 +83,11 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
     expander,
     tasks,
     webhooks,
+    purger,
     where,
     startWorkers() {
+      // The purge runs in every serve and worker process, with delivery or without.
+      purger.start();
       if (config.workers === 0) return;
       dispatcher.start();
       expander.start();
@@ -95,7 +101,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
       // HTTP and delivery stop together: requests still running (a repeat waiting on a claim, a slow
       // upload) must not hold up the hand-back of sends, and past the deadline their connections go.
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
-      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop()]);
+      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop(), purger.stop()]);
       clearTimeout(cut);
       await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
       await wakeups?.close();

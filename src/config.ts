@@ -74,6 +74,21 @@ export interface Config {
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
   webhooks: WebhookSettings;
+  /** How long each kind of row is kept before the retention purge removes it (engine/retention.ts), in ms. */
+  retention: Retention;
+}
+
+export interface Retention {
+  /** A message's rendered subject and body (SALVO_RETAIN_BODIES). */
+  bodiesMs: number;
+  /** Messages themselves, with their SMS parts; never one still queued, waiting or sending (SALVO_RETAIN_MESSAGES). */
+  messagesMs: number;
+  /** Outbox captures (SALVO_RETAIN_OUTBOX). */
+  outboxMs: number;
+  /** Delivered and failed webhook deliveries (SALVO_RETAIN_WEBHOOK_DELIVERIES). */
+  webhookDeliveriesMs: number;
+  /** Launches with no message left, their attachments and tasks, and campaign-log lines (SALVO_RETAIN_LAUNCHES). */
+  launchesMs: number;
 }
 
 interface WebhookSettings {
@@ -148,6 +163,19 @@ function bytes(env: Env, name: string, fallback: number): number {
   const n = m ? Number(m[1]) * UNITS[m[2].toLowerCase()] : NaN;
   if (!Number.isSafeInteger(n) || n < 1024) throw new ConfigError(name, `must be a size of at least 1kb, like 1048576, 512kb or 10mb (got "${raw}")`);
   return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** The longest retention: ten years. */
+const MAX_DURATION_MS = 3650 * 86_400_000;
+
+/** A duration: a whole number and a unit, "30d", "12h", "15m", "10s". */
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = env[name] || fallback;
+  const m = /^\s*(\d+)\s*([smhd])\s*$/i.exec(raw);
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2].toLowerCase()] : NaN;
+  if (!(ms >= 1000 && ms <= MAX_DURATION_MS)) throw new ConfigError(name, `must be a duration from 1s to 3650d, like 30d, 12h, 15m or 10s (got "${raw}")`);
+  return ms;
 }
 
 /** A URL setting whose scheme must be one of `schemes`; unset is null. */
@@ -258,6 +286,13 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: integer(env, 'SALVO_WEBHOOK_CONCURRENCY', 16, 1, 1000),
       disableAfterMs: integer(env, 'SALVO_WEBHOOK_DISABLE_AFTER_HOURS', 72, 1, 24 * 365) * 3_600_000,
       denyPrivate: flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false),
+    },
+    retention: {
+      bodiesMs: duration(env, 'SALVO_RETAIN_BODIES', '30d'),
+      messagesMs: duration(env, 'SALVO_RETAIN_MESSAGES', '400d'),
+      outboxMs: duration(env, 'SALVO_RETAIN_OUTBOX', '7d'),
+      webhookDeliveriesMs: duration(env, 'SALVO_RETAIN_WEBHOOK_DELIVERIES', '30d'),
+      launchesMs: duration(env, 'SALVO_RETAIN_LAUNCHES', '400d'),
     },
   };
 }

@@ -6,10 +6,11 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueStats } from './store/queries/messages.ts';
+import { PURGE_KINDS, type PurgeKind } from './store/queries/retention.ts';
 
 
 /** Where a store failure was caught, for salvo_store_errors_total. */
-const STORE_ERROR_SITES = ['delivery', 'record', 'leases', 'expander', 'tasks', 'metrics', 'webhooks'] as const;
+const STORE_ERROR_SITES = ['delivery', 'record', 'leases', 'expander', 'tasks', 'metrics', 'webhooks', 'retention'] as const;
 export type StoreErrorSite = (typeof STORE_ERROR_SITES)[number];
 
 /** What the delivery code records; optional in its deps, so tests and tools may leave it out. */
@@ -30,6 +31,8 @@ export class Metrics implements DeliveryMetrics {
   private readonly launches: Counter<'kind'>;
   private readonly http: Histogram<'method' | 'route' | 'status_code'>;
   private readonly storeErrors: Counter<'site'>;
+  private readonly purgedRows: Counter<'kind'>;
+  private readonly storeSize: Gauge;
 
   /** `restarts` reads the mailer thread's restart count (0 without SMTP). */
   constructor(restarts: () => number) {
@@ -65,6 +68,13 @@ export class Metrics implements DeliveryMetrics {
     this.storeErrors = new Counter({ name: 'salvo_store_errors_total', help: 'Store calls that failed in the background loops, by where they were caught', labelNames: ['site'], registers });
     // Known from the start, so that rate() sees the first error as a change from 0.
     for (const site of STORE_ERROR_SITES) this.storeErrors.inc({ site }, 0);
+    this.purgedRows = new Counter({ name: 'salvo_purged_rows_total', help: 'Rows the retention purge removed (bodies: messages whose text it emptied), by kind', labelNames: ['kind'], registers });
+    for (const kind of PURGE_KINDS) this.purgedRows.inc({ kind }, 0);
+    this.storeSize = new Gauge({
+      name: 'salvo_store_bytes',
+      help: "The store's size on disk (SQLite: database file and WAL; PostgreSQL: this schema's tables with indexes), read at scrape time",
+      registers,
+    });
   }
 
   outcome(channel: string, status: string): void {
@@ -81,6 +91,12 @@ export class Metrics implements DeliveryMetrics {
   }
   request(method: string, route: string, statusCode: number, seconds: number): void {
     this.http.observe({ method, route, status_code: String(statusCode) }, seconds);
+  }
+  purged(kind: PurgeKind, rows: number): void {
+    this.purgedRows.inc({ kind }, rows);
+  }
+  storeBytes(bytes: number): void {
+    this.storeSize.set(bytes);
   }
   queue(stats: QueueStats, now: number): void {
     for (const [status, n] of Object.entries(stats.depth)) this.queueDepth.set({ status }, n);

@@ -1,5 +1,5 @@
 /** Trigger campaigns: checked against the resource, database and template they name. */
-import { badRequest, notFound } from '../core/errors.ts';
+import { badRequest, conflict, notFound } from '../core/errors.ts';
 import { normalizeEmail } from '../core/fields.ts';
 import { randomHex } from '../core/ids.ts';
 import { checkQuery } from '../core/mongo-query.ts';
@@ -7,6 +7,7 @@ import { TemplateSyntaxError } from '../core/template/ast.ts';
 import { compileTemplate } from '../core/templates.ts';
 import { MAX_VARIANTS, MAX_WEIGHT, variantStats } from '../core/variants.ts';
 import { CHANNELS, TRIGGER_TYPES, type Campaign, type CampaignContent, type Channel, type TriggerType } from '../core/types.ts';
+import { COUNT_CAP } from '../store/queries/catalog.ts';
 import type { CampaignFields } from '../store/queries/campaigns.ts';
 import type { CampaignStore, CatalogStore, EngagementStore, LaunchStore, MessageStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
@@ -235,4 +236,32 @@ export async function campaignStats(
   const variants = variantStats(c.content, await store.countMessagesByVariant(c.id, launchId));
   const engagement = await store.countEngagement({ campaignId: c.id, launchId });
   return { campaign_id: c.id, launch_id: launchId, total: variants.reduce((n, v) => n + v.total, 0), variants, engagement };
+}
+
+type DeleteStore = Transactions<Pick<CampaignStore, 'unfinishedWorkOf' | 'markCampaignDeleted' | 'appendCampaignLog'>>;
+
+/** Why a campaign cannot be deleted yet (work of it still running), or null. */
+function unfinished(id: number, w: { messages: number; expanding: number; tasks: number }): string | null {
+  const left: string[] = [];
+  if (w.messages > 0) left.push(`${w.messages > COUNT_CAP ? `more than ${COUNT_CAP}` : w.messages} messages not yet sent`);
+  if (w.expanding > 0) left.push(`${w.expanding} launches still expanding`);
+  if (w.tasks > 0) left.push(`${w.tasks} batch tasks not finished`);
+  if (left.length === 0) return null;
+  return `campaign ${id} has ${left.join(', ')}: deactivate it with abort_if_running first (messages already being sent finish within the lease)`;
+}
+
+/**
+ * campaigns/delete (campaigns/triggers/delete): refused while the campaign still has work running. The
+ * campaign disappears from every method that names it; its launches, messages and log stay (messages/list
+ * by campaign_id still lists them) until retention purges them, and the campaign row with the last of them.
+ */
+export async function deleteCampaign({ store, catalog }: Forget & { store: DeleteStore }, id: number): Promise<void> {
+  const now = Date.now();
+  await store.transaction(async (tx) => {
+    const refusal = unfinished(id, await tx.unfinishedWorkOf(id));
+    if (refusal) throw conflict(refusal);
+    if (!(await tx.markCampaignDeleted(id, now))) throw notFound(`trigger campaign ${id} not found`);
+    await tx.appendCampaignLog(id, 'warning', 'campaign deleted', now);
+  });
+  catalog.forgetCampaign(id);
 }

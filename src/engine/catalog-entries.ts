@@ -1,13 +1,14 @@
 /** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { randomBytes } from 'node:crypto';
-import { badRequest, notFound } from '../core/errors.ts';
+import { badRequest, conflict, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
-import type { CatalogStore, ProfileStore } from '../store/store.ts';
+import { COUNT_CAP, type CatalogKind, type EntryUsers } from '../store/queries/catalog.ts';
+import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
 
@@ -172,3 +173,39 @@ export const templateView = (t: Template) => ({
   created: iso(t.created_at),
   updated: iso(t.updated_at),
 });
+
+/** What the rows that keep an entry in use are, as a refusal names them. */
+const USING_ROWS: Record<CatalogKind, string> = { template: 'messages not yet sent', resource: 'subscriptions', database: 'profiles in it' };
+
+/** Why an entry cannot be deleted (`template 3 is used by campaigns 4, 7`), or null when nothing uses it. */
+function stillUsed(kind: CatalogKind, id: number, u: EntryUsers): string | null {
+  const uses: string[] = [];
+  if (u.campaigns.length) uses.push(`campaigns ${u.campaigns.join(', ')}`);
+  if (u.deletedCampaigns.length) {
+    uses.push(`deleted campaigns ${u.deletedCampaigns.join(', ')} (kept for their statistics until SALVO_RETAIN_LAUNCHES purges their launches)`);
+  }
+  if (u.rows > 0) uses.push(`${u.rows > COUNT_CAP ? `more than ${COUNT_CAP}` : u.rows} ${USING_ROWS[kind]}`);
+  return uses.length ? `${kind} ${id} is used by ${uses.join(', ')}` : null;
+}
+
+type DeleteStore = Transactions<Pick<CatalogStore, 'usersOfTemplate' | 'usersOfResource' | 'usersOfDatabase' | 'deleteCatalogEntry'>>;
+
+/**
+ * templates/delete, resources/delete, databases/delete: refused (409, naming the users) while anything
+ * uses the entry; checked and deleted in one transaction, so nothing starts using it in between on
+ * SQLite (on PostgreSQL the foreign keys refuse a campaign or profile written meanwhile). This process's
+ * catalog forgets it at once; other processes' within the cache's second, as after an update.
+ */
+export async function deleteCatalogEntry(
+  { store, catalog }: { store: DeleteStore; catalog: Pick<Catalog, 'forget'> },
+  kind: CatalogKind,
+  id: number,
+): Promise<void> {
+  await store.transaction(async (tx) => {
+    const users = await (kind === 'template' ? tx.usersOfTemplate(id) : kind === 'resource' ? tx.usersOfResource(id) : tx.usersOfDatabase(id));
+    const refusal = stillUsed(kind, id, users);
+    if (refusal) throw conflict(refusal);
+    if (!(await tx.deleteCatalogEntry(kind, id))) throw notFound(`${kind} ${id} not found`);
+  });
+  catalog.forget(kind, id);
+}

@@ -54,4 +54,8 @@ export class Catalog {
   forgetResource(id: number): void {
     this.resources.delete(id);
   }
+  /** After a delete: the entry's cached copy goes, so this process stops using it at once. */
+  forget(kind: 'template' | 'resource' | 'database', id: number): void {
+    ({ template: this.templates, resource: this.resources, database: this.databases })[kind].delete(id);
+  }
 }

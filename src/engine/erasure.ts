@@ -8,12 +8,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import { notFound } from '../core/errors.ts';
 import { profileKeys } from '../core/profile.ts';
 import type { Erasure } from '../store/queries/erasures.ts';
-import type { CatalogStore, ErasureStore, ProfileStore, Transactions } from '../store/store.ts';
+import type { CatalogStore, ErasureStore, ProfileStore, StoreLifecycle, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import { loadDatabase } from './catalog-entries.ts';
 import { findOneProfile, type MatchParams } from './profiles.ts';
 
-type ErasureDeps = Pick<CatalogStore, 'getDatabase'> & ProfileStore & Transactions<ProfileStore & ErasureStore>;
+type ErasureDeps = Pick<CatalogStore, 'getDatabase'> & ProfileStore & Transactions<ProfileStore & ErasureStore> & Pick<StoreLifecycle, 'truncateLog'>;
 
 /** Erases the profile the request names; answers its id. */
 export async function deleteProfile(
@@ -37,6 +37,13 @@ export async function deleteProfile(
     await tx.recordErasure({ profile_id: id, db_id: db.id, token_name: tokenName }, now);
     return erased;
   });
+  // The rows are gone; their old copies in SQLite's WAL go too, before the answer says the person is erased.
+  // Off the event loop (the checkpoint thread); a failure is logged, the erasure itself stands.
+  try {
+    if (!(await store.truncateLog())) log?.warn({ profile: id }, 'the WAL could not be truncated after the erasure (readers held it); the next checkpoint reuses it');
+  } catch (err) {
+    log?.warn({ err, profile: id }, 'truncating the WAL after the erasure failed');
+  }
   log?.info({ profile: id, db: db.id, token: tokenName, ...counts }, 'profile erased');
   return id;
 }

@@ -96,7 +96,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
-    await api.register(databaseRoutes, { prefix: API_V11, store });
+    await api.register(databaseRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });

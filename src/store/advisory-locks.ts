@@ -11,6 +11,12 @@
 export const MIGRATION_LOCK = 726583;
 
 /**
+ * One key: taken (for its transaction) by each batch of the retention purge, so that the purges of several
+ * processes take turns rather than race for the same rows; a process that finds it held leaves the pass to the other.
+ */
+export const PURGE_LOCK = 726584;
+
+/**
  * Two keys (this class, a database id): held by a transaction writing one database's profiles, so that
  * two imports cannot both create "the" profile for one email.
  */

@@ -19,12 +19,13 @@ import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
 import { outboxQueries, type OutboxStore } from './queries/outbox.ts';
 import { profileQueries, type ProfileStore } from './queries/profiles.ts';
+import { retentionQueries, type RetentionStore } from './queries/retention.ts';
 import { taskQueries, type TaskStore } from './queries/tasks.ts';
 import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, TaskStore, TokenStore, WebhookStore };
+export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -39,6 +40,17 @@ export interface StoreLifecycle extends Transactions<Store> {
    * schema_migrations with its own value (a real write, so a locked database or a full disk fails it).
    */
   probeWrite(): Promise<void>;
+  /**
+   * The store's size on disk, for /metrics: SQLite's database file (page_count * page_size) and its WAL;
+   * PostgreSQL's tables of this schema with their indexes and TOAST (pg_total_relation_size).
+   */
+  storeBytes(): Promise<number>;
+  /**
+   * After an erasure, so that the erased rows' old contents leave the disk: SQLite truncates its WAL (freed
+   * pages are zeroed already: secure_delete). PostgreSQL does nothing here: dead tuples stay in the table files
+   * until VACUUM reuses them (docs/operations.md). Answers whether nothing is left to do.
+   */
+  truncateLog(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,7 +66,17 @@ export type Store = CatalogStore &
   WebhookStore &
   ErasureStore &
   EngagementStore &
+  RetentionStore &
   StoreLifecycle;
+
+/** A file's size, 0 when it is not there (a WAL after a truncating checkpoint, or before the first write). */
+function fileBytes(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
 
 /** The Store over each transaction driver is made once: a transaction per request is the hot path. */
 const stores = new WeakMap<SqlDriver, Store>();
@@ -87,10 +109,23 @@ function makeStore(driver: SqlDriver): Store {
     ...webhookQueries(driver),
     ...erasureQueries(driver),
     ...engagementQueries(driver),
+    ...retentionQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     async probeWrite() {
       await driver.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');
     },
+    async storeBytes() {
+      if (driver instanceof SqliteDriver) {
+        const r = await driver.get<{ bytes: number }>('SELECT page_count * page_size AS bytes FROM pragma_page_count(), pragma_page_size()');
+        return Number(r!.bytes) + fileBytes(`${driver.file}-wal`);
+      }
+      const r = await driver.get<{ bytes: string }>(
+        `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')`,
+      );
+      return Number(r!.bytes);
+    },
+    truncateLog: async () => (driver instanceof SqliteDriver ? driver.truncateWal() : true),
     close: () => driver.close(),
   };
   drivers.set(store, driver);

@@ -1,4 +1,4 @@
-/** campaigns/triggers/add|get|list|update and campaigns/activate|deactivate|get_status|log_v2|stats. */
+/** campaigns/triggers/add|get|list|update|delete and campaigns/activate|deactivate|delete|get_status|log_v2|stats. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MAX_ID, toId } from '../../core/ids.ts';
@@ -11,6 +11,7 @@ import {
   campaignStatus,
   campaignView,
   deactivateCampaign,
+  deleteCampaign,
   listCampaigns,
   loadCampaign,
   setCampaignActive,
@@ -142,6 +143,20 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     errors: [404],
     handler: async (body) => ({ data: view(await deactivateCampaign(deps, toId(body.id), body.abort_if_running === true)) }),
   });
+  // campaigns/delete is Altcraft's method for every kind of campaign; campaigns/triggers/delete its trigger campaign's own.
+  for (const path of ['/campaigns/delete', '/campaigns/triggers/delete']) {
+    method(app, path, 'campaigns', {
+      summary: 'Delete a trigger campaign; refused (409) while it has messages not yet sent, launches expanding or tasks open',
+      description: 'Its launches, messages and log are kept for statistics (messages/list by campaign_id still lists them) until retention purges them.',
+      body: byId,
+      data: Type.Null({ description: 'null' }),
+      errors: [404, 409],
+      handler: async (body) => {
+        await deleteCampaign(deps, toId(body.id));
+        return { data: null };
+      },
+    });
+  }
   method(app, '/campaigns/get_status', 'campaigns', {
     summary: "A campaign's state: {is_active, is_completed, status}",
     body: byId,

@@ -1,10 +1,11 @@
-/** databases/add|list|get|fields (and fields_get, Altcraft's name): profile databases and their typed custom fields. */
+/** databases/add|list|get|delete|fields (and fields_get, Altcraft's name): profile databases and their typed custom fields. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { FIELD_TYPES } from '../../core/types.ts';
+import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
-import { addDatabase, databaseFields, databaseView, databaseWithCounts, listDatabases } from '../../engine/catalog-entries.ts';
+import { addDatabase, databaseFields, deleteCatalogEntry, databaseView, databaseWithCounts, listDatabases } from '../../engine/catalog-entries.ts';
 import { method } from '../api.ts';
 import { answer, array, bool, id, idOut, list, name, object, oneOf, str, text } from '../schemas.ts';
 
@@ -21,7 +22,7 @@ const fieldOut = answer({ name: text('Field name'), type: text('Field type'), in
 const database = answer({ id: idOut('Database id'), name: text('Name'), fields: list(fieldOut, 'Custom fields'), created: text('Created (ISO 8601)') }, 'A profile database');
 const byId = object({ id: id('Database id') }, ['id']);
 
-export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog }> = async (app, { store, catalog }) => {
   method(app, '/databases/add', 'databases', {
     summary: 'Create a profile database with typed custom fields',
     body: object({ name: name('Database name, unique'), fields: array(fieldDef, 'Custom fields', 500) }, ['name']),
@@ -44,6 +45,16 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async
     }),
     errors: [404],
     handler: async (body) => ({ data: await databaseWithCounts(store, toId(body.id)) }),
+  });
+  method(app, '/databases/delete', 'databases', {
+    summary: 'Delete a profile database; refused (409) while it holds profiles or campaigns (deleted ones kept for statistics too) use it',
+    body: byId,
+    data: Type.Null({ description: 'null' }),
+    errors: [404, 409],
+    handler: async (body) => {
+      await deleteCatalogEntry({ store, catalog }, 'database', toId(body.id));
+      return { data: null };
+    },
   });
   // databases/fields_get is the name Altcraft's pages give it ("use /api/v1.1/databases/fields_get").
   for (const path of ['/databases/fields', '/databases/fields_get']) {

@@ -13,7 +13,7 @@ import { sendError } from '../envelope.ts';
 export interface OpsDeps {
   metrics: Metrics;
   readiness: Readiness;
-  store: Pick<Store, 'queueStats'>;
+  store: Pick<Store, 'queueStats' | 'storeBytes'>;
   /** When set, /metrics needs `Authorization: Bearer <it>`. */
   metricsToken: string | null;
 }
@@ -53,7 +53,7 @@ function metricsAuth(token: string) {
   };
 }
 
-/** Queue gauges are read at scrape time; a store that does not answer leaves them as they were. */
+/** Queue and store-size gauges are read at scrape time; a store that does not answer leaves them as they were. */
 const QUEUE_READ_MS = 2000;
 
 export const opsRoutes: FastifyPluginAsync<OpsDeps> = async (app, d) => {
@@ -114,9 +114,10 @@ export const opsRoutes: FastifyPluginAsync<OpsDeps> = async (app, d) => {
     handler: async (req, reply) => {
       try {
         d.metrics.queue(await within(QUEUE_READ_MS, 'the queue read', () => d.store.queueStats()), Date.now());
+        d.metrics.storeBytes(await within(QUEUE_READ_MS, 'the store size read', () => d.store.storeBytes()));
       } catch (err) {
         d.metrics.storeError('metrics');
-        req.log.warn({ err }, 'reading the queue for /metrics failed; its gauges keep their last values');
+        req.log.warn({ err }, 'reading the queue or the store size for /metrics failed; their gauges keep their last values');
       }
       return reply.type(d.metrics.contentType).send(await d.metrics.text());
     },

@@ -1,10 +1,10 @@
-/** resources/add|update|get|list|fields_get: sending sources with their channels, senders and providers. */
+/** resources/add|update|get|list|delete|fields_get: sending sources with their channels, senders and providers. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { SUBSCRIPTION_CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addResource, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
+import { addResource, deleteCatalogEntry, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
 import { subscriptionFields } from '../../engine/subscriptions.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
@@ -169,5 +169,15 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     body: object({}),
     data: list(resource, 'Resources'),
     handler: async () => ({ data: (await listResources(store)).map(resourceView) }),
+  });
+  method(app, '/resources/delete', 'resources', {
+    summary: 'Delete a resource; refused (409) while campaigns (deleted ones kept for statistics too) or subscriptions use it',
+    body: object({ id: id('Resource id') }, ['id']),
+    data: Type.Null({ description: 'null' }),
+    errors: [404, 409],
+    handler: async (body) => {
+      await deleteCatalogEntry({ store, catalog }, 'resource', toId(body.id));
+      return { data: null };
+    },
   });
 };

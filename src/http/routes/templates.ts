@@ -1,11 +1,11 @@
-/** templates/add|get|update|list: message templates, one entry per channel. */
+/** templates/add|get|update|list|delete: message templates, one entry per channel. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
 import { CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addTemplate, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/catalog-entries.ts';
+import { addTemplate, deleteCatalogEntry, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/catalog-entries.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';
@@ -57,5 +57,15 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     body: object({}),
     data: list(template, 'Templates'),
     handler: async () => ({ data: (await listTemplates(store)).map(templateView) }),
+  });
+  method(app, '/templates/delete', 'templates', {
+    summary: 'Delete a template; refused (409) while a campaign names it or a message not yet sent renders it',
+    body: object({ id: id('Template id') }, ['id']),
+    data: Type.Null({ description: 'null' }),
+    errors: [404, 409],
+    handler: async (body) => {
+      await deleteCatalogEntry({ store, catalog }, 'template', toId(body.id));
+      return { data: null };
+    },
   });
 };

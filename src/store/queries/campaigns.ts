@@ -1,6 +1,7 @@
 /** Trigger campaigns and their log. */
 import type { Campaign, CampaignLogEntry } from '../../core/types.ts';
 import type { Row, SqlDriver } from '../driver.ts';
+import { COUNT_CAP } from './catalog.ts';
 import { json, uniqueName } from './rows.ts';
 
 const toCampaign = (r: Row): Campaign => ({
@@ -55,6 +56,14 @@ export interface CampaignStore {
   appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void>;
   /** The newest entries first. */
   listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]>;
+  /** What of a campaign is still running: messages not yet sent (counted up to COUNT_CAP + 1), launches expanding, tasks open. */
+  unfinishedWorkOf(campaignId: number): Promise<{ messages: number; expanding: number; tasks: number }>;
+  /**
+   * campaigns/delete: the campaign becomes a tombstone (deleted_at), invisible to every read above, while
+   * its launches and messages (which reference it) are kept for statistics; its name is freed for a new
+   * campaign. Answers whether it was there.
+   */
+  markCampaignDeleted(id: number, now: number): Promise<boolean>;
 }
 
 export function campaignQueries(db: SqlDriver): CampaignStore {
@@ -81,25 +90,25 @@ export function campaignQueries(db: SqlDriver): CampaignStore {
       );
     },
     async getCampaign(id: number): Promise<Campaign | null> {
-      const r = await db.get('SELECT * FROM campaigns WHERE id = ?', [id]);
+      const r = await db.get('SELECT * FROM campaigns WHERE id = ? AND deleted_at IS NULL', [id]);
       return r ? toCampaign(r) : null;
     },
     async getCampaignByLinkKey(key: string): Promise<Campaign | null> {
-      const r = await db.get('SELECT * FROM campaigns WHERE link_key = ?', [key]);
+      const r = await db.get('SELECT * FROM campaigns WHERE link_key = ? AND deleted_at IS NULL', [key]);
       return r ? toCampaign(r) : null;
     },
     async listCampaigns(q: { fromId: number; limit: number; isActive: boolean | null }): Promise<{ rows: Campaign[]; total: number }> {
       const active = q.isActive === null ? null : q.isActive ? 1 : 0;
       const rows = await db.all(
-        'SELECT * FROM campaigns WHERE id >= ? AND (CAST(? AS INTEGER) IS NULL OR is_active = ?) ORDER BY id LIMIT ?',
+        'SELECT * FROM campaigns WHERE id >= ? AND deleted_at IS NULL AND (CAST(? AS INTEGER) IS NULL OR is_active = ?) ORDER BY id LIMIT ?',
         [q.fromId, active, active, q.limit],
       );
-      const total = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM campaigns WHERE (CAST(? AS INTEGER) IS NULL OR is_active = ?)', [active, active]);
+      const total = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM campaigns WHERE deleted_at IS NULL AND (CAST(? AS INTEGER) IS NULL OR is_active = ?)', [active, active]);
       return { rows: rows.map(toCampaign), total: total!.n };
     },
 
     async databasesOfResourceCampaigns(resourceId: number): Promise<number[]> {
-      const rows = await db.all<{ db_id: number }>('SELECT DISTINCT db_id FROM campaigns WHERE resource_id = ? ORDER BY db_id', [resourceId]);
+      const rows = await db.all<{ db_id: number }>('SELECT DISTINCT db_id FROM campaigns WHERE resource_id = ? AND deleted_at IS NULL ORDER BY db_id', [resourceId]);
       return rows.map((r) => Number(r.db_id));
     },
     async appendCampaignLog(campaignId: number, level: CampaignLogEntry['level'], message: string, now: number): Promise<void> {
@@ -107,6 +116,25 @@ export function campaignQueries(db: SqlDriver): CampaignStore {
     },
     async listCampaignLog(campaignId: number, limit: number): Promise<CampaignLogEntry[]> {
       return db.all<CampaignLogEntry>('SELECT * FROM campaign_log WHERE campaign_id = ? ORDER BY id DESC LIMIT ?', [campaignId, limit]);
+    },
+    async unfinishedWorkOf(campaignId: number): Promise<{ messages: number; expanding: number; tasks: number }> {
+      // Through the campaign's launches and the index of open messages: never a walk over all its messages.
+      const r = await db.get<{ messages: number; expanding: number; tasks: number }>(
+        `SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM launches l JOIN messages m ON m.launch_id = l.id
+                   WHERE l.campaign_id = ? AND m.status IN ('queued', 'waiting', 'sending') LIMIT ${COUNT_CAP + 1}) t) AS messages,
+                (SELECT COUNT(*) FROM launches WHERE campaign_id = ? AND state = 'expanding') AS expanding,
+                (SELECT COUNT(*) FROM tasks WHERE campaign_id = ? AND state IN ('queued', 'running')) AS tasks`,
+        [campaignId, campaignId, campaignId],
+      );
+      return { messages: Number(r!.messages), expanding: Number(r!.expanding), tasks: Number(r!.tasks) };
+    },
+    async markCampaignDeleted(id: number, now: number): Promise<boolean> {
+      // The name gets the id in front ('#4 deleted: Welcome'), unique as the id is, so that 'Welcome' can be made again.
+      const changed = await db.run(
+        `UPDATE campaigns SET deleted_at = ?, is_active = ?, name = '#' || CAST(id AS TEXT) || ' deleted: ' || name, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
+        [now, false, now, id],
+      );
+      return changed === 1;
     },
   };
 }

@@ -47,6 +47,38 @@ export interface CatalogStore {
   updateTemplate(t: Template): Promise<void>;
   getTemplate(id: number): Promise<Template | null>;
   listTemplates(): Promise<Template[]>;
+  /** What still uses a catalog entry, so that deleting it is refused naming it (empty lists: nothing). */
+  usersOfTemplate(id: number): Promise<EntryUsers>;
+  usersOfResource(id: number): Promise<EntryUsers>;
+  usersOfDatabase(id: number): Promise<EntryUsers>;
+  /** Deletes an entry nothing uses (the caller checked, in the same transaction); answers whether it existed. */
+  deleteCatalogEntry(kind: CatalogKind, id: number): Promise<boolean>;
+}
+
+export type CatalogKind = 'template' | 'resource' | 'database';
+
+/** What uses a catalog entry: live campaigns, deleted campaigns kept for their statistics, and counts of rows. */
+export interface EntryUsers {
+  campaigns: number[];
+  deletedCampaigns: number[];
+  /** Subscriptions (of a resource), profiles (of a database), messages not yet sent (of a template); counted up to COUNT_CAP + 1. */
+  rows: number;
+}
+
+const OPEN = "('queued', 'waiting', 'sending')";
+
+/** Counts stop past this many: a refusal needs to say "some", not scan a million rows inside a write. */
+export const COUNT_CAP = 1000;
+const capped = (from: string) => `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${from} LIMIT ${COUNT_CAP + 1}) t`;
+
+const TABLES: Record<CatalogKind, string> = { template: 'templates', resource: 'resources', database: 'databases' };
+
+/** Live and deleted campaigns apart, from rows of (id, deleted_at). */
+function byState(rows: { id: number; deleted_at: number | null }[]): Pick<EntryUsers, 'campaigns' | 'deletedCampaigns'> {
+  return {
+    campaigns: rows.filter((r) => r.deleted_at === null).map((r) => Number(r.id)),
+    deletedCampaigns: rows.filter((r) => r.deleted_at !== null).map((r) => Number(r.id)),
+  };
 }
 
 export function catalogQueries(db: SqlDriver): CatalogStore {
@@ -120,6 +152,29 @@ export function catalogQueries(db: SqlDriver): CatalogStore {
     },
     async listTemplates(): Promise<Template[]> {
       return (await db.all('SELECT * FROM templates ORDER BY id')).map(toTemplate);
+    },
+
+    async usersOfTemplate(id: number): Promise<EntryUsers> {
+      // A campaign names its templates inside its content (JSON, whose functions differ by dialect): campaigns
+      // are few, so they are read and looked through here. Deleted ones render nothing any more.
+      const live = await db.all<{ id: number; content: string }>('SELECT id, content FROM campaigns WHERE deleted_at IS NULL ORDER BY id');
+      const campaigns = live.filter((c) => json<{ message_id: number }[]>(c.content).some((item) => item.message_id === id)).map((c) => Number(c.id));
+      // A message renders its template when it is sent: one not sent yet still needs it.
+      const open = await db.get<{ n: number }>(capped(`messages WHERE template_id = ? AND status IN ${OPEN}`), [id]);
+      return { campaigns, deletedCampaigns: [], rows: Number(open!.n) };
+    },
+    async usersOfResource(id: number): Promise<EntryUsers> {
+      const campaigns = await db.all<{ id: number; deleted_at: number | null }>('SELECT id, deleted_at FROM campaigns WHERE resource_id = ? ORDER BY id', [id]);
+      const subscriptions = await db.get<{ n: number }>(capped('subscriptions WHERE resource_id = ?'), [id]);
+      return { ...byState(campaigns), rows: Number(subscriptions!.n) };
+    },
+    async usersOfDatabase(id: number): Promise<EntryUsers> {
+      const campaigns = await db.all<{ id: number; deleted_at: number | null }>('SELECT id, deleted_at FROM campaigns WHERE db_id = ? ORDER BY id', [id]);
+      const profiles = await db.get<{ n: number }>(capped('profiles WHERE db_id = ?'), [id]);
+      return { ...byState(campaigns), rows: Number(profiles!.n) };
+    },
+    async deleteCatalogEntry(kind: CatalogKind, id: number): Promise<boolean> {
+      return (await db.run(`DELETE FROM ${TABLES[kind]} WHERE id = ?`, [id])) === 1;
     },
   };
 }

@@ -34,6 +34,21 @@ function step() {
 }
 
 parentPort.on('message', (m) => {
+  // After an erasure: the whole WAL copied into the database and the file cut to nothing, so that no old
+  // frame keeps the erased rows. It waits for readers (SQLite's busy handler, here in this thread only).
+  if (m && typeof m === 'object' && 'truncate' in m) {
+    let done = false;
+    try {
+      db.pragma('busy_timeout = 1000');
+      done = db.pragma('wal_checkpoint(TRUNCATE)')[0].busy === 0;
+    } catch (e) {
+      parentPort.postMessage({ error: { message: e.message, code: e.code } });
+    } finally {
+      db.pragma('busy_timeout = 0');
+    }
+    parentPort.postMessage({ truncated: m.truncate, done });
+    return;
+  }
   if (m !== 'close') return;
   clearTimeout(timer);
   db.close();

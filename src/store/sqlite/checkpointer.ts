@@ -25,7 +25,12 @@ export class WalCheckpointer {
     // The thread allocates next to nothing: small heaps keep its resident memory small.
     this.thread = new Worker(new URL('./checkpoint-thread.mjs', import.meta.url), { workerData: { file, everyMs }, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 } });
     this.thread.unref();
-    this.thread.on('message', (m: { error?: { message: string; code?: string }; fatal?: boolean }) => {
+    this.thread.on('message', (m: { error?: { message: string; code?: string }; fatal?: boolean; truncated?: number; done?: boolean }) => {
+      if (m.truncated !== undefined) {
+        this.truncations.get(m.truncated)?.(m.done === true);
+        this.truncations.delete(m.truncated);
+        return;
+      }
       if (!m.error) return;
       const what = m.fatal ? `the WAL checkpoint thread ended: ${m.error.message}; commits checkpoint from now on` : `WAL checkpoint failed: ${m.error.message}; retrying`;
       onError(Object.assign(new Error(what), { code: m.error.code }));
@@ -38,6 +43,22 @@ export class WalCheckpointer {
         r();
       }),
     );
+  }
+
+  private readonly truncations = new Map<number, (done: boolean) => void>();
+  private nextTruncation = 0;
+
+  /**
+   * Checkpoints the whole WAL and truncates it to zero bytes, in the thread (it may wait for readers and
+   * fsyncs). Answers whether it completed; false when the thread is gone or readers held it.
+   */
+  truncate(): Promise<boolean> {
+    const id = ++this.nextTruncation;
+    return new Promise((resolve) => {
+      this.truncations.set(id, resolve);
+      this.thread.postMessage({ truncate: id });
+      void this.exited.then(() => resolve(false));
+    });
   }
 
   /** Stops the thread and closes its connection (before the process's own, which then checkpoints last). */

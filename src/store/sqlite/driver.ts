@@ -139,7 +139,11 @@ export class SqliteDriver implements SqlDriver {
   private readonly retryMs: number;
   private readonly checkpointer: WalCheckpointer | null = null;
 
-  constructor(file: string, options: SqliteOptions = {}) {
+  /** `file`: the database file (its WAL is `${file}-wal`). */
+  constructor(
+    readonly file: string,
+    options: SqliteOptions = {},
+  ) {
     this.retryMs = options.retryMs ?? 2000;
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -150,6 +154,9 @@ export class SqliteDriver implements SqlDriver {
     // 8 MB of page cache (better-sqlite3's default is 16): measured no slower on a million profiles, and
     // resident memory stays inside the fan-out budget (docs/performance-log.md).
     db.pragma('cache_size = -8000');
+    // Deleted content is overwritten with zeros, not left in free pages and slack: an erased profile
+    // (profiles/delete) must not stay readable in the file. Costs writes of deleted pages (docs/operations.md).
+    db.pragma('secure_delete = ON');
     if (options.checkpointInThread) {
       db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       const { onError } = options.checkpointInThread;
@@ -311,6 +318,16 @@ export class SqliteDriver implements SqlDriver {
         else jobs[i].reject(o.error);
       });
     }
+  }
+
+  /**
+   * After an erasure: the WAL still holds frames with the rows as they were before. Checkpointing all of it
+   * and truncating the file removes them (in the checkpoint thread, off the event loop; inline without it).
+   * Answers whether it completed.
+   */
+  async truncateWal(): Promise<boolean> {
+    if (this.checkpointer) return this.checkpointer.truncate();
+    return this.read(() => (this.conn.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy === 0);
   }
 
   async close() {

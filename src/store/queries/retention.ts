@@ -1,0 +1,78 @@
+/**
+ * The retention purge's SQL: rows older than a time removed (or a message's rendered text emptied), a
+ * bounded batch per call, oldest first, each found through an index on its time column (migration 013/014).
+ * Messages still queued, waiting or sending are never touched, nor webhook deliveries still queued or sending.
+ */
+import { PURGE_LOCK } from '../advisory-locks.ts';
+import { placeholders, type SqlDriver } from '../driver.ts';
+
+/** What the purge removes, each kind on its own (engine/retention.ts maps each to its setting). */
+export const PURGE_KINDS = ['bodies', 'messages', 'outbox', 'webhook_deliveries', 'launches', 'campaign_log', 'deleted_campaigns'] as const;
+export type PurgeKind = (typeof PURGE_KINDS)[number];
+
+/** The retention purge. */
+export interface RetentionStore {
+  /**
+   * This transaction's turn at purging: on PostgreSQL a transaction-level advisory lock, false while another
+   * process's purge batch holds it; on SQLite (one writer at a time anyway) always true.
+   */
+  takePurgeTurn(): Promise<boolean>;
+  /** Purges up to `limit` rows of `kind` older than `before` (ms since the epoch); answers how many. Run it in a transaction. */
+  purge(kind: PurgeKind, before: number, limit: number): Promise<number>;
+}
+
+const OPEN = "('queued', 'waiting', 'sending')";
+
+/** The purges that are one statement: a batch of ids chosen by the time index, then changed or deleted. */
+const SINGLE: Partial<Record<PurgeKind, string>> = {
+  bodies: `UPDATE messages SET subject = NULL, body = NULL WHERE id IN (
+             SELECT id FROM messages WHERE (subject IS NOT NULL OR body IS NOT NULL) AND created_at < ? AND status NOT IN ${OPEN} ORDER BY created_at LIMIT ?)`,
+  outbox: 'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? ORDER BY created_at LIMIT ?)',
+  webhook_deliveries: `DELETE FROM webhook_events WHERE id IN (
+             SELECT id FROM webhook_events WHERE status IN ('delivered', 'failed') AND created_at < ? ORDER BY created_at LIMIT ?)`,
+  campaign_log: 'DELETE FROM campaign_log WHERE id IN (SELECT id FROM campaign_log WHERE time < ? ORDER BY time LIMIT ?)',
+};
+
+/** The purges whose rows others reference: the ids first, then the referencing rows, then the rows. */
+const BY_IDS: Partial<Record<PurgeKind, { pick: string; children: string[]; table: string }>> = {
+  messages: {
+    pick: `SELECT id FROM messages WHERE created_at < ? AND status NOT IN ${OPEN} ORDER BY created_at LIMIT ?`,
+    children: ['DELETE FROM sms_parts WHERE message_id IN'],
+    table: 'messages',
+  },
+  // A launch goes once its last message has; never while it expands or a batch task of it is open.
+  launches: {
+    pick: `SELECT id FROM launches l WHERE created_at < ? AND state <> 'expanding'
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.launch_id = l.id)
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.launch_id = l.id AND t.state IN ('queued', 'running'))
+           ORDER BY created_at LIMIT ?`,
+    children: ['DELETE FROM launch_attachments WHERE launch_id IN', 'DELETE FROM tasks WHERE launch_id IN'],
+    table: 'launches',
+  },
+  // A deleted campaign's tombstone goes with the last of its launches, and its log with it.
+  deleted_campaigns: {
+    pick: `SELECT id FROM campaigns c WHERE deleted_at < ? AND NOT EXISTS (SELECT 1 FROM launches l WHERE l.campaign_id = c.id) ORDER BY id LIMIT ?`,
+    children: ['DELETE FROM campaign_log WHERE campaign_id IN'],
+    table: 'campaigns',
+  },
+};
+
+export function retentionQueries(db: SqlDriver): RetentionStore {
+  return {
+    async takePurgeTurn(): Promise<boolean> {
+      if (db.dialect === 'sqlite') return true;
+      const r = await db.get<{ got: boolean }>(`SELECT pg_try_advisory_xact_lock(${PURGE_LOCK}) AS got`);
+      return r!.got === true;
+    },
+    async purge(kind: PurgeKind, before: number, limit: number): Promise<number> {
+      const single = SINGLE[kind];
+      if (single) return db.run(single, [before, limit]);
+      const { pick, children, table } = BY_IDS[kind]!;
+      const ids = (await db.all<{ id: number }>(pick, [before, limit])).map((r) => Number(r.id));
+      if (ids.length === 0) return 0;
+      const list = `(${placeholders(ids.length)})`;
+      for (const child of children) await db.run(`${child} ${list}`, ids);
+      return db.run(`DELETE FROM ${table} WHERE id IN ${list}`, ids);
+    },
+  };
+}
