@@ -7,12 +7,13 @@ import { BlockList, isIP } from 'node:net';
 import { iso } from '../support/time.ts';
 import type { Message } from './types.ts';
 
-export const WEBHOOK_EVENTS = ['message.sent', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'launch.done', 'task.done'] as const;
+export const WEBHOOK_EVENTS = ['message.sent', 'message.captured', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'launch.done', 'task.done'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** The message.* event a message's final status reports; a hard bounce is message.bounced rather than message.failed. */
 export function messageEventType(status: string, bounced = false): WebhookEventType | null {
   if (status === 'sent') return 'message.sent';
+  if (status === 'captured') return 'message.captured';
   if (status === 'skipped') return 'message.skipped';
   if (status === 'failed') return bounced ? 'message.bounced' : 'message.failed';
   if (status === 'delivered') return 'message.delivered';
