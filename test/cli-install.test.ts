@@ -56,7 +56,7 @@ describe('salvo installed from its npm tarball', { skip: noNpm, timeout: 20 * 60
     mkdirSync(home);
     mkdirSync(empty);
     const env = cleanEnv({ HOME: home, PATH: `${path.join(prefix, 'bin')}${path.delimiter}${process.env.PATH}`, XDG_DATA_HOME: '', SALVO_DATA_DIR: '', SALVO_LOG_LEVEL: 'warn' });
-    const migrate = spawnSync('salvo', ['migrate'], { cwd: empty, env, encoding: 'utf8' });
+    const migrate = spawnSync(bin, ['migrate'], { cwd: empty, env, encoding: 'utf8' });
     assert.equal(migrate.status, 0, migrate.stderr);
     const store = path.join(home, '.local', 'share', 'salvo', 'salvo.db');
     assert.match(migrate.stdout, new RegExp(`^applied 001_foundation, .* to SQLite at ${store.replace(/[.+]/g, '\\$&')}`), 'an installed salvo keeps its store in ~/.local/share/salvo');
