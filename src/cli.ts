@@ -13,6 +13,8 @@ interface FlagSpec {
   setting?: string;
   help: string;
   required?: boolean;
+  /** A switch: present or not, it takes no value (`--force`). */
+  switch?: boolean;
 }
 
 export interface CommandSpec {
@@ -20,11 +22,13 @@ export interface CommandSpec {
   name: string;
   summary: string;
   flags: FlagSpec[];
+  /** The one word a command takes after its name (`salvo backup FILE`): its placeholder and meaning. */
+  argument?: { value: string; help: string };
 }
 
 const PORT: FlagSpec = { flag: '--port', value: 'N', setting: 'PORT', help: 'HTTP port (default 8080; 0 picks a free one)' };
 const HOST: FlagSpec = { flag: '--host', value: 'ADDRESS', setting: 'HOST', help: 'interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' };
-const DATA_DIR: FlagSpec = { flag: '--data-dir', value: 'DIR', setting: 'SALVO_DATA_DIR', help: 'directory of the embedded SQLite store (default ./data)' };
+const DATA_DIR: FlagSpec = { flag: '--data-dir', value: 'DIR', setting: 'SALVO_DATA_DIR', help: 'directory of the embedded SQLite store (default ./data in a checkout, ~/.local/share/salvo installed)' };
 const DATABASE_URL: FlagSpec = {
   flag: '--database-url',
   value: 'URL',
@@ -34,11 +38,18 @@ const DATABASE_URL: FlagSpec = {
 const LOG_LEVEL: FlagSpec = { flag: '--log-level', value: 'LEVEL', setting: 'SALVO_LOG_LEVEL', help: 'fatal, error, warn, info (default), debug, trace or silent' };
 const NAME: FlagSpec = { flag: '--name', value: 'NAME', help: "the token's name: 1 to 64 letters, digits, '_', '.', '@' or '-'", required: true };
 const STORE = [DATA_DIR, DATABASE_URL];
+const FORCE: FlagSpec = { flag: '--force', value: '', help: 'replace FILE if it exists', switch: true };
 
 const COMMANDS: CommandSpec[] = [
   { name: 'serve', summary: 'the API and the delivery workers in one process', flags: [PORT, HOST, ...STORE, LOG_LEVEL] },
   { name: 'worker', summary: 'delivery workers only (scale-out: point it at the servers\' store)', flags: [...STORE, LOG_LEVEL] },
   { name: 'migrate', summary: "bring the store's schema up to date and exit", flags: STORE },
+  {
+    name: 'backup',
+    summary: 'copy the SQLite store to FILE while Salvo runs (PostgreSQL: prints the pg_dump command to use)',
+    flags: [FORCE, ...STORE],
+    argument: { value: 'FILE', help: 'where the copy is written' },
+  },
   { name: 'token create', summary: 'print a new API token, once (Salvo keeps only its hash)', flags: [NAME, ...STORE] },
   { name: 'token list', summary: 'list the tokens by name and creation time', flags: STORE },
   { name: 'token revoke', summary: 'delete the token with this name', flags: [NAME, ...STORE] },
@@ -71,6 +82,8 @@ export function parseArgs(argv: string[]): Parsed {
   const words: string[] = [];
   let i = 0;
   for (; i < argv.length && !argv[i].startsWith('-'); i++) words.push(argv[i]);
+  // A command that takes an argument (salvo backup FILE): the words after its name are that argument.
+  const positional = COMMANDS.some((c) => c.argument && c.name === words[0]) ? words.splice(1) : [];
   if (words[0] === 'help') return { kind: 'help', commands: words.length > 1 ? known(words.slice(1)) : COMMANDS };
   const rest = argv.slice(i);
   if (rest.some((a) => HELP.has(a))) return { kind: 'help', commands: words.length ? known(words) : COMMANDS };
@@ -87,10 +100,19 @@ export function parseArgs(argv: string[]): Parsed {
   const env: Record<string, string> = {};
   const args: Record<string, string> = {};
   for (; i < argv.length; i++) {
+    if (!argv[i].startsWith('-') && command.argument) {
+      positional.push(argv[i]);
+      continue;
+    }
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     if (!flag.startsWith('-')) throw new UsageError(`unexpected '${flag}' after the flags of 'salvo ${command.name}'`);
     const spec = command.flags.find((f) => f.flag === flag);
     if (!spec) throw new UsageError(`unknown flag ${flag} for 'salvo ${command.name}' (see salvo ${command.name} --help)`);
+    if (spec.switch) {
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+      args[spec.flag.slice(2)] = 'yes';
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value (${flag} ${spec.value})`);
     if (spec.setting) env[spec.setting] = value;
@@ -98,6 +120,10 @@ export function parseArgs(argv: string[]): Parsed {
   }
   for (const f of command.flags) {
     if (f.required && !(f.flag.slice(2) in args)) throw new UsageError(`'salvo ${command.name}' needs ${f.flag} ${f.value}`);
+  }
+  if (command.argument) {
+    if (positional.length !== 1) throw new UsageError(`'salvo ${command.name}' needs one ${command.argument.value}: ${command.argument.help}`);
+    args[command.argument.value.toLowerCase()] = positional[0];
   }
   return { kind: 'run', command, env, args };
 }
@@ -113,7 +139,9 @@ export function usage(commands: CommandSpec[] = COMMANDS): string {
   const lines = ['usage:'];
   for (const c of commands) {
     const required = c.flags.filter((f) => f.required).map((f) => ` ${f.flag} ${f.value}`);
-    lines.push(`  salvo ${c.name}${required.join('')}${c.flags.some((f) => !f.required) ? ' [flags]' : ''}`, `      ${c.summary}`);
+    const argument = c.argument ? ` ${c.argument.value}` : '';
+    lines.push(`  salvo ${c.name}${argument}${required.join('')}${c.flags.some((f) => !f.required) ? ' [flags]' : ''}`, `      ${c.summary}`);
+    if (c.argument) lines.push(`      ${c.argument.value.padEnd(22)} ${c.argument.help}`);
     for (const f of c.flags) {
       const left = `${f.flag} ${f.value}`.padEnd(22);
       lines.push(`      ${left} ${f.help}${f.setting ? ` [${f.setting}]` : ''}`);

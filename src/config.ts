@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { homedir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkSender, checkSmpp, checkWebPush, type ProviderDefaults } from './core/resource-settings.ts';
 import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
@@ -235,6 +237,27 @@ function host(env: Env): string {
   throw new ConfigError('HOST', `must be an IP address or a host name, like 127.0.0.1, 0.0.0.0, :: or localhost (got "${raw}")`);
 }
 
+/**
+ * Whether Salvo runs as an installed program (`npm install -g`, or a dependency of another package)
+ * rather than from its checkout: npm puts an installed package's files under a node_modules directory,
+ * and a checkout is never there. `programFile` is this module's file (in dist/ or src/).
+ */
+export function isInstalled(programFile = fileURLToPath(import.meta.url)): boolean {
+  return programFile.split(path.sep).includes('node_modules');
+}
+
+/**
+ * SALVO_DATA_DIR when unset: ./data in a checkout (`npm start`, beside the code, as before), and the
+ * XDG data directory for an installed program, which may be started from any directory:
+ * $XDG_DATA_HOME/salvo, else ~/.local/share/salvo.
+ */
+export function defaultDataDir(env: Env, installed = isInstalled()): string {
+  if (!installed) return path.resolve('data');
+  // The XDG Base Directory spec: a relative XDG_DATA_HOME is invalid and ignored.
+  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(env.HOME || homedir(), '.local', 'share');
+  return path.join(xdg, 'salvo');
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const token = env.SALVO_TOKEN || null;
   if (token !== null && (token.length < 16 || /\s/.test(token))) {
@@ -245,7 +268,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: host(env),
-    dataDir: path.resolve(env.SALVO_DATA_DIR || './data'),
+    dataDir: env.SALVO_DATA_DIR ? path.resolve(env.SALVO_DATA_DIR) : defaultDataDir(env),
     databaseUrl: urlSetting(env, 'SALVO_DATABASE_URL', ['postgres:', 'postgresql:'], 'a postgres:// URL (unset it for the embedded SQLite store)'),
     token,
     logLevel,

@@ -3,13 +3,14 @@
  * commands and flags that both the parser and `--help` read). Start-up problems end the process with
  * one line naming the setting at fault, and exit code 2.
  */
-import path from 'node:path';
 import { createApp } from './app.ts';
 import { parseArgs, UsageError, usage, version, type CommandSpec } from './cli.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, defaultDataDir, isInstalled, loadConfig, type Config } from './config.ts';
 import { ApiError, StoreUnavailable } from './core/errors.ts';
+import { channelLines, warnIfSmtpUnreachable } from './delivery/channel-report.ts';
 import { createToken } from './engine/tokens.ts';
-import { DataDirError, openStore, reachPostgres, storeWhere } from './store/store.ts';
+import { BackupError, backupSqlite } from './store/sqlite/backup.ts';
+import { DataDirError, openStore, reachPostgres, sqliteFile, storeWhere } from './store/store.ts';
 
 /** How long start-up waits for PostgreSQL to answer before it gives up with a clear error. */
 const REACH_PG_MS = 3000;
@@ -64,19 +65,56 @@ function listenError(config: Config, e: unknown): unknown {
 /**
  * The command that creates a token in the store this server uses, for the banner: the store named
  * by flag, since the environment the user later types in may differ. A password is not printed.
+ * `npm run salvo --` only in a checkout started by npm (npm start): where Salvo is installed there is
+ * no such script to run, and `salvo` is on PATH.
  */
 function tokenHint(config: Config): string {
-  const runner = process.env.npm_lifecycle_event ? 'npm run salvo --' : 'salvo';
+  const runner = process.env.npm_lifecycle_event && !isInstalled() ? 'npm run salvo --' : 'salvo';
   let store = '';
   if (config.databaseUrl) {
-    const u = new URL(config.databaseUrl);
-    const hidden = u.password !== '';
-    if (hidden) u.password = 'PASSWORD';
-    store = ` --database-url '${u.href}'${hidden ? '   (put the real password in place of PASSWORD)' : ''}`;
-  } else if (config.dataDir !== path.resolve('data')) {
+    const { url, hidden } = withoutPassword(config.databaseUrl);
+    store = ` --database-url '${url}'${hidden ? '   (put the real password in place of PASSWORD)' : ''}`;
+  } else if (config.dataDir !== defaultDataDir(process.env)) {
     store = ` --data-dir '${config.dataDir}'`;
   }
   return `${runner} token create --name admin${store}`;
+}
+
+/** A PostgreSQL URL to print: its password, if any, replaced by PASSWORD. */
+function withoutPassword(databaseUrl: string): { url: string; hidden: boolean } {
+  const u = new URL(databaseUrl);
+  const hidden = u.password !== '';
+  if (hidden) u.password = 'PASSWORD';
+  return { url: u.href, hidden };
+}
+
+/**
+ * salvo backup FILE: a copy of the SQLite store, taken while Salvo runs (store/sqlite/backup.ts). A
+ * PostgreSQL store is PostgreSQL's to back up: the pg_dump command is printed, and the exit code is 1.
+ */
+function backupCommand(config: Config, file: string, force: boolean): number {
+  if (config.databaseUrl) {
+    const { url, hidden } = withoutPassword(config.databaseUrl);
+    console.error(
+      `salvo: backup copies the embedded SQLite store; this one is ${storeWhere(config)}. Back it up with pg_dump, from any machine that reaches it:\n` +
+        `  pg_dump --format=custom --file '${file}' '${url}'${hidden ? '   (put the real password in place of PASSWORD)' : ''}\n` +
+        'and restore it with pg_restore (docs/operations.md, "Backups").',
+    );
+    return 1;
+  }
+  const source = sqliteFile(config.dataDir);
+  const started = performance.now();
+  try {
+    const { bytes } = backupSqlite(source, file, force);
+    const took = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`backed up ${source} to ${file} (${(bytes / 1024 / 1024).toFixed(1)} MB in ${took} s)`);
+    console.error(`To restore it: stop Salvo, copy the file to ${source} (remove salvo.db-wal and salvo.db-shm beside it), run salvo migrate, start Salvo.`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof BackupError)) throw e;
+    console.error(`salvo: backup: ${e.message}`);
+    return 1;
+  }
 }
 
 async function serve(config: Config): Promise<void> {
@@ -91,9 +129,10 @@ async function serve(config: Config): Promise<void> {
   const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
   const tokens = await app.store.listTokens();
   const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`, `  Console: ${shown}/ui (sign in with an API token${tokens.length === 0 ? ': create one as below' : ''})`];
-  banner.push(`  Delivery: ${config.workers} workers; email ${config.smtpUrl ? 'over SMTP' : 'captured in the outbox (set SALVO_SMTP_URL to send)'}`);
+  banner.push(`  Delivery: ${config.workers} workers`, ...channelLines(config).map((l) => `    ${l}`));
   if (tokens.length === 0) banner.push(`  No API token yet. Create one (in another terminal, in this directory) with:  ${tokenHint(config)}`);
   console.log(banner.join('\n'));
+  void warnIfSmtpUnreachable(config, (line) => console.warn(line));
   lastNet(app.log);
   stopOnSignals(app);
 }
@@ -102,7 +141,8 @@ async function worker(config: Config): Promise<void> {
   if (config.workers === 0) throw new ConfigError('SALVO_WORKERS', 'must be at least 1 for salvo worker');
   const app = await startApp(config);
   app.startWorkers();
-  console.log(`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`);
+  console.log([`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`, ...channelLines(config).map((l) => `    ${l}`)].join('\n'));
+  void warnIfSmtpUnreachable(config, (line) => console.warn(line));
   lastNet(app.log);
   stopOnSignals(app);
 }
@@ -202,6 +242,8 @@ async function main(argv: string[]): Promise<number> {
         console.log(migrated.length ? `applied ${migrated.join(', ')} to ${where}` : `${where} is up to date`);
         return 0;
       });
+    case 'backup':
+      return backupCommand(config, args.file, args.force !== undefined);
     default:
       return tokenCommand(command, config, args.name);
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import postgres from 'postgres';
 import { ensureBuilt, SALVO_BIN as BIN } from './built.ts';
-import { freshSchema, PG_URL, tempDir } from './helpers.ts';
+import { eventually, freshSchema, PG_URL, tempDir } from './helpers.ts';
 
 const tmp = tempDir();
 
@@ -33,6 +33,7 @@ const EXPECTED_FLAGS: Record<string, string[]> = {
   serve: ['--port', '--host', '--data-dir', '--database-url', '--log-level'],
   worker: ['--data-dir', '--database-url', '--log-level'],
   migrate: ['--data-dir', '--database-url'],
+  backup: ['--force', '--data-dir', '--database-url'],
   'token create': ['--name', '--data-dir', '--database-url'],
   'token list': ['--data-dir', '--database-url'],
   'token revoke': ['--name', '--data-dir', '--database-url'],
@@ -43,7 +44,7 @@ function flagsInHelp(text: string): Record<string, string[]> {
   const found: Record<string, string[]> = {};
   let current = '';
   for (const line of text.split('\n')) {
-    const command = /^ {2}salvo ([a-z]+(?: [a-z]+)?)(?: --|\s*\[|$)/.exec(line);
+    const command = /^ {2}salvo ([a-z]+(?: [a-z]+)?)(?: [A-Z]+)?(?: --|\s*\[|$)/.exec(line);
     if (command) {
       current = command[1];
       found[current] = [];
@@ -202,9 +203,41 @@ describe('salvo command', () => {
     const dir = path.join(tmp.dir, 'migrate');
     const first = salvo(['migrate', '--data-dir', dir]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention to SQLite at /);
+    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured to SQLite at /);
     const second = salvo(['migrate'], { SALVO_DATA_DIR: dir });
     assert.match(second.stdout, /is up to date/);
+  });
+
+  it('says at start which channels send and which capture, and warns, still serving, when the SMTP server does not answer', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise((r) => closed.close(r)); // nothing listens there now
+    const captured = await serveUntilBanner(['--data-dir', path.join(tmp.dir, 'channels')], {});
+    try {
+      assert.match(captured.out(), /^ {4}email: captured in the outbox \(no SALVO_SMTP_URL\)$/m);
+      assert.match(captured.out(), /^ {4}sms: captured in the outbox unless its resource sets a provider \(no SALVO_SMPP_URL\)$/m);
+      assert.match(captured.out(), /^ {4}push: captured in the outbox unless its resource sets a provider \(no SALVO_VAPID_\*\)$/m);
+    } finally {
+      captured.stop();
+    }
+    const server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', path.join(tmp.dir, 'smtp-down')], {
+      env: { ...process.env, SALVO_LOG_LEVEL: 'silent', SALVO_SMTP_URL: `smtp://user:secret@127.0.0.1:${port}` },
+    });
+    try {
+      let out = '';
+      let err = '';
+      server.stdout.on('data', (c) => (out += c));
+      server.stderr.on('data', (c) => (err += c));
+      await eventually(async () => /warning: the SMTP server/.test(err), 15_000, 'the SMTP warning');
+      assert.match(out, new RegExp(`^ {4}email: sent over SMTP to 127\\.0\\.0\\.1:${port}$`, 'm'));
+      assert.match(err, new RegExp(`^salvo: warning: the SMTP server of SALVO_SMTP_URL \\(127\\.0\\.0\\.1:${port}\\) is unreachable: .*ECONNREFUSED`, 'm'));
+      assert.doesNotMatch(out + err, /secret/, 'the password is not printed');
+      const url = /serving the API on (http:\/\/\S+)/.exec(out)![1];
+      assert.equal((await fetch(`${url}/health`)).status, 200, 'the server started all the same');
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 
   it('serves; the banner names the token command for its own store, and a token made so works at once', async () => {

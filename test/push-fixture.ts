@@ -65,7 +65,7 @@ export async function setupPushShop(s: TestServer, push: Record<string, unknown>
     settled: (id) =>
       eventually(async () => {
         const m = ok(await s.call('messages/get', { id })).data as PushMessage;
-        return ['sent', 'failed', 'skipped'].includes(m.status) && m;
+        return ['sent', 'captured', 'failed', 'skipped'].includes(m.status) && m;
       }, 20_000, `message ${id} to settle`),
     async subscriptions(email) {
       return ok(await s.call('profiles/get', { db_id: db, email })).data.subscriptions;

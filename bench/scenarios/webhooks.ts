@@ -1,6 +1,6 @@
 /**
  * W. Webhook throughput: N signed events posted to a local HTTP receiver. A launch of N messages
- * (captured in the outbox) writes N message.sent events; once they are in, all N are queued again at
+ * (captured in the outbox) writes N message.captured events; once they are in, all N are queued again at
  * once with webhooks/redeliver and timed to the last arrival, so the figure is the sender alone
  * (claim, sign, post, record), not message delivery. Baseline: a raw `fetch` loop posting the same
  * N bodies with the same headers, as many in flight as Salvo's SALVO_WEBHOOK_CONCURRENCY, to the
@@ -60,7 +60,7 @@ async function startReceiver() {
 export async function webhooks(kind: 'sqlite' | 'postgres', pgUrl: string | null, n: number): Promise<Figure[]> {
   const receiver = await startReceiver();
   const body = (i: number) =>
-    JSON.stringify({ type: 'message.sent', timestamp: new Date().toISOString(), data: { message_id: i, launch_id: 1, campaign_id: 1, profile_id: 'p', channel: 'email', address: `u${i}@bench.example`, status: 'sent', custom_data: { order: 'A-17' } } });
+    JSON.stringify({ type: 'message.captured', timestamp: new Date().toISOString(), data: { message_id: i, launch_id: 1, campaign_id: 1, profile_id: 'p', channel: 'email', address: `u${i}@bench.example`, status: 'captured', custom_data: { order: 'A-17' } } });
 
   // The baseline: a hand-written signed POST loop on fetch, warmed first.
   const post = async (i: number) => {
@@ -95,7 +95,7 @@ export async function webhooks(kind: 'sqlite' | 'postgres', pgUrl: string | null
   const resource = (await api(salvo.url, 'resources/add', { name: 'hooks', channels: ['email'], email: { from_email: 'shop@bench.example' } })).id;
   const template = (await api(salvo.url, 'templates/add', { name: 'hooks', channels: [{ sid: 'email', fields: { subject: 'Order {apicontent.order}', text: 'Paid' } }] })).id;
   const campaign = (await api(salvo.url, 'campaigns/triggers/add', { name: 'hooks', trigger_type: 'api_call', send_channel: 'email', resource_id: resource, db_id: db, content: [{ message_id: template }], is_active: true })).id;
-  const hook = (await api(salvo.url, 'webhooks/add', { url: `${receiver.url}/salvo`, events: ['message.sent'], campaign_ids: [campaign], secret: SECRET })).id;
+  const hook = (await api(salvo.url, 'webhooks/add', { url: `${receiver.url}/salvo`, events: ['message.captured'], campaign_ids: [campaign], secret: SECRET })).id;
   for (let from = 0; from < n; from += 1000) {
     const data = Array.from({ length: Math.min(n, from + 1000) - from }, (_, k) => ({ email: `u${from + k}@bench.example`, Segment: 1, subscriptions: [{ resource_id: resource, channel: 'email', email: `u${from + k}@bench.example` }] }));
     await api(salvo.url, 'profiles/import_batch', { db_id: db, data });
@@ -132,7 +132,7 @@ export async function webhooks(kind: 'sqlite' | 'postgres', pgUrl: string | null
       ratio,
       target: '>= 0.5 x baseline',
       met: done && firstDone && ratio >= 0.5,
-      note: `end to end (launch of ${n} to the outbox, each message.sent posted): ${Math.round(endToEnd)} events/s${done && firstDone ? '' : `; only ${receiver.count} of ${n} arrived`}`,
+      note: `end to end (launch of ${n} to the outbox, each message.captured posted): ${Math.round(endToEnd)} events/s${done && firstDone ? '' : `; only ${receiver.count} of ${n} arrived`}`,
     },
   ];
 }

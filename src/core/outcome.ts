@@ -1,6 +1,6 @@
 /**
- * What an attempt to send a message comes to, decided from the message and what happened: sent,
- * skipped (consent withdrawn since the launch), waiting for a retry, or failed for good. Pure, so the
+ * What an attempt to send a message comes to, decided from the message and what happened: sent (or
+ * captured in the outbox), skipped (consent withdrawn since the launch), waiting for a retry, or failed for good. Pure, so the
  * rules that end a message (attempts, crashes, permanent refusals) are tested without a store.
  */
 import { classifyFailure, retryDelay, type SendFailure } from './retry.ts';
@@ -12,7 +12,7 @@ export const MAX_CRASHES = 3;
 const CRASH_MARK = 'the sending thread crashed';
 
 export interface Outcome {
-  status: 'sent' | 'waiting' | 'failed' | 'skipped';
+  status: 'sent' | 'captured' | 'waiting' | 'failed' | 'skipped';
   history: HistoryEntry[];
   next_attempt_at?: number;
   last_error?: string | null;

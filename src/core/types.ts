@@ -301,9 +301,10 @@ export interface Launch {
 
 /**
  * `delivered` and `undelivered` follow `sent` when the provider reports the end (an SMPP delivery
- * receipt); a message without receipts stays `sent`.
+ * receipt); a message without receipts stays `sent`. `captured` is final like `sent`, for a message
+ * kept in the outbox because no provider is configured for its channel: nothing left the server.
  */
-export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
+export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'captured', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface HistoryEntry {

@@ -9,6 +9,7 @@ import type { Message } from './types.ts';
 
 export const WEBHOOK_EVENTS = [
   'message.sent',
+  'message.captured',
   'message.failed',
   'message.skipped',
   'message.delivered',
@@ -25,6 +26,7 @@ export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 /** The message.* event a message's final status reports; a hard bounce is message.bounced rather than message.failed. */
 export function messageEventType(status: string, bounced = false): WebhookEventType | null {
   if (status === 'sent') return 'message.sent';
+  if (status === 'captured') return 'message.captured';
   if (status === 'skipped') return 'message.skipped';
   if (status === 'failed') return bounced ? 'message.bounced' : 'message.failed';
   if (status === 'delivered') return 'message.delivered';

@@ -30,6 +30,8 @@ export interface SendContext {
 
 export interface SendResult {
   detail: string;
+  /** Kept in the outbox, not handed to a provider: the message ends `captured`, not `sent`. */
+  captured?: boolean;
   providerMessageId?: string;
   smsParts?: string[];
 }
@@ -67,7 +69,7 @@ function outboxChannel(store: Pick<OutboxStore, 'insertOutboxEntries'>): Channel
         entry = { ...base, sender: null, subject: m.title, body: m.body, html: null, extra: { provider: m.provider, url: m.url ?? null, icon: m.icon ?? null }, raw: null };
       }
       await captured.add(ctx.message.id, entry);
-      return { detail: 'captured in the outbox' };
+      return { detail: 'captured in the outbox', captured: true };
     },
     async close() {},
   };

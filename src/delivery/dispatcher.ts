@@ -285,9 +285,10 @@ export class Dispatcher extends BackgroundLoop {
       } else {
         const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
         const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
+        const status = result.captured ? 'captured' : 'sent';
         outcome = {
-          status: 'sent',
-          history: [...m.history, started, { status: 'sent', time: this.now(), detail: result.detail }],
+          status,
+          history: [...m.history, started, { status, time: this.now(), detail: result.detail }],
           last_error: null,
           provider_message_id: result.providerMessageId ?? null,
           ...(result.smsParts?.length ? { sms_parts: result.smsParts } : {}),

@@ -88,16 +88,21 @@ export class Readiness {
   private smtp(url: string): Promise<string> {
     const now = Date.now();
     if (this.smtpCheck && now - this.smtpCheck.at < this.smtpCacheMs) return this.smtpCheck.answer;
-    const { host, port } = smtpAddress(url);
-    const answer = tcpConnect(host, port, this.timeoutMs).then(
-      () => 'ok',
-      (e) => {
-        const where = `${host}:${port}`;
-        const text = reason(e);
-        return `unreachable: ${text.includes(where) ? text : `${text} (${where})`}`;
-      },
-    );
+    const answer = probeSmtp(url, this.timeoutMs);
     this.smtpCheck = { at: now, answer };
     return answer;
   }
+}
+
+/** "ok" when the SMTP server of `url` accepts a TCP connection within `timeoutMs`, else "unreachable: why (host:port)". */
+export function probeSmtp(url: string, timeoutMs: number): Promise<string> {
+  const { host, port } = smtpAddress(url);
+  return tcpConnect(host, port, timeoutMs).then(
+    () => 'ok',
+    (e) => {
+      const where = `${host}:${port}`;
+      const text = reason(e);
+      return `unreachable: ${text.includes(where) ? text : `${text} (${where})`}`;
+    },
+  );
 }

@@ -146,8 +146,11 @@ export interface StoreOptions {
 }
 
 /** What the start-up line and errors call the configured store: `SQLite at <file>`, `PostgreSQL at host:port/db`. */
+/** The embedded store's database file in a data directory. */
+export const sqliteFile = (dataDir: string): string => path.join(dataDir, 'salvo.db');
+
 export function storeWhere(o: Pick<StoreOptions, 'dataDir' | 'databaseUrl'>): string {
-  if (!o.databaseUrl) return `SQLite at ${path.join(o.dataDir, 'salvo.db')}`;
+  if (!o.databaseUrl) return `SQLite at ${sqliteFile(o.dataDir)}`;
   const u = new URL(o.databaseUrl);
   return `PostgreSQL at ${u.hostname}:${u.port || 5432}${u.pathname}`;
 }
@@ -221,7 +224,7 @@ export async function openStore(o: StoreOptions): Promise<{ store: Store; migrat
     driver = PgDriver.connect(o.databaseUrl, { searchPath: o.searchPath, retryMs: o.retryMs, max: o.pgPool });
   } else {
     ensureDataDir(o.dataDir);
-    driver = new SqliteDriver(path.join(o.dataDir, 'salvo.db'), { retryMs: o.retryMs, checkpointInThread: o.checkpointInThread });
+    driver = new SqliteDriver(sqliteFile(o.dataDir), { retryMs: o.retryMs, checkpointInThread: o.checkpointInThread });
   }
   try {
     const migrated = await migrate(driver);

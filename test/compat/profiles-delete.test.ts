@@ -14,7 +14,7 @@ const ATTACHMENT = { data: 'data:text/plain;base64,SEVMTE8K', name: 'note.txt' }
 
 for (const kind of STORE_KINDS) {
   describe(`profiles/delete (${kind})`, () => {
-    /** Delivers to the outbox (no SMTP server): what was "sent" can be read back. */
+    /** Delivers to the outbox (no SMTP server): what was captured can be read back. */
     let s: TestServer;
     let shop: Shop;
 
@@ -33,8 +33,8 @@ for (const kind of STORE_KINDS) {
     const sentMessages = (launch: number, n: number) =>
       eventually(async () => {
         const list = await messagesOf(launch);
-        return list.length === n && list.every((m) => m.status === 'sent') && list;
-      }, 15_000, `${n} sent messages of launch ${launch}`);
+        return list.length === n && list.every((m) => m.status === 'captured') && list;
+      }, 15_000, `${n} captured messages of launch ${launch}`);
     const outboxOf = async (messageId: number) => ok(await s.call('outbox/list', { message_id: messageId })).data as unknown[];
     const addErin = (email: string) =>
       addProfile(s, shop.db, { email, _fname: 'Erin', Segment: 'vip', subscriptions: [{ resource_id: shop.resource, channel: 'email', email }] });
@@ -76,7 +76,7 @@ for (const kind of STORE_KINDS) {
       ok(await s.call('profiles/delete', { db_id: shop.db, matching: 'profile_id', profile_id: erin }));
 
       const m = ok(await s.call('messages/get', { id: mine.id })).data;
-      assert.equal(m.status, 'sent');
+      assert.equal(m.status, 'captured');
       assert.equal(m.campaign_id, shop.campaigns.email);
       assert.equal(m.launch_id, own);
       assert.equal(m.profile_id, erin, 'the opaque profile id stays, for counting');
@@ -94,7 +94,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(e.subject, null);
       assert.deepEqual(await outboxOf(erinsShared.id), []);
       const a = ok(await s.call('messages/get', { id: annsMessage.id })).data;
-      assert.equal(a.status, 'sent');
+      assert.equal(a.status, 'captured');
       assert.equal(a.address, 'ann@example.com');
       assert.equal(a.subject, 'For both');
       assert.deepEqual(a.custom_data, { batch: 'shared-7' });
@@ -182,8 +182,8 @@ for (const kind of STORE_KINDS) {
       const annLaunch = Number((await s.call('campaigns/triggers/start', { id: shop.campaigns.email, matching: 'profile_id', profile_id: shop.profiles.ann })).headers.get('launch-id'));
       const [annsMessage] = await eventually(async () => {
         const list = ok(await s.call('messages/list', { launch_id: annLaunch })).data;
-        return list[0]?.status === 'sent' && list;
-      }, 15_000, "Ann's message sent");
+        return list[0]?.status === 'captured' && list;
+      }, 15_000, "Ann's message captured");
       assert.equal(ok(await s.call('outbox/list', { message_id: annsMessage.id })).data.length, 1);
       assert.deepEqual(ok(await s.call('outbox/list', { message_id: message.id })).data, []);
       assert.equal(ok(await s.call('messages/get', { id: message.id })).data.status, 'skipped');

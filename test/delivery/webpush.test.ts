@@ -116,7 +116,7 @@ describe('push without provider settings', () => {
     const shop = await setupPushShop(s, { name: 'Dev' });
     const email = await shop.person([{ provider: 'android', subscription_id: 'fcm-token-1' }, { provider: 'Safari', subscription_id: 'legacy-id', priority: -1 }]);
     const m = await shop.settled(await shop.launch(email));
-    assert.equal(m.status, 'sent');
+    assert.equal(m.status, 'captured');
     assert.equal(m.history.at(-1)!.detail, `captured in the outbox: resource ${shop.resource} has no FCM settings`);
     const [entry] = ok(await s.call('outbox/list', { channel: 'push' })).data;
     assert.deepEqual([entry.recipient, entry.subject], ['fcm-token-1', 'Hi Ann']);

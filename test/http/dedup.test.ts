@@ -27,7 +27,7 @@ for (const kind of STORE_KINDS) {
     const settle = () =>
       eventually(async () => {
         const messages = ok(await s.call('messages/list', { campaign_id: shop.campaigns.email, limit: 1000 })).data as { status: string }[];
-        return messages.every((m) => ['sent', 'failed', 'skipped'].includes(m.status));
+        return messages.every((m) => ['sent', 'captured', 'failed', 'skipped'].includes(m.status));
       }, 10_000, 'every message of the campaign sent');
 
     it('answers a repeated Request-ID from the first answer, without sending again', async () => {

@@ -36,7 +36,7 @@ for (const kind of STORE_KINDS) {
         { ...queued, created: undefined, updated: undefined },
         {
           id: launch, campaign_id: shop.campaigns.email, kind: 'start', state: 'done', total: 2, complete: false, created: undefined, updated: undefined,
-          counts: { queued: 2, waiting: 0, sending: 0, sent: 0, failed: 0, skipped: 0, delivered: 0, undelivered: 0 },
+          counts: { queued: 2, waiting: 0, sending: 0, sent: 0, captured: 0, failed: 0, skipped: 0, delivered: 0, undelivered: 0 },
         },
       );
       const stats = ok(await s.call('messages/stats')).data;
@@ -49,7 +49,7 @@ for (const kind of STORE_KINDS) {
         const l = ok(await s.call('launches/get', { id: launch })).data;
         return l.complete && l;
       }, 10_000, 'the launch delivered');
-      assert.deepEqual(done.counts, { queued: 0, waiting: 0, sending: 0, sent: 2, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
+      assert.deepEqual(done.counts, { queued: 0, waiting: 0, sending: 0, sent: 0, captured: 2, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
       assert.equal(ok(await s.call('messages/stats')).data.queue.oldest_queued_seconds, null);
     });
 
@@ -96,9 +96,9 @@ for (const kind of STORE_KINDS) {
         twoHoursAgo,
       );
       const stats = ok(await s.call('messages/stats')).data;
-      assert.deepEqual(stats.last_hour.email, { queued: 0, waiting: 0, sending: 0, sent: 3, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
-      assert.deepEqual(stats.last_day.email, { queued: 0, waiting: 0, sending: 0, sent: 3, failed: 1, skipped: 0, delivered: 0, undelivered: 0 });
-      assert.deepEqual(stats.last_hour.sms, { queued: 0, waiting: 0, sending: 0, sent: 1, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
+      assert.deepEqual(stats.last_hour.email, { queued: 0, waiting: 0, sending: 0, sent: 0, captured: 3, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
+      assert.deepEqual(stats.last_day.email, { queued: 0, waiting: 0, sending: 0, sent: 0, captured: 3, failed: 1, skipped: 0, delivered: 0, undelivered: 0 });
+      assert.deepEqual(stats.last_hour.sms, { queued: 0, waiting: 0, sending: 0, sent: 0, captured: 1, failed: 0, skipped: 0, delivered: 0, undelivered: 0 });
       assert.equal(stats.last_day.push.sent, 0);
       assert.deepEqual(stats.queue, { queued: 0, waiting: 0, sending: 0, oldest_queued_seconds: null });
     });

@@ -108,13 +108,13 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   assert.equal(m.id, messageId);
   assert.equal(m.address, 'john@example.com');
   // The form follows its message until it leaves the queue.
-  await result.locator('.badge-sent').waitFor();
-  assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'sent');
+  await result.locator('.badge-captured').waitFor();
+  assert.equal(ok(await s.call('messages/get', { id: messageId })).data.status, 'captured');
   await result.getByRole('link', { name: 'captured in the outbox' }).waitFor();
   assert.equal(await preview.count(), 0);
   // The content card counts the campaign's messages per A/B variant (campaigns/stats), refreshed every 5 s.
   const variant0 = page.locator('#variants tbody tr').first();
-  await eventually(async () => /^0\s+#\d+\s+1 \(100%\)\s+1\s+1\s+0\s+0/.test(await variant0.innerText()), 10_000, 'variant 0 counts the message sent');
+  await eventually(async () => /^0\s+#\d+\s+1 \(100%\)\s+1\s+0\s+1\s+0\s+0/.test(await variant0.innerText()), 10_000, 'variant 0 counts the message captured, apart from sent');
   await shot('campaign');
 
   await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
@@ -127,17 +127,17 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   assert.match(await page.locator('.card', { hasText: 'Log' }).last().innerText(), /deactivated/);
 });
 
-test('messages: the log shows the message sent; filters narrow it; its page shows history and the rendered body', async () => {
+test('messages: the log shows the message captured; filters narrow it; its page shows history and the rendered body', async () => {
   await page.getByRole('navigation').getByRole('link', { name: 'Messages' }).click();
   const row = page.locator('#messages tr', { has: page.locator(`a[href="#/messages/${messageId}"]`) });
-  await row.locator('.badge-sent').waitFor();
+  await row.locator('.badge-captured').waitFor();
   assert.match(await row.innerText(), /john@example\.com/);
   const filters = page.locator('form[name="filters"]');
   await filters.getByLabel('Status').selectOption('failed');
   await filters.getByRole('button', { name: 'Filter' }).click();
   await page.getByText('No messages match these filters.').waitFor();
   assert.match(page.url(), /#\/messages\?status=failed$/);
-  await filters.getByLabel('Status').selectOption('sent');
+  await filters.getByLabel('Status').selectOption('captured');
   await filters.getByLabel('Channel').selectOption('email');
   await filters.getByRole('button', { name: 'Filter' }).click();
   await row.waitFor();
@@ -148,7 +148,7 @@ test('messages: the log shows the message sent; filters narrow it; its page show
   const history = await page.locator('#history').innerText();
   assert.match(history, /queued/);
   assert.match(history, /sending\s+attempt 1/);
-  assert.match(history, /sent\s+captured in the outbox/);
+  assert.match(history, /captured\s+captured in the outbox/);
   assert.match(await page.locator('.fields').first().innerText(), /Variant\s+0 \(template #\d+\)/);
   const body = page.frameLocator('iframe[title="message body"]');
   assert.equal(await body.locator('h1').innerText(), 'Hello John!');
@@ -206,10 +206,12 @@ test('profiles: look John up by email; his fields and subscription', async () =>
   await shot('profiles');
 });
 
-test('overview: the last hour counts both emails sent; the launches show complete', async () => {
+test('overview: the last hour counts both emails captured, apart from sent; the launches show complete', async () => {
   await page.getByRole('navigation').getByRole('link', { name: 'Overview' }).click();
   const hour = page.locator('.card', { hasText: 'Last hour' });
-  await hour.locator('tr', { hasText: 'email' }).locator('td.good').filter({ hasText: '2' }).waitFor();
+  const email = hour.locator('tr', { hasText: 'email' });
+  await email.locator('a[href*="status=captured"]').filter({ hasText: '2' }).waitFor();
+  assert.equal(await email.locator('a[href*="status=sent"]').innerText(), '0');
   const launches = page.locator('.card', { hasText: 'Recent launches' });
   await launches.locator('tbody tr').nth(1).waitFor();
   assert.equal(await launches.locator('.badge-complete').count(), 2);

@@ -55,12 +55,15 @@ export async function call<T = unknown>(method: string, body: Record<string, unk
 export const get = async <T = unknown>(method: string, body: Record<string, unknown> = {}): Promise<T> => (await call<T>(method, body)).data;
 
 export const CHANNELS = ['email', 'sms', 'push'] as const;
-export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
+export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'captured', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
 type Status = (typeof STATUSES)[number];
 export type Counts = Record<Status, number>;
 
 /** Messages the provider took: sent, and those an SMS delivery receipt has since made delivered or undelivered. */
 export const handedOver = (c: Partial<Counts>) => (c.sent ?? 0) + (c.delivered ?? 0) + (c.undelivered ?? 0);
+
+/** Messages that ended without a failure: handed over, captured in the outbox (no provider configured), or skipped. */
+export const settled = (c: Partial<Counts>) => handedOver(c) + (c.captured ?? 0) + (c.skipped ?? 0);
 
 export interface Campaign {
   id: number;

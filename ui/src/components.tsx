@@ -109,7 +109,7 @@ export function Fields({ rows }: { rows: [string, ComponentChildren][] }) {
   );
 }
 
-/** sent + failed + skipped of total, as a bar. */
+/** settled (sent, captured, skipped) and failed of total, as a bar. */
 export function Progress({ done, failed, total }: { done: number; failed: number; total: number }) {
   const pct = (n: number) => (total ? Math.min(100, (n / total) * 100) : 0);
   return (

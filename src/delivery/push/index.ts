@@ -5,7 +5,7 @@
  */
 import { pushProviderOf, type PushProvider } from '../../core/push.ts';
 import type { RenderedMessage } from '../../core/message.ts';
-import type { Channel, SendContext } from '../channels.ts';
+import type { Channel, SendContext, SendResult } from '../channels.ts';
 import { ProviderError } from '../provider-error.ts';
 import { ApnsSender } from './apns.ts';
 import { FcmSender } from './fcm.ts';
@@ -34,7 +34,7 @@ export class PushChannel implements Channel {
     this.apns = new ApnsSender(timeoutMs);
   }
 
-  async send(m: RenderedMessage, ctx: SendContext): Promise<{ detail: string; providerMessageId?: string }> {
+  async send(m: RenderedMessage, ctx: SendContext): Promise<SendResult> {
     if (m.channel !== 'push') throw new ProviderError(`the push channel cannot send a ${m.channel} message`, { permanent: true });
     const settings = pushSettingsOf(ctx.resource);
     const sub = ctx.subscription;
@@ -50,7 +50,7 @@ export class PushChannel implements Channel {
     }
     if (provider === 'apns' && settings.apns) return this.apns.send(settings.apns, sub.address, { title: m.title, body: m.body, extra }, ttl);
     await this.outbox.send(m, ctx);
-    return { detail: `captured in the outbox: ${this.whyOutbox(m, provider, ctx.resource.id)}` };
+    return { detail: `captured in the outbox: ${this.whyOutbox(m, provider, ctx.resource.id)}`, captured: true };
   }
 
   private whyOutbox(m: Push, provider: PushProvider | null, resource: number): string {

@@ -174,7 +174,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
   method(app, '/campaigns/stats', 'campaigns', {
     summary: "A campaign's messages (or one launch's) counted by A/B variant and status",
     description:
-      'Answers {total, variants: [{variant, message_id, weight, total, statuses: {queued, sent, failed, skipped, ...}}]}. The variant of each message is chosen when the message is made, so counts are exact before sending.',
+      'Answers {total, variants: [{variant, message_id, weight, total, statuses: {queued, sent, captured, failed, skipped, ...}}]}. The variant of each message is chosen when the message is made, so counts are exact before sending.',
     body: object({ id: id('Campaign id'), launch_id: bigId('Only this launch (the Launch-Id header of a start)') }, ['id']),
     data: answer({
       campaign_id: idOut('Campaign id'),

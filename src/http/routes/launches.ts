@@ -40,7 +40,7 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
   method(app, '/launches/get', 'launches', {
     summary: "A launch's state and its messages counted by status",
     description:
-      'The id is the Launch-Id header of a trigger call. data: {id, campaign_id, kind, state, total, counts: {queued, waiting, sending, sent, failed, skipped}, ' +
+      'The id is the Launch-Id header of a trigger call. data: {id, campaign_id, kind, state, total, counts: {queued, waiting, sending, sent, captured, delivered, undelivered, failed, skipped}, ' +
       'complete, created, updated}; complete is true once nothing is left to expand or deliver.',
     body: object({ id: bigId('Launch id (the Launch-Id header of a trigger call)') }, ['id']),
     data: launch,
@@ -67,7 +67,7 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
   method(app, '/messages/stats', 'messages', {
     summary: 'Messages made in the last hour and day by channel and status, and the queue',
     description:
-      'data: {time, last_hour: {email: {queued, waiting, sending, sent, failed, skipped}, sms: {...}, push: {...}}, last_day: {...}, ' +
+      'data: {time, last_hour: {email: {queued, waiting, sending, sent, captured, failed, skipped, ...}, sms: {...}, push: {...}}, last_day: {...}, ' +
       'queue: {queued, waiting, sending, oldest_queued_seconds}}. A window counts the messages created in it, by their status now.',
     body: object({}),
     data: answer({

@@ -33,7 +33,7 @@ const messageProperties = {
   next_attempt: nullable('string', 'Next attempt of a waiting message (ISO 8601)'),
   created: text('Created (ISO 8601)'),
   updated: text('Updated (ISO 8601)'),
-  sent: nullable('string', 'Sent (ISO 8601)'),
+  sent: nullable('string', 'Sent, or captured in the outbox (ISO 8601)'),
   provider_message_id: nullable('string', "The provider's id for the message (an SMS's first part at the SMSC); null when none"),
 };
 const outboxProperties = {

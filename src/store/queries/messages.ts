@@ -235,7 +235,7 @@ export function messageQueries(db: SqlDriver): MessageStore {
       for (const part of chunks(profileIds)) {
         const rows = await db.all<{ profile_id: string }>(
           `SELECT DISTINCT profile_id FROM messages WHERE profile_id IN (${placeholders(part.length)}) AND campaign_id = ?
-           AND created_at >= ? AND status IN ('queued', 'waiting', 'sending', 'sent', 'delivered', 'undelivered')`,
+           AND created_at >= ? AND status IN ('queued', 'waiting', 'sending', 'sent', 'captured', 'delivered', 'undelivered')`,
           [...part, campaignId, since],
         );
         for (const r of rows) out.add(r.profile_id);

@@ -22,7 +22,7 @@ export interface OutcomeRecord {
   outcome: Outcome;
 }
 
-/** The values an outcome writes, by column (sent_at: now when sent; the COALESCEd ones keep the row's value when null). */
+/** The values an outcome writes, by column (sent_at: now when sent or captured; the COALESCEd ones keep the row's value when null). */
 const outcomeValues = (r: OutcomeRecord, now: number) => ({
   id: r.id,
   status: r.outcome.status,
@@ -32,7 +32,7 @@ const outcomeValues = (r: OutcomeRecord, now: number) => ({
   skip_reason: r.outcome.skip_reason ?? null,
   subject: r.outcome.subject ?? null,
   body: r.outcome.body ?? null,
-  sent_at: r.outcome.status === 'sent' ? now : null,
+  sent_at: r.outcome.status === 'sent' || r.outcome.status === 'captured' ? now : null,
   provider_message_id: r.outcome.provider_message_id ?? null,
 });
 

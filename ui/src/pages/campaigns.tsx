@@ -112,6 +112,7 @@ function Variants({ campaign, stats, shown, onShow }: { campaign: Campaign; stat
             <th class="num">Weight</th>
             <th class="num">Messages</th>
             <th class="num">Sent</th>
+            <th class="num">Captured</th>
             <th class="num">Failed</th>
             <th class="num">Skipped</th>
             <th />
@@ -127,6 +128,7 @@ function Variants({ campaign, stats, shown, onShow }: { campaign: Campaign; stat
               </td>
               <td class="num">{sum(v, (l) => l.total)}</td>
               <td class="num good">{sum(v, (l) => handedOver(l.statuses))}</td>
+              <td class="num">{sum(v, (l) => l.statuses.captured ?? 0)}</td>
               <td class={`num ${sum(v, (l) => l.statuses.failed ?? 0) ? 'bad' : ''}`}>{sum(v, (l) => l.statuses.failed ?? 0)}</td>
               <td class="num">{sum(v, (l) => l.statuses.skipped ?? 0)}</td>
               <td>

@@ -1,5 +1,5 @@
 /** A table of launches with their progress: the overview's recent launches, a campaign's launches. */
-import { type Campaign, handedOver, type Launch } from '../api.ts';
+import { type Campaign, handedOver, type Launch, settled } from '../api.ts';
 import { Progress, StatusBadge, Time } from '../components.tsx';
 import { campaignName } from '../hooks.ts';
 import { href } from '../router.ts';
@@ -16,6 +16,7 @@ export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campa
           <th>State</th>
           <th class="wide">Progress</th>
           <th class="num">Sent</th>
+          <th class="num">Captured</th>
           <th class="num">Failed</th>
           <th class="num">Skipped</th>
           <th class="num">Pending</th>
@@ -40,9 +41,10 @@ export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campa
                 <StatusBadge status={l.complete ? 'complete' : l.state === 'done' ? 'delivering' : l.state} />
               </td>
               <td class="wide">
-                <Progress done={handedOver(l.counts) + l.counts.skipped} failed={l.counts.failed} total={l.total} />
+                <Progress done={settled(l.counts)} failed={l.counts.failed} total={l.total} />
               </td>
               <td class="num">{handedOver(l.counts)}</td>
+              <td class="num">{l.counts.captured}</td>
               <td class="num">{l.counts.failed}</td>
               <td class="num">{l.counts.skipped}</td>
               <td class="num">{pending}</td>

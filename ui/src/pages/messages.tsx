@@ -138,7 +138,7 @@ export function MessagePage({ id }: { id: number }) {
                     ['Skip reason', m.skip_reason],
                     ['Next attempt', m.next_attempt && <Time iso={m.next_attempt} />],
                     ['Created', <Time iso={m.created} />],
-                    ['Sent', <Time iso={m.sent} />],
+                    [m.status === 'captured' ? 'Captured' : 'Sent', <Time iso={m.sent} />],
                     [
                       'Outbox',
                       captured.value?.[0] ? <a href={`#/outbox/${captured.value[0].id}`}>captured as #{captured.value[0].id}</a> : <span class="muted">not captured</span>,

@@ -9,7 +9,8 @@ import { LaunchTable } from './launches.tsx';
 const REFRESH_MS = 5000;
 
 function WindowTable({ title, counts }: { title: string; counts: Record<string, Counts> }) {
-  const columns = ['sent', 'delivered', 'undelivered', 'failed', 'skipped', 'queued', 'waiting', 'sending'] as const;
+  // captured apart from sent: kept in the outbox because no provider is configured, it never left the server.
+  const columns = ['sent', 'delivered', 'undelivered', 'captured', 'failed', 'skipped', 'queued', 'waiting', 'sending'] as const;
   return (
     <Card title={title}>
       <table class="table compact">

@@ -20,7 +20,7 @@ interface TriggerResult {
   launchId: number | null;
   duplicate: boolean;
   messages: Message[];
-  /** Outbox captures by message id: where a message "sent" without a provider can be read. */
+  /** Outbox captures by message id: where a message captured for want of a provider can be read. */
   captured?: Record<number, number>;
 }
 
