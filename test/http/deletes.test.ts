@@ -37,7 +37,7 @@ for (const kind of STORE_KINDS) {
       const id = await addCampaign(s, { name: 'To delete', db: shop.db, resource: shop.resource, template: shop.template, extra: { is_active: true } });
       // Workers deliver to the outbox; a message far in the future stays waiting: the refusal's case.
       ok(await s.call('campaigns/triggers/start', { id, email: 'ann@example.com', content: { email_title: 'x' } }));
-      await eventually(async () => (await s.call('messages/list', { campaign_id: id })).body.data?.every((m: { status: string }) => m.status === 'sent'), 10_000, 'sent');
+      await eventually(async () => (await s.call('messages/list', { campaign_id: id })).body.data?.every((m: { status: string }) => m.status === 'captured'), 10_000, 'captured');
       const other = await addCampaign(s, { name: 'Still running', db: shop.db, resource: shop.resource, template: shop.template });
       ok(await s.call('campaigns/deactivate', { id: other }));
       // An inactive campaign cannot start: a message of it that is still queued is written below the API.

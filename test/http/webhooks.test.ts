@@ -232,7 +232,7 @@ describe('webhooks: bad input and private addresses', () => {
       [{ url: 'https://hooks.example.com/x' }, /events/],
       [{ url: 'ftp://hooks.example.com/x', events: ['*'] }, /field 'url' must be an http:\/\/ or https:\/\/ URL/],
       [{ url: 'not a url', events: ['*'] }, /field 'url' must be an absolute/],
-      [{ url: 'https://hooks.example.com/x', events: ['message.opened'] }, /events/],
+      [{ url: 'https://hooks.example.com/x', events: ['message.forwarded'] }, /events/],
       [{ url: 'https://hooks.example.com/x', events: [] }, /events/],
       [{ url: 'https://hooks.example.com/x', events: ['*'], secret: 'whsec_short' }, /field 'secret' must be 'whsec_'/],
       [{ url: 'https://hooks.example.com/x', events: ['*'], secret: 'plain-secret-without-prefix-1234567890' }, /field 'secret'/],
