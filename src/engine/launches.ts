@@ -57,7 +57,10 @@ export async function outboxAttachment(store: Pick<OutboxStore, 'getOutbox'> & P
 const HOUR = 3_600_000;
 
 /** Messages made in the last hour and day, by channel and their status now; and the queue as it is. */
-export async function messageStats(store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'> & Pick<EngagementStore, 'countEngagement'>, now: number) {
+export async function messageStats(
+  store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'> & Pick<EngagementStore, 'countEngagement'> & { storeBytes(): Promise<number> },
+  now: number,
+) {
   const byChannel = () => Object.fromEntries(CHANNELS.map((c) => [c, zeroCounts()])) as Record<string, Counts>;
   const lastHour = byChannel();
   const lastDay = byChannel();
@@ -75,6 +78,7 @@ export async function messageStats(store: Pick<MessageStore, 'countMessagesSince
     last_hour: lastHour,
     last_day: lastDay,
     engagement,
+    store_bytes: await store.storeBytes(),
     queue: { ...q.depth, oldest_queued_seconds: q.oldestDueAt === null ? null : Math.max(0, Math.round((now - q.oldestDueAt) / 1000)) },
   };
 }

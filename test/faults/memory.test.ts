@@ -64,17 +64,17 @@ describe('memory: content limit and bounded caches', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       launches.push(Number(r.headers.get('launch-id')));
     }
-    // Every message is sent, so each launch went through the delivery's cache.
+    // Every message is captured (no SMTP here: the outbox), so each launch went through the delivery's cache.
     await eventually(
       async () => {
         for (const launch_id of launches) {
           const [m] = ok(await s.call('messages/list', { launch_id })).data;
-          if (m.status !== 'sent') return false;
+          if (m.status !== 'captured') return false;
         }
         return true;
       },
       30_000,
-      'every message sent',
+      'every message captured',
     );
     await eventually(async () => heapUsed() < baseline + 10 * MB, 30_000, `heap back within 10 MB of its baseline (${(baseline / MB).toFixed(1)} MB)`);
   });

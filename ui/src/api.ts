@@ -142,6 +142,8 @@ export interface Stats {
   last_hour: Record<string, Counts>;
   last_day: Record<string, Counts>;
   queue: { queued: number; waiting: number; sending: number; oldest_queued_seconds: number | null };
+  engagement: { last_day: { opened: number; clicked: number; unsubscribed: number } };
+  store_bytes: number;
 }
 
 /** campaigns/stats: a campaign's messages counted by A/B variant and status. */

@@ -6,7 +6,7 @@ import { MESSAGE_STATUSES } from '../../core/types.ts';
 import { getLaunchView, listLaunchViews, messageStats, outboxAttachment } from '../../engine/launches.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, bigId, id, int, list, nullable, object, text } from '../schemas.ts';
+import { answer, anyObject, bigId, id, int, list, nullable, object, text } from '../schemas.ts';
 
 const count = (description: string) => Type.Integer({ description });
 /** Messages by status: every status, 0 when none. */
@@ -68,7 +68,7 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
     summary: 'Messages made in the last hour and day by channel and status, and the queue',
     description:
       'data: {time, last_hour: {email: {queued, waiting, sending, sent, captured, failed, skipped, ...}, sms: {...}, push: {...}}, last_day: {...}, ' +
-      'queue: {queued, waiting, sending, oldest_queued_seconds}}. A window counts the messages created in it, by their status now.',
+      'queue: {queued, waiting, sending, oldest_queued_seconds}, engagement: {last_hour, last_day}, store_bytes}. A window counts the messages created in it, by their status now.',
     body: object({}),
     data: answer({
       time: text('Now (ISO 8601)'),
@@ -80,6 +80,8 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
         sending: count('Being sent'),
         oldest_queued_seconds: nullable('integer', 'Age of the oldest due message; null when none'),
       }),
+      engagement: anyObject('Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed}'),
+      store_bytes: Type.Integer({ description: "The store's size in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's tables)" }),
     }),
     handler: async () => ({ data: await messageStats(store, Date.now()) }),
   });

@@ -74,6 +74,16 @@ export function OverviewPage() {
                 <div class="tile-value">{s.queue.oldest_queued_seconds === null ? '–' : duration(s.queue.oldest_queued_seconds)}</div>
                 <div class="tile-label">oldest queued</div>
               </div>
+              <div class="tile">
+                <div class="tile-value">
+                  {s.engagement.last_day.opened} / {s.engagement.last_day.clicked} / {s.engagement.last_day.unsubscribed}
+                </div>
+                <div class="tile-label">opened / clicked / unsubscribed (24 h)</div>
+              </div>
+              <div class="tile">
+                <div class="tile-value">{(s.store_bytes / 1_048_576).toFixed(1)} MB</div>
+                <div class="tile-label">store size</div>
+              </div>
             </div>
             <div class="grid2">
               <WindowTable title="Last hour" counts={s.last_hour} />
