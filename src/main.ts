@@ -3,11 +3,11 @@
  * commands and flags that both the parser and `--help` read). Start-up problems end the process with
  * one line naming the setting at fault, and exit code 2.
  */
-import { createApp } from './app.ts';
+import { type App, createApp } from './app.ts';
 import { parseArgs, UsageError, usage, version, type CommandSpec } from './cli.ts';
 import { ConfigError, defaultDataDir, isInstalled, loadConfig, type Config } from './config.ts';
 import { ApiError, StoreUnavailable } from './core/errors.ts';
-import { channelLines, warnIfSmtpUnreachable } from './delivery/channel-report.ts';
+import { channelLines, warnIfPeersUnreachable } from './delivery/channel-report.ts';
 import { createToken } from './engine/tokens.ts';
 import { BackupError, backupSqlite } from './store/sqlite/backup.ts';
 import { DataDirError, openStore, reachPostgres, sqliteFile, storeWhere } from './store/store.ts';
@@ -132,7 +132,7 @@ async function serve(config: Config): Promise<void> {
   banner.push(`  Delivery: ${config.workers} workers`, ...channelLines(config).map((l) => `    ${l}`));
   if (tokens.length === 0) banner.push(`  No API token yet. Create one (in another terminal, in this directory) with:  ${tokenHint(config)}`);
   console.log(banner.join('\n'));
-  void warnIfSmtpUnreachable(config, (line) => console.warn(line));
+  void warnOfPeers(app, config);
   lastNet(app.log);
   stopOnSignals(app);
 }
@@ -142,7 +142,7 @@ async function worker(config: Config): Promise<void> {
   const app = await startApp(config);
   app.startWorkers();
   console.log([`Salvo worker ${app.dispatcher.worker} is delivering with ${config.workers} workers (data: ${app.where})`, ...channelLines(config).map((l) => `    ${l}`)].join('\n'));
-  void warnIfSmtpUnreachable(config, (line) => console.warn(line));
+  void warnOfPeers(app, config);
   lastNet(app.log);
   stopOnSignals(app);
 }
@@ -152,6 +152,14 @@ async function worker(config: Config): Promise<void> {
  * (then hand them back), and exit. A second signal exits at once; so does a close that overruns the
  * deadline by 5 s (a store that does not answer), since leases bring back anything left held.
  */
+/** The start-up warnings of peers that do not answer, in the background; a failure to read the resources is no warning. */
+function warnOfPeers(app: App, config: Config): void {
+  app.store
+    .listResources()
+    .then((resources) => warnIfPeersUnreachable(config, resources, (line) => console.warn(line)))
+    .catch((err) => app.log.warn({ err }, 'could not check the peers named in the settings'));
+}
+
 function stopOnSignals(app: Awaited<ReturnType<typeof createApp>>): void {
   let stopping = false;
   const stop = async (signal: string) => {

@@ -29,10 +29,13 @@ export function within<T>(ms: number, what: string, fn: () => Promise<T>): Promi
   return Promise.race([fn(), late]).finally(() => clearTimeout(timer));
 }
 
-/** Host and port of an smtp:// or smtps:// URL, with nodemailer's default ports. */
-function smtpAddress(url: string): { host: string; port: number } {
+/** The default port of each scheme a peer's URL may have (nodemailer's for SMTP, the SMPP registry's, HTTP's). */
+const DEFAULT_PORTS: Record<string, number> = { 'smtp:': 587, 'smtps:': 465, 'smpp:': 2775, 'smpps:': 3550, 'http:': 80, 'https:': 443 };
+
+/** Host and port of a peer's URL, with its scheme's default port. */
+function peerAddress(url: string): { host: string; port: number } {
   const u = new URL(url);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || (u.protocol === 'smtps:' ? 465 : 587) };
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) || DEFAULT_PORTS[u.protocol] || 443 };
 }
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void> {
@@ -94,9 +97,9 @@ export class Readiness {
   }
 }
 
-/** "ok" when the SMTP server of `url` accepts a TCP connection within `timeoutMs`, else "unreachable: why (host:port)". */
+/** "ok" when the peer of `url` (SMTP, SMPP, HTTP) accepts a TCP connection within `timeoutMs`, else "unreachable: why (host:port)". */
 export function probeSmtp(url: string, timeoutMs: number): Promise<string> {
-  const { host, port } = smtpAddress(url);
+  const { host, port } = peerAddress(url);
   return tcpConnect(host, port, timeoutMs).then(
     () => 'ok',
     (e) => {
