@@ -59,7 +59,11 @@ export async function listProfiles(store: ProfileStore & Pick<CatalogStore, 'get
   const wantSubscriptions = !r.fields || r.fields.includes('subscriptions');
   const subscriptions = wantSubscriptions && found.length ? await store.getSubscriptions(found.map((d) => d._id)) : [];
   const byProfile = new Map<string, Subscription[]>();
-  for (const s of subscriptions) byProfile.set(s.profile_id, [...(byProfile.get(s.profile_id) ?? []), s]);
+  for (const s of subscriptions) {
+    const own = byProfile.get(s.profile_id);
+    if (own) own.push(s);
+    else byProfile.set(s.profile_id, [s]);
+  }
   const data = found.map((doc) => {
     const subs = (byProfile.get(doc._id) ?? []).map(subscriptionView);
     const whole: Record<string, unknown> = { id: doc._id, db_id: db.id, ...doc, subscriptions: subs };
