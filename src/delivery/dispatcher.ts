@@ -90,6 +90,7 @@ export class Dispatcher extends BackgroundLoop {
       log: d.log,
       metrics: d.metrics,
       held: () => [...this.inflight.keys(), ...this.claimed.map((c) => c.message.id)],
+      recording: (id) => this.recording.has(id),
       // A waiting claim that another worker retook must not be sent here as well.
       lost: (ids) => this.dropClaims(ids),
     });
