@@ -311,6 +311,8 @@ export interface HistoryEntry {
   status: MessageStatus;
   time: number;
   detail?: string;
+  /** Only on the entry that stands for entries left out of a long history (core/history.ts): how many. */
+  omitted?: number;
 }
 
 export interface Message {

@@ -292,7 +292,7 @@ export class Dispatcher extends BackgroundLoop {
           history: [...m.history, started, { status, time: this.now(), detail: result.detail }],
           last_error: null,
           provider_message_id: result.providerMessageId ?? null,
-          ...(result.smsParts?.length ? { sms_parts: result.smsParts } : {}),
+          ...(result.smsParts?.length ? { sms_parts: result.smsParts, ...(result.smsc ? { sms_smsc: result.smsc } : {}) } : {}),
           ...this.keep(rendered),
         };
       }

@@ -17,6 +17,7 @@ import { engagementQueries, type EngagementStore } from './queries/engagement.ts
 import { erasureQueries, type ErasureStore } from './queries/erasures.ts';
 import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
+import { receiptQueries, type ReceiptStore } from './queries/receipts.ts';
 import { outboxQueries, type OutboxStore } from './queries/outbox.ts';
 import { profileQueries, type ProfileStore } from './queries/profiles.ts';
 import { retentionQueries, type RetentionStore } from './queries/retention.ts';
@@ -25,7 +26,7 @@ import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
+export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ReceiptStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -60,6 +61,7 @@ export type Store = CatalogStore &
   TokenStore &
   LaunchStore &
   MessageStore &
+  ReceiptStore &
   OutboxStore &
   TaskStore &
   DedupStore &
@@ -103,6 +105,7 @@ function makeStore(driver: SqlDriver): Store {
     ...tokenQueries(driver),
     ...launchQueries(driver),
     ...messageQueries(driver),
+    ...receiptQueries(driver),
     ...outboxQueries(driver),
     ...taskQueries(driver),
     ...dedupQueries(driver),

@@ -25,7 +25,7 @@ describe('small hostile inputs', () => {
     const r = await fetch(`${s.url}/api/v1.1/campaigns/triggers/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_TOKEN}` },
-      body,
+      body: new Uint8Array(body),
     });
     return { status: r.status, body: (await r.json()) as { error: number; error_text: string } };
   };

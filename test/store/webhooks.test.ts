@@ -76,7 +76,8 @@ for (const kind of STORE_KINDS) {
       // Sent as one SMS part (what completeMessage records for SMPP), then its receipt, twice.
       await driver.run("UPDATE messages SET status = 'sent' WHERE id = ?", [row.id]);
       await driver.run('INSERT INTO sms_parts (provider_message_id, message_id, part, parts, state) VALUES (?, ?, 1, 1, NULL)', ['smsc-1', row.id]);
-      for (let i = 0; i < 2; i++) assert.deepEqual(await t.store.applySmsReceipt('smsc-1', 'DELIVRD', 'receipt: DELIVRD', now), { message_id: Number(row.id), status: 'delivered' });
+      const receipt = { smsc: 'sys@smsc.example:2775', providerId: 'smsc-1', stat: 'DELIVRD', detail: 'receipt: DELIVRD' };
+      for (let i = 0; i < 2; i++) assert.deepEqual(await t.store.applySmsReceipts([receipt], now), [{ message_id: Number(row.id), status: 'delivered', repeated: i === 1 }]);
       const expected = [{ type: 'message.delivered', data: { message_id: Number(row.id), launch_id: launch, campaign_id: campaign, profile_id: 'p1', channel: 'sms', address: '+79000000001', status: 'delivered', custom_data: { ref: 7 } } }];
       assert.deepEqual(await eventsOf(delivered.id), expected);
       assert.deepEqual(await eventsOf(all.id), expected);

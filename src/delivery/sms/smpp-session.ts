@@ -30,6 +30,8 @@ export interface SmppSessionOptions {
   label: string;
 }
 
+/** PDUs from the SMSC handled in one turn of the event loop at most (onPdu). */
+const PDUS_PER_TURN = 64;
 /** The SMSC is busy: wait, then try again. Every other non-zero submit_sm_resp status is final. */
 const THROTTLING = new Set(['ESME_RTHROTTLED', 'ESME_RMSGQFUL']);
 /** deliver_sm_resp status when a receipt cannot be recorded now: the SMSC delivers it again later. */
@@ -161,7 +163,20 @@ export class SmppSession {
     this.keepAlive.unref();
   }
 
+  /**
+   * PDUs handled in this turn of the event loop. The package parses whatever the socket holds in one
+   * loop: a peer flooding thousands of deliver_sm would hold the event loop (and /health) for all of
+   * them, so past PDUS_PER_TURN the session pauses until the next turn (the socket's buffer then fills
+   * and TCP slows the peer down).
+   */
+  private pdusThisTurn = 0;
+
   private onPdu(session: Session, pdu: PDU): void {
+    if (this.pdusThisTurn++ === 0) setImmediate(() => (this.pdusThisTurn = 0));
+    if (this.pdusThisTurn === PDUS_PER_TURN) {
+      session.pause();
+      setImmediate(() => session.resume());
+    }
     if (pdu.command === 'enquire_link') {
       session.send(pdu.response());
     } else if (pdu.command === 'unbind') {
