@@ -289,3 +289,20 @@ export function withProviderDefaults(r: Resource, d: ProviderDefaults): Resource
   if (push && !push.webpush && d.webpush) push = { ...push, webpush: d.webpush };
   return sms === r.sms && push === r.push ? r : { ...r, sms, push };
 }
+
+/**
+ * The peers a resource's settings make Salvo connect to, each with the field that names it: what the
+ * egress policy checks when the resource is saved. Web Push endpoints come with each subscription and
+ * are checked when a push is sent; FCM's and APNs' defaults are Google's and Apple's.
+ */
+export function resourcePeerUrls(r: { sms: SmsSettings | null; push: PushSettings | null }): { field: string; url: string }[] {
+  const urls: { field: string; url: string }[] = [];
+  if (r.sms?.smpp) urls.push({ field: 'sms.smpp.url', url: r.sms.smpp.url });
+  // The URL's placeholders may sit anywhere but the host decides where it goes; they are filled with a letter.
+  if (r.sms?.http) urls.push({ field: 'sms.http.url', url: r.sms.http.url.replace(/\{(to|sender|text)\}/g, 'x') });
+  const fcm = r.push?.fcm;
+  if (fcm?.endpoint) urls.push({ field: 'push.fcm.endpoint', url: fcm.endpoint });
+  if (fcm?.service_account.token_uri) urls.push({ field: 'push.fcm.service_account.token_uri', url: fcm.service_account.token_uri });
+  if (r.push?.apns?.endpoint) urls.push({ field: 'push.apns.endpoint', url: r.push.apns.endpoint });
+  return urls;
+}

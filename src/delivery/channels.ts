@@ -85,5 +85,8 @@ export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, tls: config.smtpTls, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
+  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs, denyPrivate: config.egress.denyPrivate }),
+    push: new PushChannel(outbox, config.sendTimeoutMs, config.egress.denyPrivate),
+    smtp,
+  };
 }

@@ -5,12 +5,13 @@ import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
-import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
+import { checkDkim, checkPushSettings, checkSmsSettings, resourcePeerUrls } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import { COUNT_CAP, type CatalogKind, type EntryUsers } from '../store/queries/catalog.ts';
 import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
+import { urlsRefusal } from './egress.ts';
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
@@ -90,8 +91,23 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
   };
 }
 
-export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
-  return store.insertResource({ ...checkedResource(body), resource_token: newResourceToken() }, Date.now());
+/** The egress policy (SALVO_EGRESS_DENY_PRIVATE) as resources/add and update apply it. */
+export interface EgressCheck {
+  denyPrivate: boolean;
+}
+
+/** With the egress policy on, a 400 when a peer URL of `r` that `before` did not have is (or resolves to) a private address. */
+async function checkPeers(egress: EgressCheck, r: Pick<Resource, 'sms' | 'push'>, before?: Pick<Resource, 'sms' | 'push'>): Promise<void> {
+  if (!egress.denyPrivate) return;
+  const had = new Set(before ? resourcePeerUrls(before).map((u) => `${u.field} ${u.url}`) : []);
+  const why = await urlsRefusal(resourcePeerUrls(r).filter((u) => !had.has(`${u.field} ${u.url}`)));
+  if (why) throw badRequest(why);
+}
+
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, egress: EgressCheck = { denyPrivate: false }): Promise<Resource> {
+  const checked = checkedResource(body);
+  await checkPeers(egress, checked);
+  return store.insertResource({ ...checked, resource_token: newResourceToken() }, Date.now());
 }
 
 /**
@@ -101,7 +117,7 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
  * process's catalog forgets the resource, so its next send uses the new settings.
  */
 export async function updateResource(
-  { store, catalog }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'> },
+  { store, catalog, egress = { denyPrivate: false } }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'>; egress?: EgressCheck },
   body: Partial<ResourceInput> & { id: number; rotate_resource_token?: boolean },
 ): Promise<Resource> {
   const r = await loadResource(store, body.id);
@@ -113,6 +129,7 @@ export async function updateResource(
     push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
   });
+  await checkPeers(egress, next, r);
   const updated = { ...r, ...next, resource_token: body.rotate_resource_token === true ? newResourceToken() : r.resource_token };
   await store.updateResource(updated);
   catalog.forgetResource(updated.id);

@@ -105,7 +105,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
     await api.register(databaseRoutes, { prefix: API_V11, store, catalog: deps.catalog });
-    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
+    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog, egress: config.egress });
     await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });
     await api.register(subscriptionRoutes, { prefix: API_V11, store });

@@ -15,6 +15,8 @@ import { smscKey } from '../../core/sms-receipt.ts';
 import type { SmppSettings } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
 import type { Channel, SendContext, SendResult } from '../channels.ts';
+import { guardedLookup, literalRefusal } from '../egress.ts';
+import { egressFailure, HttpClient } from '../http-client.ts';
 import { ProviderError } from '../provider-error.ts';
 import { encodeSms } from './gsm.ts';
 import { sendHttpSms } from './http-gateway.ts';
@@ -29,6 +31,8 @@ export interface SmsChannelOptions {
   log: FastifyBaseLogger;
   /** How long a submit_sm, a bind or an enquire_link may wait for its answer (default 30 s). */
   responseTimeoutMs?: number;
+  /** The egress policy (SALVO_EGRESS_DENY_PRIVATE) on every SMSC and gateway connection. */
+  denyPrivate: boolean;
 }
 
 const DEFAULT_WINDOW = 10;
@@ -48,15 +52,24 @@ export class SmsChannel implements Channel {
   /** The concatenation reference of the next long SMS (one byte, wrapping). */
   private reference = Math.floor(Math.random() * 256);
 
+  private readonly http: HttpClient;
+
   constructor(private readonly o: SmsChannelOptions) {
     this.receipts = new ReceiptBook(o.store, o.log);
+    // The gateway's own timeout_seconds bounds each request; this is the client's backstop.
+    this.http = new HttpClient(10 * 60_000, { denyPrivate: o.denyPrivate });
   }
 
   async send(m: RenderedMessage, ctx: SendContext): Promise<SendResult> {
     const settings = ctx.resource.sms;
     if (m.channel !== 'sms' || (!settings?.smpp && !settings?.http)) return this.o.outbox.send(m, ctx);
-    if (settings.smpp) return this.viaSmpp(this.session(ctx.resource.id, settings.smpp), m);
-    return sendHttpSms(settings.http!, { to: m.to, sender: m.sender ?? '', text: m.text });
+    if (settings.smpp) {
+      const host = smppEndpoint(settings.smpp).host;
+      const refused = this.o.denyPrivate ? literalRefusal(host) : null;
+      if (refused) throw egressFailure(`the SMSC ${host}`, refused);
+      return this.viaSmpp(this.session(ctx.resource.id, settings.smpp), m);
+    }
+    return sendHttpSms(this.http, settings.http!, { to: m.to, sender: m.sender ?? '', text: m.text });
   }
 
   /** The resource's session and its SMSC; a resource whose settings changed gets a new one, and the old one closes. */
@@ -78,6 +91,7 @@ export class SmsChannel implements Channel {
       responseTimeoutMs: timeout,
       bindWaitMs: Math.min(timeout, 10_000),
       onDeliver: (pdu) => this.receipts.onDeliver(pdu, smsc, label),
+      ...(this.o.denyPrivate ? { lookup: guardedLookup } : {}),
       log: this.o.log,
       label,
     });
@@ -117,6 +131,7 @@ export class SmsChannel implements Channel {
 
   async close(): Promise<void> {
     this.receipts.close();
+    this.http.close();
     await Promise.all([...this.sessions.values()].map((s) => s.session.close()));
     this.sessions.clear();
   }

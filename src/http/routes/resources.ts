@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { SUBSCRIPTION_CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addResource, deleteCatalogEntry, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
+import { addResource, deleteCatalogEntry, type EgressCheck, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
 import { subscriptionFields } from '../../engine/subscriptions.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
@@ -121,13 +121,13 @@ const resource = answer(
   'A resource',
 );
 
-export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog }> = async (app, { store, catalog }) => {
+export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog; egress: EgressCheck }> = async (app, { store, catalog, egress }) => {
   method(app, '/resources/add', 'resources', {
     summary: 'Create a resource: a sending source with its channels, senders and providers',
     body: object({ name: name('Resource name, unique'), ...resourceFields }, ['name', 'channels']),
     data: answer({ id: idOut('The new resource') }),
     errors: [409],
-    handler: async (body) => ({ data: { id: (await addResource(store, body)).id } }),
+    handler: async (body) => ({ data: { id: (await addResource(store, body, egress)).id } }),
   });
   method(app, '/resources/update', 'resources', {
     summary: 'Change a resource: each field given replaces the stored one; a secret sent back as ******** is kept',
@@ -137,7 +137,7 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     ),
     data: resource,
     errors: [404, 409],
-    handler: async (body) => ({ data: resourceView(await updateResource({ store, catalog }, { ...body, id: toId(body.id) })) }),
+    handler: async (body) => ({ data: resourceView(await updateResource({ store, catalog, egress }, { ...body, id: toId(body.id) })) }),
   });
   method(app, '/resources/get', 'resources', {
     summary: 'Get a resource',
