@@ -44,6 +44,8 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
       const seen = await db.get('SELECT 1 AS x FROM email_feedback WHERE message_id = ? AND kind = ? AND status_code IS NOT DISTINCT FROM ? LIMIT 1', [id, kind, status]);
       if (seen) return 'repeated';
       const detail = feedbackDetail(f);
+      // The campaign log outlives an erasure of the person: no diagnostic there (it names the address).
+      const summary = f.kind === 'bounce' ? feedbackDetail({ ...f, diagnostic: null }) : detail;
       await db.run('INSERT INTO email_feedback (message_id, subscription_id, kind, status_code, detail, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
         id,
         (m.subscription_id as number | null) ?? null,
@@ -61,7 +63,7 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
         if (ends) await appendHistory(id, 'undelivered', detail, now, 'status = ?, last_error = ?, ', ['undelivered', detail]);
         else await appendHistory(id, 'bounced', detail, now);
         await setSubscription(m, 'hardbounced', now);
-        await log(m, `${detail}; subscription ${subscription ?? 'none'} is hardbounced`, now);
+        await log(m, `${summary}; subscription ${subscription ?? 'none'} is hardbounced`, now);
         await messageEvent(db, 'message.bounced', { ...m, status: ends ? 'undelivered' : m.status, last_error: detail }, now, { subscription_id: subscription, bounce: f });
         return 'recorded';
       }
@@ -77,7 +79,7 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
             suspended = (await db.run("UPDATE subscriptions SET status = 'suspended', updated_at = ? WHERE id = ? AND status = 'subscribed'", [now, m.subscription_id as number])) > 0;
           }
         }
-        if (suspended) await log(m, `${detail}; subscription ${subscription} is suspended after ${rule.limit} soft bounces`, now);
+        if (suspended) await log(m, `${summary}; subscription ${subscription} is suspended after ${rule.limit} soft bounces`, now);
         await messageEvent(db, 'message.soft_bounced', m, now, { subscription_id: subscription, bounce: f, subscription_suspended: suspended });
         return 'recorded';
       }
