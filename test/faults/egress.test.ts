@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { ok, startServer, type TestServer } from '../helpers.ts';
-import { setupSmsShop } from '../delivery/sms.ts';
+import { setupSmsShop, type SmsShop } from '../delivery/sms.ts';
 import { setupPushShop, vapidKeys } from '../push-fixture.ts';
 import { startPushService } from '../push-peers.ts';
+import { startSmsc } from '../smsc.ts';
 
 const SECRET = 'INTERNAL-ADMIN-TOKEN-4242';
 
@@ -78,6 +79,7 @@ describe('egress policy off: a JSON answer is cut', () => {
 
 describe('egress policy on (SALVO_EGRESS_DENY_PRIVATE=on)', () => {
   let s: TestServer;
+  let smsShop: SmsShop;
   let internal: Awaited<ReturnType<typeof internalService>>;
   before(async () => {
     s = await startServer({ workers: true, env: { SALVO_EGRESS_DENY_PRIVATE: 'on' } });
@@ -119,7 +121,7 @@ describe('egress policy on (SALVO_EGRESS_DENY_PRIVATE=on)', () => {
   });
 
   it('refuses at send time a name that resolves to a private address (saved before, or rebound since): the message fails for good', async () => {
-    const shop = await setupSmsShop(s, { http: { url: 'https://gw.example.com/send' } }, ['+79000000103']);
+    const shop = (smsShop = await setupSmsShop(s, { http: { url: 'https://gw.example.com/send' } }, ['+79000000103', '+79000000104']));
     // The resource as it was stored before the policy was turned on, or as its name resolves now (no
     // message of it was sent yet, so no process holds it in its catalog).
     const stored = (await s.app.store.getResource(shop.resource))!;
@@ -129,6 +131,23 @@ describe('egress policy on (SALVO_EGRESS_DENY_PRIVATE=on)', () => {
     assert.equal(m.attempts, 1, 'not retried');
     assert.match(m.last_error, /^EGRESS_DENIED: the SMS gateway localhost:\d+ was not contacted: localhost resolves to (127\.0\.0\.1|::1), a private address \(loopback\): refused by SALVO_EGRESS_DENY_PRIVATE/);
     assert.equal(internal.hits, 0, 'the internal service was never contacted');
+  });
+
+  it('refuses an SMSC whose name resolves to a private address when the session connects: the message fails for good, nothing binds', async () => {
+    const smsc = await startSmsc();
+    try {
+      // The same shop, its resource now naming an SMSC by a name that resolves to 127.0.0.1.
+      const shop = smsShop;
+      const stored = (await s.app.store.getResource(shop.resource))!;
+      await s.app.store.updateResource({ ...stored, sms: { smpp: { url: smsc.url.replace('127.0.0.1', 'localhost') } } });
+      await new Promise((r) => setTimeout(r, 1100)); // the catalog keeps a resource for 1 s
+      const m = await shop.message(await shop.start('+79000000104', { text: 'hi' }));
+      assert.equal(m.status, 'failed', JSON.stringify(m.history));
+      assert.match(m.last_error, /^EGRESS_DENIED: the SMSC of resource \d+: salvo@localhost:\d+ was not contacted: localhost resolves to (127\.0\.0\.1|::1), a private address \(loopback\): refused by SALVO_EGRESS_DENY_PRIVATE/);
+      assert.equal(smsc.binds, 0);
+    } finally {
+      await smsc.close();
+    }
   });
 
   it('refuses a Web Push subscription endpoint on a private address when the push is sent', async () => {
