@@ -121,7 +121,8 @@ describe('egress policy on (SALVO_EGRESS_DENY_PRIVATE=on)', () => {
   });
 
   it('refuses at send time a name that resolves to a private address (saved before, or rebound since): the message fails for good', async () => {
-    const shop = (smsShop = await setupSmsShop(s, { http: { url: 'https://gw.example.com/send' } }, ['+79000000103', '+79000000104']));
+    smsShop = await setupSmsShop(s, { http: { url: 'https://gw.example.com/send' } }, ['+79000000103', '+79000000104']);
+    const shop = smsShop;
     // The resource as it was stored before the policy was turned on, or as its name resolves now (no
     // message of it was sent yet, so no process holds it in its catalog).
     const stored = (await s.app.store.getResource(shop.resource))!;
