@@ -1,5 +1,6 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
 import type { PushKeys } from './push.ts';
+import type { SendLimits } from './send-limits.ts';
 
 /** The channels Salvo sends on (a campaign's send_channel). */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
@@ -99,6 +100,8 @@ export interface EmailSender {
   unsubscribe_mailto?: string;
   /** Every mail of the resource is signed with this key (core/resource-settings.ts checks it). */
   dkim?: DkimSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 /** DKIM (RFC 6376): the public key is published as TXT at `<selector>._domainkey.<domain>`. */
@@ -136,6 +139,8 @@ export interface SmsSettings {
   sender?: string;
   smpp?: SmppSettings;
   http?: HttpSmsSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 export interface WebPushSettings {

@@ -20,9 +20,10 @@ import type { Catalog } from '../engine/catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from '../engine/compose.ts';
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
-import type { MessageStore, ProfileStore } from '../store/store.ts';
+import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
 import type { Channel } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
+import { type Admission, SendLimiter } from './send-limits.ts';
 import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -30,9 +31,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
   MessageStore,
-  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
+  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'holdMessage' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
 > &
-  Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'>;
+  Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'> &
+  SendLimitStore;
 
 export interface DispatcherDeps {
   store: DeliveryAreas;
@@ -71,6 +73,8 @@ export class Dispatcher extends BackgroundLoop {
   /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
+  /** The resources' sending limits, kept with every other process through the store. */
+  private readonly limiter: SendLimiter;
   /** Outcomes written together: those that finish while a write is on its way share the next. */
   private readonly outcomes = new WriteBatch<Outcome, true>(async (items) => {
     const recorded = await this.d.store.completeMessages(this.worker, items.map(({ id, item }) => ({ id, outcome: item })), this.now());
@@ -93,6 +97,7 @@ export class Dispatcher extends BackgroundLoop {
       // A waiting claim that another worker retook must not be sent here as well.
       lost: (ids) => this.dropClaims(ids),
     });
+    this.limiter = new SendLimiter({ store: d.store, worker: this.worker, clock: this.now, leaseMs: d.config.leaseMs, log: d.log, metrics: d.metrics });
   }
 
   override start(): void {
@@ -165,6 +170,7 @@ export class Dispatcher extends BackgroundLoop {
   private async upkeep(now: number): Promise<void> {
     const { store, config, log } = this.d;
     await store.promoteWaiting(now);
+    await this.limiter.refresh(now);
     const { requeued, failed } = await store.requeueExpired(now, config.maxAttempts);
     if (requeued || failed) log.warn({ requeued, failed }, 'messages whose worker stopped holding them: queued again, or failed when out of attempts');
   }
@@ -284,7 +290,19 @@ export class Dispatcher extends BackgroundLoop {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
         const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
-        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
+        const admission = await this.limiter.admit(m, resource);
+        if (!admission.go) return this.hold(m, admission);
+        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to })).then(
+          async (r) => {
+            await this.released(m, admission);
+            return r;
+          },
+          async (e) => {
+            await this.released(m, admission);
+            await this.limiter.failed(m, resource, e as FailureFacts).catch((err) => log.error({ err, message: m.id }, 'could not record the back-off a relay asked for'));
+            throw e;
+          },
+        );
         const status = result.captured ? 'captured' : 'sent';
         outcome = {
           status,
@@ -315,6 +333,24 @@ export class Dispatcher extends BackgroundLoop {
     this.d.metrics?.outcome(m.channel, outcome.status);
     this.sendOver(m.id);
     await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
+  }
+
+  /** The per-domain connection slot goes back once the send is over; if the store will not take it now, it expires by itself. */
+  private async released(m: Message, admission: Admission & { go: true }): Promise<void> {
+    try {
+      await admission.release();
+    } catch (err) {
+      this.d.log.warn({ err, message: m.id }, 'could not free a per-domain connection slot; it frees itself when its lease ends');
+    }
+  }
+
+  /** A sending limit holds the message back: waiting until its slot, the claim's attempt given back. */
+  private async hold(m: Message, admission: Admission & { go: false }): Promise<void> {
+    const now = this.now();
+    this.d.log.debug({ message: m.id, until: new Date(admission.until).toISOString() }, admission.why);
+    this.sendOver(m.id);
+    const history = [...m.history, { status: 'waiting' as const, time: now, detail: admission.why }];
+    await this.record(m, 'waiting', () => this.d.store.holdMessage(this.worker, m.id, admission.until, history, now));
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {

@@ -140,6 +140,12 @@ export interface MessageStore {
   /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
   releaseMessages(worker: string, ids: number[]): Promise<void>;
   /**
+   * A claimed message a sending limit holds back: waiting until `until` (promoteWaiting queues it
+   * again), the attempt its claim counted given back, `entry` added to its history. Answers whether it
+   * was still this worker's.
+   */
+  holdMessage(worker: string, id: number, until: number, history: HistoryEntry[], now: number): Promise<boolean>;
+  /**
    * Records an attempt's outcome, if the message is still this worker's; answers whether it was. The
    * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
    */
@@ -290,6 +296,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
           [...part, worker],
         );
       }
+    },
+
+    async holdMessage(worker: string, id: number, until: number, history: HistoryEntry[], now: number): Promise<boolean> {
+      const changed = await db.run(
+        `UPDATE messages SET status = 'waiting', worker = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = ?, history = ?, updated_at = ?
+         WHERE id = ? AND worker = ? AND status = 'sending'`,
+        [Math.ceil(until), JSON.stringify(history), now, id, worker],
+      );
+      return changed > 0;
     },
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
