@@ -5,6 +5,7 @@
  * whole store (every process sharing it).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sendLimitDelays } from './core/send-limits.ts';
 import type { QueueStats } from './store/queries/messages.ts';
 import { PURGE_KINDS, type PurgeKind } from './store/queries/retention.ts';
 
@@ -42,6 +43,7 @@ export class Metrics implements DeliveryMetrics {
   private readonly limitHolds: Counter<'resource' | 'channel'>;
   private readonly limitWaits: Histogram<'channel'>;
   private readonly limitBackoffs: Counter<'resource' | 'channel'>;
+  private readonly limitDelay: Gauge<'resource' | 'channel'>;
 
   /** `restarts` reads the mailer thread's restart count (0 without SMTP). */
   constructor(restarts: () => number) {
@@ -98,6 +100,12 @@ export class Metrics implements DeliveryMetrics {
       labelNames: ['resource', 'channel'],
       registers,
     });
+    this.limitDelay = new Gauge({
+      name: 'salvo_send_limit_delay_seconds',
+      help: "How long until a limited (or backing-off) resource's next free send slot, by resource and channel (read from the store at scrape time; absent when a slot is free now)",
+      labelNames: ['resource', 'channel'],
+      registers,
+    });
     this.storeSize = new Gauge({
       name: 'salvo_store_bytes',
       help: "The store's size on disk (SQLite: database file and WAL; PostgreSQL: this schema's tables with indexes), read at scrape time",
@@ -122,6 +130,11 @@ export class Metrics implements DeliveryMetrics {
   }
   limitBackoff(resource: string, channel: string): void {
     this.limitBackoffs.inc({ resource, channel });
+  }
+  /** The pacing table as read at scrape time (every process's reservations and back-offs). */
+  sendLimits(paced: Map<string, number>, now: number): void {
+    this.limitDelay.reset();
+    for (const d of sendLimitDelays(paced, now)) this.limitDelay.set({ resource: String(d.resource_id), channel: d.channel }, d.next_slot_seconds);
   }
   launch(kind: string): void {
     this.launches.inc({ kind });

@@ -56,6 +56,23 @@ export function describeRate(l: SendLimits): string {
 export const pacingKey = (resourceId: number, channel: string) => `${resourceId}:${channel}`;
 export const domainKey = (resourceId: number, domain: string) => `${resourceId}:email:${domain}`;
 
+/** A pacing key read back: which resource's channel it paces. */
+export function parsePacingKey(key: string): { resource_id: number; channel: string } {
+  const [id, channel] = key.split(':');
+  return { resource_id: Number(id), channel };
+}
+
+/**
+ * The resources whose next send slot is later than now, and how long until it (rounded up to the
+ * second): the wait a message of theirs meets, from a backlog under its limit or a relay's back-off.
+ */
+export function sendLimitDelays(paced: Map<string, number>, now: number): { resource_id: number; channel: string; next_slot_seconds: number }[] {
+  return [...paced]
+    .filter(([, at]) => at > now)
+    .map(([key, at]) => ({ ...parsePacingKey(key), next_slot_seconds: Math.ceil((at - now) / 1000) }))
+    .sort((a, b) => a.resource_id - b.resource_id || a.channel.localeCompare(b.channel));
+}
+
 /** The domain of an email address, lower-cased; null for an address without one. */
 export function recipientDomain(address: string | null): string | null {
   const at = address?.lastIndexOf('@') ?? -1;

@@ -93,7 +93,8 @@ describe('sending limits (one process, SQLite)', () => {
   });
 
   // The first mail of a resource also opens the SMTP connection (about 100 ms more than the rest), so spans
-  // are measured from the second mail.
+  // are measured from the second mail, with a margin for the timer jitter of a loaded machine (an
+  // unlimited resource sends them all within about 150 ms).
   it('sends at most per_second: 10 mails at 2/s take 4 s; those held past 2 s wait without an attempt charged and say why', async () => {
     const { resource, campaign } = await limitedCampaign('two-a-second', { per_second: 2 }, 10);
     await launch(campaign, 'two-a-second');
@@ -103,7 +104,7 @@ describe('sending limits (one process, SQLite)', () => {
     const span = times[9] - times[1];
     const gaps = times.slice(1).map((t, i) => t - times[i]);
     console.log(`per_second 2: mails 2 to 10 over ${span} ms; gaps ${gaps.join(', ')} ms`);
-    assert.ok(span >= 8 * 500 - 100, `mails 2 to 10 at 2/s took ${span} ms`);
+    assert.ok(span >= 8 * 500 - 200, `mails 2 to 10 at 2/s took ${span} ms`);
     // In any second at most 2 mails, and one more for the jitter of a loaded machine (unlimited: all 10 at once).
     const busiest = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length));
     assert.ok(busiest <= 3, `${busiest} mails in one second (gaps ${gaps})`);
@@ -126,7 +127,7 @@ describe('sending limits (one process, SQLite)', () => {
     const times = of('per-hour').map((a) => a.at).sort((a, b) => a - b);
     const span = times[7] - times[1];
     console.log(`per_hour 14400: mails 2 to 8 over ${span} ms`);
-    assert.ok(span >= 6 * 250 - 50, `mails 2 to 8 at 14400/h took ${span} ms`);
+    assert.ok(span >= 6 * 250 - 150, `mails 2 to 8 at 14400/h took ${span} ms`);
   });
 
   it('keeps per_domain_connections: at most 2 mails in flight to one domain at a server that holds each 300 ms; another domain has its own 2', async () => {
@@ -162,6 +163,15 @@ describe('sending limits (one process, SQLite)', () => {
     });
     try {
       await launch(campaign, 'slow-down');
+      // During the back-off, messages/stats (the console's overview) and /metrics show the wait.
+      const during = await eventually(async () => {
+        const stats = ok(await s.call('messages/stats')).data;
+        return stats.send_limits.find((l: { resource_id: number }) => l.resource_id === resource);
+      }, 10_000, 'messages/stats to show the back-off');
+      assert.equal(during.channel, 'email');
+      assert.ok(during.next_slot_seconds >= 1 && during.next_slot_seconds <= 5, `next slot in ${during.next_slot_seconds} s`);
+      const delay = new RegExp(`^salvo_send_limit_delay_seconds\\{resource="${resource}",channel="email"\\} (\\d+)$`, 'm').exec(await (await fetch(`${s.url}/metrics`)).text());
+      assert.ok(delay && Number(delay[1]) >= 1 && Number(delay[1]) <= 5, `salvo_send_limit_delay_seconds ${delay?.[1]}`);
       const sent = await allSent(campaign, 4, 30_000);
       const accepted = smtp.received.filter((r) => r.mail.subject === 'slow-down');
       assert.equal(accepted.length, 4);
