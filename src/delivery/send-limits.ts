@@ -46,8 +46,6 @@ export interface SendLimiterDeps {
 export class SendLimiter {
   /** Pacing keys with a slot in the future, as upkeep last read them (and as this process's own back-offs set them). */
   private paced = new Map<string, number>();
-  /** Back-offs this process started (key → when it ends): a send waiting for its slot meanwhile is held instead. */
-  private readonly backoffs = new Map<string, number>();
   private readonly horizonMs: number;
 
   constructor(private readonly d: SendLimiterDeps) {
@@ -82,13 +80,15 @@ export class SendLimiter {
         return this.held(m, resource, r.at, why);
       }
       const wait = r.at - this.d.clock();
-      if (wait > 0) await sleep(wait);
-      // The relay asked this process to slow down while the send waited: its slot is void. (A send waiting
-      // in another process learns of it only at its next reservation: at most the horizon's worth still go.)
-      const backoff = this.backoffs.get(key) ?? 0;
-      if (backoff > this.d.clock()) {
-        await release();
-        return this.held(m, resource, backoff, holdTexts.backoff(resource.id, backoff));
+      if (wait > 0) {
+        await sleep(wait);
+        // A relay asked any process to slow down while this send waited for its slot: the slot is void.
+        // (One primary-key read, only for a send that waited; sends already on the wire cannot be called back.)
+        const backoff = await this.d.store.backoffUntil(key, this.d.clock());
+        if (backoff !== null) {
+          await release();
+          return this.held(m, resource, backoff, holdTexts.backoff(resource.id, backoff));
+        }
       }
     }
     this.d.metrics?.limitWait(m.channel, (this.d.clock() - started) / 1000);
@@ -101,7 +101,6 @@ export class SendLimiter {
     const key = pacingKey(resource.id, m.channel);
     const until = await this.d.store.backOffSending(key, this.d.clock());
     this.paced.set(key, until);
-    this.backoffs.set(key, until);
     this.d.metrics?.limitBackoff(String(resource.id), m.channel);
     this.d.log.warn({ resource: resource.id, channel: m.channel, until: new Date(until).toISOString(), reply: e.responseCode }, 'the relay asked to slow down; the resource backs off in every worker');
   }

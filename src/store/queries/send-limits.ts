@@ -19,11 +19,20 @@ export interface SendLimitStore {
   reserveSendSlot(key: string, intervalMs: number, now: number, horizonMs: number): Promise<Reservation>;
   /** A relay asked `key`'s sender to slow down: pushes its next slot past the back-off (core nextBackoff). Answers when it ends. */
   backOffSending(key: string, now: number): Promise<number>;
+  /** When the back-off of `key` in force at `now` ends; null when there is none. */
+  backoffUntil(key: string, now: number): Promise<number | null>;
   /** Pacing keys whose next slot is after `now`, with that time: what a worker reads to learn of a back-off. */
   pacedKeys(now: number): Promise<Map<string, number>>;
   /** Takes a free one of `max` connection slots of `key` for `holder` until `until`; answers its number, or null when all are held. */
   acquireSendSlot(key: string, max: number, holder: string, now: number, until: number): Promise<number | null>;
   releaseSendSlot(key: string, slot: number, holder: string): Promise<void>;
+}
+
+/** When the back-off a pacing row records ends, if it is still in force at `now`. */
+function backoffEnd(row: Backoff, now: number): number | null {
+  if (row.throttled_at === null || row.throttle_ms === null) return null;
+  const ends = Number(row.throttled_at) + Number(row.throttle_ms);
+  return ends > now ? ends : null;
 }
 
 export function sendLimitQueries(db: SqlDriver): SendLimitStore {
@@ -40,9 +49,12 @@ export function sendLimitQueries(db: SqlDriver): SendLimitStore {
       );
       if (taken) return { reserved: true, at: Number(taken.tat) - intervalMs };
       const row = await db.get<{ tat: number } & Backoff>('SELECT tat, throttled_at, throttle_ms FROM send_pacing WHERE key = ?', [key]);
-      const tat = Number(row?.tat ?? now);
-      const ends = row?.throttled_at != null && row.throttle_ms != null ? Number(row.throttled_at) + Number(row.throttle_ms) : null;
-      return { reserved: false, at: tat, backoffUntil: ends !== null && ends > now ? ends : null };
+      return { reserved: false, at: Number(row?.tat ?? now), backoffUntil: row ? backoffEnd(row, now) : null };
+    },
+
+    async backoffUntil(key, now) {
+      const row = await db.get<Backoff>('SELECT throttled_at, throttle_ms FROM send_pacing WHERE key = ?', [key]);
+      return row ? backoffEnd(row, now) : null;
     },
 
     async backOffSending(key, now) {
