@@ -57,7 +57,7 @@ export const pacingKey = (resourceId: number, channel: string) => `${resourceId}
 export const domainKey = (resourceId: number, domain: string) => `${resourceId}:email:${domain}`;
 
 /** A pacing key read back: which resource's channel it paces. */
-export function parsePacingKey(key: string): { resource_id: number; channel: string } {
+function parsePacingKey(key: string): { resource_id: number; channel: string } {
   const [id, channel] = key.split(':');
   return { resource_id: Number(id), channel };
 }
@@ -80,7 +80,7 @@ export function recipientDomain(address: string | null): string | null {
 }
 
 /** SMTP replies that mean "too many, slow down" rather than anything about the message. */
-export const THROTTLE_REPLIES = [421, 454];
+const THROTTLE_REPLIES = [421, 454];
 
 /** Whether a send failure is a relay asking the whole resource to slow down. */
 export const isThrottleReply = (e: { responseCode?: number }): boolean => THROTTLE_REPLIES.includes(e.responseCode ?? 0);

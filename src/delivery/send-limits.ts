@@ -16,7 +16,7 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import type { SendLimitStore } from '../store/store.ts';
 
 /** How far ahead a reserved slot is waited for in the worker; beyond it the message is parked. */
-export const WAIT_HORIZON_MS = 2_000;
+const WAIT_HORIZON_MS = 2_000;
 /** How often a worker looks again for a free per-domain connection while it waits for one. */
 const CONNECTION_POLL_MS = 50;
 
@@ -26,7 +26,7 @@ const nothingToRelease = async () => {};
 const GO: Admission = { go: true, release: nothingToRelease };
 
 /** The limits set on the resource for the message's channel. */
-export function limitsOf(resource: Resource, channel: Message['channel']): SendLimits | null {
+function limitsOf(resource: Resource, channel: Message['channel']): SendLimits | null {
   if (channel === 'email') return resource.email?.limits ?? null;
   if (channel === 'sms') return resource.sms?.limits ?? null;
   return null;
