@@ -349,6 +349,8 @@ export interface Message {
   sent_at: number | null;
   /** The provider's id for the message (SMPP message_id of its first part), for receipts and support. */
   provider_message_id: string | null;
+  /** The send slot a sending limit gave it when it held it (delivery/send-limits.ts); null otherwise. */
+  send_slot_at?: number | null;
   /** What its recipient did through its public links (email): opens and clicks, a person's and a machine's, and the unsubscribe. */
   engagement: { opens: number; machine_opens: number; clicks: number; machine_clicks: number; unsubscribed_at: number | null };
 }

@@ -21,9 +21,9 @@ import { ComposeError, composeMessage, type LinkSigning } from '../engine/compos
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
-import type { Channel } from './channels.ts';
+import type { Channel, SendResult } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
-import { type Admission, SendLimiter } from './send-limits.ts';
+import { type Admission, type Hold, SendLimiter } from './send-limits.ts';
 import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -289,20 +289,26 @@ export class Dispatcher extends BackgroundLoop {
       } else if (skip) {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
-        const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
-        const admission = await this.limiter.admit(m, resource);
-        if (!admission.go) return this.hold(m, admission);
-        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to })).then(
-          async (r) => {
-            await this.released(m, admission);
-            return r;
-          },
-          async (e) => {
-            await this.released(m, admission);
+        // The sending limits are asked before rendering, so that a held message costs no render.
+        const limited = await this.resourceOf(m);
+        const admission = limited ? await this.limiter.admit(m, limited) : null;
+        if (admission && !admission.go) return this.hold(m, admission);
+        let result: SendResult;
+        let rendered: RenderedMessage;
+        try {
+          const composed = await this.compose(m, profile, to, subscriptions);
+          const { attachments, resource } = composed;
+          rendered = composed.rendered;
+          const cleared = admission ? await this.limiter.clear(m, resource, admission) : null;
+          if (cleared && !cleared.go) return this.hold(m, cleared);
+          const message = rendered;
+          result = await this.timed(message.channel, () => channels[message.channel].send(message, { message: m, attachments, resource, subscription: to })).catch(async (e) => {
             await this.limiter.failed(m, resource, e as FailureFacts).catch((err) => log.error({ err, message: m.id }, 'could not record the back-off a relay asked for'));
             throw e;
-          },
-        );
+          });
+        } finally {
+          if (admission?.go) await this.released(m, admission);
+        }
         const status = result.captured ? 'captured' : 'sent';
         outcome = {
           status,
@@ -335,6 +341,16 @@ export class Dispatcher extends BackgroundLoop {
     await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
   }
 
+  /**
+   * The message's resource for its sending limits, from the catalog's cache (compose reads the same);
+   * null when its campaign or resource is gone (compose then fails the message, naming which).
+   */
+  private async resourceOf(m: Message): Promise<Resource | null> {
+    const campaign = await this.d.catalog.campaign(m.campaign_id);
+    const resource = campaign ? await this.d.catalog.resource(campaign.resource_id) : null;
+    return resource ?? null;
+  }
+
   /** The per-domain connection slot goes back once the send is over; if the store will not take it now, it expires by itself. */
   private async released(m: Message, admission: Admission & { go: true }): Promise<void> {
     try {
@@ -344,13 +360,19 @@ export class Dispatcher extends BackgroundLoop {
     }
   }
 
-  /** A sending limit holds the message back: waiting until its slot, the claim's attempt given back. */
-  private async hold(m: Message, admission: Admission & { go: false }): Promise<void> {
+  /**
+   * A sending limit holds the message back: waiting until its slot (kept, if it was given one), the
+   * claim's attempt given back. A hold following a hold replaces it in the history, which so keeps one
+   * line however often a long backlog holds the message.
+   */
+  private async hold(m: Message, hold: Hold): Promise<void> {
     const now = this.now();
-    this.d.log.debug({ message: m.id, until: new Date(admission.until).toISOString() }, admission.why);
+    this.d.log.debug({ message: m.id, until: new Date(hold.until).toISOString() }, hold.why);
     this.sendOver(m.id);
-    const history = [...m.history, { status: 'waiting' as const, time: now, detail: admission.why }];
-    await this.record(m, 'waiting', () => this.d.store.holdMessage(this.worker, m.id, admission.until, history, now));
+    const last = m.history.at(-1);
+    const earlier = last?.status === 'waiting' && last.detail?.startsWith('held') ? m.history.slice(0, -1) : m.history;
+    const history = [...earlier, { status: 'waiting' as const, time: now, detail: hold.why }];
+    await this.record(m, 'waiting', () => this.d.store.holdMessage(this.worker, m.id, hold.until, hold.slot, history, now));
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {

@@ -3,9 +3,9 @@
  * every process through the store (store/queries/send-limits.ts; rules in core/send-limits.ts).
  *
  * Before a send: a connection slot of the recipient's domain (per_domain_connections), then a pacing
- * slot (per_second, per_hour, or a relay's back-off). A slot within `horizonMs` is waited for here; one
- * further away holds the message back (the dispatcher parks it as waiting, no attempt charged) rather
- * than keeping a worker asleep. A resource without limits, and not backing off, costs no store call:
+ * slot (per_second, per_hour, or a relay's back-off). A slot within 2 s is waited for here; one further
+ * away holds the message back with that slot (the dispatcher parks it as waiting until the slot, no
+ * attempt charged, and sends it at its slot when it comes back) rather than keeping a worker asleep. A resource without limits, and not backing off, costs no store call:
  * back-offs are learnt from a snapshot of the pacing table that upkeep refreshes (`refresh`).
  */
 import type { FastifyBaseLogger } from 'fastify';
@@ -15,15 +15,26 @@ import type { Message, Resource } from '../core/types.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { SendLimitStore } from '../store/store.ts';
 
-/** How far ahead a reserved slot is waited for in the worker; beyond it the message is parked. */
+/** How far ahead a reserved slot is waited for in the worker; beyond it the message is held (parked). */
 const WAIT_HORIZON_MS = 2_000;
+/**
+ * How far ahead slots are handed out. A message held with a slot keeps it and is sent at it, so a
+ * backlog is held once per message, in order. Beyond this a message is held without a slot (it comes
+ * back when the slots have moved on) so that a message of higher priority arriving later waits behind
+ * at most this much of the backlog, and a changed limit applies within it.
+ */
+const RESERVE_AHEAD_MS = 600_000;
+/** A held message coming back later than this after its slot takes a new one: sending on an old slot could burst. */
+const STALE_SLOT_MS = 1_000;
 /** How often a worker looks again for a free per-domain connection while it waits for one. */
 const CONNECTION_POLL_MS = 50;
 
-export type Admission = { go: true; release: () => Promise<void> } | { go: false; until: number; why: string };
+/** A send may go: at `at` (its pacing slot; null when not paced), then `release` its domain connection. */
+export type Admission = { go: true; at: number | null; key: string; release: () => Promise<void> } | Hold;
+/** A message held back until `until`, keeping `slot` (its reserved slot) if it has one. */
+export type Hold = { go: false; until: number; slot: number | null; why: string };
 
 const nothingToRelease = async () => {};
-const GO: Admission = { go: true, release: nothingToRelease };
 
 /** The limits set on the resource for the message's channel. */
 function limitsOf(resource: Resource, channel: Message['channel']): SendLimits | null {
@@ -40,59 +51,80 @@ export interface SendLimiterDeps {
   leaseMs: number;
   log: FastifyBaseLogger;
   metrics?: DeliveryMetrics;
-  horizonMs?: number;
 }
 
 export class SendLimiter {
   /** Pacing keys with a slot in the future, as upkeep last read them (and as this process's own back-offs set them). */
   private paced = new Map<string, number>();
-  private readonly horizonMs: number;
 
-  constructor(private readonly d: SendLimiterDeps) {
-    this.horizonMs = d.horizonMs ?? WAIT_HORIZON_MS;
-  }
+  constructor(private readonly d: SendLimiterDeps) {}
 
   /** Reads which resources back off now (one small query per upkeep, not one per message). */
   async refresh(now: number): Promise<void> {
     this.paced = await this.d.store.pacedKeys(now);
   }
 
-  /** Whether the message may be sent now (after waiting at most the horizon), or until when it is held. */
+  /**
+   * Before composing: whether the message may be sent (a domain connection and a slot within the wait
+   * horizon taken), or until when it is held. `clear` then waits for the slot.
+   */
   async admit(m: Message, resource: Resource): Promise<Admission> {
     const limits = limitsOf(resource, m.channel);
     const key = pacingKey(resource.id, m.channel);
     const backingOff = (this.paced.get(key) ?? 0) > this.d.clock();
-    if (!limits && !backingOff) return GO;
-    const started = this.d.clock();
+    if (!limits && !backingOff) return { go: true, at: null, key, release: nothingToRelease };
     let release = nothingToRelease;
     const domain = m.channel === 'email' ? recipientDomain(m.address) : null;
     if (limits?.per_domain_connections && domain) {
       const slot = await this.connection(resource.id, domain, limits.per_domain_connections, m.id);
-      if (!slot.go) return this.held(m, resource, slot.until, slot.why);
+      if (!slot.go) return this.held(m, resource, slot);
       ({ release } = slot);
     }
     const interval = limits ? pacingInterval(limits) : 0;
-    if (interval > 0 || backingOff) {
-      const r = await this.d.store.reserveSendSlot(key, interval, this.d.clock(), this.horizonMs);
+    if (interval === 0 && !backingOff) return { go: true, at: null, key, release };
+    const now = this.d.clock();
+    let at: number;
+    let backoffUntil: number | null = null;
+    if (m.send_slot_at != null && m.send_slot_at >= now - STALE_SLOT_MS) {
+      // Held before with a slot of its own: it is sent at it (a back-off since is checked by `clear`).
+      at = m.send_slot_at;
+    } else {
+      const r = await this.d.store.reserveSendSlot(key, interval, now, RESERVE_AHEAD_MS);
+      backoffUntil = r.backoffUntil;
       if (!r.reserved) {
         await release();
-        const why = r.backoffUntil !== null || !limits ? holdTexts.backoff(resource.id, r.at) : holdTexts.rate(resource.id, limits, r.at);
-        return this.held(m, resource, r.at, why);
+        // No slot within RESERVE_AHEAD_MS: back when the slots handed out have half run out.
+        const until = Math.max(now + WAIT_HORIZON_MS, r.at - RESERVE_AHEAD_MS / 2);
+        return this.held(m, resource, { go: false, until, slot: null, why: this.why(resource, limits, backoffUntil, r.at) });
       }
-      const wait = r.at - this.d.clock();
-      if (wait > 0) {
-        await sleep(wait);
-        // A relay asked any process to slow down while this send waited for its slot: the slot is void.
-        // (One primary-key read, only for a send that waited; sends already on the wire cannot be called back.)
-        const backoff = await this.d.store.backoffUntil(key, this.d.clock());
-        if (backoff !== null) {
-          await release();
-          return this.held(m, resource, backoff, holdTexts.backoff(resource.id, backoff));
-        }
-      }
+      at = r.at;
     }
-    this.d.metrics?.limitWait(m.channel, (this.d.clock() - started) / 1000);
-    return { go: true, release };
+    if (at - now > WAIT_HORIZON_MS) {
+      await release();
+      // Back a second early (upkeep promotes every SALVO_POLL_MS): the worker then waits for the exact slot.
+      return this.held(m, resource, { go: false, until: at - WAIT_HORIZON_MS / 2, slot: at, why: this.why(resource, limits, backoffUntil, at) });
+    }
+    return { go: true, at, key, release };
+  }
+
+  /**
+   * After composing: waits for the slot. A relay may have asked any process to slow down meanwhile
+   * (one primary-key read, for a send that waited; sends already on the wire cannot be called back):
+   * the message is then held until the back-off ends, to take a new slot.
+   */
+  async clear(m: Message, resource: Resource, a: Admission & { go: true }): Promise<Admission> {
+    if (a.at === null) return a;
+    const started = this.d.clock();
+    const wait = a.at - started;
+    if (wait > 0) await sleep(wait);
+    const backoff = wait > 0 || m.send_slot_at != null ? await this.d.store.backoffUntil(a.key, this.d.clock()) : null;
+    if (backoff !== null) return this.held(m, resource, { go: false, until: backoff, slot: null, why: holdTexts.backoff(resource.id, backoff) });
+    this.d.metrics?.limitWait(m.channel, Math.max(0, wait) / 1000);
+    return a;
+  }
+
+  private why(resource: Resource, limits: SendLimits | null, backoffUntil: number | null, at: number): string {
+    return backoffUntil !== null || !limits ? holdTexts.backoff(resource.id, at) : holdTexts.rate(resource.id, limits, at);
   }
 
   /** A relay said 421 or 454: the resource's channel backs off in every process (core nextBackoff). */
@@ -105,23 +137,23 @@ export class SendLimiter {
     this.d.log.warn({ resource: resource.id, channel: m.channel, until: new Date(until).toISOString(), reply: e.responseCode }, 'the relay asked to slow down; the resource backs off in every worker');
   }
 
-  private held(m: Message, resource: Resource, until: number, why: string): Admission {
+  private held(m: Message, resource: Resource, hold: Hold): Hold {
     this.d.metrics?.limitHold(String(resource.id), m.channel);
-    return { go: false, until, why };
+    return hold;
   }
 
   /** A connection slot of (resource, domain): polled for up to the horizon, then the message is held a moment. */
-  private async connection(resourceId: number, domain: string, max: number, messageId: number): Promise<Admission> {
+  private async connection(resourceId: number, domain: string, max: number, messageId: number): Promise<{ go: true; release: () => Promise<void> } | Hold> {
     const key = domainKey(resourceId, domain);
     const holder = `${this.d.worker}:${messageId}`;
-    const deadline = this.d.clock() + this.horizonMs;
+    const deadline = this.d.clock() + WAIT_HORIZON_MS;
     for (;;) {
       const now = this.d.clock();
       const slot = await this.d.store.acquireSendSlot(key, max, holder, now, now + this.d.leaseMs);
       if (slot !== null) return { go: true, release: () => this.d.store.releaseSendSlot(key, slot, holder) };
       if (now >= deadline) {
-        const until = now + this.horizonMs;
-        return { go: false, until, why: holdTexts.connections(resourceId, domain, max, until) };
+        const until = now + WAIT_HORIZON_MS;
+        return { go: false, until, slot: null, why: holdTexts.connections(resourceId, domain, max, until) };
       }
       await sleep(CONNECTION_POLL_MS);
     }

@@ -29,9 +29,9 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual({ ...slots[4], at: Math.round(slots[4].at - now) }, { reserved: false, at: 1333, backoffUntil: null });
       // Later on, an idle resource's next slot is now again (no credit for the idle time: no burst).
       const later = await store.reserveSendSlot('1:email', 333.3, now + 60_000, 1000);
-      assert.deepEqual(later, { reserved: true, at: now + 60_000 });
+      assert.deepEqual(later, { reserved: true, at: now + 60_000, backoffUntil: null });
       // Another key is paced on its own.
-      assert.deepEqual(await store.reserveSendSlot('2:email', 1000, now, 0), { reserved: true, at: now });
+      assert.deepEqual(await store.reserveSendSlot('2:email', 1000, now, 0), { reserved: true, at: now, backoffUntil: null });
     });
 
     it('backs off 5 s after a 421, keeps that while it lasts, and doubles when the relay says it again right after', async () => {
@@ -40,9 +40,13 @@ for (const kind of STORE_KINDS) {
       const held = await store.reserveSendSlot('1:email', 50, now + 200, 2000);
       assert.deepEqual(held, { reserved: false, at: now + 5_000, backoffUntil: now + 5_000 });
       assert.deepEqual([...(await store.pacedKeys(now + 200))], [['1:email', now + 5_000]]);
+      // Within reach, the slot is the back-off's end, and says so.
+      assert.deepEqual(await store.reserveSendSlot('1:email', 50, now + 200, 600_000), { reserved: true, at: now + 5_000, backoffUntil: now + 5_000 });
       assert.equal(await store.backOffSending('1:email', now + 6_000), now + 16_000, 'doubled: 10 s');
+      // The slot handed out above (5 050) is before the new back-off's end: the next one is after it.
+      assert.deepEqual(await store.reserveSendSlot('1:email', 50, now + 6_000, 600_000), { reserved: true, at: now + 16_000, backoffUntil: now + 16_000 });
       assert.equal(await store.backOffSending('1:email', now + 100_000), now + 105_000, 'long after: 5 s again');
-      assert.deepEqual(await store.reserveSendSlot('1:email', 50, now + 105_000, 2000), { reserved: true, at: now + 105_000 });
+      assert.deepEqual(await store.reserveSendSlot('1:email', 50, now + 105_000, 2000), { reserved: true, at: now + 105_000, backoffUntil: null });
     });
 
     it('gives at most `max` connection slots of a domain, frees them on release, and those of a dead holder when their lease ends', async () => {

@@ -38,6 +38,7 @@ const toMessage = (r: Row): Message => ({
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,
   provider_message_id: (r.provider_message_id as string | null) ?? null,
+  send_slot_at: r.send_slot_at === null || r.send_slot_at === undefined ? null : Number(r.send_slot_at),
   engagement: {
     opens: Number(r.opens ?? 0),
     machine_opens: Number(r.machine_opens ?? 0),
@@ -141,10 +142,10 @@ export interface MessageStore {
   releaseMessages(worker: string, ids: number[]): Promise<void>;
   /**
    * A claimed message a sending limit holds back: waiting until `until` (promoteWaiting queues it
-   * again), the attempt its claim counted given back, `entry` added to its history. Answers whether it
-   * was still this worker's.
+   * again) with the send slot it was given (or null), the attempt its claim counted given back, its
+   * history as `history`. Answers whether it was still this worker's.
    */
-  holdMessage(worker: string, id: number, until: number, history: HistoryEntry[], now: number): Promise<boolean>;
+  holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean>;
   /**
    * Records an attempt's outcome, if the message is still this worker's; answers whether it was. The
    * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
@@ -298,11 +299,11 @@ export function messageQueries(db: SqlDriver): MessageStore {
       }
     },
 
-    async holdMessage(worker: string, id: number, until: number, history: HistoryEntry[], now: number): Promise<boolean> {
+    async holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean> {
       const changed = await db.run(
-        `UPDATE messages SET status = 'waiting', worker = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = ?, history = ?, updated_at = ?
-         WHERE id = ? AND worker = ? AND status = 'sending'`,
-        [Math.ceil(until), JSON.stringify(history), now, id, worker],
+        `UPDATE messages SET status = 'waiting', worker = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = ?, send_slot_at = CAST(? AS DOUBLE PRECISION),
+         history = ?, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending'`,
+        [Math.floor(until), slot, JSON.stringify(history), now, id, worker],
       );
       return changed > 0;
     },

@@ -8,15 +8,21 @@ import { type Backoff, nextBackoff } from '../../core/send-limits.ts';
 import type { SqlDriver } from '../driver.ts';
 
 /** The answer to a reservation: the slot taken (`reserved`), or when the next one is free. */
-export type Reservation = { reserved: true; at: number } | { reserved: false; at: number; backoffUntil: number | null };
+export interface Reservation {
+  reserved: boolean;
+  /** The slot taken, or (not reserved) the next free one. */
+  at: number;
+  /** When the back-off in force ends; null without one. */
+  backoffUntil: number | null;
+}
 
 export interface SendLimitStore {
   /**
    * Takes the next send slot of `key`, `intervalMs` after the last one taken, if it falls no later than
-   * `now + horizonMs`; otherwise takes nothing and answers when the next slot is (and the back-off in
-   * force, if that is why).
+   * `now + aheadMs`; otherwise takes nothing and answers when the next slot is. Either way it answers
+   * the back-off in force, if any.
    */
-  reserveSendSlot(key: string, intervalMs: number, now: number, horizonMs: number): Promise<Reservation>;
+  reserveSendSlot(key: string, intervalMs: number, now: number, aheadMs: number): Promise<Reservation>;
   /** A relay asked `key`'s sender to slow down: pushes its next slot past the back-off (core nextBackoff). Answers when it ends. */
   backOffSending(key: string, now: number): Promise<number>;
   /** When the back-off of `key` in force at `now` ends; null when there is none. */
@@ -39,15 +45,15 @@ export function sendLimitQueries(db: SqlDriver): SendLimitStore {
   const greatest = db.dialect === 'postgres' ? 'GREATEST' : 'MAX';
   const forUpdate = db.dialect === 'postgres' ? 'FOR UPDATE' : '';
   return {
-    async reserveSendSlot(key, intervalMs, now, horizonMs) {
-      // The slot is max(tat, now); it is taken (tat moves one interval on) only within the horizon.
-      const taken = await db.get<{ tat: number }>(
+    async reserveSendSlot(key, intervalMs, now, aheadMs) {
+      // The slot is max(tat, now); it is taken (tat moves one interval on) only within `aheadMs`.
+      const taken = await db.get<{ tat: number } & Backoff>(
         `INSERT INTO send_pacing (key, tat) VALUES (?, CAST(? AS DOUBLE PRECISION))
          ON CONFLICT (key) DO UPDATE SET tat = ${greatest}(send_pacing.tat, CAST(? AS DOUBLE PRECISION)) + CAST(? AS DOUBLE PRECISION)
-         WHERE send_pacing.tat <= CAST(? AS DOUBLE PRECISION) RETURNING tat`,
-        [key, now + intervalMs, now, intervalMs, now + horizonMs],
+         WHERE send_pacing.tat <= CAST(? AS DOUBLE PRECISION) RETURNING tat, throttled_at, throttle_ms`,
+        [key, now + intervalMs, now, intervalMs, now + aheadMs],
       );
-      if (taken) return { reserved: true, at: Number(taken.tat) - intervalMs };
+      if (taken) return { reserved: true, at: Number(taken.tat) - intervalMs, backoffUntil: backoffEnd(taken, now) };
       const row = await db.get<{ tat: number } & Backoff>('SELECT tat, throttled_at, throttle_ms FROM send_pacing WHERE key = ?', [key]);
       return { reserved: false, at: Number(row?.tat ?? now), backoffUntil: row ? backoffEnd(row, now) : null };
     },

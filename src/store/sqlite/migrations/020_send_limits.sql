@@ -18,3 +18,6 @@ CREATE TABLE send_slots (
   until   INTEGER NOT NULL,
   PRIMARY KEY (key, slot)
 );
+-- A message a limit held keeps the send slot it was given (ms since the epoch), so that it is held once
+-- and sent at that slot when it comes back, rather than competing for a slot again each time.
+ALTER TABLE messages ADD COLUMN send_slot_at REAL;
