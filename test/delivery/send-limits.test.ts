@@ -193,6 +193,31 @@ describe('sending limits (one process, SQLite)', () => {
     }
   });
 
+  it("backs off a resource without limits too after the relay's 421: a message launched during the back-off waits it out", async () => {
+    const { resource, campaign } = await limitedCampaign('unlimited-421', null, 2);
+    let refusedAt = 0;
+    recordArrivals(smtp, arrivals, (_n, raw) => {
+      if (!raw.includes('Subject: unlimited-421') || refusedAt) return null;
+      refusedAt = Date.now();
+      return { code: 454, message: '4.7.0 Temporary authentication failure, slow down' };
+    });
+    try {
+      const first = ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'unlimited-421-0@example.com' }));
+      assert.equal(first.error, 0);
+      await eventually(async () => refusedAt > 0, 10_000, 'the 454');
+      ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'unlimited-421-1@example.com' }));
+      const sent = await allSent(campaign, 2, 30_000);
+      const after = of('unlimited-421').filter((a) => a.at > refusedAt).map((a) => a.at - refusedAt);
+      console.log(`unlimited resource after the 454: mails at +${after.join(', +')} ms`);
+      assert.equal(after.length, 2);
+      assert.ok(after.every((d) => d >= 4_900), 'nothing of the resource went in the 5 s after the 454');
+      const second = sent.find((m) => m.attempts === 1)!;
+      assert.ok(second.history.some((h) => h.detail?.startsWith(`held: resource ${resource} backs off after its relay asked to slow down (421/454) until `)), JSON.stringify(second.history));
+    } finally {
+      recordArrivals(smtp, arrivals);
+    }
+  });
+
   it('leaves an unlimited resource alone: 16 mails go at once, nothing held', async () => {
     const { campaign } = await limitedCampaign('unlimited', null, 16);
     await launch(campaign, 'unlimited');
