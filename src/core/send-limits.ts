@@ -111,6 +111,16 @@ export function nextBackoff(prev: Backoff, now: number): number | null {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * A held message's history with the hold's entry: a hold following a hold replaces it, so the history
+ * keeps one line however often a long backlog holds the message.
+ */
+export function withHold<E extends { status: string; detail?: string }>(history: E[], entry: E): E[] {
+  const last = history.at(-1);
+  const earlier = last?.status === 'waiting' && last.detail?.startsWith('held') ? history.slice(0, -1) : history;
+  return [...earlier, entry];
+}
+
 /** Why a message waits, in its history (and the log). */
 export const holdTexts = {
   rate: (resourceId: number, l: SendLimits, until: number) => `held by resource ${resourceId}'s sending limit (${describeRate(l)}) until ${iso(until)}`,

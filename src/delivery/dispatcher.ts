@@ -13,6 +13,7 @@ import type { Attachment } from '../core/attachments.ts';
 import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
 import type { RenderedMessage } from '../core/message.ts';
+import { withHold } from '../core/send-limits.ts';
 import { consentAtSend, failureOutcome, isHardBounce, profileGoneOutcome, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
@@ -23,7 +24,7 @@ import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
 import type { Channel, SendResult } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
-import { type Admission, type Hold, SendLimiter } from './send-limits.ts';
+import { type Hold, SendLimiter } from './send-limits.ts';
 import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -97,7 +98,7 @@ export class Dispatcher extends BackgroundLoop {
       // A waiting claim that another worker retook must not be sent here as well.
       lost: (ids) => this.dropClaims(ids),
     });
-    this.limiter = new SendLimiter({ store: d.store, worker: this.worker, clock: this.now, leaseMs: d.config.leaseMs, log: d.log, metrics: d.metrics });
+    this.limiter = new SendLimiter({ store: d.store, catalog: d.catalog, worker: this.worker, clock: this.now, leaseMs: d.config.leaseMs, log: d.log, metrics: d.metrics });
   }
 
   override start(): void {
@@ -290,8 +291,7 @@ export class Dispatcher extends BackgroundLoop {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
         // The sending limits are asked before rendering, so that a held message costs no render.
-        const limited = await this.resourceOf(m);
-        const admission = limited ? await this.limiter.admit(m, limited) : null;
+        const admission = await this.limiter.admit(m);
         if (admission && !admission.go) return this.hold(m, admission);
         let result: SendResult;
         let rendered: RenderedMessage;
@@ -307,7 +307,7 @@ export class Dispatcher extends BackgroundLoop {
             throw e;
           });
         } finally {
-          if (admission?.go) await this.released(m, admission);
+          if (admission?.go) await admission.release();
         }
         const status = result.captured ? 'captured' : 'sent';
         outcome = {
@@ -341,37 +341,12 @@ export class Dispatcher extends BackgroundLoop {
     await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
   }
 
-  /**
-   * The message's resource for its sending limits, from the catalog's cache (compose reads the same);
-   * null when its campaign or resource is gone (compose then fails the message, naming which).
-   */
-  private async resourceOf(m: Message): Promise<Resource | null> {
-    const campaign = await this.d.catalog.campaign(m.campaign_id);
-    const resource = campaign ? await this.d.catalog.resource(campaign.resource_id) : null;
-    return resource ?? null;
-  }
-
-  /** The per-domain connection slot goes back once the send is over; if the store will not take it now, it expires by itself. */
-  private async released(m: Message, admission: Admission & { go: true }): Promise<void> {
-    try {
-      await admission.release();
-    } catch (err) {
-      this.d.log.warn({ err, message: m.id }, 'could not free a per-domain connection slot; it frees itself when its lease ends');
-    }
-  }
-
-  /**
-   * A sending limit holds the message back: waiting until its slot (kept, if it was given one), the
-   * claim's attempt given back. A hold following a hold replaces it in the history, which so keeps one
-   * line however often a long backlog holds the message.
-   */
+  /** A sending limit holds the message back: waiting until its slot (kept, if it was given one), the claim's attempt given back. */
   private async hold(m: Message, hold: Hold): Promise<void> {
     const now = this.now();
     this.d.log.debug({ message: m.id, until: new Date(hold.until).toISOString() }, hold.why);
     this.sendOver(m.id);
-    const last = m.history.at(-1);
-    const earlier = last?.status === 'waiting' && last.detail?.startsWith('held') ? m.history.slice(0, -1) : m.history;
-    const history = [...earlier, { status: 'waiting' as const, time: now, detail: hold.why }];
+    const history = withHold(m.history, { status: 'waiting', time: now, detail: hold.why });
     await this.record(m, 'waiting', () => this.d.store.holdMessage(this.worker, m.id, hold.until, hold.slot, history, now));
   }
 

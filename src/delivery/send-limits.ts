@@ -12,6 +12,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { domainKey, holdTexts, isThrottleReply, pacingInterval, pacingKey, recipientDomain, type SendLimits } from '../core/send-limits.ts';
 import type { Message, Resource } from '../core/types.ts';
+import type { Catalog } from '../engine/catalog.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { SendLimitStore } from '../store/store.ts';
 
@@ -45,6 +46,7 @@ function limitsOf(resource: Resource, channel: Message['channel']): SendLimits |
 
 export interface SendLimiterDeps {
   store: SendLimitStore;
+  catalog: Pick<Catalog, 'campaign' | 'resource'>;
   worker: string;
   clock: () => number;
   /** How long a connection slot is held at most: a holder that died frees it then. */
@@ -66,9 +68,14 @@ export class SendLimiter {
 
   /**
    * Before composing: whether the message may be sent (a domain connection and a slot within the wait
-   * horizon taken), or until when it is held. `clear` then waits for the slot.
+   * horizon taken), or until when it is held; null when its campaign or resource is gone (compose then
+   * fails the message, naming which). `clear` then waits for the slot.
    */
-  async admit(m: Message, resource: Resource): Promise<Admission> {
+  async admit(m: Message): Promise<Admission | null> {
+    // From the catalog's cache, as compose reads it.
+    const campaign = await this.d.catalog.campaign(m.campaign_id);
+    const resource = campaign ? await this.d.catalog.resource(campaign.resource_id) : null;
+    if (!resource) return null;
     const limits = limitsOf(resource, m.channel);
     const key = pacingKey(resource.id, m.channel);
     const backingOff = (this.paced.get(key) ?? 0) > this.d.clock();
@@ -80,6 +87,16 @@ export class SendLimiter {
       if (!slot.go) return this.held(m, resource, slot);
       ({ release } = slot);
     }
+    try {
+      return await this.pace(m, resource, limits, key, backingOff, release);
+    } catch (e) {
+      // The store failed: the message is handed back, so its connection slot is too (or it expires).
+      await release();
+      throw e;
+    }
+  }
+
+  private async pace(m: Message, resource: Resource, limits: SendLimits | null, key: string, backingOff: boolean, release: () => Promise<void>): Promise<Admission> {
     const interval = limits ? pacingInterval(limits) : 0;
     if (interval === 0 && !backingOff) return { go: true, at: null, key, release };
     const now = this.d.clock();
@@ -127,6 +144,15 @@ export class SendLimiter {
     return backoffUntil !== null || !limits ? holdTexts.backoff(resource.id, at) : holdTexts.rate(resource.id, limits, at);
   }
 
+  /** The connection slot goes back once the send is over; if the store will not take it now, it expires by itself. */
+  private async releaseConnection(key: string, slot: number, holder: string): Promise<void> {
+    try {
+      await this.d.store.releaseSendSlot(key, slot, holder);
+    } catch (err) {
+      this.d.log.warn({ err, key }, 'could not free a per-domain connection slot; it frees itself when its lease ends');
+    }
+  }
+
   /** A relay said 421 or 454: the resource's channel backs off in every process (core nextBackoff). */
   async failed(m: Message, resource: Resource, e: { responseCode?: number }): Promise<void> {
     if (!isThrottleReply(e)) return;
@@ -150,7 +176,7 @@ export class SendLimiter {
     for (;;) {
       const now = this.d.clock();
       const slot = await this.d.store.acquireSendSlot(key, max, holder, now, now + this.d.leaseMs);
-      if (slot !== null) return { go: true, release: () => this.d.store.releaseSendSlot(key, slot, holder) };
+      if (slot !== null) return { go: true, release: () => this.releaseConnection(key, slot, holder) };
       if (now >= deadline) {
         const until = now + WAIT_HORIZON_MS;
         return { go: false, until, slot: null, why: holdTexts.connections(resourceId, domain, max, until) };

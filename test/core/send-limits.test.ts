@@ -1,7 +1,7 @@
 /** The sending limits' rules: the checks' 400 texts, the pacing interval, the back-off after a relay's 421, the texts a held message shows. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkSendLimits, describeRate, FIRST_BACKOFF_MS, isThrottleReply, MAX_BACKOFF_MS, nextBackoff, pacingInterval, recipientDomain, sendLimitDelays } from '../../src/core/send-limits.ts';
+import { checkSendLimits, describeRate, FIRST_BACKOFF_MS, isThrottleReply, MAX_BACKOFF_MS, nextBackoff, pacingInterval, recipientDomain, sendLimitDelays, withHold } from '../../src/core/send-limits.ts';
 
 describe('sending limits', () => {
   it('checks the settings: positive whole numbers, known keys, per_domain_connections for email only', () => {
@@ -44,5 +44,14 @@ describe('sending limits', () => {
       { resource_id: 2, channel: 'email', next_slot_seconds: 30 },
       { resource_id: 3, channel: 'sms', next_slot_seconds: 2 },
     ]);
+  });
+
+  it("keeps one 'held' line in a message's history however often it is held", () => {
+    const queued = { status: 'queued', time: 1 };
+    const retry = { status: 'waiting', time: 2, detail: 'SMTP 451 try later; retry at ...' };
+    const held = (t: number) => ({ status: 'waiting', time: t, detail: `held by resource 3's sending limit (20/s) until ${t}` });
+    assert.deepEqual(withHold([queued], held(3)), [queued, held(3)]);
+    assert.deepEqual(withHold([queued, held(3)], held(4)), [queued, held(4)]);
+    assert.deepEqual(withHold([queued, retry], held(4)), [queued, retry, held(4)], 'a retry stays');
   });
 });
