@@ -20,7 +20,7 @@ export interface Job {
 }
 
 export const SEND_CONCURRENCY = 8;
-export const SMTP_CONNECTIONS = 5;
+const SMTP_CONNECTIONS = 5;
 /** Attempts of one job before the queue gives up, with exponential backoff from 1 s. */
 export const ATTEMPTS = 10;
 
