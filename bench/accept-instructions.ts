@@ -7,6 +7,7 @@
  * warm it up; then instrumentation goes on for N triggers and off again, and the count is read from
  * callgrind's dump. MODE=accept (default) runs with SALVO_WORKERS=0: the accept path alone.
  * MODE=full delivers too (to a sink), and waits for the N mails before the dump.
+ * THREADS=1 prints the count per thread too (thread 01 is the main thread).
  * FLAGS='--a --b' replaces the node flags of bin/salvo.js's first line.
  * Run: node --import tsx bench/accept-instructions.ts   (TREE=/path/of/another/worktree N=1000 WARM=400)
  */
@@ -20,6 +21,8 @@ const TREE = path.resolve(process.env.TREE ?? new URL('..', import.meta.url).pat
 const N = Number(process.env.N ?? 1000);
 const WARM = Number(process.env.WARM ?? 400);
 const MODE = process.env.MODE ?? 'accept';
+/** THREADS=1: also the count per thread (the main thread, the mailer thread, V8's and libuv's helpers). */
+const THREADS = process.env.THREADS === '1';
 const TOKEN = 'bench-token-0123456789abcdef';
 
 const { createWorld } = (await import(path.join(TREE, 'bench/lib/world.ts'))) as typeof import('./lib/world.ts');
@@ -30,7 +33,7 @@ const shebang = readFileSync(bin, 'utf8').split('\n')[0].split(/\s+/);
 const out = mkdtempSync(path.join(tmpdir(), 'callgrind-'));
 const proc = spawn(
   'valgrind',
-  ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}/cg.%p`, process.execPath, ...(process.env.FLAGS?.split(' ').filter(Boolean) ?? shebang.filter((a) => a.startsWith('--'))), bin, 'serve'],
+  ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}/cg.%p`, ...(THREADS ? ['--separate-threads=yes'] : []), process.execPath, ...(process.env.FLAGS?.split(' ').filter(Boolean) ?? shebang.filter((a) => a.startsWith('--'))), bin, 'serve'],
   {
     env: {
       ...process.env,
@@ -89,9 +92,15 @@ control('-i', 'off');
 control('-d');
 const seconds = (performance.now() - t0) / 1000;
 proc.kill('SIGKILL');
-const dumps = readdirSync(out).filter((f) => /\.\d+$/.test(f));
+const dumps = readdirSync(out).filter((f) => /\.\d+(-\d+)?$/.test(f));
 let total = 0;
-for (const f of dumps) total += Number(/^totals: (\d+)/m.exec(readFileSync(path.join(out, f), 'utf8'))?.[1] ?? 0);
+const perThread: string[] = [];
+for (const f of dumps.sort()) {
+  const n = Number(/^totals: (\d+)/m.exec(readFileSync(path.join(out, f), 'utf8'))?.[1] ?? 0);
+  total += n;
+  if (n / N > 10_000) perThread.push(`thread ${f.split('-')[1] ?? '?'}: ${Math.round(n / N).toLocaleString('en-US')}`);
+}
+if (THREADS) console.log(perThread.join('; '));
 console.log(`${MODE}: ${Math.round(total / N).toLocaleString('en-US')} instructions per trigger (${N} triggers, ${WARM} warm-up, ${seconds.toFixed(0)} s under callgrind) tree ${TREE}`);
 await sink.close();
 process.exit(0);

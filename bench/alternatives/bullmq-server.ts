@@ -2,8 +2,10 @@
  * The alternative on Redis: Fastify + BullMQ (common.ts), as BullMQ's guide sets it up: a Queue for
  * the route, a Worker with `concurrency`, `attempts` with exponential backoff, finished jobs removed.
  * Profiles are read from a copy of the bench's SQLite database (the team's own database).
- * `queue.add` answers once Redis has run the job's script: durable as far as Redis's own persistence
- * setting goes (appendonly / appendfsync), which the scenario reads and prints beside the figures.
+ * `queue.add` answers once Redis has run the job's script: durable as far as Redis's persistence
+ * setting goes. The scenario runs a Redis of its own with appendonly yes, appendfsync everysec (a
+ * killed Redis loses nothing, a power cut up to a second: as SQLite's WAL with synchronous=NORMAL
+ * under Salvo), on ALT_REDIS_PORT, and prints the setting beside the figures.
  * ALT_WORKER=0 runs the route alone (the drain figure fills the queue first).
  */
 import Database from 'better-sqlite3';
@@ -11,7 +13,7 @@ import { Queue, Worker } from 'bullmq';
 import { acceptRoute, ATTEMPTS, type Job, mailer, SEND_CONCURRENCY } from './common.ts';
 
 const env = process.env as Record<string, string>;
-const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+const connection = { host: '127.0.0.1', port: Number(env.ALT_REDIS_PORT ?? 6379), maxRetriesPerRequest: null };
 const db = new Database(env.ALT_DB_FILE, { readonly: true });
 const findProfile = db.prepare('SELECT data FROM profiles WHERE db_id = ? AND email = ?');
 const dbId = Number(env.ALT_DB_ID);
