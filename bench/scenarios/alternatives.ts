@@ -13,7 +13,7 @@
 import { Redis } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
 import { load, TOKEN, type LoadResult } from '../lib/load.ts';
@@ -37,9 +37,18 @@ async function startRedis(dir: string): Promise<{ port: number; rssMb(): number;
     });
   });
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: (n) => (n > 50 ? null : 100) });
-  await client.connect();
-  await client.quit();
+  // Ready when it takes connections (it starts in milliseconds; allow 10 s on a loaded machine).
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.end();
+        resolve(true);
+      }).on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 100) throw new Error(`redis-server did not start on port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   return {
     port,
