@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LinkSigning } from '../engine/compose.ts';
+import type { RequestDedup } from '../engine/dedup.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
@@ -40,6 +41,8 @@ export interface HttpDeps extends LaunchDeps {
   /** The process's logger (src/log.ts); requests log through children of it. */
   log: Log;
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
+  /** Request deduplication's claims and answers (engine/dedup.ts), started and stopped by the app. */
+  dedup: RequestDedup;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -91,7 +94,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes, { ...deps.ops, store, metricsToken: config.metricsToken });
 
   const verifier = new TokenVerifier(store);
-  const dedup = dedupHooks(store, config.dedupHours, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
+  const dedup = dedupHooks(deps.dedup, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
   const launching = { deps, limits: config, hooks: dedup };
   // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
