@@ -15,7 +15,7 @@ import { Expander } from './engine/expander.ts';
 import { Purger } from './engine/retention.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
-import type { Wake, Work } from './engine/loops.ts';
+import { WORK, type Wake, type Work } from './engine/loops.ts';
 import { buildHttp } from './http/server.ts';
 import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';
@@ -93,7 +93,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
   // The loops wake one another (a task's chunk wakes delivery), so `wake` is bound late: it looks the
   // loop up when called, which is never before all three exist (they run only after startWorkers).
   // On PostgreSQL the other processes are told too (LISTEN/NOTIFY), so an idle worker elsewhere starts at once.
-  const wakeups = store.dialect === 'postgres' ? await PgWakeups.open(driverOf(store) as PgDriver, (err, what) => log.warn({ err }, `${what} failed`)) : null;
+  const wakeups = store.dialect === 'postgres' ? await PgWakeups.open(driverOf(store) as PgDriver, WORK, (err, what) => log.warn({ err }, `${what} failed`)) : null;
   if (wakeups) opened.push(['the wake-ups (LISTEN)', () => wakeups.close()]);
   const wake: Wake = (what) => {
     loops[what].wake();

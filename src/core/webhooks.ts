@@ -116,6 +116,12 @@ export function isPrivateAddress(address: string): boolean {
   return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+/** The problem with posting to `url` under denyPrivate before any lookup: an IP literal in a private range. */
+export function literalPrivate(url: string): string | null {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) && isPrivateAddress(host) ? `${host} is a private address (SALVO_WEBHOOK_DENY_PRIVATE)` : null;
+}
+
 /** Why a URL cannot be a webhook endpoint, or null. */
 export function urlProblem(raw: string): string | null {
   let u: URL;

@@ -7,8 +7,8 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { isPrivateAddress, signature } from '../core/webhooks.ts';
+import type { LookupFunction } from 'node:net';
+import { isPrivateAddress, literalPrivate, signature } from '../core/webhooks.ts';
 
 export interface PostOptions {
   timeoutMs: number;
@@ -36,12 +36,6 @@ const publicOnly: LookupFunction = (hostname, options, callback) => {
     callback(null, addresses[0].address, addresses[0].family);
   });
 };
-
-/** The problem with posting to `url` under denyPrivate before any lookup: an IP literal in a private range. */
-export function literalPrivate(url: string): string | null {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  return isIP(host) && isPrivateAddress(host) ? `${host} is a private address (SALVO_WEBHOOK_DENY_PRIVATE)` : null;
-}
 
 /** Posts `body` signed as event `id` at `timestamp` (Unix seconds). A 2xx answer within the deadline is success. */
 export function postWebhook(url: string, secret: string, id: string, timestamp: number, body: string, o: PostOptions): Promise<PostResult> {

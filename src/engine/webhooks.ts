@@ -6,8 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import { badRequest, notFound } from '../core/errors.ts';
 import { toId } from '../core/ids.ts';
-import { isPrivateAddress, newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
-import { literalPrivate } from '../delivery/webhook-post.ts';
+import { isPrivateAddress, literalPrivate, newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
 import type { DeliveryStatus, Webhook, WebhookDelivery, WebhookStore } from '../store/queries/webhooks.ts';
 import type { CampaignStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
