@@ -48,7 +48,7 @@ function keyOf(req: FastifyRequest): string | null {
   const id = req.headers['request-id'] ?? req.headers['x-request-id'];
   if (typeof id === 'string' && id !== '') return id.slice(0, 200);
   if (req.method === 'GET') return null; // a link opened again is a new trigger unless it says otherwise
-  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}${queryPart(req)}`).digest('hex');
+  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.bodyDigest ?? req.rawBody ?? ''}${queryPart(req)}`).digest('hex');
 }
 
 /** The answer a sealed launch keeps: `start`'s success, the launch's id in its header (the store adds it). */

@@ -11,7 +11,7 @@ import type { LaunchDeps } from '../engine/launch.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
-import { installJsonParser } from './json-body.ts';
+import { installJsonParser, useJsonBodies } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { databaseRoutes } from './routes/databases.ts';
@@ -29,6 +29,7 @@ import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { tokenBeforeBody } from './token-before-body.ts';
 
 /** Every API v1.1 method is POST under this prefix, given to each family's plugin. */
 const API_V11 = '/api/v1.1';
@@ -98,6 +99,10 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const launching = { deps, limits: config, hooks: dedup };
   // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
+    // The token outside the body is checked before the body is read; one inside a large body before it is parsed.
+    const early = tokenBeforeBody(verifier);
+    api.addHook('onRequest', early.onRequest);
+    useJsonBodies(api, { tokenFirst: early.tokenFirst });
     api.addHook('preValidation', requireToken(verifier));
     await api.register(databaseRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
