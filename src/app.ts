@@ -6,12 +6,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { channelsFor, type Channels } from './delivery/channels.ts';
+import { BounceListener } from './delivery/bounce-listener.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Readiness } from './delivery/readiness.ts';
+import { SnsCertificates } from './delivery/sns-certificates.ts';
 import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
 import { RequestDedup } from './engine/dedup.ts';
 import { Expander } from './engine/expander.ts';
+import { feedbackRecorder } from './engine/feedback.ts';
 import { Purger } from './engine/retention.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
@@ -43,6 +46,8 @@ export interface App {
   metrics: Metrics;
   /** Starts the workers (when SALVO_WORKERS > 0). */
   startWorkers(): void;
+  /** Starts the bounce listener where SALVO_BOUNCE_DOMAIN is set (salvo serve): answers its port, or null. A taken port throws a clear error. */
+  startBounceListener(): Promise<number | null>;
   /** Stops taking work, lets sends in flight finish for up to `deadlineMs` (then hands them back), closes the store. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -80,7 +85,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   // Email's public links are signed with the store's key: every process of a cluster signs and reads alike.
-  const links = { key: await store.linkKey(), publicUrl: config.publicUrl };
+  const links = { key: await store.linkKey(), publicUrl: config.publicUrl, bounceDomain: config.feedback.bounceDomain };
   const channels = channelsFor(config, store, log);
   const channelClosers: Closer[] = [...new Set([channels.email, channels.sms, channels.push])].map((c) => [`the ${c === channels.email ? 'email' : c === channels.sms ? 'SMS' : 'push'} channel`, () => c.close()]);
   opened.push(['the channels', async () => {
@@ -110,7 +115,15 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
   opened.push(['request deduplication', () => dedup.stop()]);
   dedup.start();
 
-  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness } });
+  const recordFeedback = feedbackRecorder({ store, softBounces: config.feedback.softBounces, clock: o.clock });
+  const { bounceDomain, bounceSmtpHost, bounceSmtpPort, bounceMaxBytes } = config.feedback;
+  const bounces = bounceDomain
+    ? new BounceListener({ host: bounceSmtpHost, port: bounceSmtpPort, domain: bounceDomain, key: links.key, maxBytes: bounceMaxBytes, record: recordFeedback, log })
+    : null;
+  let bouncesListening = false;
+
+  const feedback = { record: recordFeedback, certificates: new SnsCertificates(config.feedback.sesSigningCert) };
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness }, feedback });
   opened.push(['HTTP', () => http.close()]);
   return {
     config,
@@ -134,6 +147,12 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
       webhooks.start();
       void wakeups?.listen((what) => loops[what].wake());
     },
+    async startBounceListener() {
+      if (!bounces) return null;
+      const port = await bounces.listen();
+      bouncesListening = true;
+      return port;
+    },
     channels,
     metrics,
     async close(deadlineMs = Infinity) {
@@ -144,6 +163,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
       const failures = await closeEach([
         ['HTTP', () => http.close()],
+        ['the bounce listener', async () => (bouncesListening ? bounces?.close() : undefined)],
         ['the expander', () => expander.stop()],
         ['the task runner', () => tasks.stop()],
         ['the dispatcher', () => dispatcher.stop(deadlineMs)],

@@ -51,6 +51,10 @@ export interface PreviewItem {
   subject: string | null;
   text: string | null;
   html: string | null;
+  /** Email: the From address as it is sent ("Name <address>"). */
+  from: string | null;
+  /** Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post), as sent. */
+  headers: Record<string, string> | null;
 }
 
 export interface DryRunAnswer {
@@ -144,9 +148,13 @@ async function previewOf(
         // No message yet: the preview's links name none (they answer 404), but show what the mail will carry.
         ...(deps.links ? { links: { ...deps.links, messageId: null } } : {}),
       });
-      const [subject, text, html] =
-        rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
-      preview.push({ ...item, subject, text: text ?? null, html: html ?? null });
+      if (rendered.channel === 'email') {
+        const from = rendered.from.name ? `${rendered.from.name} <${rendered.from.email}>` : rendered.from.email;
+        preview.push({ ...item, subject: rendered.subject, text: rendered.text ?? null, html: rendered.html ?? null, from, headers: rendered.headers ?? {} });
+      } else {
+        const [subject, text] = rendered.channel === 'sms' ? [null, rendered.text] : [rendered.title, rendered.body];
+        preview.push({ ...item, subject, text: text ?? null, html: null, from: null, headers: null });
+      }
     } catch (e) {
       errors.push({ profile_id: m.profile_id, error: 400, error_text: (e as Error).message });
     }

@@ -42,7 +42,11 @@ const dryRunAnswer = answer(
         template_id: nullable('integer', 'Template'),
         subject: nullable('string', 'Subject as rendered'),
         text: nullable('string', 'Text as rendered'),
-        html: nullable('string', 'HTML as rendered'),
+        html: nullable('string', 'HTML as rendered, with the click redirects and open pixel the resource switches on'),
+        from: nullable('string', 'Email: the From address as sent'),
+        headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+          description: 'Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post); null for other channels',
+        }),
       }),
       'The first messages that would be sent, rendered',
     ),
