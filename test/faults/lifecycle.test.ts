@@ -43,11 +43,13 @@ describe('SqliteDriver.close()', () => {
       await db.exec('CREATE TABLE t (v INTEGER)');
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
       const running = db.transaction(async (tx) => {
+        began();
         await tx.run('INSERT INTO t (v) VALUES (1)');
         await gate;
       });
-      await sleep(20); // the first group has begun and holds the connection
+      await new Promise<void>((resolve) => (began = resolve)); // the first group has begun and holds the connection
       const queued = within(db.run('INSERT INTO t (v) VALUES (2)'), 2000);
       const read = within(db.all('SELECT v FROM t'), 2000);
       const closing = db.close();
