@@ -74,8 +74,11 @@ describe('app.close()', () => {
     const s = await startServer({ workers: true });
     const dir = s.config.dataDir;
     assert.ok(openFilesUnder(dir).length > 0, 'the store is open');
-    // Fault injection: one part's stop fails, as a loop whose store call throws at shutdown would.
+    // Fault injection: one part's stop fails (after stopping its loop, so that this process can end), as a
+    // loop whose last store call throws at shutdown would.
+    const stop = s.app.webhooks.stop.bind(s.app.webhooks);
     s.app.webhooks.stop = async () => {
+      await stop();
       throw new Error('the webhook sender would not stop');
     };
     await assert.rejects(s.app.close(), (e: AggregateError) => {
