@@ -138,8 +138,8 @@ describe('large bodies before authentication', () => {
     const health = await stop();
     assert.equal(mail.mail.subject, 'nine megabytes');
     assert.equal(mail.mail.attachments[0].content.length, file.length);
-    // Measured here: 180 to 300 ms on a busy machine; the old code measured 510 to 540 ms, so this bound guards
+    // Measured here: 180 to 460 ms on a busy machine; the old code measured 510 to 540 ms, so this bound guards
     // against a return to seconds, not that difference (the base64 decode, ~30 ms per 9 MB, still runs on the event loop).
-    assertTiming(`slowest /health beside a trigger with a 9 MB attachment (${health.count} polls)`, health.max, { targetMs: 200, boundMs: 600 });
+    assertTiming(`slowest /health beside a trigger with a 9 MB attachment (${health.count} polls)`, health.max, { targetMs: 200, boundMs: 1000 });
   });
 });
