@@ -1,5 +1,6 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
 import type { PushKeys } from './push.ts';
+import type { SendLimits } from './send-limits.ts';
 
 /** The channels Salvo sends on (a campaign's send_channel). */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
@@ -99,6 +100,8 @@ export interface EmailSender {
   unsubscribe_mailto?: string;
   /** Every mail of the resource is signed with this key (core/resource-settings.ts checks it). */
   dkim?: DkimSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 /** DKIM (RFC 6376): the public key is published as TXT at `<selector>._domainkey.<domain>`. */
@@ -136,6 +139,8 @@ export interface SmsSettings {
   sender?: string;
   smpp?: SmppSettings;
   http?: HttpSmsSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 export interface WebPushSettings {
@@ -344,6 +349,8 @@ export interface Message {
   sent_at: number | null;
   /** The provider's id for the message (SMPP message_id of its first part), for receipts and support. */
   provider_message_id: string | null;
+  /** The send slot a sending limit gave it when it held it (delivery/send-limits.ts); null otherwise. */
+  send_slot_at?: number | null;
   /** What its recipient did through its public links (email): opens and clicks, a person's and a machine's, and the unsubscribe. */
   engagement: { opens: number; machine_opens: number; clicks: number; machine_clicks: number; unsubscribed_at: number | null };
 }

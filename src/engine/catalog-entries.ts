@@ -6,6 +6,7 @@ import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
 import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
+import { checkSendLimits } from '../core/send-limits.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import { COUNT_CAP, type CatalogKind, type EntryUsers } from '../store/queries/catalog.ts';
 import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
@@ -74,6 +75,8 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
     if (body.email.track_clicks === true) email.track_clicks = true;
     if (body.email.unsubscribe_mailto) email.unsubscribe_mailto = normalizeEmail(body.email.unsubscribe_mailto, 'email.unsubscribe_mailto');
     if (body.email.dkim != null) email.dkim = checkDkim(body.email.dkim);
+    const limits = checkSendLimits(body.email.limits, 'email');
+    if (limits) email.limits = limits;
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);

@@ -14,7 +14,7 @@ export interface OpsDeps {
   metrics: Metrics;
   /** Whether the process can work (delivery/readiness.ts, handed in by the composition root). */
   readiness: { check(): Promise<{ ready: boolean; checks: Record<string, string> }> };
-  store: Pick<Store, 'queueStats' | 'storeBytes'>;
+  store: Pick<Store, 'queueStats' | 'storeBytes' | 'pacedKeys'>;
   /** When set, /metrics needs `Authorization: Bearer <it>`. */
   metricsToken: string | null;
 }
@@ -116,6 +116,8 @@ export const opsRoutes: FastifyPluginAsync<OpsDeps> = async (app, d) => {
       try {
         d.metrics.queue(await within(QUEUE_READ_MS, 'the queue read', () => d.store.queueStats()), Date.now());
         d.metrics.storeBytes(await within(QUEUE_READ_MS, 'the store size read', () => d.store.storeBytes()));
+        const now = Date.now();
+        d.metrics.sendLimits(await within(QUEUE_READ_MS, 'the sending limits read', () => d.store.pacedKeys(now)), now);
       } catch (err) {
         d.metrics.storeError('metrics');
         req.log.warn({ err }, 'reading the queue or the store size for /metrics failed; their gauges keep their last values');

@@ -12,6 +12,18 @@ import { answer, anyObject, array, bool, id, idOut, int, list, name, nullable, o
 
 const SECRET = ' (a secret: resources/get shows it as ********; sending that back keeps it)';
 
+/** `email.limits` and `sms.limits` (core/send-limits.ts checks them again, with the texts the docs give). */
+const limits = (channel: string) =>
+  object(
+    {
+      per_second: int(`${channel} sends per second, across all processes`, 1, 1_000_000),
+      per_hour: int(`${channel} sends per hour, paced evenly (3600/N s apart)`, 1, 1_000_000),
+      per_domain_connections: int('Email only: sends in flight at once to one recipient domain, across all processes', 1, 1_000_000),
+    },
+    [],
+    `Sending limits of the resource's ${channel}; a message over them waits (status waiting, no attempt charged)`,
+  );
+
 const emailSender = {
   from_email: str('Sender address', 254),
   from_name: str('Sender name', 255),
@@ -37,6 +49,7 @@ const resourceFields = {
         ['domain', 'selector', 'private_key'],
         'DKIM: every mail of the resource is signed (rsa-sha256, relaxed/relaxed)',
       ),
+      limits: limits('Email'),
     },
     [],
     "Email sender; required with the 'email' channel",
@@ -70,6 +83,7 @@ const resourceFields = {
         ['url'],
         'SMS through an HTTP gateway',
       ),
+      limits: limits('SMS'),
     },
     [],
     'SMS sender and provider (smpp or http); without a provider SMS is captured in the outbox',

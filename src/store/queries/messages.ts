@@ -38,6 +38,7 @@ const toMessage = (r: Row): Message => ({
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,
   provider_message_id: (r.provider_message_id as string | null) ?? null,
+  send_slot_at: r.send_slot_at === null || r.send_slot_at === undefined ? null : Number(r.send_slot_at),
   engagement: {
     opens: Number(r.opens ?? 0),
     machine_opens: Number(r.machine_opens ?? 0),
@@ -139,6 +140,12 @@ export interface MessageStore {
   claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]>;
   /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
   releaseMessages(worker: string, ids: number[]): Promise<void>;
+  /**
+   * A claimed message a sending limit holds back: waiting until `until` (promoteWaiting queues it
+   * again) with the send slot it was given (or null), the attempt its claim counted given back, its
+   * history as `history`. Answers whether it was still this worker's.
+   */
+  holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean>;
   /**
    * Records an attempt's outcome, if the message is still this worker's; answers whether it was. The
    * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
@@ -290,6 +297,15 @@ export function messageQueries(db: SqlDriver): MessageStore {
           [...part, worker],
         );
       }
+    },
+
+    async holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean> {
+      const changed = await db.run(
+        `UPDATE messages SET status = 'waiting', worker = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = ?, send_slot_at = CAST(? AS DOUBLE PRECISION),
+         history = ?, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending'`,
+        [Math.floor(until), slot, JSON.stringify(history), now, id, worker],
+      );
+      return changed > 0;
     },
 
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
