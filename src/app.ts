@@ -12,12 +12,13 @@ import { Readiness } from './delivery/readiness.ts';
 import { SnsCertificates } from './delivery/sns-certificates.ts';
 import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
+import { RequestDedup } from './engine/dedup.ts';
 import { Expander } from './engine/expander.ts';
 import { feedbackRecorder } from './engine/feedback.ts';
 import { Purger } from './engine/retention.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
-import type { Wake, Work } from './engine/loops.ts';
+import { WORK, type Wake, type Work } from './engine/loops.ts';
 import { buildHttp } from './http/server.ts';
 import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';
@@ -36,6 +37,8 @@ export interface App {
   tasks: TaskRunner;
   webhooks: WebhookSender;
   purger: Purger;
+  /** Request deduplication's claims and kept answers (engine/dedup.ts). */
+  dedup: RequestDedup;
   /** Where the data lives, for the start-up line. */
   where: string;
   channels: Channels;
@@ -49,23 +52,54 @@ export interface App {
   close(deadlineMs?: number): Promise<void>;
 }
 
+/** A part to close, named for the log when its close fails. */
+type Closer = [what: string, close: () => Promise<unknown>];
+
+/**
+ * Closes every part given, together, whatever the others do (allSettled: one that fails skips none
+ * after it); answers the failures, each named by its part.
+ */
+async function closeEach(parts: Closer[]): Promise<Error[]> {
+  const results = await Promise.allSettled(parts.map(([, close]) => close()));
+  return results.flatMap((r, i) => (r.status === 'rejected' ? [new Error(`closing ${parts[i][0]} failed: ${(r.reason as Error)?.message ?? r.reason}`, { cause: r.reason })] : []));
+}
+
 /** `clock`: the time delivery works by (Date.now unless given), for tests that need time to pass. */
 export async function createApp(config: Config, o: { searchPath?: string; clock?: () => number } = {}): Promise<App> {
   const log = createLog(config.logLevel);
+  // What is open so far, closed (the last opened first) when a later step throws: a start that fails
+  // leaves no store connection, thread or LISTEN behind in the process that tried it.
+  const opened: Closer[] = [];
+  try {
+    return await assemble(config, o, log, opened);
+  } catch (e) {
+    for (const part of opened.reverse()) for (const err of await closeEach([part])) log.warn({ err }, err.message);
+    throw e;
+  }
+}
+
+async function assemble(config: Config, o: { searchPath?: string; clock?: () => number }, log: Log, opened: Closer[]): Promise<App> {
   const checkpointInThread = { onError: (err: Error) => log.warn({ err }, err.message) };
   const { store, where } = await openStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, searchPath: o.searchPath, retryMs: config.storeRetryMs, pgPool: config.pgPool, checkpointInThread });
+  opened.push(['the store', () => store.close()]);
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   // Email's public links are signed with the store's key: every process of a cluster signs and reads alike.
   const links = { key: await store.linkKey(), publicUrl: config.publicUrl, bounceDomain: config.feedback.bounceDomain };
   const channels = channelsFor(config, store, log);
+  const channelClosers: Closer[] = [...new Set([channels.email, channels.sms, channels.push])].map((c) => [`the ${c === channels.email ? 'email' : c === channels.sms ? 'SMS' : 'push'} channel`, () => c.close()]);
+  opened.push(['the channels', async () => {
+    const failures = await closeEach(channelClosers);
+    if (failures.length) throw new AggregateError(failures, failures.map((f) => f.message).join('; '));
+  }]);
   const metrics = new Metrics(() => channels.smtp?.restarts ?? 0);
   const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => channels.smtp });
 
   // The loops wake one another (a task's chunk wakes delivery), so `wake` is bound late: it looks the
   // loop up when called, which is never before all three exist (they run only after startWorkers).
   // On PostgreSQL the other processes are told too (LISTEN/NOTIFY), so an idle worker elsewhere starts at once.
-  const wakeups = store.dialect === 'postgres' ? await PgWakeups.open(driverOf(store) as PgDriver, (err, what) => log.warn({ err }, `${what} failed`)) : null;
+  const wakeups = store.dialect === 'postgres' ? await PgWakeups.open(driverOf(store) as PgDriver, WORK, (err, what) => log.warn({ err }, `${what} failed`)) : null;
+  if (wakeups) opened.push(['the wake-ups (LISTEN)', () => wakeups.close()]);
   const wake: Wake = (what) => {
     loops[what].wake();
     wakeups?.notify(what);
@@ -77,6 +111,9 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
   const purger = new Purger({ store, retention: config.retention, log, metrics, clock: o.clock });
   const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };
+  const dedup = new RequestDedup(store, config.dedupHours, { log, wake });
+  opened.push(['request deduplication', () => dedup.stop()]);
+  dedup.start();
 
   const recordFeedback = feedbackRecorder({ store, softBounces: config.feedback.softBounces, clock: o.clock });
   const { bounceDomain, bounceSmtpHost, bounceSmtpPort, bounceMaxBytes } = config.feedback;
@@ -86,7 +123,8 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   let bouncesListening = false;
 
   const feedback = { record: recordFeedback, certificates: new SnsCertificates(config.feedback.sesSigningCert) };
-  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, ops: { metrics, readiness }, feedback });
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness }, feedback });
+  opened.push(['HTTP', () => http.close()]);
   return {
     config,
     log,
@@ -97,6 +135,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
     tasks,
     webhooks,
     purger,
+    dedup,
     where,
     startWorkers() {
       // The purge runs in every serve and worker process, with delivery or without.
@@ -119,12 +158,25 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
     async close(deadlineMs = Infinity) {
       // HTTP and delivery stop together: requests still running (a repeat waiting on a claim, a slow
       // upload) must not hold up the hand-back of sends, and past the deadline their connections go.
+      // Every step runs whatever the ones before it did (allSettled), so a part that fails to stop
+      // never leaves the channels or the store open; the failures are logged, then thrown together.
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
-      await Promise.all([http.close(), bouncesListening ? bounces?.close() : undefined, expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop(), purger.stop()]);
+      const failures = await closeEach([
+        ['HTTP', () => http.close()],
+        ['the bounce listener', async () => (bouncesListening ? bounces?.close() : undefined)],
+        ['the expander', () => expander.stop()],
+        ['the task runner', () => tasks.stop()],
+        ['the dispatcher', () => dispatcher.stop(deadlineMs)],
+        ['the webhook sender', () => webhooks.stop()],
+        ['the retention purge', () => purger.stop()],
+      ]);
       clearTimeout(cut);
-      await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
-      await wakeups?.close();
-      await store.close();
+      failures.push(...(await closeEach([['request deduplication', () => dedup.stop()]])));
+      failures.push(...(await closeEach(channelClosers)));
+      if (wakeups) failures.push(...(await closeEach([['the wake-ups (LISTEN)', () => wakeups.close()]])));
+      failures.push(...(await closeEach([['the store', () => store.close()]])));
+      for (const err of failures) log.error({ err }, err.message);
+      if (failures.length) throw new AggregateError(failures, failures.map((f) => f.message).join('; '));
     },
   };
 }

@@ -7,6 +7,7 @@
 import { connect } from 'node:net';
 import type { StoreLifecycle } from '../store/store.ts';
 import type { SmtpChannel } from './smtp-channel.ts';
+import { within } from '../support/time.ts';
 
 /** "ok", or what is wrong, per part. */
 export type Checks = Record<string, string>;
@@ -22,12 +23,6 @@ export interface ReadinessOptions {
   smtpCacheMs?: number;
 }
 
-/** Resolves with fn's answer, or rejects after `ms` (fn keeps running; its answer is then dropped). */
-export function within<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms)));
-  return Promise.race([fn(), late]).finally(() => clearTimeout(timer));
-}
 
 /** The default port of each scheme a peer's URL may have (nodemailer's for SMTP, the SMPP registry's, HTTP's). */
 const DEFAULT_PORTS: Record<string, number> = { 'smtp:': 587, 'smtps:': 465, 'smpp:': 2775, 'smpps:': 3550, 'http:': 80, 'https:': 443 };

@@ -8,7 +8,7 @@ import { badRequest, notFound } from '../core/errors.ts';
 import { passesContentFilter, type LaunchContent, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
-import type { DedupSeal } from '../store/queries/dedup.ts';
+import type { DedupMark, DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
 import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
 import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
@@ -19,17 +19,18 @@ import { PRIORITY, messagesFor } from './recipients.ts';
 import type { Wake } from './loops.ts';
 
 /** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
-export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> & Pick<DedupStore, 'sealDedup'>;
+export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> & Pick<DedupStore, 'sealDedup' | 'markDedupLaunch'>;
 
 /**
  * The request's deduplication key, when it has one (http/dedup.ts). A launch written in one
  * transaction seals it there: the key is claimed and the answer kept by the commit that stores the
- * launch. A launch that spans transactions (a custom_request) claims it before its first write.
- * Both throw DuplicateRequest when another request with the key ran first.
+ * launch. A launch that spans transactions (a custom_request) claims it before its first write, and
+ * that write marks the claim with the launch, so that a repeat after a crash answers with it rather
+ * than launching again (engine/dedup.ts). Both throw DuplicateRequest when another request with the key ran first.
  */
 export interface RequestKey {
   seal(): DedupSeal;
-  claim(): Promise<void>;
+  claim(): Promise<DedupMark>;
 }
 
 /** What starting a launch needs: its store areas, the catalog, and a way to wake the loops. */
@@ -164,12 +165,14 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
 
   const query = p.audience.query;
   compileQuery(query, 'custom_request'); // refuse what mingo cannot compile before anything is stored
-  await key?.claim(); // its answer (a 404 when nobody matches) is known only after the first pages
+  const mark = (await key?.claim()) ?? null; // its answer (a 404 when nobody matches) is known only after the first pages
   let launch = await deps.store.transaction(async (tx) => {
     const l = await tx.insertLaunch(
       { campaign_id: campaign.id, kind, state: 'expanding', content: p.content, custom_data: p.customData, audience: { query, priority: PRIORITY.audience }, cursor: null },
       now,
     );
+    // The claim names the launch in the same commit: a repeat after a crash answers with it (no second launch).
+    if (mark) await tx.markDedupLaunch(mark, l.id);
     await tx.insertAttachments(l.id, p.attachments);
     // This request expands the first pages itself; background expanders keep off until it is done.
     await tx.leaseLaunch(l.id, now + INLINE_EXPANSION_LEASE_MS);

@@ -3,7 +3,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { DeliveryMetrics } from '../metrics.ts';
 
 /** Which of this process's background loops has work: messages to send, launches to expand, tasks to run, webhooks to post. */
-export type Work = 'messages' | 'launches' | 'tasks' | 'webhooks';
+/** The kinds of background work, each a loop that can be woken (and, on PostgreSQL, woken in other processes). */
+export const WORK = ['messages', 'launches', 'tasks', 'webhooks'] as const;
+export type Work = (typeof WORK)[number];
 
 /** Tells this process's loop for `what` that it has work, so it starts now rather than at its next poll. */
 export type Wake = (what: Work) => void;

@@ -6,34 +6,20 @@
  * requests arriving together, even at different processes, execute once. Keys are per caller (the
  * token's name, or the v1.0 link).
  *
- * A claim is a marker in the store that lives with the process that made it: while the request runs,
- * the process renews the marker every RENEW_MS; one not renewed for ABANDONED_MS was left by a
- * process that died, and the next repeat runs instead of waiting for an answer that will never come.
- * The embedded SQLite store serves from one process, so there a marker last renewed before this
- * process started is abandoned at once (a repeat right after a crash and restart runs at once).
+ * This file is the HTTP side: which requests have a key and what it is, the hooks, the answers. The
+ * claims, their renewal, the wait for a first answer and the answers kept later are the engine's
+ * (engine/dedup.ts `RequestDedup`, one per app, with its own start and stop).
  *
  * Dry runs (`dry_run: true`) are not deduplicated: each runs, and its answer is not kept.
  */
 import type { FastifyReply, FastifyRequest, onSendHookHandler, preValidationHookHandler } from 'fastify';
 import type { RouteHooks } from './api.ts';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DuplicateRequest } from '../core/errors.ts';
+import type { DedupKey, RequestDedup } from '../engine/dedup.ts';
 import type { RequestKey } from '../engine/launch.ts';
-import type { DedupSeal, StoredAnswer } from '../store/queries/dedup.ts';
-import type { DedupStore, StoreLifecycle } from '../store/store.ts';
+import type { DedupMark, DedupSeal, StoredAnswer } from '../store/queries/dedup.ts';
 import { sendError, SUCCESS } from './envelope.ts';
-
-const RENEW_MS = 3_000;
-/** Five missed renewals: long enough for an event loop stalled a few seconds, short for a retrying client. */
-const ABANDONED_MS = 15_000;
-/** Longer than ABANDONED_MS, so a repeat waiting on a dead process's claim takes it over rather than giving up. */
-const WAIT_MS = 30_000;
-/** No request runs this long (the server's timeouts close it first); its claim is no longer renewed. */
-const MAX_RUN_MS = 30 * 60_000;
-const PURGE_EVERY_MS = 10 * 60_000;
-/** How long an answer the store would not take is retried in the background. */
-const KEEP_RETRY_MS = 5 * 60_000;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -62,7 +48,7 @@ function keyOf(req: FastifyRequest): string | null {
   const id = req.headers['request-id'] ?? req.headers['x-request-id'];
   if (typeof id === 'string' && id !== '') return id.slice(0, 200);
   if (req.method === 'GET') return null; // a link opened again is a new trigger unless it says otherwise
-  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.rawBody ?? ''}${queryPart(req)}`).digest('hex');
+  return createHash('sha256').update(`${req.method} ${req.routeOptions.url}\n${req.params ? JSON.stringify(req.params) : ''}\n${req.bodyDigest ?? req.rawBody ?? ''}${queryPart(req)}`).digest('hex');
 }
 
 /** The answer a sealed launch keeps: `start`'s success, the launch's id in its header (the store adds it). */
@@ -88,15 +74,16 @@ class LaunchKey implements RequestKey {
   constructor(
     readonly scope: string,
     readonly key: string,
-    private readonly ops: { seal(): DedupSeal; claim(): Promise<void>; answerAsRepeat(reply: FastifyReply): Promise<unknown> },
+    private readonly ops: { seal(): DedupSeal; claim(): Promise<DedupMark>; answerAsRepeat(reply: FastifyReply): Promise<unknown> },
   ) {}
   seal(): DedupSeal {
     this.state = 'sealed';
     return this.ops.seal();
   }
-  async claim(): Promise<void> {
-    await this.ops.claim();
+  async claim(): Promise<DedupMark> {
+    const mark = await this.ops.claim();
     this.state = 'claimed';
+    return mark;
   }
   answerAsRepeat(reply: FastifyReply): Promise<unknown> {
     this.state = 'repeat';
@@ -113,64 +100,16 @@ export interface DedupHooks {
 }
 const NO_HOOKS: RouteHooks = { preValidation: [], onSend: [] };
 
-/** The claims this process holds, renewed together while any is held. */
-class HeldClaims {
-  private readonly held = new Map<string, { scope: string; key: string; since: number }>();
-  private timer: NodeJS.Timeout | null = null;
+export function dedupHooks(dedup: RequestDedup, scopeOf: (req: FastifyRequest) => string): DedupHooks {
+  if (dedup.hours === 0) return { claimFirst: NO_HOOKS, claimAtWrite: NO_HOOKS };
 
-  constructor(
-    private readonly store: DedupStore,
-    private readonly log: (e: unknown) => void,
-  ) {}
-
-  add(scope: string, key: string): void {
-    this.held.set(`${scope}\n${key}`, { scope, key, since: Date.now() });
-    this.timer ??= setInterval(() => void this.renew(), RENEW_MS).unref();
-  }
-
-  has(scope: string, key: string): boolean {
-    return this.held.has(`${scope}\n${key}`);
-  }
-
-  remove(scope: string, key: string): void {
-    this.held.delete(`${scope}\n${key}`);
-    if (this.held.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = null;
-    }
-  }
-
-  private async renew(): Promise<void> {
-    const now = Date.now();
-    for (const c of this.held.values()) if (now - c.since > MAX_RUN_MS) this.remove(c.scope, c.key);
-    if (this.held.size === 0) return;
-    await this.store.renewDedup([...this.held.values()], now).catch(this.log);
-  }
-}
-
-export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, hours: number, scopeOf: (req: FastifyRequest) => string): DedupHooks {
-  if (hours === 0) return { claimFirst: NO_HOOKS, claimAtWrite: NO_HOOKS };
-  let lastPurge = 0;
-  const startedAt = Date.now();
-  let log: FastifyRequest['log'] | null = null;
-  const held = new HeldClaims(store, (e) => log?.warn({ err: e }, 'renewing deduplication claims failed'));
-  /** Claims last renewed before this are abandoned. */
-  const abandonedBefore = (now: number) => (store.dialect === 'sqlite' ? Math.max(now - ABANDONED_MS, startedAt) : now - ABANDONED_MS);
-
-  /** Where a request with a key starts: none if it has none (a dry run, a GET link); else the purge runs now and then. */
-  const keyed = (req: FastifyRequest): { scope: string; key: string } | null => {
+  /** Where a request with a key starts: none if it has none (a dry run, a GET link). */
+  const keyed = (req: FastifyRequest): DedupKey | null => {
     // A dry run stores nothing, its answer included: it neither claims a key nor is answered from one
     // (a real call's stored answer is not what a dry run asks for, whatever its Request-ID).
     if (isDryRun(req.body)) return null;
     const key = keyOf(req);
-    if (key === null) return null;
-    log ??= req.log;
-    const now = Date.now();
-    if (now - lastPurge > PURGE_EVERY_MS) {
-      lastPurge = now;
-      void store.purgeDedup(now).catch((e) => req.log.warn({ err: e }, 'purging old deduplication keys failed'));
-    }
-    return { scope: scopeOf(req), key };
+    return key === null ? null : { scope: scopeOf(req), key };
   };
 
   const sendRepeat = (reply: FastifyReply, key: string, answer: StoredAnswer) =>
@@ -179,37 +118,17 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
       .headers({ 'content-type': 'application/json; charset=utf-8', ...answer.headers, 'duplicate-request': 'true', 'duplicate-key': key })
       .send(answer.body);
 
-  /**
-   * Waits while the first request with the key runs, then answers what it got. `free` says what to do
-   * when the key holds nothing live: take it (the caller runs) or, for a request that lost the key at
-   * its write, give up (the first one failed; the caller may repeat).
-   */
-  const awaitFirst = async (reply: FastifyReply, scope: string, key: string, free: () => Promise<boolean>) => {
-    for (const deadline = Date.now() + WAIT_MS; ; ) {
-      const t = Date.now();
-      // A claim this process holds is never abandoned, however stale it looks in the store (renewals
-      // fail during an outage): its request ran, or runs, here. Wait for its answer.
-      const p = held.has(scope, key) ? ({ state: 'running' } as const) : await store.peekDedup(scope, key, t, abandonedBefore(t));
-      if (p.state === 'answered') return sendRepeat(reply, key, p.answer);
-      if (p.state === 'free' && (await free())) return;
-      // The first request with this key is still running: its answer will be ours.
-      if (Date.now() > deadline) return sendError(reply, 409, `a request with the key ${key} is still running; retry later`);
-      await sleep(20);
-    }
-  };
-
-  /** When a key taken now stops holding: its answer's lifetime, and claims older than this were abandoned. */
-  const times = () => {
-    const t = Date.now();
-    return { now: t, expiresAt: t + hours * 3_600_000, staleBefore: abandonedBefore(t) };
+  /** Waits while the first request with the key runs, then answers what it got (engine/dedup.ts `awaitFirst`). */
+  const awaitFirst = async (reply: FastifyReply, k: DedupKey, free: () => Promise<boolean>) => {
+    const first = await dedup.awaitFirst(k, free);
+    if (first.state === 'answered') return sendRepeat(reply, k.key, first.answer);
+    if (first.state === 'still-running') return sendError(reply, 409, `a request with the key ${k.key} is still running; retry later`);
   };
 
   /** Claims the key for this request (held and renewed until its answer is kept); false when another holds it. */
-  const takeClaim = async (req: FastifyRequest, k: { scope: string; key: string }) => {
-    const { now, expiresAt, staleBefore } = times();
-    if (!(await store.claimDedup(k.scope, k.key, now, expiresAt, staleBefore)).claimed) return false;
+  const takeClaim = async (req: FastifyRequest, k: DedupKey) => {
+    if (!(await dedup.claim(k))) return false;
     req.dedupClaim = k;
-    held.add(k.scope, k.key);
     return true;
   };
 
@@ -217,76 +136,44 @@ export function dedupHooks(store: DedupStore & Pick<StoreLifecycle, 'dialect'>, 
   const claimFirst = async (req: FastifyRequest, reply: FastifyReply) => {
     const k = keyed(req);
     if (!k) return;
-    return awaitFirst(reply, k.scope, k.key, () => takeClaim(req, k));
+    return awaitFirst(reply, k, () => takeClaim(req, k));
   };
 
   /** For `start`: the key is only looked at here; the launch claims it with its own write (RequestKey). */
   const claimAtWrite = async (req: FastifyRequest, reply: FastifyReply) => {
     const k = keyed(req);
     if (!k) return;
-    return awaitFirst(reply, k.scope, k.key, async () => {
+    return awaitFirst(reply, k, async () => {
       req.dedupKey = new LaunchKey(k.scope, k.key, {
         claim: async () => {
           if (!(await takeClaim(req, k))) throw new DuplicateRequest(k.key);
+          return { ...k, status: 200, body: SEALED_BODY };
         },
-        seal: () => ({ scope: k.scope, key: k.key, status: 200, body: SEALED_BODY, ...times() }),
-        answerAsRepeat: (reply) => awaitFirst(reply, k.scope, k.key, async () => false),
+        seal: () => ({ ...k, status: 200, body: SEALED_BODY, ...dedup.times() }),
+        answerAsRepeat: (reply) => awaitFirst(reply, k, async () => false),
       });
       return true;
     });
   };
 
-  /** Retries keeping an answer for up to KEEP_RETRY_MS; after that the claim goes stale and a repeat runs again. */
-  const keepLater = async (c: { scope: string; key: string }, keep: () => Promise<unknown>, log: FastifyRequest['log']) => {
-    const deadline = Date.now() + KEEP_RETRY_MS;
-    for (let wait = 250; Date.now() < deadline; wait = Math.min(wait * 2, 5000)) {
-      await sleep(wait, undefined, { ref: false });
-      try {
-        await keep();
-        held.remove(c.scope, c.key);
-        return;
-      } catch {
-        // the store is still unavailable; try again
-      }
-    }
-    held.remove(c.scope, c.key);
-    log.error({ key: c.key }, `could not record a deduplication answer for ${KEEP_RETRY_MS / 1000} s; a repeat of this request will run again`);
-  };
-
   /** A key the launch sealed, or never took (a refusal before it, a fault), kept or left as its answer says. */
-  const recordUnclaimed = async (req: FastifyRequest, reply: FastifyReply, k: LaunchKey, body: string) => {
+  const recordUnclaimed = async (reply: FastifyReply, k: LaunchKey, body: string) => {
     const status = reply.statusCode;
     // A fault is not an answer worth repeating; a sealed launch's commit, if it happened, keeps its own answer.
     if (status >= 500 || (k.state === 'sealed' && status === 200 && body === SEALED_BODY)) return;
-    const answer = { status, headers: keptHeaders(reply), body };
-    try {
-      if (k.state === 'sealed') await store.finishDedup(k.scope, k.key, answer); // answered otherwise than its launch's write said
-      else await store.answerDedup({ scope: k.scope, key: k.key, ...answer, ...times() });
-    } catch (err) {
-      req.log.warn({ err, key: k.key }, 'could not record the answer for deduplication; a repeat of this request will run again');
-    }
+    await dedup.keepUnclaimed(k, k.state === 'sealed', { status, headers: keptHeaders(reply), body });
   };
 
   const record: onSendHookHandler = async (req, reply, payload) => {
     const k = req.dedupKey;
     req.dedupKey = undefined;
-    if (k && k.state !== 'claimed' && k.state !== 'repeat') await recordUnclaimed(req, reply, k, typeof payload === 'string' ? payload : String(payload));
+    if (k && k.state !== 'claimed' && k.state !== 'repeat') await recordUnclaimed(reply, k, typeof payload === 'string' ? payload : String(payload));
     const c = req.dedupClaim;
     if (!c) return payload;
     req.dedupClaim = undefined;
-    // The request has run: its answer stands even when the store cannot keep it (a 503 here would
-    // tell the caller to repeat a trigger that was stored). Keeping the answer is then retried in
-    // the background, the claim still held (renewed), so a repeat waits for it rather than running again.
-    const keep = reply.statusCode >= 500
-      ? () => store.releaseDedup(c.scope, c.key) // a fault is not an answer worth repeating
-      : () => store.finishDedup(c.scope, c.key, { status: reply.statusCode, headers: keptHeaders(reply), body: typeof payload === 'string' ? payload : String(payload) });
-    try {
-      await keep();
-      held.remove(c.scope, c.key);
-    } catch (err) {
-      req.log.warn({ err, key: c.key }, 'could not record the answer for deduplication; retrying in the background');
-      void keepLater(c, keep, req.log);
-    }
+    // The request has run: its answer stands, kept in the background when the store cannot take it now.
+    // A fault (5xx) is not an answer worth repeating, unless the request had written its launch.
+    await dedup.finish(c, reply.statusCode >= 500 ? null : { status: reply.statusCode, headers: keptHeaders(reply), body: typeof payload === 'string' ? payload : String(payload) });
     return payload;
   };
 

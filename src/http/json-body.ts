@@ -3,32 +3,24 @@
  * a check that the body is not nested deeper than MAX_DEPTH. Deep nesting serves no request and
  * would make every later walk over the body (rendering, queries, logging) recursive to that depth.
  *
+ * The body is read as a stream and walked a chunk at a time as it arrives (http/json-scan.ts): its
+ * depth, and the top-level "token". Where the API token may be in the body, a large body is parsed only
+ * after that token is verified (`tokenFirst`), so a flood of large bodies without a valid token costs
+ * their bytes, never a JSON.parse that holds the event loop (a token in the header or the query string
+ * is checked before the body is read at all: http/token-before-body.ts).
+ *
  * No string of a request (body values and keys, query string, path parameters) may contain the NUL
  * character: PostgreSQL cannot store it in text and SQLite can, so refusing it here is what makes
  * both stores answer the same (400 naming the field).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { badRequest } from '../core/errors.ts';
+import { JsonScan } from './json-scan.ts';
 
 const MAX_DEPTH = 32;
-
-/** The deepest nesting of arrays and objects in a JSON text, counted outside strings. */
-function jsonDepth(text: string): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) max = depth;
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return max;
-}
+/** Bodies from this size on are parsed only once the token they carry is verified (smaller ones cost less than the check). */
+const VERIFY_BEFORE_PARSE_BYTES = 64 * 1024;
 
 const NUL = '\u0000';
 const NUL_RULE = 'must not contain the NUL character (\\u0000)';
@@ -63,12 +55,13 @@ function nulInUrl(req: FastifyRequest): string | null {
   return null;
 }
 
-export function installJsonParser(app: FastifyInstance): void {
+/**
+ * `tokenFirst`, where the API token may be in the body: verifies the body's top-level token (undefined:
+ * none) before a large body is parsed, throwing the 401 or 403 that answers the request.
+ */
+export function useJsonBodies(app: FastifyInstance, o: { tokenFirst?: (req: FastifyRequest, token: string | undefined) => Promise<void> } = {}): void {
   const parse = app.getDefaultJsonParser('error', 'error');
-  const parser = (req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (jsonDepth(text) > MAX_DEPTH) return done(badRequest(`request body is nested deeper than ${MAX_DEPTH} levels`));
-    req.rawBody = text; // deduplication keys requests without a Request-ID by a checksum of it
+  const finish = (req: FastifyRequest, text: string, done: (err: Error | null, body?: unknown) => void) => {
     // JSON can only carry NUL escaped, so a body without the escape needs no walk.
     if (!text.includes('\\u0000')) return parse(req, text, done);
     parse(req, text, (err, value) => {
@@ -77,9 +70,53 @@ export function installJsonParser(app: FastifyInstance): void {
       done(err, value);
     });
   };
+  const reader = (req: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => {
+    const limit = req.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1024 * 1024;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    const scan = new JsonScan();
+    const digest = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      payload.removeListener('data', onData);
+      payload.resume(); // the rest is read and dropped; the answer does not wait for it
+      done(err);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) return fail(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      scan.feed(chunk);
+      if (scan.maxDepth > MAX_DEPTH) return fail(badRequest(`request body is nested deeper than ${MAX_DEPTH} levels`));
+      digest.update(chunk);
+      chunks.push(chunk);
+    };
+    payload.on('data', onData);
+    payload.on('error', (err: Error) => fail(err));
+    payload.on('end', async () => {
+      if (failed) return;
+      if (Number.isFinite(declared) && req.headers['content-length'] !== undefined && received !== declared) return fail(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      // deduplication keys requests without a Request-ID by a checksum of the body
+      req.bodyDigest = digest.digest('hex');
+      try {
+        if (o.tokenFirst && req.tokenName === undefined && received >= VERIFY_BEFORE_PARSE_BYTES) await o.tokenFirst(req, scan.token() ?? undefined);
+      } catch (err) {
+        return fail(err as Error);
+      }
+      finish(req, Buffer.concat(chunks, received).toString('utf8'), done);
+    });
+  };
   // Every API body is JSON whatever the header says: `curl -d` sends a form type, fetch text/plain.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, parser);
+  app.addContentTypeParser('*', reader);
+}
+
+/** The JSON bodies of every route (the API scope reads its own with `tokenFirst`), and the NUL check of URLs. */
+export function installJsonParser(app: FastifyInstance): void {
+  useJsonBodies(app);
   app.addHook('preValidation', async (req) => {
     const problem = nulInUrl(req);
     if (problem) throw badRequest(problem);
@@ -88,6 +125,9 @@ export function installJsonParser(app: FastifyInstance): void {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** A body that is no JSON (quick import's form), as deduplication's checksum reads it. */
     rawBody?: string;
+    /** The SHA-256 of the body's bytes (hex), for deduplication's checksum. */
+    bodyDigest?: string;
   }
 }

@@ -6,17 +6,17 @@ import type { Config } from '../config.ts';
 import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LinkSigning } from '../engine/compose.ts';
+import type { RequestDedup } from '../engine/dedup.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import type { RecordFeedback } from '../engine/feedback.ts';
-import type { SnsCertificates } from '../delivery/sns-certificates.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
-import { installJsonParser } from './json-body.ts';
+import { installJsonParser, useJsonBodies } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { databaseRoutes } from './routes/databases.ts';
-import { emailEventRoutes } from './routes/email-events.ts';
+import { emailEventRoutes, type SigningCertificates } from './routes/email-events.ts';
 import { launchRoutes } from './routes/launches.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
@@ -31,6 +31,7 @@ import { templateRoutes } from './routes/templates.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { tokenBeforeBody } from './token-before-body.ts';
 
 /** Every API v1.1 method is POST under this prefix, given to each family's plugin. */
 const API_V11 = '/api/v1.1';
@@ -43,8 +44,10 @@ export interface HttpDeps extends LaunchDeps {
   /** The process's logger (src/log.ts); requests log through children of it. */
   log: Log;
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
+  /** Request deduplication's claims and answers (engine/dedup.ts), started and stopped by the app. */
+  dedup: RequestDedup;
   /** Email services' event webhooks record bounces, complaints and deliveries with it. */
-  feedback: { record: RecordFeedback; certificates: SnsCertificates };
+  feedback: { record: RecordFeedback; certificates: SigningCertificates };
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -104,10 +107,14 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes, { ...deps.ops, store, metricsToken: config.metricsToken });
 
   const verifier = new TokenVerifier(store);
-  const dedup = dedupHooks(store, config.dedupHours, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
+  const dedup = dedupHooks(deps.dedup, (req) => req.tokenName ?? `link:${(req.params as { key?: string }).key}`);
   const launching = { deps, limits: config, hooks: dedup };
   // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
+    // The token outside the body is checked before the body is read; one inside a large body before it is parsed.
+    const early = tokenBeforeBody(verifier);
+    api.addHook('onRequest', early.onRequest);
+    useJsonBodies(api, { tokenFirst: early.tokenFirst });
     api.addHook('preValidation', requireToken(verifier));
     await api.register(databaseRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog, egress: config.egress });

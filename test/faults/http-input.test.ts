@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { ENV_TOKEN_NAME } from '../../src/engine/tokens.ts';
 import { ok, startServer, STORE_KINDS, TEST_TOKEN, type TestServer } from '../helpers.ts';
 import { setupShop, type Shop } from '../fixture.ts';
+import { assertTiming } from '../timing.ts';
 
 const NUL_TEXT = 'must not contain the NUL character (\\u0000)';
 
@@ -89,7 +90,8 @@ for (const kind of STORE_KINDS) {
       const started = Date.now();
       const r = await s.call('campaigns/triggers/start', body, { headers: { 'request-id': 'crashed-1' } });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.ok(Date.now() - started < 2000, 'answered promptly');
+      // Promptly: not after the 15 s a live claim is waited for.
+      assertTiming('a repeat of a crashed claim', Date.now() - started, { targetMs: 500, boundMs: 5000 });
       assert.equal(r.headers.get('duplicate-request'), null, 'it ran');
       assert.ok(Number(r.headers.get('launch-id')) > 0);
       const again = await s.call('campaigns/triggers/start', body, { headers: { 'request-id': 'crashed-1' } });
@@ -106,7 +108,8 @@ for (const kind of STORE_KINDS) {
         const started = Date.now();
         const r = await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'bob@example.com' }, { headers: { 'request-id': 'crashed-2' } });
         assert.equal(r.status, 200, JSON.stringify(r.body));
-        assert.ok(Date.now() - started < 2000, 'answered promptly');
+        // Promptly: not after the 15 s a live claim is waited for.
+      assertTiming('a repeat of a crashed claim', Date.now() - started, { targetMs: 500, boundMs: 5000 });
         assert.equal(r.headers.get('duplicate-request'), null);
       });
     }

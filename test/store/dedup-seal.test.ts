@@ -95,5 +95,25 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(inTx('k6', 'p7'), DuplicateRequest);
       assert.equal(await launches(), 1);
     });
+
+    it('a claim marked with its launch is answered with it once abandoned, never taken over, and kept after a fault', async () => {
+      assert.deepEqual(await store.claimDedup('tok', 'marked', now, now + 3_600_000, 0), { claimed: true });
+      const l = await store.insertLaunch(newLaunch(), now);
+      await store.markDedupLaunch({ scope: 'tok', key: 'marked', status: 200, body: BODY }, l.id);
+      // While its process lives (renewed after staleBefore) it is still running.
+      assert.deepEqual(await store.peekDedup('tok', 'marked', now + 1, now - 1), { state: 'running' });
+      // Abandoned: the repeat is answered with the launch, and nobody takes the key over.
+      const answer = { status: 200, headers: { 'launch-id': String(l.id) }, body: BODY };
+      assert.deepEqual(await store.peekDedup('tok', 'marked', now + 20_000, now + 10_000), { state: 'launched', answer, launchId: l.id });
+      assert.deepEqual(await store.claimDedup('tok', 'marked', now + 20_000, now + 3_600_000, now + 10_000), { claimed: false, answer: null });
+      await assert.rejects(store.sealDedup(seal('marked', now + 20_000, now + 10_000), l.id + 1), DuplicateRequest);
+      // A fault after the launch was written keeps the launch's answer rather than letting the key go.
+      await store.releaseDedup('tok', 'marked');
+      assert.deepEqual(await store.peekDedup('tok', 'marked', now + 20_000, now + 10_000), { state: 'answered', answer });
+      // An unmarked claim is let go by a fault, as before.
+      assert.deepEqual(await store.claimDedup('tok', 'plain', now, now + 3_600_000, 0), { claimed: true });
+      await store.releaseDedup('tok', 'plain');
+      assert.deepEqual(await store.peekDedup('tok', 'plain', now, 0), { state: 'free' });
+    });
   });
 }

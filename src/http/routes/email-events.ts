@@ -10,13 +10,17 @@ import type { FeedbackSettings } from '../../config.ts';
 import { isStoreUnavailable } from '../../core/errors.ts';
 import { type ServiceFeedback, type SnsMessage, sendgridFeedback, sesFeedback, snsProblem, verifySendgrid, verifySns } from '../../core/email-services.ts';
 import type { FeedbackResult } from '../../core/feedback.ts';
-import type { SnsCertificates } from '../../delivery/sns-certificates.ts';
 import type { RecordFeedback } from '../../engine/feedback.ts';
+
+/** SNS signing certificates by URL (delivery/sns-certificates.ts, handed in by the composition root). */
+export interface SigningCertificates {
+  get(url: string): Promise<string>;
+}
 
 export interface EmailEventDeps {
   settings: FeedbackSettings;
   record: RecordFeedback;
-  certificates: SnsCertificates;
+  certificates: SigningCertificates;
   log: FastifyBaseLogger;
 }
 

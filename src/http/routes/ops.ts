@@ -5,14 +5,15 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { within, type Readiness } from '../../delivery/readiness.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Store } from '../../store/store.ts';
+import { within } from '../../support/time.ts';
 import { sendError } from '../envelope.ts';
 
 export interface OpsDeps {
   metrics: Metrics;
-  readiness: Readiness;
+  /** Whether the process can work (delivery/readiness.ts, handed in by the composition root). */
+  readiness: { check(): Promise<{ ready: boolean; checks: Record<string, string> }> };
   store: Pick<Store, 'queueStats' | 'storeBytes' | 'pacedKeys'>;
   /** When set, /metrics needs `Authorization: Bearer <it>`. */
   metricsToken: string | null;

@@ -6,16 +6,15 @@
  * connection, or never sent by a process that died right after its commit, is found by the next poll,
  * and each (re)connect of the listening connection wakes every loop (what was missed meanwhile).
  */
-import type { Work } from '../../engine/loops.ts';
 import type { PgDriver } from './driver.ts';
 
-const WORK: readonly Work[] = ['messages', 'launches', 'tasks', 'webhooks'];
 /** The most often one process sends a NOTIFY. */
 const NOTIFY_EVERY_MS = 10;
 
-export class PgWakeups {
+/** `W`: the kinds of work announced (engine/loops.ts `WORK`); the store knows only their names. */
+export class PgWakeups<W extends string> {
   /** Kinds of work to announce with the next NOTIFY: wakes close together share one. */
-  private pending = new Set<Work>();
+  private pending = new Set<W>();
   private scheduled = false;
   private lastSent = 0;
   private listening: { unlisten(): Promise<void> } | null = null;
@@ -24,6 +23,7 @@ export class PgWakeups {
   private constructor(
     private readonly driver: PgDriver,
     readonly channel: string,
+    private readonly kinds: readonly W[],
     private readonly onError: (err: unknown, what: string) => void,
   ) {}
 
@@ -31,9 +31,9 @@ export class PgWakeups {
    * One channel per schema (`salvo_wake:<schema>`), however the schema was chosen (search_path in the
    * URL, PGOPTIONS): installations sharing a database do not wake one another.
    */
-  static async open(driver: PgDriver, onError: (err: unknown, what: string) => void): Promise<PgWakeups> {
+  static async open<W extends string>(driver: PgDriver, kinds: readonly W[], onError: (err: unknown, what: string) => void): Promise<PgWakeups<W>> {
     const r = await driver.get<{ schema: string }>('SELECT current_schema() AS schema');
-    return new PgWakeups(driver, `salvo_wake:${r?.schema ?? ''}`, onError);
+    return new PgWakeups(driver, `salvo_wake:${r?.schema ?? ''}`, kinds, onError);
   }
 
   /**
@@ -42,7 +42,7 @@ export class PgWakeups {
    * NOTIFY per NOTIFY_EVERY_MS goes out: every NOTIFY wakes every listening process, which then asks
    * the database for work, and the loops that are busy find the new work without being told.
    */
-  notify(what: Work): void {
+  notify(what: W): void {
     if (this.closed) return;
     this.pending.add(what);
     if (this.scheduled) return;
@@ -62,11 +62,11 @@ export class PgWakeups {
   }
 
   /** LISTENs and wakes `wake(what)` for each kind announced; retried in the background while the server cannot be reached. */
-  async listen(wake: (what: Work) => void): Promise<void> {
+  async listen(wake: (what: W) => void): Promise<void> {
     const onNotify = (payload: string) => {
-      for (const what of payload.split(',')) if ((WORK as string[]).includes(what)) wake(what as Work);
+      for (const what of payload.split(',')) if ((this.kinds as readonly string[]).includes(what)) wake(what as W);
     };
-    const onListen = () => WORK.forEach(wake);
+    const onListen = () => this.kinds.forEach(wake);
     for (let wait = 250; !this.closed; wait = Math.min(wait * 2, 10_000)) {
       try {
         this.listening = await this.driver.listen(this.channel, onNotify, onListen);

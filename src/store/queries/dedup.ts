@@ -11,8 +11,19 @@ export interface StoredAnswer {
 
 export type DedupClaim = { claimed: true } | { claimed: false; answer: StoredAnswer | null };
 
-/** What a key holds now: nothing live (free to run), a request still running, or the answer to repeat. */
-export type DedupPeek = { state: 'free' } | { state: 'running' } | { state: 'answered'; answer: StoredAnswer };
+/**
+ * What a key holds now: nothing live (free to run), a request still running, the answer to repeat, or
+ * the claim of a request that died after writing its launch (its answer names the launch).
+ */
+export type DedupPeek = { state: 'free' } | { state: 'running' } | { state: 'answered'; answer: StoredAnswer } | { state: 'launched'; answer: StoredAnswer; launchId: number };
+
+/** A claimed key and the answer its launch will give: written with the launch (markDedupLaunch). */
+export interface DedupMark {
+  scope: string;
+  key: string;
+  status: number;
+  body: string;
+}
 
 /**
  * A request's answer, written with the launch it answers in one transaction (one statement on
@@ -33,8 +44,11 @@ export interface DedupSeal {
 /** An answer kept without a launch (a refusal): a seal with its headers already known. */
 export type DedupAnswer = Omit<DedupSeal, 'status' | 'body'> & StoredAnswer;
 
-/** A key is free to take over when its answer has expired or its pending claim was abandoned. */
-const TAKEN_OVER = `dedup.expires_at < ? OR (dedup.state = 'pending' AND dedup.created_at < ?)`;
+/**
+ * A key is free to take over when its answer has expired or its pending claim was abandoned, unless that
+ * claim had written its launch (status set by markDedupLaunch): a repeat then answers with that launch.
+ */
+const TAKEN_OVER = `dedup.expires_at < ? OR (dedup.state = 'pending' AND dedup.created_at < ? AND dedup.status IS NULL)`;
 
 /** Writes a done answer unless a live one, or a live claim, holds the key: `?` are scope, key, status, headers, body, created_at, expires_at, now, staleBefore. */
 const ANSWER_DEDUP = `INSERT INTO dedup (scope, key, state, status, headers, body, created_at, expires_at) VALUES (?, ?, 'done', ?, ?, ?, ?, ?)
@@ -70,11 +84,17 @@ export interface DedupStore {
    */
   sealDedup(seal: DedupSeal, launchId: number): Promise<void>;
   /**
+   * Inside the transaction that writes the launch of a claimed key: the claim keeps the answer naming
+   * the launch, still pending (its request goes on), so that a repeat after the process dies answers with it.
+   */
+  markDedupLaunch(mark: DedupMark, launchId: number): Promise<void>;
+  /**
    * The process running these claimed requests is alive: while a claim is pending, created_at is
    * its owner's last sign of life, renewed every few seconds (see http/dedup.ts).
    */
   renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void>;
   finishDedup(scope: string, key: string, a: StoredAnswer): Promise<void>;
+  /** Lets a claim go after a fault; a claim whose launch was written keeps that launch's answer instead. */
   releaseDedup(scope: string, key: string): Promise<void>;
   purgeDedup(now: number): Promise<number>;
 }
@@ -91,7 +111,7 @@ export function dedupQueries(db: SqlDriver): DedupStore {
       if (inserted === 1) return { claimed: true };
       const taken = await db.run(
         `UPDATE dedup SET state = 'pending', status = NULL, headers = NULL, body = NULL, created_at = ?, expires_at = ?
-         WHERE scope = ? AND key = ? AND (expires_at < ? OR (state = 'pending' AND created_at < ?))`,
+         WHERE scope = ? AND key = ? AND (expires_at < ? OR (state = 'pending' AND created_at < ? AND status IS NULL))`,
         [now, expiresAt, scope, key, now, staleBefore],
       );
       if (taken === 1) return { claimed: true };
@@ -106,11 +126,19 @@ export function dedupQueries(db: SqlDriver): DedupStore {
       );
       if (!r || Number(r.expires_at) < now) return { state: 'free' };
       if (r.state === 'done') return { state: 'answered', answer: { status: r.status, headers: json(r.headers), body: r.body } };
-      return Number(r.created_at) < staleBefore ? { state: 'free' } : { state: 'running' };
+      if (Number(r.created_at) >= staleBefore) return { state: 'running' };
+      if (r.status === null) return { state: 'free' };
+      const headers = json<Record<string, string>>(r.headers);
+      return { state: 'launched', answer: { status: r.status, headers, body: r.body }, launchId: Number(headers['launch-id']) };
     },
     answerDedup,
     async sealDedup(seal: DedupSeal, launchId: number): Promise<void> {
       if (!(await answerDedup({ ...seal, headers: { 'launch-id': String(launchId) } }))) throw new DuplicateRequest(seal.key);
+    },
+    async markDedupLaunch(mark: DedupMark, launchId: number): Promise<void> {
+      await db.run(`UPDATE dedup SET status = ?, headers = ?, body = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [
+        mark.status, JSON.stringify({ 'launch-id': String(launchId) }), mark.body, mark.scope, mark.key,
+      ]);
     },
     async renewDedup(claims: { scope: string; key: string }[], now: number): Promise<void> {
       for (const c of claims) await db.run(`UPDATE dedup SET created_at = ? WHERE scope = ? AND key = ? AND state = 'pending'`, [now, c.scope, c.key]);
@@ -119,7 +147,8 @@ export function dedupQueries(db: SqlDriver): DedupStore {
       await db.run(`UPDATE dedup SET state = 'done', status = ?, headers = ?, body = ? WHERE scope = ? AND key = ?`, [a.status, JSON.stringify(a.headers), a.body, scope, key]);
     },
     async releaseDedup(scope: string, key: string): Promise<void> {
-      await db.run('DELETE FROM dedup WHERE scope = ? AND key = ?', [scope, key]);
+      if ((await db.run('DELETE FROM dedup WHERE scope = ? AND key = ? AND status IS NULL', [scope, key])) === 1) return;
+      await db.run(`UPDATE dedup SET state = 'done' WHERE scope = ? AND key = ? AND state = 'pending'`, [scope, key]);
     },
     async purgeDedup(now: number): Promise<number> {
       return db.run('DELETE FROM dedup WHERE expires_at < ?', [now]);

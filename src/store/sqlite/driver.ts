@@ -134,7 +134,9 @@ export class SqliteDriver implements SqlDriver {
   /** A transaction holds the connection. */
   private held = false;
   /** Callers waiting for it, served first come first served (a stream of transactions cannot starve a read). */
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  /** Set by close(): what every call made after it, or still waiting at it, is refused with. */
+  private closed: StoreUnavailable | null = null;
 
   private readonly retryMs: number;
   private readonly checkpointer: WalCheckpointer | null = null;
@@ -182,17 +184,18 @@ export class SqliteDriver implements SqlDriver {
   private readonly releaseSavepoint: Database.Statement;
 
   private acquire(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
     if (!this.held && this.waiting.length === 0) {
       this.held = true;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** Hands the connection to the next waiter, or frees it. */
   private release(): void {
     const next = this.waiting.shift();
-    if (next) next();
+    if (next) next.resolve();
     else this.held = false;
   }
 
@@ -201,6 +204,7 @@ export class SqliteDriver implements SqlDriver {
     const since = Date.now();
     for (let attempt = 0; ; attempt++) {
       try {
+        if (this.closed) throw this.closed;
         if (!this.held && this.waiting.length === 0) return fn();
         await this.acquire();
         try {
@@ -240,6 +244,7 @@ export class SqliteDriver implements SqlDriver {
 
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.closed) return reject(this.closed);
       if (!this.group) {
         this.group = [];
         setImmediate(() => void this.commitGroup());
@@ -281,7 +286,14 @@ export class SqliteDriver implements SqlDriver {
   }
 
   private async commitGroup(): Promise<void> {
-    if (!(await this.beginGroup())) return;
+    try {
+      if (!(await this.beginGroup())) return;
+    } catch (closed) {
+      // The store was closed while the group waited for the connection: its jobs are refused, not left waiting.
+      for (const job of this.group?.splice(0) ?? []) job.reject(closed);
+      this.group = null;
+      return;
+    }
     const jobs = this.group!;
     this.group = null;
     const db = this.conn.db;
@@ -330,8 +342,15 @@ export class SqliteDriver implements SqlDriver {
     return this.read(() => (this.conn.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy === 0);
   }
 
+  /**
+   * Lets the transaction running now finish, refuses what waits behind it (and every later call) with
+   * StoreUnavailable "the store is closed", then closes the file: no caller is left waiting for ever.
+   */
   async close() {
-    await this.acquire();
+    if (this.closed) return;
+    this.closed = new StoreUnavailable('the store is closed: Salvo is stopping', 1);
+    for (const w of this.waiting.splice(0)) w.reject(this.closed);
+    if (this.held) await new Promise<void>((resolve) => this.waiting.push({ resolve, reject: () => resolve() }));
     await this.checkpointer?.close();
     this.conn.db.close();
   }
