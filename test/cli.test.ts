@@ -34,7 +34,7 @@ const EXPECTED_FLAGS: Record<string, string[]> = {
   worker: ['--data-dir', '--database-url', '--log-level'],
   migrate: ['--data-dir', '--database-url'],
   backup: ['--force', '--data-dir', '--database-url'],
-  'token create': ['--name', '--data-dir', '--database-url'],
+  'token create': ['--name', '--role', '--data-dir', '--database-url'],
   'token list': ['--data-dir', '--database-url'],
   'token revoke': ['--name', '--data-dir', '--database-url'],
 };
@@ -203,7 +203,7 @@ describe('salvo command', () => {
     const dir = path.join(tmp.dir, 'migrate');
     const first = salvo(['migrate', '--data-dir', dir]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured to SQLite at /);
+    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured, 016_token_roles to SQLite at /);
     const second = salvo(['migrate'], { SALVO_DATA_DIR: dir });
     assert.match(second.stdout, /is up to date/);
   });

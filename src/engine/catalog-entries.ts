@@ -1,10 +1,10 @@
 /** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, notFound } from '../core/errors.ts';
+import { badRequest, conflict, forbidden, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
-import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
+import { changedSecrets, redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import { COUNT_CAP, type CatalogKind, type EntryUsers } from '../store/queries/catalog.ts';
@@ -90,8 +90,17 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
   };
 }
 
-export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput): Promise<Resource> {
-  return store.insertResource({ ...checkedResource(body), resource_token: newResourceToken() }, Date.now());
+/** A token whose role may not set provider secrets (an editor's) is refused when a write would change one. */
+function checkSecretsAllowed(before: Parameters<typeof changedSecrets>[0], after: Parameters<typeof changedSecrets>[1], secretsAllowed: boolean) {
+  if (secretsAllowed) return;
+  const changed = changedSecrets(before, after);
+  if (changed.length) throw forbidden(`only an admin token may set provider secrets (${changed.join(', ')}); send them back as resources/get shows them to keep them`);
+}
+
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, secretsAllowed = true): Promise<Resource> {
+  const checked = checkedResource(body);
+  checkSecretsAllowed({}, checked, secretsAllowed);
+  return store.insertResource({ ...checked, resource_token: newResourceToken() }, Date.now());
 }
 
 /**
@@ -103,6 +112,7 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
 export async function updateResource(
   { store, catalog }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'> },
   body: Partial<ResourceInput> & { id: number; rotate_resource_token?: boolean },
+  secretsAllowed = true,
 ): Promise<Resource> {
   const r = await loadResource(store, body.id);
   const next = checkedResource({
@@ -113,6 +123,7 @@ export async function updateResource(
     push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
   });
+  checkSecretsAllowed(r, next, secretsAllowed);
   const updated = { ...r, ...next, resource_token: body.rotate_resource_token === true ? newResourceToken() : r.resource_token };
   await store.updateResource(updated);
   catalog.forgetResource(updated.id);

@@ -25,6 +25,7 @@ import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
 import { templateRoutes } from './routes/templates.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -107,6 +108,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(messageRoutes, { prefix: API_V11, store, wake: deps.wake });
     await api.register(launchRoutes, { prefix: API_V11, store });
     await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
+    await api.register(tokenRoutes, { prefix: API_V11, store, verifier });
   });
   await app.register(publicLinkRoutes, { store, key: deps.links.key, clock: deps.clock, ratePerMinute: config.publicRateLimit });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });

@@ -11,7 +11,7 @@ import type { Wake } from '../../engine/loops.ts';
 import { addWebhook, deleteWebhook, listDeliveries, loadWebhook, redeliver, updateWebhook, webhookView, type WebhookDeps } from '../../engine/webhooks.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, bigId, bool, id, idOut, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
+import { answer, anyObject, array, bigId, bool, filters, id, idOut, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 const DELIVERY_STATUSES = ['queued', 'sending', 'delivered', 'failed'] as const;
 
@@ -122,7 +122,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (a
 
   method(app, '/webhooks/deliveries', 'webhooks', {
     summary: "An endpoint's deliveries, newest first, each with its attempts (time, HTTP status, error); next_cursor pages on",
-    body: object(
+    body: filters(
       { id: id('Webhook id'), status: oneOf(DELIVERY_STATUSES), cursor: bigId('next_cursor of the previous page'), limit: int('At most this many (default 100)', 1, 1000) },
       ['id'],
     ),

@@ -1,0 +1,111 @@
+/**
+ * What the console's users need from the API (issue 22): messages found by email or phone, an unknown
+ * filter refused, a queued message cancelled, and roles on tokens (admin, editor, viewer, trigger), each
+ * refused outside its role with a 403 naming it, with the last use recorded.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setupShop, type Shop } from '../fixture.ts';
+import { eventually, ok, STORE_KINDS, startServer, type TestServer } from '../helpers.ts';
+
+for (const kind of STORE_KINDS) {
+  describe(`messages search, cancel and token roles (${kind})`, () => {
+    let s: TestServer;
+    let shop: Shop;
+    const tokens: Record<string, string> = {};
+
+    before(async () => {
+      s = await startServer({ kind }); // no workers: messages stay queued until cancelled
+      shop = await setupShop(s);
+      for (const role of ['editor', 'viewer', 'trigger', 'admin']) {
+        tokens[role] = ok(await s.call('tokens/add', { name: `${role}-1`, role })).data.token;
+      }
+    });
+    after(async () => s.close());
+
+    it('finds messages by email (any case) and by phone (exact), and refuses a key that is no filter', async () => {
+      ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'a' } }));
+      ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email: 'ann@example.com', content: { email_title: 'b' } }));
+      ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.sms, matching: 'phone', phone: '+79000000001', content: { code: '1' } }));
+
+      const byEmail = ok(await s.call('messages/list', { email: 'JOHN@Example.COM' })).data;
+      assert.deepEqual(byEmail.map((m: { address: string; channel: string }) => `${m.channel} ${m.address}`), ['email john@example.com']);
+      const byPhone = ok(await s.call('messages/list', { phone: '+79000000001' })).data;
+      assert.deepEqual(byPhone.map((m: { address: string; channel: string }) => `${m.channel} ${m.address}`), ['sms +79000000001']);
+      assert.equal(ok(await s.call('messages/list', { phone: '79000000001' })).data.length, 0, 'a phone is matched exactly');
+      assert.equal(ok(await s.call('messages/list', { email: 'nobody@example.com' })).data.length, 0);
+
+      for (const m of ['messages/list', 'outbox/list', 'launches/list']) {
+        const r = await s.call(m, { mail: 'x@example.com' });
+        assert.equal(r.status, 400, m);
+        assert.deepEqual(r.body, { error: 400, error_text: "field 'mail' is not allowed here", data: null }, m);
+      }
+    });
+
+    it('cancels a queued message, and leaves one that is not queued alone', async () => {
+      const [m] = ok(await s.call('messages/list', { email: 'ann@example.com' })).data;
+      assert.equal(m.status, 'queued');
+      const r = ok(await s.call('messages/cancel', { ids: [m.id] })).data;
+      assert.deepEqual(r, { cancelled: 1, ids: [m.id] });
+      const detail = ok(await s.call('messages/get', { id: m.id })).data;
+      assert.equal(detail.status, 'failed');
+      assert.match(detail.last_error, /cancelled by messages\/cancel/);
+      assert.equal(detail.history.at(-1).status, 'failed');
+      assert.deepEqual(ok(await s.call('messages/cancel', { ids: [m.id] })).data, { cancelled: 0, ids: [] }, 'a failed message is not cancelled again');
+    });
+
+    it('answers 403 naming the role for a method outside it, and lets each role do its own', async () => {
+      const as = (role: string, method: string, body: Record<string, unknown> = {}) => s.call(method, { token: tokens[role], ...body });
+      // viewer: reads, never writes or launches
+      ok(await as('viewer', 'campaigns/triggers/list'));
+      ok(await as('viewer', 'messages/list', { limit: 1 }));
+      let r = await as('viewer', 'templates/add', { name: 'no', channels: [{ sid: 'email', fields: { subject: 'x', text: 'y' } }] });
+      assert.equal(r.status, 403);
+      assert.equal(r.body.error_text, "this token's role is viewer (read only): it may not call templates/add");
+      r = await as('viewer', 'campaigns/triggers/start', { id: shop.campaigns.email, email: 'v@example.com' });
+      assert.equal(r.status, 403);
+      // trigger: launches, reads nothing
+      ok(await as('trigger', 'campaigns/triggers/start', { id: shop.campaigns.email, email: 'bob@example.com', content: { email_title: 't' } }));
+      r = await as('trigger', 'messages/list');
+      assert.equal(r.status, 403);
+      assert.equal(r.body.error_text, "this token's role is trigger (only the launch methods and v1.0 links): it may not call messages/list");
+      // editor: writes, but no tokens and no provider secrets
+      ok(await as('editor', 'templates/add', { name: 'by editor', channels: [{ sid: 'email', fields: { subject: 'x', text: 'y' } }] }));
+      r = await as('editor', 'tokens/list');
+      assert.equal(r.status, 403);
+      assert.match(r.body.error_text, /role is editor \(everything except tokens and provider secrets\): it may not call tokens\/list/);
+      r = await as('editor', 'resources/update', { id: shop.resource, sms: { sender: 'SHOP', smpp: { url: 'smpp://u:secret@127.0.0.1:2775' } } });
+      assert.equal(r.status, 403);
+      assert.match(r.body.error_text, /only an admin token may set provider secrets \(sms\.smpp\.url\)/);
+      ok(await as('editor', 'resources/update', { id: shop.resource, email: { from_email: 'news@shop.example', from_name: 'Renamed' } }));
+      ok(await as('admin', 'resources/update', { id: shop.resource, sms: { sender: 'SHOP', smpp: { url: 'smpp://u:secret@127.0.0.1:2775' } } }));
+      // sent back as shown, the secret is kept: an editor may save the resource it read
+      const shown = ok(await as('editor', 'resources/get', { id: shop.resource })).data;
+      ok(await as('editor', 'resources/update', { id: shop.resource, sms: shown.sms }));
+      // every token may ask who it is
+      assert.deepEqual(ok(await as('trigger', 'tokens/me')).data, { name: 'trigger-1', role: 'trigger', grants: 'only the launch methods and v1.0 links' });
+    });
+
+    it('lists tokens with role and last use, never the secret, and requires a role after the first', async () => {
+      const list = await eventually(async () => {
+        const l = ok(await s.call('tokens/list')).data as { name: string; role: string; last_used: string | null }[];
+        return l.find((t) => t.name === 'viewer-1')?.last_used ? l : null;
+      }, 5000, 'the last use recorded');
+      const viewer = list.find((t) => t.name === 'viewer-1')!;
+      assert.equal(viewer.role, 'viewer');
+      assert.ok(Date.now() - Date.parse(viewer.last_used!) < 120_000);
+      assert.equal(list.find((t) => t.name === 'editor-1')!.role, 'editor');
+      assert.ok(!JSON.stringify(list).includes(tokens.viewer), 'no token in the list');
+      assert.ok(!JSON.stringify(list).includes('hash'));
+      const r = await s.call('tokens/add', { name: 'no-role' });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error_text, "field 'role' is required");
+      ok(await s.call('tokens/delete', { name: 'viewer-1' }));
+      const gone = await eventually(async () => {
+        const x = await s.call('messages/list', { token: tokens.viewer });
+        return x.status === 403 && x;
+      }, 15_000, 'the revoked token refused');
+      assert.equal(gone.body.error_text, 'API token is not valid');
+    });
+  });
+}
