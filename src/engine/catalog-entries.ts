@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, forbidden, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
-import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
+import { checkTemplateChannels, templateChannelsView, templateWarnings, type ChannelInput } from '../core/templates.ts';
 import { changedSecrets, redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
@@ -153,6 +153,16 @@ export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id:
 export async function addTemplate(store: Pick<CatalogStore, 'insertTemplate'>, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
   if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
   return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
+}
+
+/**
+ * A saved template's warnings (core/template/warnings.ts): `{lead.X}` where no database has a field X,
+ * `{subscription.X}` that is no subscription field. Saved all the same: an unknown variable prints nothing.
+ */
+export async function warningsOf(store: Pick<CatalogStore, 'listDatabases'>, t: Template): Promise<string[]> {
+  const fields = new Set<string>([...SYSTEM_FIELDS.map((f) => f.name), '_status', '_md5', '_xxh']);
+  for (const db of await store.listDatabases()) for (const f of db.fields) fields.add(f.name);
+  return templateWarnings(t.channels, fields);
 }
 
 export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id: number): Promise<Template> {

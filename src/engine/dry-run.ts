@@ -9,10 +9,13 @@
  * nothing of it is ever committed or seen by another reader.
  */
 import { notFound } from '../core/errors.ts';
+import { encodeSms } from '../delivery/sms/gsm.ts';
 import { campaignIdOf, parseBatchContent, passesContentFilter, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { ProviderDefaults } from '../core/resource-settings.ts';
+import { renderContextOf } from '../core/message.ts';
 import type { RenderLimits } from '../core/template/render.ts';
+import { renderWarnings } from '../core/templates.ts';
 import type { Campaign, NewMessage, Profile } from '../core/types.ts';
 import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
@@ -51,6 +54,8 @@ export interface PreviewItem {
   subject: string | null;
   text: string | null;
   html: string | null;
+  /** An SMS as SMPP would carry it: its alphabet and how many parts it takes. */
+  sms?: { encoding: string; parts: number };
 }
 
 export interface DryRunAnswer {
@@ -65,6 +70,11 @@ export interface DryRunAnswer {
   errors: { index?: number; profile_id?: string | null; error: number; error_text: string }[];
   /** false: the content does not match the campaign's content_filter; a real call sends nothing. */
   filtered: boolean;
+  /**
+   * Variables of the previewed messages' templates that resolve to nothing with their content and
+   * profile (`{apicontent.ordr}` when the content has `order`), each once, saying where.
+   */
+  warnings: string[];
   /** false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end; the counts are of what was read. */
   complete: boolean;
 }
@@ -99,7 +109,7 @@ class Tally {
     this.reasons[reason] = (this.reasons[reason] ?? 0) + n;
   }
 
-  answer(preview: Pick<DryRunAnswer, 'preview' | 'errors'>, o: { filtered?: boolean; complete?: boolean; errors?: DryRunAnswer['errors'] } = {}): DryRunAnswer {
+  answer(preview: Pick<DryRunAnswer, 'preview' | 'errors' | 'warnings'>, o: { filtered?: boolean; complete?: boolean; errors?: DryRunAnswer['errors'] } = {}): DryRunAnswer {
     return {
       audience: this.queued + this.skipped,
       queued: this.queued,
@@ -107,13 +117,20 @@ class Tally {
       skip_reasons: this.reasons,
       preview: preview.preview,
       errors: [...(o.errors ?? []), ...preview.errors],
+      warnings: preview.warnings,
       filtered: o.filtered ?? false,
       complete: o.complete ?? true,
     };
   }
 }
 
-const NO_PREVIEW = { preview: [], errors: [] };
+const NO_PREVIEW = { preview: [], errors: [], warnings: [] };
+
+/** An SMS text's alphabet and parts, as the SMPP channel would encode it (a text over 255 parts throws, as sending would). */
+function smsShape(text: string): { encoding: string; parts: number } {
+  const encoded = encodeSms(text, 0);
+  return { encoding: encoded.alphabet, parts: encoded.parts.length };
+}
 
 /** Renders the sampled messages as the dispatcher would send them. `view` is the store as the launch sees it. */
 async function previewOf(
@@ -123,13 +140,16 @@ async function previewOf(
   apicontent: Record<string, unknown>,
   tally: Tally,
   limits: DryRunLimits,
-): Promise<Pick<DryRunAnswer, 'preview' | 'errors'>> {
+): Promise<Pick<DryRunAnswer, 'preview' | 'errors' | 'warnings'>> {
   const ids = tally.sample.map((r) => r.profile_id);
   const missing = ids.filter((id) => !tally.profiles.has(id));
   for (const p of missing.length ? await view.getProfiles(missing) : []) tally.profiles.set(p.id, p);
   const subscriptions = ids.length ? await view.getSubscriptions(ids) : [];
   const preview: PreviewItem[] = [];
   const errors: DryRunAnswer['errors'] = [];
+  const warnings = new Set<string>();
+  const db = await deps.catalog.database(campaign.db_id);
+  const leadFields = new Set((db?.fields ?? []).map((f) => f.name));
   for (const m of tally.sample) {
     const profile = tally.profiles.get(m.profile_id);
     const own = subscriptions.filter((s) => s.profile_id === m.profile_id);
@@ -146,12 +166,15 @@ async function previewOf(
       });
       const [subject, text, html] =
         rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
-      preview.push({ ...item, subject, text: text ?? null, html: html ?? null });
+      const sms = rendered.channel === 'sms' ? smsShape(rendered.text) : undefined;
+      preview.push({ ...item, subject, text: text ?? null, html: html ?? null, ...(sms ? { sms } : {}) });
+      const template = m.template_id === null ? null : await deps.catalog.template(m.template_id);
+      if (template) for (const w of renderWarnings(template.channels, campaign.send_channel, renderContextOf(profile, m.overrides, apicontent, to, own), leadFields)) warnings.add(w);
     } catch (e) {
       errors.push({ profile_id: m.profile_id, error: 400, error_text: (e as Error).message });
     }
   }
-  return { preview, errors };
+  return { preview, errors, warnings: [...warnings] };
 }
 
 /** campaigns/triggers/start with dry_run: what the launch would do, for one profile or a custom_request audience. */

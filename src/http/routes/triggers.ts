@@ -21,7 +21,7 @@ export const launchProperties = {
     100,
   ),
   dry_run: bool(
-    'true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, filtered, complete}',
+    'true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, warnings, filtered, complete}',
   ),
 };
 
@@ -43,6 +43,7 @@ const dryRunAnswer = answer(
         subject: nullable('string', 'Subject as rendered'),
         text: nullable('string', 'Text as rendered'),
         html: nullable('string', 'HTML as rendered'),
+        sms: Type.Optional(answer({ encoding: text('GSM 03.38 or UCS-2'), parts: count('Parts the SMS takes (160 GSM or 70 UCS-2 characters in one; 153 or 67 per part of several)') }, 'An SMS: its alphabet and parts')),
       }),
       'The first messages that would be sent, rendered',
     ),
@@ -55,6 +56,7 @@ const dryRunAnswer = answer(
       }),
       'Batch items that fail, and previewed messages that fail to render',
     ),
+    warnings: list(text('What resolves to nothing, and where'), 'Variables of the previewed templates that resolve to nothing with this content and profile ({apicontent.ordr} when the content has order)'),
     filtered: bool("true: the content does not match the campaign's content_filter; a real call sends nothing"),
     complete: bool('false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end'),
   },

@@ -1,7 +1,8 @@
 /**
  * What the console's users need from the API (issue 22): messages found by email or phone, an unknown
  * filter refused, a queued message cancelled, and roles on tokens (admin, editor, viewer, trigger), each
- * refused outside its role with a 403 naming it, with the last use recorded.
+ * refused outside its role with a 403 naming it, with the last use recorded; templates' warnings for
+ * variables that resolve to nothing, from templates/add|update and the dry run; an SMS preview's parts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -106,6 +107,29 @@ for (const kind of STORE_KINDS) {
         return x.status === 403 && x;
       }, 15_000, 'the revoked token refused');
       assert.equal(gone.body.error_text, 'API token is not valid');
+    });
+
+    it('warns of variables that resolve to nothing: at save by field names, in a dry run by content and profile', async () => {
+      const channels = [{ sid: 'email', fields: { subject: 'Order {apicontent.ordr.id}', html: '<p>{lead._fname} {lead.Segmnt}{if apicontent.note}{apicontent.note}{end}</p>', text: '{subscription.emial}' } }];
+      const added = ok(await s.call('templates/add', { name: 'typos', channels })).data;
+      assert.deepEqual(added.warnings, [
+        'email.html: {lead.Segmnt} at line 1, column 19 resolves to nothing',
+        'email.text: {subscription.emial} at line 1, column 2 resolves to nothing (there: id, resource_id, channel, email, phone, provider, subscription_id, keys, cc_data, status, priority, custom_fields, ...)',
+      ]);
+      const updated = ok(await s.call('templates/update', { id: added.id, channels: [{ sid: 'email', fields: { ...channels[0].fields, html: '<p>{lead.Segment}</p>', text: 'ok' } }] })).data;
+      assert.deepEqual(updated.warnings, []);
+      const campaign = ok(await s.call('campaigns/triggers/add', { name: 'typos', trigger_type: 'api_call', send_channel: 'email', resource_id: shop.resource, db_id: shop.db, content: [{ message_id: added.id }], is_active: true })).data.id;
+      const dry = ok(await s.call('campaigns/triggers/start', { id: campaign, email: 'john@example.com', content: { order: { id: 7 } }, dry_run: true })).data;
+      assert.equal(dry.preview.length, 1);
+      assert.deepEqual(dry.warnings, ['email.subject: {apicontent.ordr.id} at line 1, column 8 resolves to nothing (there: order)']);
+      assert.equal(dry.preview[0].subject, 'Order ');
+    });
+
+    it("shows an SMS preview's alphabet and parts", async () => {
+      const dry = ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.sms, email: 'john@example.com', content: { code: 'x'.repeat(200) }, dry_run: true })).data;
+      assert.deepEqual(dry.preview[0].sms, { encoding: 'GSM 03.38', parts: 2 });
+      const ru = ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.sms, email: 'john@example.com', content: { code: 'код' }, dry_run: true })).data;
+      assert.deepEqual(ru.preview[0].sms, { encoding: 'UCS-2', parts: 1 });
     });
   });
 }
