@@ -45,6 +45,9 @@ export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES
 
 export const mayCall = (role: Role, access: Access): boolean => GRANTS[role].includes(access);
 
+/** The access classes a role has (tokens/me answers them, so the console decides nothing itself). */
+export const accessOf = (role: Role): readonly Access[] => GRANTS[role];
+
 /** Only an admin token sets a resource's provider secrets. */
 export const mayWriteSecrets = (role: Role): boolean => role === 'admin';
 

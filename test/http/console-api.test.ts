@@ -84,7 +84,7 @@ for (const kind of STORE_KINDS) {
       const shown = ok(await as('editor', 'resources/get', { id: shop.resource })).data;
       ok(await as('editor', 'resources/update', { id: shop.resource, sms: shown.sms }));
       // every token may ask who it is
-      assert.deepEqual(ok(await as('trigger', 'tokens/me')).data, { name: 'trigger-1', role: 'trigger', grants: 'only the launch methods and v1.0 links' });
+      assert.deepEqual(ok(await as('trigger', 'tokens/me')).data, { name: 'trigger-1', role: 'trigger', grants: 'only the launch methods and v1.0 links', access: ['launch', 'self'] });
     });
 
     it('lists tokens with role and last use, never the secret, and requires a role after the first', async () => {

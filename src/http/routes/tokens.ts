@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.ts';
-import { ROLE_SUMMARY, ROLES } from '../../core/roles.ts';
+import { accessOf, ROLE_SUMMARY, ROLES } from '../../core/roles.ts';
 import { createToken, listTokenViews, type TokenVerifier } from '../../engine/tokens.ts';
 import type { TokenStore } from '../../store/store.ts';
 import { method } from '../api.ts';
@@ -47,10 +47,15 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ store: TokenStore; verifie
   method(app, '/tokens/me', 'tokens', {
     summary: 'The token this request carries: its name and role, and what the role may do (the console hides the rest)',
     body: object({}),
-    data: answer({ name: text('Name'), role: text('Role'), grants: text('What the role may do') }),
+    data: answer({
+      name: text('Name'),
+      role: text('Role'),
+      grants: text('What the role may do'),
+      access: list(text('read, write, launch, admin or self'), "The access classes the role has (each method's is in docs/api.md, Tokens and roles)"),
+    }),
     handler: async (_body, req) => {
       const role = req.tokenRole ?? 'admin';
-      return { data: { name: req.tokenName ?? '', role, grants: ROLE_SUMMARY[role] } };
+      return { data: { name: req.tokenName ?? '', role, grants: ROLE_SUMMARY[role], access: [...accessOf(role)] } };
     },
   });
 };
