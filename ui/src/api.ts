@@ -44,7 +44,9 @@ export async function call<T = unknown>(method: string, body: Record<string, unk
     throw new ApiError(res.status, `the server answered HTTP ${res.status} without JSON`);
   }
   if (parsed.error !== 0) {
-    if ((parsed.error === 401 || parsed.error === 403) && as === token.get()) onSignedOut();
+    // A refused token signs out; a method outside the token's role (403 naming the role) does not.
+    const refusedToken = parsed.error === 401 || (parsed.error === 403 && parsed.error_text.startsWith('API token'));
+    if (refusedToken && as === token.get()) onSignedOut();
     throw new ApiError(parsed.error, parsed.error_text);
   }
   const { error: _e, error_text: _t, data, ...extra } = parsed;

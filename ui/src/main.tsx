@@ -138,7 +138,7 @@ function App() {
         </button>
         <div id="nav-links" class={`nav-links${menuOpen ? ' open' : ''}`}>
           {NAV.filter(([, , need]) => me.access.includes(need)).map(([path, label]) => (
-            <a href={`#/${path}`} class={section === path ? 'active' : ''} aria-current={section === path ? 'page' : undefined}>
+            <a href={`#/${path}`} class={section === path ? 'active' : ''} aria-current={section === path ? 'page' : undefined} onClick={() => setMenuOpen(false)}>
               {label}
             </a>
           ))}
