@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { call, token, whenSignedOut } from './api.ts';
 import { CampaignEditPage } from './edit/campaigns.tsx';
 import { DatabasePage, DatabasesPage, NewDatabasePage } from './edit/databases.tsx';
+import { ImportPage } from './edit/import.tsx';
 import { NewProfilePage } from './edit/profiles.tsx';
 import { ResourcePage, ResourcesPage } from './edit/resources.tsx';
 import { TemplatePage, TemplatesPage } from './edit/templates.tsx';
@@ -100,7 +101,7 @@ function Content({ route }: { route: Route }) {
     case 'outbox':
       return <OutboxPage id={id ? Number(id) : null} query={route.query} />;
     case 'profiles':
-      return id === 'new' ? <NewProfilePage query={route.query} /> : <ProfilesPage query={route.query} />;
+      return id === 'new' ? <NewProfilePage query={route.query} /> : id === 'import' ? <ImportPage /> : <ProfilesPage query={route.query} />;
     default:
       return <p class="error">No page here: #{route.path.join('/')}</p>;
   }

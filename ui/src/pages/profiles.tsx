@@ -106,7 +106,21 @@ export function ProfilesPage({ query }: { query: Record<string, string> }) {
   const chosenDb = db || (dbs.value?.[0] ? String(dbs.value[0].id) : '');
   const can = useCan();
   return (
-    <Page title="Profiles" actions={can('write') && <a class="button" href={href('profiles/new', { db: chosenDb })}>New profile</a>}>
+    <Page
+      title="Profiles"
+      actions={
+        can('write') && (
+          <>
+            <a class="button secondary" href="#/profiles/import">
+              Import CSV
+            </a>
+            <a class="button" href={href('profiles/new', { db: chosenDb })}>
+              New profile
+            </a>
+          </>
+        )
+      }
+    >
       <ErrorBox error={dbs.error} />
       <form
         class="filters"
