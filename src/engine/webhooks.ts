@@ -5,9 +5,9 @@
  */
 import { lookup } from 'node:dns/promises';
 import { badRequest, notFound } from '../core/errors.ts';
-import { toId } from '../core/ids.ts';
+import { randomHex, toId } from '../core/ids.ts';
 import { isPrivateAddress, newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
-import { literalPrivate } from '../delivery/webhook-post.ts';
+import { literalPrivate, postWebhook, type PostOptions } from '../delivery/webhook-post.ts';
 import type { DeliveryStatus, Webhook, WebhookDelivery, WebhookStore } from '../store/queries/webhooks.ts';
 import type { CampaignStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
@@ -129,4 +129,19 @@ async function privateTarget(raw: string): Promise<string | null> {
     // Not resolvable now (a name that will exist, no DNS here): each post checks the address it connects to.
     return null;
   }
+}
+
+/**
+ * webhooks/test: one signed POST of a `webhook.test` event to the endpoint, now, answering what it
+ * said (status code or error) and how long it took. Nothing is stored: it is not a delivery, is not
+ * retried, and no endpoint subscribes to it (it is no event of WEBHOOK_EVENTS).
+ */
+export async function testWebhook(store: Pick<WebhookStore, 'getWebhook'>, webhookId: number, post: PostOptions) {
+  const w = await loadWebhook(store, webhookId);
+  const now = Date.now();
+  const id = `msg_test_${randomHex(12)}`;
+  const body = JSON.stringify({ type: 'webhook.test', timestamp: iso(now), data: { webhook_id: w.id } });
+  const t0 = performance.now();
+  const r = await postWebhook(w.url, w.secret, id, Math.floor(now / 1000), body, post);
+  return { status_code: r.statusCode, error: r.error, ms: Math.round(performance.now() - t0), ok: r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300 };
 }

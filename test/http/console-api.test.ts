@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setupShop, type Shop } from '../fixture.ts';
 import { eventually, ok, STORE_KINDS, startServer, type TestServer } from '../helpers.ts';
+import { startReceiver } from '../webhook-receiver.ts';
 
 for (const kind of STORE_KINDS) {
   describe(`messages search, cancel and token roles (${kind})`, () => {
@@ -130,6 +131,27 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(dry.preview[0].sms, { encoding: 'GSM 03.38', parts: 2 });
       const ru = ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.sms, email: 'john@example.com', content: { code: 'код' }, dry_run: true })).data;
       assert.deepEqual(ru.preview[0].sms, { encoding: 'UCS-2', parts: 1 });
+    });
+
+    it('posts a signed webhook.test to an endpoint and answers what it said, storing nothing', async () => {
+      const r = await startReceiver();
+      try {
+        const hook = ok(await s.call('webhooks/add', { url: `${r.url}/hook`, events: ['message.failed'] })).data;
+        const good = ok(await s.call('webhooks/test', { id: hook.id })).data;
+        assert.deepEqual([good.ok, good.status_code, good.error], [true, 200, null]);
+        const [got] = r.at('/hook');
+        assert.equal(got.json.type, 'webhook.test');
+        assert.deepEqual(got.json.data, { webhook_id: hook.id });
+        assert.match(String(got.headers['webhook-signature']), /^v1,/);
+        r.answer = () => 503;
+        const bad = ok(await s.call('webhooks/test', { id: hook.id })).data;
+        assert.deepEqual([bad.ok, bad.status_code], [false, 503]);
+        assert.deepEqual(ok(await s.call('webhooks/deliveries', { id: hook.id })).data, [], 'a test is no delivery');
+        const missing = await s.call('webhooks/test', { id: 999 });
+        assert.equal(missing.status, 404);
+      } finally {
+        await r.close();
+      }
     });
   });
 }

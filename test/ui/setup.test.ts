@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import axe from 'axe-core';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { eventually, ok, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
+import { startReceiver } from '../webhook-receiver.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
@@ -166,6 +167,23 @@ test('a CSV import: columns mapped, progress, and each refused row with the API\
   await page.screenshot({ path: `${SHOTS}import-1366.png`, fullPage: true });
 });
 
+test('a webhook added in the console, its secret shown once, and a test post the endpoint receives', async () => {
+  const r = await startReceiver();
+  try {
+    await go('webhooks/new', 'New webhook');
+    await page.getByLabel('URL').fill(`${r.url}/events`);
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    assert.match(await page.locator('code.secret').innerText(), /^whsec_/);
+    await page.getByRole('link', { name: 'Open the endpoint' }).click();
+    await page.getByRole('heading', { name: /^Webhook #\d+$/ }).waitFor();
+    await page.getByRole('button', { name: 'Send a test event' }).click();
+    await page.getByRole('status').filter({ hasText: /The endpoint answered 200 in \d+ ms\./ }).waitFor();
+    assert.equal(r.at('/events')[0].json.type, 'webhook.test');
+  } finally {
+    await r.close();
+  }
+});
+
 /** Pages to check at every width, with their heading. */
 const PAGES: [string, string, string | RegExp][] = [
   ['overview', '', 'Overview'],
@@ -184,6 +202,8 @@ const PAGES: [string, string, string | RegExp][] = [
   ['profile-new', 'profiles/new', 'New profile'],
   ['import', 'profiles/import', 'Import profiles'],
   ['outbox', 'outbox', 'Outbox'],
+  ['webhooks', 'webhooks', 'Webhooks'],
+  ['webhook', 'webhooks/1', 'Webhook #1'],
   ['tokens', 'tokens', 'Tokens'],
 ];
 

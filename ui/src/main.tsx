@@ -9,6 +9,7 @@ import { NewProfilePage } from './edit/profiles.tsx';
 import { ResourcePage, ResourcesPage } from './edit/resources.tsx';
 import { TemplatePage, TemplatesPage } from './edit/templates.tsx';
 import { TokensPage } from './edit/tokens.tsx';
+import { NewWebhookPage, WebhookPage, WebhooksPage } from './edit/webhooks.tsx';
 import { CampaignPage, CampaignsPage } from './pages/campaigns.tsx';
 import { LaunchPage } from './pages/launches.tsx';
 import { MessagePage, MessagesPage } from './pages/messages.tsx';
@@ -29,6 +30,7 @@ const NAV = [
   ['templates', 'Templates', 'read'],
   ['resources', 'Resources', 'read'],
   ['databases', 'Databases', 'read'],
+  ['webhooks', 'Webhooks', 'read'],
   ['tokens', 'Tokens', 'admin'],
 ] as const;
 
@@ -94,6 +96,8 @@ function Content({ route }: { route: Route }) {
       return id ? <ResourcePage id={entry(id)} /> : <ResourcesPage />;
     case 'databases':
       return id === 'new' ? <NewDatabasePage /> : id ? <DatabasePage id={Number(id)} /> : <DatabasesPage />;
+    case 'webhooks':
+      return id === 'new' ? <NewWebhookPage /> : id ? <WebhookPage id={Number(id)} /> : <WebhooksPage />;
     case 'tokens':
       return <TokensPage />;
     case 'messages':

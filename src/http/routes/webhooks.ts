@@ -8,7 +8,7 @@ import type { Config } from '../../config.ts';
 import { toId } from '../../core/ids.ts';
 import { WEBHOOK_EVENTS } from '../../core/webhooks.ts';
 import type { Wake } from '../../engine/loops.ts';
-import { addWebhook, deleteWebhook, listDeliveries, loadWebhook, redeliver, updateWebhook, webhookView, type WebhookDeps } from '../../engine/webhooks.ts';
+import { addWebhook, deleteWebhook, listDeliveries, loadWebhook, redeliver, testWebhook, updateWebhook, webhookView, type WebhookDeps } from '../../engine/webhooks.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, bigId, bool, filters, id, idOut, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
@@ -144,5 +144,18 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (a
     data: answer({ queued: count('Deliveries queued again') }),
     errors: [404],
     handler: async (body) => ({ data: { queued: await redeliver(deps, toId(body.id), body.delivery_ids, body.status) } }),
+  });
+
+  method(app, '/webhooks/test', 'webhooks', {
+    summary: 'Post a signed webhook.test event to the endpoint now and answer what it said; nothing is stored or retried',
+    body: byId,
+    data: answer({
+      ok: bool('true: the endpoint answered 2xx'),
+      status_code: nullable('integer', "The endpoint's HTTP status; null when it gave none"),
+      error: nullable('string', 'Why the post failed (timeout, refused, private address...)'),
+      ms: count('How long the post took'),
+    }),
+    errors: [404],
+    handler: async (body) => ({ data: await testWebhook(store, toId(body.id), config.webhooks) }),
   });
 };
