@@ -54,6 +54,10 @@ export interface PreviewItem {
   subject: string | null;
   text: string | null;
   html: string | null;
+  /** Email: the From address as it is sent ("Name <address>"). */
+  from: string | null;
+  /** Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post), as sent. */
+  headers: Record<string, string> | null;
   /** An SMS as SMPP would carry it: its alphabet and how many parts it takes. */
   sms?: { encoding: string; parts: number };
 }
@@ -164,10 +168,14 @@ async function previewOf(
         // No message yet: the preview's links name none (they answer 404), but show what the mail will carry.
         ...(deps.links ? { links: { ...deps.links, messageId: null } } : {}),
       });
-      const [subject, text, html] =
-        rendered.channel === 'email' ? [rendered.subject, rendered.text, rendered.html] : rendered.channel === 'sms' ? [null, rendered.text, null] : [rendered.title, rendered.body, null];
-      const sms = rendered.channel === 'sms' ? smsShape(rendered.text) : undefined;
-      preview.push({ ...item, subject, text: text ?? null, html: html ?? null, ...(sms ? { sms } : {}) });
+      if (rendered.channel === 'email') {
+        const from = rendered.from.name ? `${rendered.from.name} <${rendered.from.email}>` : rendered.from.email;
+        preview.push({ ...item, subject: rendered.subject, text: rendered.text ?? null, html: rendered.html ?? null, from, headers: rendered.headers ?? {} });
+      } else {
+        const [subject, text] = rendered.channel === 'sms' ? [null, rendered.text] : [rendered.title, rendered.body];
+        const sms = rendered.channel === 'sms' ? smsShape(rendered.text) : undefined;
+        preview.push({ ...item, subject, text: text ?? null, html: null, from: null, headers: null, ...(sms ? { sms } : {}) });
+      }
       const template = m.template_id === null ? null : await deps.catalog.template(m.template_id);
       if (template) for (const w of renderWarnings(template.channels, campaign.send_channel, renderContextOf(profile, m.overrides, apicontent, to, own), leadFields)) warnings.add(w);
     } catch (e) {

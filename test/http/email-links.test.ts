@@ -128,6 +128,13 @@ for (const kind of STORE_KINDS) {
       const campaign = ok(await s.call('campaigns/triggers/add', { name: `tracked ${n}`, trigger_type: 'api_call', send_channel: 'email', resource_id: tracked, db_id: shop.db, content: [{ message_id: template }], is_active: true })).data.id;
       const email = `t${n}@example.com`;
       await addProfile(s, shop.db, { email, subscriptions: [{ resource_id: tracked, channel: 'email', email }] });
+      // The dry run's preview shows what the mail will carry: the headers and the rewritten links (naming no message).
+      const [preview] = ok(await s.call('campaigns/triggers/start', { id: campaign, email, dry_run: true, content: { email_title: 'preview' } })).data.preview;
+      assert.equal(preview.from, 'news@shop.example');
+      assert.deepEqual(preview.headers, { 'List-Unsubscribe': `<${PUBLIC}/u/preview>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' });
+      assert.match(preview.html, new RegExp(`<a href="${PUBLIC}/c/preview\\?u=[^"]+">Item</a>`));
+      assert.match(preview.html, new RegExp(`<img src="${PUBLIC}/o/preview\\.gif"`));
+      assert.match(preview.text, /Item \[https:\/\/shop\.example\/item\?id=1&ref=mail\]/, 'the text part keeps the original URL');
       const { mail, message } = await send(campaign, email, `tracked ${n}`);
       const html = String(mail.mail.html);
       const pixel = /<img src="([^"]+\/o\/[^"]+\.gif)"/.exec(html)?.[1];

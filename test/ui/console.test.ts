@@ -91,7 +91,9 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   await preview.waitFor();
   const previewed = await preview.innerText();
   assert.match(previewed, /Audience\s+1\s+Would be sent\s+1\s+Would be skipped\s+0/);
-  assert.match(previewed, /To\s+john@example\.com \(email\)\s+Variant\s+0 \(template #\d+\)\s+Subject\s+Hi John/);
+  assert.match(previewed, /To\s+john@example\.com \(email\)\s+Variant\s+0 \(template #\d+\)\s+From/);
+  // The headers the mail will carry, as a mailbox provider sees them (the preview's link names no message).
+  assert.match(previewed, /From\s+Shop <shop@example\.com>\s+Subject\s+Hi John\s+List-Unsubscribe\s+<http[^>]+\/u\/preview>\s+List-Unsubscribe-Post\s+List-Unsubscribe=One-Click/);
   assert.equal(await page.frameLocator('iframe[title="preview HTML"]').locator('p').innerText(), 'Order A-17');
   assert.equal(ok(await s.call('launches/list', { campaign_id: campaign })).data.length, 0);
   await shot('campaign-preview');
@@ -115,6 +117,7 @@ test('campaign page: template preview, call_url, a test trigger that sends, deac
   // The content card counts the campaign's messages per A/B variant (campaigns/stats), refreshed every 5 s.
   const variant0 = page.locator('#variants tbody tr').first();
   await eventually(async () => /^0\s+#\d+\s+1 \(100%\)\s+1\s+0\s+1\s+0\s+0/.test(await variant0.innerText()), 10_000, 'variant 0 counts the message captured, apart from sent');
+  assert.match(await page.locator('.card', { hasText: 'Opens, clicks, unsubscribes' }).innerText(), /Opened\s+0, 0 opens in all\s+Clicked\s+0, 0 clicks in all\s+Unsubscribed\s+0/);
   await shot('campaign');
 
   await page.getByRole('button', { name: 'Deactivate', exact: true }).click();
@@ -149,7 +152,21 @@ test('messages: the log shows the message captured; filters narrow it; its page 
   assert.match(history, /queued/);
   assert.match(history, /sending\s+attempt 1/);
   assert.match(history, /captured\s+captured in the outbox/);
-  assert.match(await page.locator('.fields').first().innerText(), /Variant\s+0 \(template #\d+\)/);
+  const fields = page.locator('.fields').first();
+  assert.match(await fields.innerText(), /Variant\s+0 \(template #\d+\)/);
+  assert.match(await fields.innerText(), /Opens\s+0\s+Clicks\s+0\s+Unsubscribed\s+no/);
+  // John unsubscribes through the one-click URL of the captured mail, as a mailbox provider posts it; the page follows.
+  const [captured] = ok(await s.call('outbox/list', { message_id: messageId })).data;
+  const raw = ok(await s.call('outbox/get', { id: captured.id })).data.raw as string;
+  const oneClick = /^List-Unsubscribe: <([^>]+)>/im.exec(raw)![1];
+  const posted = await fetch(s.url + new URL(oneClick).pathname, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+  assert.equal(posted.status, 200);
+  await eventually(async () => /Unsubscribed\s+\d/.test(await fields.innerText()), 10_000, 'the message page shows the unsubscribe');
+  assert.match(await page.locator('#history').innerText(), /unsubscribed\s+through the link in the message/);
+  // He subscribes again (the later tests send him mail).
+  const m = ok(await s.call('messages/get', { id: messageId })).data;
+  const [sub] = ok(await s.call('profiles/get', { db_id: db, email: 'john@example.com' })).data.subscriptions;
+  ok(await s.call('subscriptions/set', { db_id: db, profile_id: m.profile_id, resource_id: sub.resource_id, channel: 'email', email: 'john@example.com', status: 'subscribed' }));
   const body = page.frameLocator('iframe[title="message body"]');
   assert.equal(await body.locator('h1').innerText(), 'Hello John!');
   assert.equal(await body.locator('p').innerText(), 'Order A-17');

@@ -116,7 +116,24 @@ export interface Message {
   sent: string | null;
 }
 
+/** Opens, clicks and unsubscribes: unique (messages), total, a machine's (scanners, Apple Mail Privacy Protection). */
+export interface Engagement {
+  opened: number;
+  opens: number;
+  machine_opens: number;
+  clicked: number;
+  clicks: number;
+  machine_clicks: number;
+  unsubscribed: number;
+}
+
 export interface MessageDetail extends Message {
+  /** A person's opens and clicks of this email, a machine's apart; when its recipient unsubscribed through its link. */
+  opens: number;
+  machine_opens: number;
+  clicks: number;
+  machine_clicks: number;
+  unsubscribed: string | null;
   history: { status: string; time: string; detail?: string }[];
   subject: string | null;
   body: string | null;
@@ -154,6 +171,7 @@ export interface CampaignStats {
   launch_id: number | null;
   total: number;
   variants: { variant: number; message_id: number | null; weight: number | null; total: number; statuses: Partial<Counts> }[];
+  engagement: Engagement;
 }
 
 /** The answer of campaigns/triggers/start with dry_run: true (docs/api.md, Dry runs). */
@@ -162,7 +180,18 @@ export interface DryRun {
   queued: number;
   skipped: number;
   skip_reasons: Record<string, number>;
-  preview: { profile_id: string | null; channel: string; address: string | null; variant: number; template_id: number; subject: string | null; text: string | null; html: string | null }[];
+  preview: {
+    profile_id: string | null;
+    channel: string;
+    address: string | null;
+    variant: number;
+    template_id: number;
+    subject: string | null;
+    text: string | null;
+    html: string | null;
+    from: string | null;
+    headers: Record<string, string> | null;
+  }[];
   errors: { index?: number; profile_id?: string | null; error: number; error_text: string }[];
   filtered: boolean;
   complete: boolean;

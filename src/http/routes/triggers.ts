@@ -42,7 +42,11 @@ const dryRunAnswer = answer(
         template_id: nullable('integer', 'Template'),
         subject: nullable('string', 'Subject as rendered'),
         text: nullable('string', 'Text as rendered'),
-        html: nullable('string', 'HTML as rendered'),
+        html: nullable('string', 'HTML as rendered, with the click redirects and open pixel the resource switches on'),
+        from: nullable('string', 'Email: the From address as sent'),
+        headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+          description: 'Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post); null for other channels',
+        }),
         sms: Type.Optional(answer({ encoding: text('GSM 03.38 or UCS-2'), parts: count('Parts the SMS takes (160 GSM or 70 UCS-2 characters in one; 153 or 67 per part of several)') }, 'An SMS: its alphabet and parts')),
       }),
       'The first messages that would be sent, rendered',

@@ -153,6 +153,32 @@ function Variants({ campaign, stats, shown, onShow }: { campaign: Campaign; stat
   );
 }
 
+const rate = (n: number, of: number) => (of > 0 ? ` (${Math.round((n / of) * 1000) / 10}% of sent)` : '');
+
+/** Opens, clicks and unsubscribes of the campaign's email (campaigns/stats engagement): a person's, and a machine's apart. */
+function EngagementCard({ stats }: { stats: Loaded<CampaignStats> }) {
+  const s = stats.value;
+  if (!s) return null;
+  const e = s.engagement;
+  const sent = s.variants.reduce((n, v) => n + handedOver(v.statuses), 0);
+  return (
+    <Card title="Opens, clicks, unsubscribes">
+      <Fields
+        rows={[
+          ['Opened', `${e.opened}${rate(e.opened, sent)}, ${plural(e.opens, 'open')} in all`],
+          ['Clicked', `${e.clicked}${rate(e.clicked, sent)}, ${plural(e.clicks, 'click')} in all`],
+          ['Unsubscribed', `${e.unsubscribed}${rate(e.unsubscribed, sent)}`],
+          ['By machines', `${plural(e.machine_opens, 'open')}, ${plural(e.machine_clicks, 'click')} (not counted above)`],
+        ]}
+      />
+      <p class="muted small">
+        Opens and clicks are counted where the resource switches them on (email.track_opens, email.track_clicks); unsubscribes through the mail's List-Unsubscribe
+        header or its {'{unsubscribe}'} link.
+      </p>
+    </Card>
+  );
+}
+
 export function CampaignPage({ id }: { id: number }) {
   const campaign = useLoad(() => get<Campaign>('campaigns/triggers/get', { id }), [id]);
   const launches = useLoad(() => get<Launch[]>('launches/list', { campaign_id: id, limit: 10 }), [id], 5000);
@@ -221,6 +247,7 @@ export function CampaignPage({ id }: { id: number }) {
               <TemplatePreview campaign={c} variant={shown} />
             </div>
             <Variants campaign={c} stats={stats} shown={shown} onShow={setShown} />
+            {c.send_channel === 'email' && <EngagementCard stats={stats} />}
             {c.trigger_type === 'api_call' && can('launch') && <TestTrigger
                 campaign={c}
                 onLaunched={() => {

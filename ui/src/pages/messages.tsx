@@ -1,4 +1,5 @@
 /** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
 import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
@@ -124,6 +125,14 @@ export function MessagesPage({ query }: { query: Record<string, string> }) {
   );
 }
 
+/** A person's opens (or clicks), and a machine's apart: those are not counted as read (docs/api.md, Opens and clicks). */
+const engagementOf = (person: number, machine: number) => (
+  <span>
+    {person}
+    {machine > 0 && <span class="muted"> (+{machine} by machines)</span>}
+  </span>
+);
+
 export function MessagePage({ id }: { id: number }) {
   const message = useLoad(() => get<MessageDetail>('messages/get', { id }), [id], 5000);
   const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
@@ -176,6 +185,13 @@ export function MessagePage({ id }: { id: number }) {
                     ['Last error', m.last_error && <span class="bad">{m.last_error}</span>],
                     ['Skip reason', m.skip_reason],
                     ['Next attempt', m.next_attempt && <Time iso={m.next_attempt} />],
+                    ...(m.channel === 'email'
+                      ? ([
+                          ['Opens', engagementOf(m.opens, m.machine_opens)],
+                          ['Clicks', engagementOf(m.clicks, m.machine_clicks)],
+                          ['Unsubscribed', m.unsubscribed ? <Time iso={m.unsubscribed} /> : <span class="muted">no</span>],
+                        ] as [string, ComponentChildren][])
+                      : []),
                     ['Created', <Time iso={m.created} />],
                     [m.status === 'captured' ? 'Captured' : 'Sent', <Time iso={m.sent} />],
                     [

@@ -60,7 +60,9 @@ function DryRunPreview({ dry }: { dry: DryRun }) {
             rows={[
               ['To', `${p.address ?? '–'} (${p.channel})`],
               ['Variant', `${p.variant} (template #${p.template_id})`],
+              ...(p.from ? ([['From', p.from]] as [string, ComponentChildren][]) : []),
               ['Subject', p.subject],
+              ...Object.entries(p.headers ?? {}).map(([name, value]) => [name, <code class="copy">{value}</code>] as [string, ComponentChildren]),
             ]}
           />
           {p.html && <HtmlFrame html={p.html} title="preview HTML" />}
