@@ -127,11 +127,13 @@ test('from an empty store to a delivered trigger, set up through the console onl
   const warnings = page.getByRole('list', { name: 'Warnings' });
   await warnings.waitFor();
   assert.match(await warnings.innerText(), /\{apicontent\.ordr\} at line 1, column 11 resolves to nothing \(there: order\)/);
+  await page.screenshot({ path: `${SHOTS}template-warning-1366.png`, fullPage: true });
   await page.getByLabel('HTML', { exact: true }).fill('<p>Order {apicontent.order}</p>');
   await page.getByRole('button', { name: 'Save template' }).click();
   await eventually(async () => (await warnings.count()) === 0, 10_000, 'the warning gone once the template is fixed');
   await eventually(async () => (await page.frameLocator('iframe[title="preview HTML"]').locator('p').innerText().catch(() => '')) === 'Order A-17', 10_000, 'the preview rendered');
   assert.match(await page.locator('.preview-item').innerText(), /Subject:\s*Hi John/);
+  await page.screenshot({ path: `${SHOTS}template-preview-1366.png`, fullPage: true });
   assert.equal(ok(await s.call('launches/list')).data.length, 0, 'a preview stores nothing');
 
   // A trigger over the API, found in the console by the recipient's email (any case).
