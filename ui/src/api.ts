@@ -1,4 +1,11 @@
 /** The console's only way to Salvo: the public API, POST /api/v1.1/<method> with the token as a Bearer. */
+import type { operations } from './openapi.d.ts';
+
+/**
+ * What a method answers in `data`, from the types generated from /openapi.json (scripts/ui-api-types.ts):
+ * `Data<'tokens_me'>` is tokens/me's. New code takes its types from here rather than copying them.
+ */
+export type Data<Op extends keyof operations> = operations[Op] extends { responses: { 200: { content: { 'application/json': { data: infer D } } } } } ? D : never;
 
 const TOKEN_KEY = 'salvo.token';
 

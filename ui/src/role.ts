@@ -4,13 +4,9 @@
  */
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
+import type { Data } from './api.ts';
 
-export interface Me {
-  name: string;
-  role: string;
-  grants: string;
-  access: string[];
-}
+export type Me = Data<'tokens_me'>;
 
 export const MeContext = createContext<Me>({ name: '', role: 'viewer', grants: 'read only', access: ['read'] });
 

@@ -1,17 +1,11 @@
 /** API tokens (admin tokens only): each with its role and last use; a new one shown once; revoke. */
 import { useState } from 'preact/hooks';
-import { call, get } from '../api.ts';
+import { call, type Data, get } from '../api.ts';
 import { Card, Load, Page, Time } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 
-interface TokenRow {
-  name: string;
-  role: string;
-  grants: string;
-  created: string;
-  last_used: string | null;
-}
+type TokenRow = Data<'tokens_list'>[number];
 
 const ROLES: [string, string][] = [
   ['viewer', 'viewer: read only'],

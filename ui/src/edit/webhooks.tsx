@@ -3,7 +3,7 @@
  * its deliveries and their redelivery. Secrets are write-only: the API never shows one again.
  */
 import { useState } from 'preact/hooks';
-import { call, get } from '../api.ts';
+import { call, type Data, get } from '../api.ts';
 import { Card, Fields, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { FormError, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
@@ -13,23 +13,8 @@ import { navigate } from '../router.ts';
 /** The event types (src/core/webhooks.ts WEBHOOK_EVENTS; docs/api.md, Webhooks). */
 const EVENTS = ['*', 'message.sent', 'message.captured', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'message.opened', 'message.clicked', 'message.unsubscribed', 'launch.done', 'task.done'];
 
-interface WebhookRow {
-  id: number;
-  url: string;
-  events: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  failing_since: string | null;
-}
-
-interface Delivery {
-  id: number;
-  type: string;
-  status: string;
-  attempts: { time: string; status_code: number | null; error: string | null }[];
-  last_error: string | null;
-  created: string;
-}
+type WebhookRow = Data<'webhooks_get'>;
+type Delivery = Data<'webhooks_deliveries'>[number];
 
 export function WebhooksPage() {
   const list = useLoad(() => get<WebhookRow[]>('webhooks/list'), []);
@@ -123,7 +108,7 @@ export function WebhookPage({ id }: { id: number }) {
   const [said, setSaid] = useState<{ ok?: string; error?: string }>({});
   const test = async () => {
     try {
-      const r = (await call<{ ok: boolean; status_code: number | null; error: string | null; ms: number }>('webhooks/test', { id })).data;
+      const r = (await call<Data<'webhooks_test'>>('webhooks/test', { id })).data;
       setSaid(r.ok ? { ok: `The endpoint answered ${r.status_code} in ${r.ms} ms.` } : { error: `The endpoint answered ${r.status_code ?? 'nothing'}${r.error ? `: ${r.error}` : ''}.` });
     } catch (e) {
       setSaid({ error: (e as Error).message });
@@ -131,7 +116,7 @@ export function WebhookPage({ id }: { id: number }) {
   };
   const redeliver = async (body: Record<string, unknown>) => {
     try {
-      const r = (await call<{ queued: number }>('webhooks/redeliver', { id, ...body })).data;
+      const r = (await call<Data<'webhooks_redeliver'>>('webhooks/redeliver', { id, ...body })).data;
       setSaid({ ok: `${r.queued} queued again.` });
       deliveries.reload();
     } catch (e) {
