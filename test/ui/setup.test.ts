@@ -148,6 +148,15 @@ test('from an empty store to a delivered trigger, set up through the console onl
   await row.getByRole('link', { name: /^#\d+$/ }).first().click();
   await page.getByRole('heading', { name: /^Message #\d+$/ }).waitFor();
   assert.equal(await page.frameLocator('iframe[title="message body"]').locator('p').innerText(), 'Order B-2');
+  // The email as it went out: From, To, subject, its parts and headers.
+  const mail = page.locator('.mail');
+  await mail.waitFor();
+  assert.match(await mail.locator('.fields').innerText(), /From\s+news@shop\.example\s+To\s+john@example\.com/);
+  assert.equal(await mail.locator('.mail-subject').innerText(), 'Hi John');
+  await mail.getByRole('tab', { name: 'Text' }).click();
+  assert.equal(await mail.locator('.text-body').innerText(), 'Order B-2');
+  await mail.getByRole('tab', { name: 'Headers' }).click();
+  assert.match(await mail.locator('.headers').innerText(), /From\s+Shop News <news@shop\.example>[\s\S]*Subject\s+Hi John/);
 });
 
 test('a CSV import: columns mapped, progress, and each refused row with the API\'s reason and its line', async () => {

@@ -5,6 +5,7 @@ import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry
 import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
+import { Captured } from './outbox.tsx';
 import { href, navigate } from '../router.ts';
 
 const FILTERS = ['email', 'phone', 'campaign_id', 'launch_id', 'status', 'channel', 'profile_id'] as const;
@@ -226,6 +227,11 @@ export function MessagePage({ id }: { id: number }) {
                 </table>
               </Card>
             </div>
+            {captured.value?.[0] && (
+              <Card title="As captured: From, To, subject, parts, headers, attachments">
+                <Captured id={captured.value[0].id} />
+              </Card>
+            )}
             <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
               {m.body === null ? (
                 <p class="muted">Not rendered yet (or SALVO_KEEP_BODY is 0).</p>
