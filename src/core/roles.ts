@@ -29,7 +29,7 @@ export const ROLE_SUMMARY: Record<Role, string> = {
   trigger: 'only the launch methods and v1.0 links',
 };
 
-const READ_VERBS = new Set(['get', 'list', 'stats', 'get_status', 'log_v2', 'fields', 'fields_get', 'deliveries', 'erasures', 'attachment']);
+const READ_VERBS = new Set(['get', 'list', 'stats', 'get_status', 'log_v2', 'fields', 'fields_get', 'deliveries', 'erasures', 'attachment', 'preview']);
 const LAUNCH_PATH = /^\/campaigns\/triggers\/(start|start_batch|start_batch_task|import_and_start|import_and_start_batch|import_and_start_batch_task)$/;
 
 /** The access class a method's path gives when its declaration names none. */

@@ -16,7 +16,7 @@ import type { ProviderDefaults } from '../core/resource-settings.ts';
 import { renderContextOf } from '../core/message.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import { renderWarnings } from '../core/templates.ts';
-import type { Campaign, NewMessage, Profile } from '../core/types.ts';
+import type { Campaign, NewMessage, Profile, Template } from '../core/types.ts';
 import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
@@ -187,8 +187,26 @@ async function previewOf(
 
 /** campaigns/triggers/start with dry_run: what the launch would do, for one profile or a custom_request audience. */
 export async function dryRunStart(deps: DryRunDeps, campaignId: number, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
+  return dryRunOf(deps, await launchableCampaign(deps.catalog, campaignId), p, limits);
+}
+
+/**
+ * templates/preview: the dry run of a template as edited, before it is saved: campaign `campaignId`
+ * (active or not) sends `template` as its only content, so the recipient, the subscription choice, the
+ * sender and the render are the campaign's, and the answer is a dry run's (preview, warnings, errors).
+ */
+export async function previewTemplate(deps: DryRunDeps, campaignId: number, template: Template, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
+  const stored = await deps.catalog.campaign(campaignId);
+  if (!stored) throw notFound(`trigger campaign ${campaignId} not found`);
+  const campaign: Campaign = { ...stored, content: [{ message_id: template.id }] };
+  // The catalog as it is, but for this template: the edited one stands in for the stored one (or a new one, id 0).
+  const catalog: Catalog = Object.create(deps.catalog);
+  catalog.template = async (id: number) => (id === template.id ? template : deps.catalog.template(id));
+  return dryRunOf({ ...deps, catalog }, campaign, p, limits);
+}
+
+async function dryRunOf(deps: DryRunDeps, campaign: Campaign, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
   const now = Date.now();
-  const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
   const tally = new Tally();
   if (!passesContentFilter(campaign, p.content)) return tally.answer(NO_PREVIEW, { filtered: true });

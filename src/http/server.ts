@@ -24,6 +24,7 @@ import { pushSubscribeRoutes } from './routes/push-subscribe.ts';
 import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { templatePreviewRoutes } from './routes/template-preview.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { triggerRoutes } from './routes/triggers.ts';
@@ -104,6 +105,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(subscriptionRoutes, { prefix: API_V11, store });
     await api.register(campaignRoutes, { prefix: API_V11, store, catalog: deps.catalog, publicUrl: config.publicUrl });
     await api.register(triggerRoutes, { prefix: API_V11, ...launching });
+    await api.register(templatePreviewRoutes, { prefix: API_V11, deps, limits: config });
     await api.register(batchRoutes, { prefix: API_V11, ...launching });
     await api.register(messageRoutes, { prefix: API_V11, store, wake: deps.wake });
     await api.register(launchRoutes, { prefix: API_V11, store });

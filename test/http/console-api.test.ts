@@ -153,5 +153,27 @@ for (const kind of STORE_KINDS) {
         await r.close();
       }
     });
+
+    it('previews a template as edited, before it is saved, through a campaign that would send it', async () => {
+      const edited = [{ sid: 'email', fields: { subject: 'Edited for {lead._fname}', html: '<p>{apicontent.ordr}</p>' } }];
+      const before = ok(await s.call('templates/get', { id: shop.template })).data;
+      // The inactive campaign works too: a preview launches nothing.
+      const dry = ok(await s.call('templates/preview', { campaign_id: shop.campaigns.inactive, template_id: shop.template, channels: edited, email: 'john@example.com', content: { order: 5 } })).data;
+      assert.equal(dry.preview.length, 1);
+      assert.equal(dry.preview[0].subject, 'Edited for John');
+      assert.equal(dry.preview[0].from, 'Renamed <news@shop.example>', 'the resource as an earlier test left it');
+      assert.deepEqual(dry.warnings, ['email.html: {apicontent.ordr} at line 1, column 5 resolves to nothing (there: order)']);
+      assert.deepEqual(ok(await s.call('templates/get', { id: shop.template })).data, before, 'nothing saved');
+      // A new template (no template_id), on the SMS campaign: its alphabet and parts.
+      const sms = ok(await s.call('templates/preview', { campaign_id: shop.campaigns.sms, channels: [{ sid: 'sms', fields: { text: 'Код {apicontent.code}' } }], email: 'john@example.com', content: { code: 7 } })).data;
+      assert.equal(sms.preview[0].text, 'Код 7');
+      assert.deepEqual(sms.preview[0].sms, { encoding: 'UCS-2', parts: 1 });
+      const bad = await s.call('templates/preview', { campaign_id: shop.campaigns.email, channels: [{ sid: 'email', fields: { subject: '{if x}' } }], email: 'john@example.com' });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.error_text, /email\.subject: line 1/);
+      const viewer = ok(await s.call('tokens/add', { name: 'viewer-2', role: 'viewer' })).data.token;
+      const viewerPreview = await s.call('templates/preview', { token: viewer, campaign_id: shop.campaigns.email, channels: edited, email: 'john@example.com' });
+      assert.equal(viewerPreview.status, 200, 'a preview reads: a viewer may');
+    });
   });
 }

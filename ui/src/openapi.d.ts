@@ -716,6 +716,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1.1/templates/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render a template as edited (not saved) for one recipient and content, through a campaign that would send it: a dry run
+         * @description The campaign (active or not) sends the template as its only content: channels given replace those of template_id (or make a new one), and the answer is a dry run of campaigns/triggers/start for the recipient: preview (with From, headers, an SMS's parts), warnings, errors. Nothing is stored or sent.
+         */
+        post: operations["templates_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1.1/campaigns/triggers/start_batch": {
         parameters: {
             query?: never;
@@ -6642,6 +6662,208 @@ export interface operations {
             };
             /** @description A conflict: several profiles match, or a request with this Request-ID is still running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body, an attachment or the content is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An internal error; the server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The store is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    templates_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description API token (or send it as Authorization: Bearer <token>) */
+                    token?: string;
+                    /** @description The campaign whose database, resource and channel the preview uses */
+                    campaign_id: number | string;
+                    /** @description The stored template being edited; its channels not given are kept */
+                    template_id?: number | string;
+                    /** @description Channels as edited */
+                    channels?: {
+                        /**
+                         * @description Channel
+                         * @enum {string}
+                         */
+                        sid: "email" | "sms" | "push";
+                        /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
+                        fields: {
+                            [key: string]: string;
+                        };
+                    }[];
+                    /**
+                     * @description Profile matching mode; email by default
+                     * @enum {string}
+                     */
+                    matching?: "email" | "email_profile" | "email_sub" | "phone" | "phone_sub" | "profile_id" | "custom" | "push_sub";
+                    /** @description Email, for matching email */
+                    email?: string;
+                    /** @description Phone in international format, for matching phone */
+                    phone?: string;
+                    /** @description 24-hex profile id, for matching profile_id */
+                    profile_id?: string;
+                    /** @description Custom field name, for matching custom */
+                    field_name?: string;
+                    /** @description Custom field value, for matching custom */
+                    field_value?: string | number | boolean;
+                    /** @description Content for {apicontent.*} */
+                    content?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description 0: success */
+                        error: number;
+                        /** @description 'Successful operation' */
+                        error_text: string;
+                        /** @description dry_run: what the launch would do; nothing is stored or sent */
+                        data: {
+                            /** @description Recipients the call reaches: queued + skipped */
+                            audience: number;
+                            /** @description Messages that would be sent */
+                            queued: number;
+                            /** @description Messages that would be skipped */
+                            skipped: number;
+                            /** @description Skipped messages by reason */
+                            skip_reasons: {
+                                [key: string]: number;
+                            };
+                            /** @description The first messages that would be sent, rendered */
+                            preview: ({
+                                /** @description The profile; null for one import_and_start would create */
+                                profile_id: string | null;
+                                /** @description email, sms or push */
+                                channel: string;
+                                /** @description Where it would go */
+                                address: string | null;
+                                /** @description A/B content variant */
+                                variant: number | null;
+                                /** @description Template */
+                                template_id: number | null;
+                                /** @description Subject as rendered */
+                                subject: string | null;
+                                /** @description Text as rendered */
+                                text: string | null;
+                                /** @description HTML as rendered, with the click redirects and open pixel the resource switches on */
+                                html: string | null;
+                                /** @description Email: the From address as sent */
+                                from: string | null;
+                                /** @description Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post); null for other channels */
+                                headers: {
+                                    [key: string]: string;
+                                } | null;
+                                /** @description An SMS: its alphabet and parts */
+                                sms?: {
+                                    /** @description GSM 03.38 or UCS-2 */
+                                    encoding: string;
+                                    /** @description Parts the SMS takes (160 GSM or 70 UCS-2 characters in one; 153 or 67 per part of several) */
+                                    parts: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                            /** @description Batch items that fail, and previewed messages that fail to render */
+                            errors: ({
+                                /** @description Batch item index */
+                                index?: number;
+                                /** @description Previewed profile whose message fails to render */
+                                profile_id?: string | null;
+                                /** @description Error code */
+                                error: number;
+                                /** @description What is wrong */
+                                error_text: string;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                            /** @description Variables of the previewed templates that resolve to nothing with this content and profile ({apicontent.ordr} when the content has order) */
+                            warnings: string[];
+                            /** @description true: the content does not match the campaign's content_filter; a real call sends nothing */
+                            filtered: boolean;
+                            /** @description false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end */
+                            complete: boolean;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request is refused: a field is missing, of the wrong type or out of range, or the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No API token (send token in the body, Authorization: Bearer or ?token=) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API token is not valid */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description What the request names does not exist */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,7 +14,7 @@ const FIELDS_OF_CHANNELS = Object.entries(TEMPLATE_FIELDS)
   .map(([c, f]) => `${c}: ${Object.keys(f).join(', ')}`)
   .join('; ');
 
-const templateChannel = object(
+export const templateChannel = object(
   { sid: oneOf(CHANNELS, 'Channel'), fields: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: FIELDS_OF_CHANNELS }) },
   ['sid', 'fields'],
 );

@@ -27,7 +27,7 @@ export const launchProperties = {
 
 const count = (description: string) => Type.Integer({ description });
 /** What a launch method answers in `data` with dry_run: what the launch would do. */
-const dryRunAnswer = answer(
+export const dryRunAnswer = answer(
   {
     audience: count('Recipients the call reaches: queued + skipped'),
     queued: count('Messages that would be sent'),

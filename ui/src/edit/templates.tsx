@@ -1,7 +1,8 @@
 /**
  * Templates: the list, and the editor: each channel's fields, the variables a database offers, the
- * warnings the API answers on save, and a live preview rendered by the server through the dry-run path
- * (a campaign that sends this template, a recipient and content you choose; nothing is stored or sent).
+ * warnings the API answers on save, and a live preview of the template as edited, rendered by the server
+ * through the dry-run path (templates/preview: a campaign that would send it, a recipient and content you
+ * choose; nothing is stored or sent).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type Campaign, call, type DryRun, get } from '../api.ts';
@@ -100,34 +101,40 @@ function Variables() {
   );
 }
 
-/** The server's rendering of the saved template for a campaign that sends it, a recipient and content: a dry run. */
-function Preview({ template, version }: { template: number; version: number }) {
+/**
+ * The server's rendering of the template as edited (saved or not): templates/preview, a dry run of a
+ * campaign that would send it, for a recipient and content; it runs again a moment after each change.
+ */
+function Preview({ templateId, channels }: { templateId: number | null; channels: { sid: string; fields: Record<string, string> }[] }) {
   const campaigns = useCampaigns();
-  const using = (campaigns.value ?? []).filter((c: Campaign) => c.content.some((v) => v.message_id === template));
+  // Campaigns that send this template first: the preview renders the campaign's channel, from its resource.
+  const all = [...(campaigns.value ?? [])].sort((x: Campaign, y: Campaign) => Number(y.content.some((v) => v.message_id === templateId)) - Number(x.content.some((v) => v.message_id === templateId)));
   const [campaign, setCampaign] = useState('');
   const [email, setEmail] = useState('');
   const [content, setContent] = useState('{}');
   const [result, setResult] = useState<{ dry?: Dry; error?: string }>({});
-  const chosen = using.find((c) => String(c.id) === campaign) ?? using[0];
+  const chosen = all.find((c) => String(c.id) === campaign) ?? all[0];
   const form = useForm(['content', 'email']);
+  const edited = JSON.stringify(channels);
   useEffect(() => {
     if (!chosen || !email) return;
     const t = setTimeout(async () => {
       try {
-        const body = { id: chosen.id, dry_run: true, ...(chosen.send_channel === 'sms' && !email.includes('@') ? { matching: 'phone', phone: email } : { email }), content: parseJsonObject(content, 'content') ?? {} };
-        setResult({ dry: (await call<Dry>('campaigns/triggers/start', body)).data });
+        const who = chosen.send_channel === 'sms' && !email.includes('@') ? { matching: 'phone', phone: email } : { email };
+        const body = { campaign_id: chosen.id, ...(templateId ? { template_id: templateId } : {}), channels, ...who, content: parseJsonObject(content, 'content') ?? {} };
+        setResult({ dry: (await call<Dry>('templates/preview', body)).data });
       } catch (e) {
         setResult({ error: (e as Error).message });
       }
     }, 400);
     return () => clearTimeout(t);
-  }, [chosen?.id, email, content, version]);
-  if (campaigns.value && using.length === 0) return <Card title="Preview"><p class="muted">The preview renders through a campaign that sends this template: create one (Campaigns, New campaign) and come back.</p></Card>;
+  }, [chosen?.id, email, content, edited]);
+  if (campaigns.value && all.length === 0) return <Card title="Preview"><p class="muted">The preview renders through a campaign (its database, resource and channel): create one (Campaigns, New campaign) and come back.</p></Card>;
   const item = result.dry?.preview[0];
   return (
     <Card title="Preview (rendered by the server, nothing sent)">
       <div class="form">
-        <Select form={form} name="preview-campaign" label="Campaign" value={String(chosen?.id ?? '')} options={using.map((c) => [String(c.id), c.name])} onChange={setCampaign} />
+        <Select form={form} name="preview-campaign" label="Campaign" value={String(chosen?.id ?? '')} options={all.map((c) => [String(c.id), `${c.name} (${c.send_channel})`])} onChange={setCampaign} />
         <TextInput form={form} name="email" label="Recipient (email, or phone for SMS)" value={email} onInput={setEmail} placeholder="john@example.com" />
         <TextArea form={form} name="content" label="content (JSON)" value={content} onInput={setContent} rows={3} />
       </div>
@@ -138,9 +145,10 @@ function Preview({ template, version }: { template: number; version: number }) {
           {result.dry!.warnings!.map((w) => <li>{w}</li>)}
         </ul>
       )}
-      {result.dry && !item && <p class="muted">No message would be sent: {JSON.stringify(result.dry.skip_reasons)}</p>}
+      {result.dry && !item && <p class="muted">No message would be sent: {result.dry.filtered ? "the content does not match the campaign's content filter" : JSON.stringify(result.dry.skip_reasons)}</p>}
       {item && (
         <div class="preview-item">
+          {item.from && <p><strong>From:</strong> {item.from}</p>}
           {item.subject !== null && <p><strong>{item.channel === 'push' ? 'Title' : 'Subject'}:</strong> {item.subject}</p>}
           {item.html && <HtmlFrame html={item.html} title="preview HTML" />}
           {item.text !== null && <pre class="text-body">{item.text}</pre>}
@@ -155,7 +163,7 @@ function Preview({ template, version }: { template: number; version: number }) {
   );
 }
 
-function TemplateForm({ stored, onSaved }: { stored: TemplateRow | null; onSaved: () => void }) {
+function TemplateForm({ stored }: { stored: TemplateRow | null }) {
   const form = useForm(['name', 'channels']);
   const can = useCan();
   const [name, setName] = useState(stored?.name ?? '');
@@ -164,14 +172,15 @@ function TemplateForm({ stored, onSaved }: { stored: TemplateRow | null; onSaved
   const setField = (sid: string, k: string, v: string) => setFields({ ...fields, [sid]: { ...fields[sid], [k]: v } });
   const save = async (e: Event) => {
     e.preventDefault();
-    const channels = Object.entries(fields).map(([sid, f]) => ({ sid, fields: Object.fromEntries(Object.entries(f).filter(([, v]) => v !== '')) }));
+    const channels = edited;
     const saved = stored ? await form.submit<{ id: number; warnings: string[] }>('templates/update', { id: stored.id, name, channels }) : await form.submit<{ id: number; warnings: string[] }>('templates/add', { name, channels });
     if (!saved) return;
     setWarnings(saved.warnings ?? []);
     if (!stored) navigate(`#/templates/${saved.id}`);
-    else onSaved();
   };
+  const edited = Object.entries(fields).map(([sid, f]) => ({ sid, fields: Object.fromEntries(Object.entries(f).filter(([, v]) => v !== '')) }));
   return (
+    <div class="editor">
     <Card title="Template">
       <form class="form" name="template" onSubmit={save}>
         <TextInput form={form} name="name" label="Name" value={name} onInput={setName} required />
@@ -219,25 +228,19 @@ function TemplateForm({ stored, onSaved }: { stored: TemplateRow | null; onSaved
         )}
       </form>
     </Card>
+    <div>
+      <Preview templateId={stored?.id ?? null} channels={edited} />
+      <Variables />
+    </div>
+    </div>
   );
 }
 
 export function TemplatePage({ id }: { id: number | null }) {
   const stored = useLoad(() => (id === null ? Promise.resolve(null) : get<TemplateRow>('templates/get', { id })), [id]);
-  const [version, setVersion] = useState(0);
   return (
     <Page title={id === null ? 'New template' : `Template: ${stored.value?.name ?? `#${id}`}`}>
-      <Load loaded={stored}>
-        {(t) => (
-          <div class="editor">
-            <TemplateForm key={t?.id ?? 'new'} stored={t} onSaved={() => setVersion(version + 1)} />
-            <div>
-              {t && <Preview template={t.id} version={version} />}
-              <Variables />
-            </div>
-          </div>
-        )}
-      </Load>
+      <Load loaded={stored}>{(t) => <TemplateForm key={t?.id ?? 'new'} stored={t} />}</Load>
     </Page>
   );
 }
