@@ -6,11 +6,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { channelsFor, type Channels } from './delivery/channels.ts';
+import { BounceListener } from './delivery/bounce-listener.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Readiness } from './delivery/readiness.ts';
+import { SnsCertificates } from './delivery/sns-certificates.ts';
 import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
 import { Expander } from './engine/expander.ts';
+import { feedbackRecorder } from './engine/feedback.ts';
 import { Purger } from './engine/retention.ts';
 import { TaskRunner } from './engine/tasks.ts';
 import { ensureEnvToken } from './engine/tokens.ts';
@@ -40,6 +43,8 @@ export interface App {
   metrics: Metrics;
   /** Starts the workers (when SALVO_WORKERS > 0). */
   startWorkers(): void;
+  /** Starts the bounce listener where SALVO_BOUNCE_DOMAIN is set (salvo serve): answers its port, or null. A taken port throws a clear error. */
+  startBounceListener(): Promise<number | null>;
   /** Stops taking work, lets sends in flight finish for up to `deadlineMs` (then hands them back), closes the store. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -52,7 +57,7 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   if (config.token) await ensureEnvToken(store, config.token);
   const catalog = new Catalog(store);
   // Email's public links are signed with the store's key: every process of a cluster signs and reads alike.
-  const links = { key: await store.linkKey(), publicUrl: config.publicUrl };
+  const links = { key: await store.linkKey(), publicUrl: config.publicUrl, bounceDomain: config.feedback.bounceDomain };
   const channels = channelsFor(config, store, log);
   const metrics = new Metrics(() => channels.smtp?.restarts ?? 0);
   const readiness = new Readiness({ store, smtpUrl: config.smtpUrl, smtp: () => channels.smtp });
@@ -73,7 +78,15 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
   const purger = new Purger({ store, retention: config.retention, log, metrics, clock: o.clock });
   const loops: Record<Work, BackgroundLoop> = { messages: dispatcher, launches: expander, tasks, webhooks };
 
-  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, ops: { metrics, readiness } });
+  const recordFeedback = feedbackRecorder({ store, softBounces: config.feedback.softBounces, clock: o.clock });
+  const { bounceDomain, bounceSmtpHost, bounceSmtpPort, bounceMaxBytes } = config.feedback;
+  const bounces = bounceDomain
+    ? new BounceListener({ host: bounceSmtpHost, port: bounceSmtpPort, domain: bounceDomain, key: links.key, maxBytes: bounceMaxBytes, record: recordFeedback, log })
+    : null;
+  let bouncesListening = false;
+
+  const feedback = { record: recordFeedback, certificates: new SnsCertificates(config.feedback.sesSigningCert) };
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, ops: { metrics, readiness }, feedback });
   return {
     config,
     log,
@@ -95,13 +108,19 @@ export async function createApp(config: Config, o: { searchPath?: string; clock?
       webhooks.start();
       void wakeups?.listen((what) => loops[what].wake());
     },
+    async startBounceListener() {
+      if (!bounces) return null;
+      const port = await bounces.listen();
+      bouncesListening = true;
+      return port;
+    },
     channels,
     metrics,
     async close(deadlineMs = Infinity) {
       // HTTP and delivery stop together: requests still running (a repeat waiting on a claim, a slow
       // upload) must not hold up the hand-back of sends, and past the deadline their connections go.
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
-      await Promise.all([http.close(), expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop(), purger.stop()]);
+      await Promise.all([http.close(), bouncesListening ? bounces?.close() : undefined, expander.stop(), tasks.stop(), dispatcher.stop(deadlineMs), webhooks.stop(), purger.stop()]);
       clearTimeout(cut);
       await Promise.all([...new Set([channels.email, channels.sms, channels.push])].map((c) => c.close()));
       await wakeups?.close();

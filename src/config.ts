@@ -78,6 +78,8 @@ export interface Config {
   webhooks: WebhookSettings;
   /** How long each kind of row is kept before the retention purge removes it (engine/retention.ts), in ms. */
   retention: Retention;
+  /** What Salvo learns after the send: bounces, complaints, deliveries (docs/operations.md, Bounces and complaints). */
+  feedback: FeedbackSettings;
 }
 
 export interface Retention {
@@ -134,6 +136,22 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+export interface FeedbackSettings {
+  /** SALVO_BOUNCE_DOMAIN: each email's Return-Path is a signed address on it, and the bounce listener runs. Null: neither. */
+  bounceDomain: string | null;
+  bounceSmtpHost: string;
+  bounceSmtpPort: number;
+  /** The largest report the listener reads; a bigger one is refused (552). */
+  bounceMaxBytes: number;
+  /** Soft bounces of a subscription within the window after which it is suspended. */
+  softBounces: { limit: number; windowMs: number };
+  /** Amazon SES through SNS: the topics whose notifications are taken, and a signing certificate pinned instead of fetched. */
+  sesTopicArns: string[];
+  sesSigningCert: string | null;
+  /** SendGrid's Event Webhook verification key (base64 of the public key): its signed posts are taken. */
+  sendgridKey: string | null;
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -228,6 +246,27 @@ function publicUrl(env: Env): string {
   return `http://localhost${port === '80' ? '' : ':' + port}`;
 }
 
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+function feedbackSettings(env: Env): FeedbackSettings {
+  const domain = env.SALVO_BOUNCE_DOMAIN?.trim() || null;
+  if (domain && !DOMAIN.test(domain)) throw new ConfigError('SALVO_BOUNCE_DOMAIN', `must be a domain name, like bounces.shop.example (got "${domain}")`);
+  const arns = (env.SALVO_SES_TOPIC_ARNS ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+  for (const arn of arns) if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/.test(arn)) throw new ConfigError('SALVO_SES_TOPIC_ARNS', `must be SNS topic ARNs separated by commas, like arn:aws:sns:us-east-1:123456789012:ses-events (got "${arn}")`);
+  const key = env.SALVO_SENDGRID_WEBHOOK_KEY?.trim() || null;
+  if (key && !/^[A-Za-z0-9+/]{40,400}={0,2}$/.test(key)) throw new ConfigError('SALVO_SENDGRID_WEBHOOK_KEY', "must be the Event Webhook's verification key as SendGrid shows it (base64)");
+  return {
+    bounceDomain: domain?.toLowerCase() ?? null,
+    bounceSmtpHost: env.SALVO_BOUNCE_SMTP_HOST || '0.0.0.0',
+    bounceSmtpPort: integer(env, 'SALVO_BOUNCE_SMTP_PORT', 2525, 0, 65_535),
+    bounceMaxBytes: bytes(env, 'SALVO_BOUNCE_MAX_BYTES', 1024 * 1024),
+    softBounces: { limit: integer(env, 'SALVO_SOFT_BOUNCE_LIMIT', 3, 1, 1000), windowMs: duration(env, 'SALVO_SOFT_BOUNCE_WINDOW', '7d') },
+    sesTopicArns: arns,
+    sesSigningCert: env.SALVO_SES_SIGNING_CERT || null,
+    sendgridKey: key,
+  };
+}
+
 /** HOST: an IP address or a host name; the name must resolve to an address of this machine at listen. */
 function host(env: Env): string {
   const raw = env.HOST || '127.0.0.1';
@@ -310,6 +349,7 @@ export function loadConfig(env: Env = process.env): Config {
       disableAfterMs: integer(env, 'SALVO_WEBHOOK_DISABLE_AFTER_HOURS', 72, 1, 24 * 365) * 3_600_000,
       denyPrivate: flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false),
     },
+    feedback: feedbackSettings(env),
     retention: {
       bodiesMs: duration(env, 'SALVO_RETAIN_BODIES', '30d'),
       messagesMs: duration(env, 'SALVO_RETAIN_MESSAGES', '400d'),

@@ -125,11 +125,14 @@ async function serve(config: Config): Promise<void> {
   } catch (e) {
     throw listenError(config, e);
   }
+  // Before the workers: mail that names a bounce address is only sent once its listener is up.
+  const bouncePort = await app.startBounceListener();
   app.startWorkers();
   const shown = address.replace('127.0.0.1', 'localhost').replace('[::1]', 'localhost');
   const tokens = await app.store.listTokens();
   const banner = [`Salvo is serving the API on ${shown} (data: ${app.where})`, `  API reference: ${shown}/docs   OpenAPI: ${shown}/openapi.json`, `  Console: ${shown}/ui (sign in with an API token${tokens.length === 0 ? ': create one as below' : ''})`];
   banner.push(`  Delivery: ${config.workers} workers`, ...channelLines(config).map((l) => `    ${l}`));
+  if (bouncePort !== null) banner.push(`  Bounces: Return-Path on ${config.feedback.bounceDomain}, read by the listener on ${config.feedback.bounceSmtpHost}:${bouncePort}`);
   if (tokens.length === 0) banner.push(`  No API token yet. Create one (in another terminal, in this directory) with:  ${tokenHint(config)}`);
   console.log(banner.join('\n'));
   void warnOfPeers(app, config);

@@ -21,6 +21,8 @@ export interface EmailMessage {
   text?: string;
   /** Headers beyond the usual ones: List-Unsubscribe and List-Unsubscribe-Post (core/email-links.ts). */
   headers?: Record<string, string>;
+  /** The envelope sender (MAIL FROM, which receivers keep as Return-Path): the message's bounce address, where one is set up. */
+  returnPath?: string;
 }
 interface SmsMessage {
   channel: 'sms';

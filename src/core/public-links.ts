@@ -6,8 +6,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** What a token is for: `u` unsubscribe, `o` open pixel, `c` click. One message's tokens differ by purpose. */
-export type LinkPurpose = 'u' | 'o' | 'c';
+/** What a token is for: `u` unsubscribe, `o` open pixel, `c` click, `b` bounce address. One message's tokens differ by purpose. */
+export type LinkPurpose = 'u' | 'o' | 'c' | 'b';
 
 const SIGNATURE_BYTES = 16;
 const TOKEN = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/;
@@ -56,4 +56,25 @@ export type MessageLinks = ReturnType<typeof messageLinks>;
 export function linkBase(trackingDomain: string | null | undefined, publicUrl: string): string {
   if (!trackingDomain) return publicUrl;
   return /^https?:\/\//i.test(trackingDomain) ? trackingDomain : `https://${trackingDomain}`;
+}
+
+/**
+ * The bounce address (VERP) of a message: its Return-Path, `b-<id>-<signature>@<bounce domain>`. Lower-case
+ * hex, since mail systems may change the case of a local part; 128 bits of signature, so it cannot be guessed.
+ */
+export function bounceAddress(key: Buffer, messageId: number, domain: string): string {
+  return `b-${messageId.toString(36)}-${mac(key, 'b', messageId, '').toString('hex')}@${domain.toLowerCase()}`;
+}
+
+const BOUNCE_LOCAL = /^b-([0-9a-z]{1,12})-([0-9a-f]{32})$/;
+
+/** The message a bounce address names, or null when it is not one this key signed for `domain`. */
+export function readBounceAddress(key: Buffer, address: string, domain: string): number | null {
+  const at = address.lastIndexOf('@');
+  if (at < 0 || address.slice(at + 1).toLowerCase() !== domain.toLowerCase()) return null;
+  const m = BOUNCE_LOCAL.exec(address.slice(0, at).toLowerCase());
+  if (!m) return null;
+  const messageId = Number.parseInt(m[1], 36);
+  if (!Number.isSafeInteger(messageId) || messageId < 1) return null;
+  return timingSafeEqual(Buffer.from(m[2], 'hex'), mac(key, 'b', messageId, '')) ? messageId : null;
 }

@@ -15,6 +15,8 @@ export const WEBHOOK_EVENTS = [
   'message.delivered',
   'message.undelivered',
   'message.bounced',
+  'message.soft_bounced',
+  'message.complained',
   'message.opened',
   'message.clicked',
   'message.unsubscribed',

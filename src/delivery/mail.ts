@@ -17,6 +17,8 @@ export function mailOf(m: EmailMessage, ctx: SendContext) {
     attachments: ctx.attachments.map((a) => ({ filename: a.name, content: a.data, contentType: a.mime })),
     messageId: `<salvo.${message.id}.${message.launch_id}@${domain}>`,
     headers: { ...m.headers, 'X-Salvo-Message-Id': String(message.id), 'X-Salvo-Launch-Id': String(message.launch_id) },
+    // Bounces go to the message's own signed address (VERP), read by the bounce listener.
+    ...(m.returnPath ? { envelope: { from: m.returnPath, to: m.to } } : {}),
     ...(dkim ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.private_key } } : {}),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { withEmailLinks } from '../core/email-links.ts';
 import { renderContextOf, renderMessage, type RenderedMessage } from '../core/message.ts';
-import { linkBase, messageLinks } from '../core/public-links.ts';
+import { bounceAddress, linkBase, messageLinks } from '../core/public-links.ts';
 import { NO_PROVIDER_DEFAULTS, type ProviderDefaults, withProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
@@ -20,6 +20,8 @@ export class ComposeError extends Error {
 export interface LinkSigning {
   key: Buffer;
   publicUrl: string;
+  /** SALVO_BOUNCE_DOMAIN: an email's Return-Path is its signed bounce address there (core/public-links.ts). */
+  bounceDomain?: string | null;
 }
 
 export interface Recipient {
@@ -51,7 +53,10 @@ export async function composeMessage(
     if (!links || rendered.channel !== 'email') return { rendered, resource };
     const email = resource.email;
     const options = { links, unsubscribeHeaders: !campaign.transactional, unsubscribeMailto: email?.unsubscribe_mailto, trackOpens: email?.track_opens === true, trackClicks: email?.track_clicks === true };
-    return { rendered: withEmailLinks(rendered, options), resource };
+    const withLinks = withEmailLinks(rendered, options);
+    const bounceDomain = o.links?.bounceDomain;
+    const returnPath = bounceDomain && o.links?.messageId ? bounceAddress(o.links.key, o.links.messageId, bounceDomain) : undefined;
+    return { rendered: returnPath ? { ...withLinks, returnPath } : withLinks, resource };
   } catch (e) {
     throw new ComposeError(`rendering failed: ${(e as Error).message}`);
   }

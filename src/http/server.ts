@@ -7,6 +7,8 @@ import type { Log } from '../log.ts';
 import { TokenVerifier } from '../engine/tokens.ts';
 import type { LinkSigning } from '../engine/compose.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
+import type { RecordFeedback } from '../engine/feedback.ts';
+import type { SnsCertificates } from '../delivery/sns-certificates.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
@@ -14,6 +16,7 @@ import { installJsonParser } from './json-body.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { databaseRoutes } from './routes/databases.ts';
+import { emailEventRoutes } from './routes/email-events.ts';
 import { launchRoutes } from './routes/launches.ts';
 import { linkRoutes } from './routes/links.ts';
 import { messageRoutes } from './routes/messages.ts';
@@ -42,6 +45,8 @@ export interface HttpDeps extends LaunchDeps {
   /** The process's logger (src/log.ts); requests log through children of it. */
   log: Log;
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
+  /** Email services' event webhooks record bounces, complaints and deliveries with it. */
+  feedback: { record: RecordFeedback; certificates: SnsCertificates };
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -113,6 +118,8 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(tokenRoutes, { prefix: API_V11, store, verifier });
   });
   await app.register(publicLinkRoutes, { store, key: deps.links.key, clock: deps.clock, ratePerMinute: config.publicRateLimit });
+  // Outside the API scope: each email service's signature is the credential.
+  await app.register(emailEventRoutes, { settings: config.feedback, record: deps.feedback.record, certificates: deps.feedback.certificates, log: deps.log });
   await app.register(linkRoutes, { deps, verifier, hooks: dedup.claimFirst, limits: config });
   // Outside the API scope: its own token check (403 for none) and plain-text answers, as Altcraft's.
   await app.register(quickImportRoutes, { deps, verifier, dedup: dedup.claimFirst, limits: config });

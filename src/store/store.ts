@@ -14,6 +14,7 @@ import { campaignQueries, type CampaignStore } from './queries/campaigns.ts';
 import { catalogQueries, type CatalogStore } from './queries/catalog.ts';
 import { dedupQueries, type DedupStore } from './queries/dedup.ts';
 import { engagementQueries, type EngagementStore } from './queries/engagement.ts';
+import { feedbackQueries, type FeedbackStore } from './queries/feedback.ts';
 import { erasureQueries, type ErasureStore } from './queries/erasures.ts';
 import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
@@ -25,7 +26,7 @@ import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
+export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -66,6 +67,7 @@ export type Store = CatalogStore &
   WebhookStore &
   ErasureStore &
   EngagementStore &
+  FeedbackStore &
   RetentionStore &
   StoreLifecycle;
 
@@ -109,6 +111,7 @@ function makeStore(driver: SqlDriver): Store {
     ...webhookQueries(driver),
     ...erasureQueries(driver),
     ...engagementQueries(driver),
+    ...feedbackQueries(driver),
     ...retentionQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     async probeWrite() {

@@ -9675,8 +9675,8 @@ export interface operations {
                     token?: string;
                     /** @description The http:// or https:// URL events are posted to */
                     url: string;
-                    /** @description Event types: message.sent, message.captured, message.failed, message.skipped, message.delivered, message.undelivered, message.bounced, message.opened, message.clicked, message.unsubscribed, launch.done, task.done, or "*" for all */
-                    events: ("message.sent" | "message.captured" | "message.failed" | "message.skipped" | "message.delivered" | "message.undelivered" | "message.bounced" | "message.opened" | "message.clicked" | "message.unsubscribed" | "launch.done" | "task.done" | "*")[];
+                    /** @description Event types: message.sent, message.captured, message.failed, message.skipped, message.delivered, message.undelivered, message.bounced, message.soft_bounced, message.complained, message.opened, message.clicked, message.unsubscribed, launch.done, task.done, or "*" for all */
+                    events: ("message.sent" | "message.captured" | "message.failed" | "message.skipped" | "message.delivered" | "message.undelivered" | "message.bounced" | "message.soft_bounced" | "message.complained" | "message.opened" | "message.clicked" | "message.unsubscribed" | "launch.done" | "task.done" | "*")[];
                     /** @description Campaigns whose events it takes (an action hook); absent or null for every campaign */
                     campaign_ids?: (number | string)[] | null;
                     /** @description whsec_ and the base64 of 24 to 64 random bytes; made for you when absent */
@@ -10018,8 +10018,8 @@ export interface operations {
                     id: number | string;
                     /** @description The http:// or https:// URL events are posted to */
                     url?: string;
-                    /** @description Event types: message.sent, message.captured, message.failed, message.skipped, message.delivered, message.undelivered, message.bounced, message.opened, message.clicked, message.unsubscribed, launch.done, task.done, or "*" for all */
-                    events?: ("message.sent" | "message.captured" | "message.failed" | "message.skipped" | "message.delivered" | "message.undelivered" | "message.bounced" | "message.opened" | "message.clicked" | "message.unsubscribed" | "launch.done" | "task.done" | "*")[];
+                    /** @description Event types: message.sent, message.captured, message.failed, message.skipped, message.delivered, message.undelivered, message.bounced, message.soft_bounced, message.complained, message.opened, message.clicked, message.unsubscribed, launch.done, task.done, or "*" for all */
+                    events?: ("message.sent" | "message.captured" | "message.failed" | "message.skipped" | "message.delivered" | "message.undelivered" | "message.bounced" | "message.soft_bounced" | "message.complained" | "message.opened" | "message.clicked" | "message.unsubscribed" | "launch.done" | "task.done" | "*")[];
                     /** @description Campaigns whose events it takes (an action hook); absent or null for every campaign */
                     campaign_ids?: (number | string)[] | null;
                     /** @description whsec_ and the base64 of 24 to 64 random bytes; made for you when absent */

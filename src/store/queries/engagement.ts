@@ -55,7 +55,8 @@ const MESSAGE_FACTS = `id, launch_id, campaign_id, profile_id, subscription_id, 
 
 const history = (status: string, now: number, detail: string) => JSON.stringify({ status, time: now, detail } as unknown as HistoryEntry);
 
-async function messageEvent(db: SqlDriver, type: WebhookEventType, m: Row, now: number, extra: Record<string, unknown>): Promise<void> {
+/** A message.* event about row `m` (the MESSAGE_FACTS columns), with the launch's custom_data when the message has none of its own. */
+export async function messageEvent(db: SqlDriver, type: WebhookEventType, m: Row, now: number, extra: Record<string, unknown>): Promise<void> {
   const facts = { ...m, id: Number(m.id), launch_id: Number(m.launch_id), campaign_id: Number(m.campaign_id) } as unknown as Parameters<typeof messageEventData>[0];
   await writeEvent(db, type, facts.campaign_id, facts.launch_id, async () => {
     const own = json(m.custom_data);

@@ -100,6 +100,8 @@ export function erasureQueries(db: SqlDriver): ErasureStore {
         await tx.run(`DELETE FROM launch_attachments WHERE launch_id IN (${SOLE_LAUNCHES})`, [p.id, p.id]);
         const launches = await tx.run(`UPDATE launches SET content = NULL, custom_data = NULL, updated_at = ? WHERE id IN (${SOLE_LAUNCHES})`, [now, p.id, p.id]);
         const outbox = await tx.run('DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE profile_id = ?)', [p.id]);
+        // Bounce diagnostics name the address.
+        await tx.run('DELETE FROM email_feedback WHERE message_id IN (SELECT id FROM messages WHERE profile_id = ?)', [p.id]);
         const messages = await tx.run(
           `UPDATE messages SET address = NULL, subject = NULL, body = NULL, overrides = NULL, custom_data = NULL, last_error = NULL,
              history = ${SCRUBBED_HISTORY[tx.dialect]} WHERE profile_id = ?`,

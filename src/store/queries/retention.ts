@@ -37,7 +37,7 @@ const SINGLE: Partial<Record<PurgeKind, string>> = {
 const BY_IDS: Partial<Record<PurgeKind, { pick: string; children: string[]; table: string }>> = {
   messages: {
     pick: `SELECT id FROM messages WHERE created_at < ? AND status NOT IN ${OPEN} ORDER BY created_at LIMIT ?`,
-    children: ['DELETE FROM sms_parts WHERE message_id IN'],
+    children: ['DELETE FROM sms_parts WHERE message_id IN', 'DELETE FROM email_feedback WHERE message_id IN'],
     table: 'messages',
   },
   // A launch goes once its last message has; never while it expands or a batch task of it is open.

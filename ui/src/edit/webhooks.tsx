@@ -11,7 +11,7 @@ import { useCan } from '../role.ts';
 import { navigate } from '../router.ts';
 
 /** The event types (src/core/webhooks.ts WEBHOOK_EVENTS; docs/api.md, Webhooks). */
-const EVENTS = ['*', 'message.sent', 'message.captured', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'message.opened', 'message.clicked', 'message.unsubscribed', 'launch.done', 'task.done'];
+const EVENTS = ['*', 'message.sent', 'message.captured', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'message.soft_bounced', 'message.complained', 'message.opened', 'message.clicked', 'message.unsubscribed', 'launch.done', 'task.done'];
 
 type WebhookRow = Data<'webhooks_get'>;
 type Delivery = Data<'webhooks_deliveries'>[number];
