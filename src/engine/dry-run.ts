@@ -16,7 +16,7 @@ import type { ProviderDefaults } from '../core/resource-settings.ts';
 import { renderContextOf } from '../core/message.ts';
 import type { RenderLimits } from '../core/template/render.ts';
 import { renderWarnings } from '../core/templates.ts';
-import type { Campaign, NewMessage, Profile, Template } from '../core/types.ts';
+import type { Campaign, Database, NewMessage, Profile, Template } from '../core/types.ts';
 import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
@@ -130,6 +130,8 @@ class Tally {
 
 const NO_PREVIEW = { preview: [], errors: [], warnings: [] };
 
+const fieldNames = (db: Database) => new Set(db.fields.map((f) => f.name));
+
 /** An SMS text's alphabet and parts, as the SMPP channel would encode it (a text over 255 parts throws, as sending would). */
 function smsShape(text: string): { encoding: string; parts: number } {
   const encoded = encodeSms(text, 0);
@@ -141,6 +143,8 @@ async function previewOf(
   view: Pick<ProfileStore, 'getProfiles' | 'getSubscriptions'>,
   deps: DryRunDeps,
   campaign: Campaign,
+  /** The campaign database's custom fields: a `{lead.X}` it declares is no warning when a profile has no value. */
+  leadFields: ReadonlySet<string>,
   apicontent: Record<string, unknown>,
   tally: Tally,
   limits: DryRunLimits,
@@ -152,8 +156,6 @@ async function previewOf(
   const preview: PreviewItem[] = [];
   const errors: DryRunAnswer['errors'] = [];
   const warnings = new Set<string>();
-  const db = await deps.catalog.database(campaign.db_id);
-  const leadFields = new Set((db?.fields ?? []).map((f) => f.name));
   for (const m of tally.sample) {
     const profile = tally.profiles.get(m.profile_id);
     const own = subscriptions.filter((s) => s.profile_id === m.profile_id);
@@ -162,7 +164,7 @@ async function previewOf(
     try {
       // Removed by another request since it was read: the real message would fail the same way.
       if (!profile || !to) throw new ComposeError(`profile ${m.profile_id} or its subscription no longer exists`);
-      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, {
+      const { rendered, template } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, {
         limits: limits.renderLimits,
         providerDefaults: limits.providerDefaults,
         // No message yet: the preview's links name none (they answer 404), but show what the mail will carry.
@@ -176,8 +178,7 @@ async function previewOf(
         const sms = rendered.channel === 'sms' ? smsShape(rendered.text) : undefined;
         preview.push({ ...item, subject, text: text ?? null, html: null, from: null, headers: null, ...(sms ? { sms } : {}) });
       }
-      const template = m.template_id === null ? null : await deps.catalog.template(m.template_id);
-      if (template) for (const w of renderWarnings(template.channels, campaign.send_channel, renderContextOf(profile, m.overrides, apicontent, to, own), leadFields)) warnings.add(w);
+      for (const w of renderWarnings(template.channels, campaign.send_channel, renderContextOf(profile, m.overrides, apicontent, to, own), leadFields)) warnings.add(w);
     } catch (e) {
       errors.push({ profile_id: m.profile_id, error: 400, error_text: (e as Error).message });
     }
@@ -214,7 +215,7 @@ async function dryRunOf(deps: DryRunDeps, campaign: Campaign, p: LaunchParams, l
   if (p.audience.kind === 'single') {
     const profile = await resolveSingle(deps.store, db, p.audience.match);
     tally.add(await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger }), [profile]);
-    return tally.answer(await previewOf(deps.store, deps, campaign, p.content, tally, limits));
+    return tally.answer(await previewOf(deps.store, deps, campaign, fieldNames(db), p.content, tally, limits));
   }
 
   const query = p.audience.query;
@@ -230,7 +231,7 @@ async function dryRunOf(deps: DryRunDeps, campaign: Campaign, p: LaunchParams, l
     }
   }
   if (complete && tally.queued + tally.skipped === 0) throw notFound('no profile matches custom_request');
-  return tally.answer(await previewOf(deps.store, deps, campaign, p.content, tally, limits), { complete });
+  return tally.answer(await previewOf(deps.store, deps, campaign, fieldNames(db), p.content, tally, limits), { complete });
 }
 
 class RollBack extends Error {
@@ -264,6 +265,8 @@ async function dryRunBatch(
 ): Promise<DryRunAnswer> {
   const now = Date.now();
   const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
+  // Read before the transaction below: on SQLite a read outside it would wait for it to end.
+  const leadFields = fieldNames(await campaignDatabase(deps.catalog, campaign));
   const tally = new Tally();
   if (!passesContentFilter(campaign, p.content)) {
     tally.skipAll(items.length, 'content_filter');
@@ -273,7 +276,7 @@ async function dryRunBatch(
     const outcome = await processItems(kind, view, ctx, items, 0, now);
     tally.add(outcome.rows);
     const errors = itemErrors(outcome.results as BatchResult[], 0).map(({ index, error, error_text }) => ({ index, error, error_text }));
-    return tally.answer(await previewOf(view, deps, campaign, p.content, tally, limits), { errors });
+    return tally.answer(await previewOf(view, deps, campaign, leadFields, p.content, tally, limits), { errors });
   };
   if (kind === 'start_batch') return run(deps.store);
   let answer: DryRunAnswer;
