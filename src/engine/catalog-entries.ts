@@ -25,6 +25,32 @@ export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, b
   return store.insertDatabase({ name: body.name, fields }, Date.now());
 }
 
+/**
+ * databases/update: a new name, and fields added. A field already there must be given as it is (same
+ * type and index): no profile holds a value for a new field yet (unknown fields are refused on write), so
+ * adding one, indexed or not, needs no backfill; changing or removing one would, and is refused.
+ */
+export async function updateDatabase(
+  { store, catalog }: { store: Pick<CatalogStore, 'getDatabase' | 'updateDatabase'>; catalog: Pick<Catalog, 'forget'> },
+  body: { id: number; name?: string; fields?: { name: string; type: string; indexed?: boolean }[] },
+) {
+  const db = await loadDatabase(store, body.id);
+  const given = checkFieldDefs(body.fields ?? []);
+  const byName = new Map(db.fields.map((f) => [f.name, f]));
+  for (const [i, f] of given.entries()) {
+    const old = byName.get(f.name);
+    if (old && (old.type !== f.type || Boolean(old.indexed) !== Boolean(f.indexed))) {
+      throw badRequest(`field 'fields[${i}]': ${f.name} is already a ${old.type}${old.indexed ? ' (indexed)' : ''} field; a field cannot be changed, only added`);
+    }
+  }
+  const added = given.filter((f) => !byName.has(f.name));
+  const fields = checkFieldDefs([...db.fields, ...added]);
+  const updated = { ...db, name: body.name ?? db.name, fields };
+  await store.updateDatabase(updated);
+  catalog.forget('database', db.id);
+  return updated;
+}
+
 export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, id: number): Promise<Database> {
   const db = await store.getDatabase(id);
   if (!db) throw notFound(`database ${id} not found`);

@@ -175,5 +175,19 @@ for (const kind of STORE_KINDS) {
       const viewerPreview = await s.call('templates/preview', { token: viewer, campaign_id: shop.campaigns.email, channels: edited, email: 'john@example.com' });
       assert.equal(viewerPreview.status, 200, 'a preview reads: a viewer may');
     });
+
+    it('renames a database and adds fields, refusing to change one', async () => {
+      const db = ok(await s.call('databases/add', { name: 'grows', fields: [{ name: 'Plan', type: 'string' }] })).data.id;
+      const updated = ok(await s.call('databases/update', { id: db, name: 'grown', fields: [{ name: 'Plan', type: 'string' }, { name: 'Score', type: 'int', indexed: true }] })).data;
+      assert.deepEqual([updated.name, updated.fields.map((f: { name: string; type: string }) => `${f.name}:${f.type}`)], ['grown', ['Plan:string', 'Score:int']]);
+      // The new field takes values at once, and is matched on (indexed).
+      ok(await s.call('profiles/import', { db_id: db, email: 'g@example.com', data: { email: 'g@example.com', Score: 7 } }));
+      assert.equal(ok(await s.call('profiles/get', { db_id: db, matching: 'custom', field_name: 'Score', field_value: 7 })).data.email, 'g@example.com');
+      const changed = await s.call('databases/update', { id: db, fields: [{ name: 'Plan', type: 'int' }] });
+      assert.equal(changed.status, 400);
+      assert.equal(changed.body.error_text, "field 'fields[0]': Plan is already a string field; a field cannot be changed, only added");
+      const taken = await s.call('databases/update', { id: db, name: 'shop' });
+      assert.equal(taken.status, 409);
+    });
   });
 }

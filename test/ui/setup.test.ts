@@ -162,6 +162,15 @@ test('from an empty store to a delivered trigger, set up through the console onl
   assert.match(await mail.locator('.headers').innerText(), /From\s+Shop News <news@shop\.example>[\s\S]*Subject\s+Hi John/);
 });
 
+test('a database gets a new field from its page', async () => {
+  await go(`databases/${ids.db}`, 'Database: shop');
+  await page.getByRole('button', { name: 'Add a field' }).click();
+  await page.getByLabel('New field 1 name').fill('Segment');
+  await page.getByRole('button', { name: 'Save database' }).click();
+  await page.locator('.fields').getByText('Segment').waitFor();
+  assert.deepEqual(ok(await s.call('databases/get', { id: ids.db })).data.fields.map((f: { name: string }) => f.name), ['CRM_ID', 'Segment']);
+});
+
 test('a CSV import: columns mapped, progress, and each refused row with the API\'s reason and its line', async () => {
   await page.setViewportSize({ width: 1366, height: 900 });
   await go('profiles/import', 'Import profiles');

@@ -105,6 +105,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1.1/databases/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rename a database and add custom fields; a field already there is given as it is, none is changed or removed */
+        post: operations["databases_update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1.1/databases/delete": {
         parameters: {
             query?: never;
@@ -1753,6 +1770,150 @@ export interface operations {
             };
             /** @description What the request names does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The body, an attachment or the content is over its limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description An internal error; the server log has the details */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The store is unavailable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    databases_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description API token (or send it as Authorization: Bearer <token>) */
+                    token?: string;
+                    /** @description Database id */
+                    id: number | string;
+                    /** @description New name */
+                    name?: string;
+                    /** @description Fields to add (those already there may be listed unchanged) */
+                    fields?: {
+                        /** @description Field name: a letter, then letters, digits, _ */
+                        name: string;
+                        /**
+                         * @description Field type
+                         * @enum {string}
+                         */
+                        type: "string" | "int" | "bool" | "date" | "tags" | "json";
+                        /** @description Keep an index so matching and queries on this field are fast */
+                        indexed?: boolean;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description 0: success */
+                        error: number;
+                        /** @description 'Successful operation' */
+                        error_text: string;
+                        /** @description A profile database */
+                        data: {
+                            /** @description Database id */
+                            id: number;
+                            /** @description Name */
+                            name: string;
+                            /** @description Custom fields */
+                            fields: ({
+                                /** @description Field name */
+                                name: string;
+                                /** @description Field type */
+                                type: string;
+                                /** @description Indexed */
+                                indexed: boolean;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                            /** @description Created (ISO 8601) */
+                            created: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The request is refused: a field is missing, of the wrong type or out of range, or the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No API token (send token in the body, Authorization: Bearer or ?token=) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API token is not valid */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description What the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A conflict: several profiles match, or a request with this Request-ID is still running */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -103,21 +103,74 @@ export function NewDatabasePage() {
   );
 }
 
+/** Renames a database and adds fields (databases/update): fields are added, never changed or removed. */
+function EditDatabase({ db, onSaved }: { db: DatabaseRow; onSaved: () => void }) {
+  const form = useForm(['name', 'fields']);
+  const [name, setName] = useState(db.name);
+  const [fields, setFields] = useState<FieldDraft[]>([]);
+  const setField = (i: number, patch: Partial<FieldDraft>) => setFields(fields.map((f, j) => (j === i ? { ...f, ...patch } : f)));
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if ((await form.submit('databases/update', { id: db.id, name, fields })) !== undefined) {
+      setFields([]);
+      onSaved();
+    }
+  };
+  return (
+    <Card title="Edit">
+      <form class="form" name="database-edit" onSubmit={save}>
+        <TextInput form={form} name="name" label="Name" value={name} onInput={setName} required />
+        <fieldset class="rows">
+          <legend>New fields</legend>
+          {fields.map((f, i) => (
+            <div class="row wrap" key={i}>
+              <TextInput form={form} name={`fields[${i}].name`} label={`New field ${i + 1} name`} value={f.name} onInput={(v) => setField(i, { name: v })} />
+              <Select form={form} name={`fields[${i}].type`} label={`New field ${i + 1} type`} value={f.type} options={FIELD_TYPES} onChange={(v) => setField(i, { type: v })} />
+              <label class="inline">
+                <input type="checkbox" checked={f.indexed} onChange={(e) => setField(i, { indexed: e.currentTarget.checked })} /> Indexed
+              </label>
+            </div>
+          ))}
+          {form.errors.fields && <span class="field-error" role="alert">{form.errors.fields}</span>}
+          <button type="button" class="secondary" onClick={() => setFields([...fields, { name: '', type: 'string', indexed: false }])}>
+            Add a field
+          </button>
+        </fieldset>
+        <FormError form={form} />
+        <button type="submit" disabled={form.busy}>
+          Save database
+        </button>
+      </form>
+    </Card>
+  );
+}
+
 export function DatabasePage({ id }: { id: number }) {
   const db = useLoad(() => get<DatabaseRow & { subscriptions?: unknown }>('databases/get', { id }), [id]);
   const all = useLoad(async () => (await call<{ name: string; type: string; system?: boolean }[]>('databases/fields', { id })).data, [id]);
+  const can = useCan();
   return (
     <Page title={db.value ? `Database: ${db.value.name}` : `Database #${id}`} actions={<a class="button secondary" href={`#/profiles?db=${id}`}>Profiles</a>}>
       <Load loaded={db}>
         {(d) => (
           <div class="grid2">
             <Card title="Fields">
-              <p class="muted small">Fields are set when the database is created (the API has no databases/update). Templates reach them as {'{lead.<field>}'}.</p>
+              <p class="muted small">Fields can be added, not changed or removed. Templates reach them as {'{lead.<field>}'}.</p>
               <Fields rows={(all.value ?? d.fields).map((f) => [f.name, `${f.type}${'system' in f && f.system ? ' (system)' : ''}`])} />
             </Card>
             <Card title="Subscriptions by channel and status">
               <Json value={d.subscriptions ?? null} />
             </Card>
+            {can('write') && (
+              <EditDatabase
+                key={d.name + d.fields.length}
+                db={d}
+                onSaved={() => {
+                  db.reload();
+                  all.reload();
+                }}
+              />
+            )}
           </div>
         )}
       </Load>
