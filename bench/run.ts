@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { accept } from './scenarios/accept.ts';
+import { alternatives } from './scenarios/alternatives.ts';
 import { audience } from './scenarios/audience.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { importBatch } from './scenarios/import.ts';
@@ -28,8 +29,8 @@ const wants = (s: string) => only.length === 0 || only.includes(s);
 const SOAK = quick ? { seconds: 120, rate: 30, profiles: 2_000 } : { seconds: 600, rate: 30, profiles: 10_000 };
 // Quick: one small world for A to D, short loads; the figures are indicative, the full run is the result.
 const SIZE = quick
-  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, closedCount: 150, bigProfiles: 20_000, importProfiles: 5_000, smsCount: 2_000, pushCount: 2_000, webhookCount: 2_000 }
-  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, closedCount: 500, bigProfiles: 1_000_000, importProfiles: 100_000, smsCount: 20_000, pushCount: 20_000, webhookCount: 20_000 };
+  ? { acceptProfiles: 20_000, acceptSeconds: 2, instantCount: 100, closedCount: 150, bigProfiles: 20_000, importProfiles: 5_000, drain: 2_000, smsCount: 2_000, pushCount: 2_000, webhookCount: 2_000 }
+  : { acceptProfiles: 100_000, acceptSeconds: 15, instantCount: 1000, closedCount: 500, bigProfiles: 1_000_000, importProfiles: 100_000, drain: 20_000, smsCount: 20_000, pushCount: 20_000, webhookCount: 20_000 };
 
 const figures: Figure[] = [];
 const started = Date.now();
@@ -73,6 +74,11 @@ for (const kind of kinds) {
     const w = shared && small ? small : await createWorld(kind, SIZE.bigProfiles, pg);
     if (wants('D')) show(await audience(w));
     if (wants('C')) show(await fanout(w, sink));
+    await dropWorld(w);
+  }
+  if (wants('X')) {
+    const w = await createWorld(kind, 20_000, pg);
+    show(await alternatives(w, sink, { seconds: SIZE.acceptSeconds, connections: 50, instantCount: SIZE.instantCount, rate: 100, drain: SIZE.drain }));
     await dropWorld(w);
   }
   if (wants('N') && kind === 'postgres') {

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isPublicHost } from './core/egress.ts';
 import { checkSender, checkSmpp, checkWebPush, type ProviderDefaults } from './core/resource-settings.ts';
 import { RENDER_LIMITS, type RenderLimits } from './core/template/render.ts';
 
@@ -76,6 +77,8 @@ export interface Config {
   /** When set, GET /metrics needs `Authorization: Bearer <it>`; otherwise it is open like /health. */
   metricsToken: string | null;
   webhooks: WebhookSettings;
+  /** SALVO_EGRESS_DENY_PRIVATE: the egress policy for every peer a setting or an input names. */
+  egress: EgressPolicy;
   /** How long each kind of row is kept before the retention purge removes it (engine/retention.ts), in ms. */
   retention: Retention;
   /** What Salvo learns after the send: bounces, complaints, deliveries (docs/operations.md, Bounces and complaints). */
@@ -102,8 +105,36 @@ interface WebhookSettings {
   concurrency: number;
   /** An endpoint failing every attempt for this long is disabled. */
   disableAfterMs: number;
-  /** Refuse endpoints whose host is (or resolves to) a loopback, private or link-local address. */
+}
+
+/** SALVO_EGRESS_DENY_PRIVATE (core/egress.ts, delivery/egress.ts). */
+export interface EgressPolicy {
+  /** Refuse connections, made because of settings or input, to loopback, private, link-local and other non-public addresses. */
   denyPrivate: boolean;
+  /** Which setting decided, for the start-up banner. */
+  why: string;
+  /** SALVO_WEBHOOK_DENY_PRIVATE was given (a deprecated alias): warned of at start. */
+  deprecatedAlias: boolean;
+}
+
+/**
+ * The egress policy: SALVO_EGRESS_DENY_PRIVATE when set; else SALVO_WEBHOOK_DENY_PRIVATE (its former,
+ * webhooks-only name, still honoured, now for every peer); else on when SALVO_PUBLIC_URL names a public
+ * host (a server the internet reaches must not be turned against the network it sits in), off when it
+ * is unset or local (development, where providers often run on localhost).
+ */
+function egressPolicy(env: Env, publicUrl: string): EgressPolicy {
+  if (env.SALVO_EGRESS_DENY_PRIVATE?.trim()) {
+    const on = flag(env, 'SALVO_EGRESS_DENY_PRIVATE', false);
+    return { denyPrivate: on, why: `${on ? 'on' : 'off'} (SALVO_EGRESS_DENY_PRIVATE)`, deprecatedAlias: false };
+  }
+  if (env.SALVO_WEBHOOK_DENY_PRIVATE?.trim()) {
+    const on = flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false);
+    return { denyPrivate: on, why: `${on ? 'on' : 'off'} (SALVO_WEBHOOK_DENY_PRIVATE, deprecated: use SALVO_EGRESS_DENY_PRIVATE)`, deprecatedAlias: true };
+  }
+  const given = Boolean(env.SALVO_PUBLIC_URL?.trim());
+  const on = given && isPublicHost(new URL(publicUrl).hostname);
+  return { denyPrivate: on, why: `${on ? 'on' : 'off'} (SALVO_EGRESS_DENY_PRIVATE unset; SALVO_PUBLIC_URL ${given ? (on ? 'is public' : 'is local') : 'unset'})`, deprecatedAlias: false };
 }
 
 export interface SmtpTls {
@@ -347,8 +378,8 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, 'SALVO_WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
       concurrency: integer(env, 'SALVO_WEBHOOK_CONCURRENCY', 16, 1, 1000),
       disableAfterMs: integer(env, 'SALVO_WEBHOOK_DISABLE_AFTER_HOURS', 72, 1, 24 * 365) * 3_600_000,
-      denyPrivate: flag(env, 'SALVO_WEBHOOK_DENY_PRIVATE', false),
     },
+    egress: egressPolicy(env, publicUrl(env)),
     feedback: feedbackSettings(env),
     retention: {
       bodiesMs: duration(env, 'SALVO_RETAIN_BODIES', '30d'),

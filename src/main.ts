@@ -157,6 +157,7 @@ async function worker(config: Config): Promise<void> {
  */
 /** The start-up warnings of peers that do not answer, in the background; a failure to read the resources is no warning. */
 function warnOfPeers(app: App, config: Config): void {
+  if (config.egress.deprecatedAlias) console.warn('salvo: SALVO_WEBHOOK_DENY_PRIVATE is deprecated: it now sets the egress policy for every peer; rename it SALVO_EGRESS_DENY_PRIVATE');
   app.store
     .listResources()
     .then((resources) => warnIfPeersUnreachable(config, resources, (line) => console.warn(line)))

@@ -5,6 +5,7 @@
  * whole store (every process sharing it).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { sendLimitDelays } from './core/send-limits.ts';
 import type { QueueStats } from './store/queries/messages.ts';
 import { PURGE_KINDS, type PurgeKind } from './store/queries/retention.ts';
 
@@ -20,6 +21,12 @@ export interface DeliveryMetrics {
   /** How long a channel took to take (or refuse) a message. */
   sendSeconds(channel: string, seconds: number): void;
   storeError(site: StoreErrorSite): void;
+  /** A message a sending limit held back (parked as waiting until its slot). */
+  limitHold(resource: string, channel: string): void;
+  /** How long a send waited in the worker for its slot under a sending limit. */
+  limitWait(channel: string, seconds: number): void;
+  /** A relay's 421 or 454 made a resource back off. */
+  limitBackoff(resource: string, channel: string): void;
 }
 
 export class Metrics implements DeliveryMetrics {
@@ -33,6 +40,10 @@ export class Metrics implements DeliveryMetrics {
   private readonly storeErrors: Counter<'site'>;
   private readonly purgedRows: Counter<'kind'>;
   private readonly storeSize: Gauge;
+  private readonly limitHolds: Counter<'resource' | 'channel'>;
+  private readonly limitWaits: Histogram<'channel'>;
+  private readonly limitBackoffs: Counter<'resource' | 'channel'>;
+  private readonly limitDelay: Gauge<'resource' | 'channel'>;
 
   /** `restarts` reads the mailer thread's restart count (0 without SMTP). */
   constructor(restarts: () => number) {
@@ -70,6 +81,31 @@ export class Metrics implements DeliveryMetrics {
     for (const site of STORE_ERROR_SITES) this.storeErrors.inc({ site }, 0);
     this.purgedRows = new Counter({ name: 'salvo_purged_rows_total', help: 'Rows the retention purge removed (bodies: messages whose text it emptied), by kind', labelNames: ['kind'], registers });
     for (const kind of PURGE_KINDS) this.purgedRows.inc({ kind }, 0);
+    this.limitHolds = new Counter({
+      name: 'salvo_send_limit_holds_total',
+      help: "Messages a resource's sending limit held back (parked as waiting until their slot, no attempt charged), by resource and channel",
+      labelNames: ['resource', 'channel'],
+      registers,
+    });
+    this.limitWaits = new Histogram({
+      name: 'salvo_send_limit_wait_seconds',
+      help: "How long sends of limited resources waited in the worker for their slot (up to 2 s; longer waits are holds)",
+      labelNames: ['channel'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.limitBackoffs = new Counter({
+      name: 'salvo_send_limit_backoffs_total',
+      help: "A relay's 421 or 454 that made a resource back off in every worker, by resource and channel",
+      labelNames: ['resource', 'channel'],
+      registers,
+    });
+    this.limitDelay = new Gauge({
+      name: 'salvo_send_limit_delay_seconds',
+      help: "How long until a limited (or backing-off) resource's next free send slot, by resource and channel (read from the store at scrape time; absent when a slot is free now)",
+      labelNames: ['resource', 'channel'],
+      registers,
+    });
     this.storeSize = new Gauge({
       name: 'salvo_store_bytes',
       help: "The store's size on disk (SQLite: database file and WAL; PostgreSQL: this schema's tables with indexes), read at scrape time",
@@ -85,6 +121,20 @@ export class Metrics implements DeliveryMetrics {
   }
   storeError(site: StoreErrorSite): void {
     this.storeErrors.inc({ site });
+  }
+  limitHold(resource: string, channel: string): void {
+    this.limitHolds.inc({ resource, channel });
+  }
+  limitWait(channel: string, seconds: number): void {
+    this.limitWaits.observe({ channel }, seconds);
+  }
+  limitBackoff(resource: string, channel: string): void {
+    this.limitBackoffs.inc({ resource, channel });
+  }
+  /** The pacing table as read at scrape time (every process's reservations and back-offs). */
+  sendLimits(paced: Map<string, number>, now: number): void {
+    this.limitDelay.reset();
+    for (const d of sendLimitDelays(paced, now)) this.limitDelay.set({ resource: String(d.resource_id), channel: d.channel }, d.next_slot_seconds);
   }
   launch(kind: string): void {
     this.launches.inc({ kind });

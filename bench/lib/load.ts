@@ -13,17 +13,20 @@ export async function api(url: string, method: string, body: Record<string, unkn
 }
 
 export interface LoadResult {
+  /** Success answers (2xx) a second: a refusal or an error is not throughput. */
   rps: number;
   p50: number;
   p99: number;
   ok: number;
   errors: number;
   non2xx: number;
+  /** Everything that was not a 2xx answer: non-2xx answers, errors and timeouts. */
+  failed: number;
 }
 
 export function load(
   url: string,
-  o: { connections: number; seconds: number; body: (n: number) => string; onAnswer?: (status: number, headers: Record<string, string>) => void },
+  o: { connections: number; seconds: number; amount?: number; body: (n: number) => string; onAnswer?: (status: number, headers: Record<string, string>) => void },
 ): Promise<LoadResult> {
   let n = 0;
   return new Promise((resolve, reject) => {
@@ -33,6 +36,7 @@ export function load(
         method: 'POST',
         connections: o.connections,
         duration: o.seconds,
+        ...(o.amount ? { amount: o.amount } : {}), // a fixed number of requests instead of a duration
         headers: { 'content-type': 'application/json' },
         requests: [
           {
@@ -43,7 +47,9 @@ export function load(
       } as never,
       (err: Error | null, r: autocannon.Result) => {
         if (err) return reject(err);
-        resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, ok: r['2xx'], errors: r.errors, non2xx: r.non2xx });
+        const ok = r['2xx'];
+        const failed = r.non2xx + r.errors; // autocannon's errors include its timeouts
+        resolve({ rps: ok / Math.max(0.001, r.duration), p50: r.latency.p50, p99: r.latency.p99, ok, errors: r.errors, non2xx: r.non2xx, failed });
       },
     );
   });

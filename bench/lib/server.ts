@@ -110,3 +110,7 @@ export const startDurableBaseline = (where: { dbFile: string } | { pgUrl: string
     { ...('dbFile' in where ? { BASELINE_DB_FILE: where.dbFile } : { BASELINE_PG_URL: where.pgUrl }), BASELINE_DB_ID: String(dbId) },
     /listening on (http:\/\/\S+)/,
   );
+
+/** One of the programs a team would write instead (bench/alternatives/): 'bullmq' or 'graphile'. Plain node, as their guides run them. */
+export const startAlternative = (which: 'bullmq' | 'graphile', env: Record<string, string>) =>
+  start(['--import', 'tsx', fileURLToPath(new URL(`../alternatives/${which}-server.ts`, import.meta.url))], env, /listening on (http:\/\/\S+)/);

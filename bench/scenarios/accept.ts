@@ -52,15 +52,18 @@ export async function accept(w: World, sink: Sink, o: { seconds: number; connect
   const lost = answered.size - delivered;
 
   const ratio = r.rps / baseline.rps;
+  // Throughput is success answers only (load.ts); any refusal, error or timeout misses every target of the run.
+  const clean = r.failed === 0;
+  const failures = `${r.ok} ok, ${r.non2xx} non-2xx, ${r.errors} errors`;
   return [
-    { scenario: 'A', store: w.kind, name: 'accept throughput', value: r.rps, unit: 'req/s', baseline: { value: baseline.rps, unit: 'req/s', what: 'bare Fastify, same JSON' }, ratio, target: '>= 0.50 of baseline', met: ratio >= 0.5 },
+    { scenario: 'A', store: w.kind, name: 'accept throughput', value: r.rps, unit: 'ok/s', baseline: { value: baseline.rps, unit: 'ok/s', what: 'bare Fastify, same JSON' }, ratio, target: '>= 0.50 of baseline, no failures', met: ratio >= 0.5 && clean, note: failures },
     {
-      scenario: 'A', store: w.kind, name: 'accept throughput against a durable accept', value: r.rps, unit: 'req/s',
-      baseline: { value: durable.rps, unit: 'req/s', what: 'bare Fastify + the profile read and launch/message writes' },
-      ratio: r.rps / durable.rps, note: `durable baseline p99 ${durable.p99} ms, ${(durable.rps / baseline.rps).toFixed(2)} of bare Fastify`,
+      scenario: 'A', store: w.kind, name: 'accept throughput against a durable accept', value: r.rps, unit: 'ok/s',
+      baseline: { value: durable.rps, unit: 'ok/s', what: 'bare Fastify + the profile read and launch/message writes' },
+      ratio: r.rps / durable.rps, note: `durable baseline p99 ${durable.p99} ms, ${(durable.rps / baseline.rps).toFixed(2)} of bare Fastify, ${durable.failed} failed`,
     },
-    { scenario: 'A', store: w.kind, name: 'accept p99 latency', value: r.p99, unit: 'ms', baseline: { value: baseline.p99, unit: 'ms', what: 'bare Fastify p99' }, ratio: r.p99 / 25, target: '<= 25 ms', met: r.p99 <= 25 },
-    { scenario: 'A', store: w.kind, name: 'accepted then delivered', value: drained, unit: 'launches', baseline: { value: accepted.size, unit: 'accepted', what: 'success answers' }, ratio: drained / Math.max(1, accepted.size), target: 'all', met: drained === accepted.size, note: `${r.errors} errors, ${r.non2xx} non-2xx` },
+    { scenario: 'A', store: w.kind, name: 'accept p99 latency', value: r.p99, unit: 'ms', baseline: { value: baseline.p99, unit: 'ms', what: 'bare Fastify p99' }, ratio: r.p99 / 25, target: '<= 25 ms, no failures', met: r.p99 <= 25 && clean },
+    { scenario: 'A', store: w.kind, name: 'accepted then delivered', value: drained, unit: 'launches', baseline: { value: accepted.size, unit: 'accepted', what: 'success answers' }, ratio: drained / Math.max(1, accepted.size), target: 'all', met: drained === accepted.size && clean, note: failures },
     {
       scenario: 'A', store: w.kind, name: 'SIGKILL midway: delivered', value: delivered, unit: 'launches',
       baseline: { value: answered.size, unit: 'accepted', what: 'success answers before and after the kill' },

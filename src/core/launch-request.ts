@@ -157,11 +157,13 @@ function subscriptionFilter(v: unknown): SubscriptionFilter | null {
 export function parseLaunch(body: StartBody, attachLimit: number): LaunchParams {
   checkContentObjects(body);
   let audience: Audience;
-  if (body.custom_request !== undefined && body.matching === undefined) {
-    checkQuery(body.custom_request, 'custom_request');
-    audience = { kind: 'query', query: body.custom_request };
+  // null is taken as absent: clients that serialise every field send custom_request: null with matching.
+  const query = body.custom_request ?? undefined;
+  if (query !== undefined && body.matching === undefined) {
+    checkQuery(query, 'custom_request');
+    audience = { kind: 'query', query };
   } else {
-    if (body.custom_request !== undefined) throw badRequest('custom_request is used only without matching; send one or the other');
+    if (query !== undefined) throw badRequest('custom_request is used only without matching; send one or the other');
     audience = { kind: 'single', match: singleMatch(body, startMatching(body.matching)) };
   }
   return {

@@ -23,6 +23,8 @@ export interface Outcome {
   provider_message_id?: string | null;
   /** The SMSC's id of each part of a sent SMS, in order: what delivery receipts are matched by. */
   sms_parts?: string[];
+  /** The SMSC those ids are its own (core/sms-receipt.ts smscKey): another SMSC may use the same ids. */
+  sms_smsc?: string;
   /** A failure that is a hard bounce: reported to webhooks as message.bounced. */
   bounced?: boolean;
 }

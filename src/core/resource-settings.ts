@@ -1,11 +1,12 @@
 /**
- * A resource's provider settings (the `sms` and `push` blocks, `email.dkim`): checked on resources/add and
+ * A resource's provider settings (the `sms` and `push` blocks, `email.dkim`; `limits` in core/send-limits.ts): checked on resources/add and
  * resources/update with a 400 naming the field, and completed at send time with the environment's
  * defaults (SALVO_SMPP_URL, SALVO_SMS_SENDER, SALVO_VAPID_*), which a resource's own settings override.
  */
 import { createPrivateKey } from 'node:crypto';
 import { badRequest } from './errors.ts';
 import { decodeKey, decodeP256Point } from './push.ts';
+import { checkSendLimits } from './send-limits.ts';
 import type { ApnsSettings, DkimSettings, FcmSettings, HttpSmsSettings, PushSettings, Resource, SmppSettings, SmsSettings, WebPushSettings } from './types.ts';
 
 type Input = Record<string, unknown>;
@@ -142,13 +143,15 @@ export function checkSender(v: unknown, at = 'sms.sender'): string | undefined {
 export function checkSmsSettings(v: unknown): SmsSettings {
   if (v === undefined || v === null) return {};
   const o = objectAt(v, 'sms');
-  unknownKeys(o, ['sender', 'smpp', 'http'], 'sms');
+  unknownKeys(o, ['sender', 'smpp', 'http', 'limits'], 'sms');
   if (o.smpp != null && o.http != null) throw badRequest('sms: give one provider, smpp or http, not both');
   const out: SmsSettings = {};
   const sender = checkSender(o.sender);
   if (sender) out.sender = sender;
   if (o.smpp != null) out.smpp = checkSmpp(o.smpp);
   if (o.http != null) out.http = checkHttpSms(o.http);
+  const limits = checkSendLimits(o.limits, 'sms');
+  if (limits) out.limits = limits;
   return out;
 }
 
@@ -288,4 +291,21 @@ export function withProviderDefaults(r: Resource, d: ProviderDefaults): Resource
   }
   if (push && !push.webpush && d.webpush) push = { ...push, webpush: d.webpush };
   return sms === r.sms && push === r.push ? r : { ...r, sms, push };
+}
+
+/**
+ * The peers a resource's settings make Salvo connect to, each with the field that names it: what the
+ * egress policy checks when the resource is saved. Web Push endpoints come with each subscription and
+ * are checked when a push is sent; FCM's and APNs' defaults are Google's and Apple's.
+ */
+export function resourcePeerUrls(r: { sms: SmsSettings | null; push: PushSettings | null }): { field: string; url: string }[] {
+  const urls: { field: string; url: string }[] = [];
+  if (r.sms?.smpp) urls.push({ field: 'sms.smpp.url', url: r.sms.smpp.url });
+  // The URL's placeholders may sit anywhere but the host decides where it goes; they are filled with a letter.
+  if (r.sms?.http) urls.push({ field: 'sms.http.url', url: r.sms.http.url.replace(/\{(to|sender|text)\}/g, 'x') });
+  const fcm = r.push?.fcm;
+  if (fcm?.endpoint) urls.push({ field: 'push.fcm.endpoint', url: fcm.endpoint });
+  if (fcm?.service_account.token_uri) urls.push({ field: 'push.fcm.service_account.token_uri', url: fcm.service_account.token_uri });
+  if (r.push?.apns?.endpoint) urls.push({ field: 'push.apns.endpoint', url: r.push.apns.endpoint });
+  return urls;
 }

@@ -5,6 +5,12 @@
  * The receipted_message_id and message_state TLVs, when present, win over the text.
  */
 
+/**
+ * The SMSC a session talks to, as receipts are matched by it: system_id@host:port. Two resources with
+ * the same SMSC account share its numbering (the SMSC may send a receipt on either session).
+ */
+export const smscKey = (e: { system_id: string; host: string; port: number }): string => `${e.system_id}@${e.host.toLowerCase()}:${e.port}`;
+
 export interface Receipt {
   /** The SMSC's message_id, as submit_sm_resp gave it. */
   id: string;

@@ -1,6 +1,7 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
 import type { Role } from './roles.ts';
 import type { PushKeys } from './push.ts';
+import type { SendLimits } from './send-limits.ts';
 
 /** The channels Salvo sends on (a campaign's send_channel). */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
@@ -100,6 +101,8 @@ export interface EmailSender {
   unsubscribe_mailto?: string;
   /** Every mail of the resource is signed with this key (core/resource-settings.ts checks it). */
   dkim?: DkimSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 /** DKIM (RFC 6376): the public key is published as TXT at `<selector>._domainkey.<domain>`. */
@@ -137,6 +140,8 @@ export interface SmsSettings {
   sender?: string;
   smpp?: SmppSettings;
   http?: HttpSmsSettings;
+  /** Sending limits across all processes (core/send-limits.ts). */
+  limits?: SendLimits;
 }
 
 export interface WebPushSettings {
@@ -314,6 +319,8 @@ export interface HistoryEntry {
   status: MessageStatus;
   time: number;
   detail?: string;
+  /** Only on the entry that stands for entries left out of a long history (core/history.ts): how many. */
+  omitted?: number;
 }
 
 export interface Message {
@@ -347,6 +354,8 @@ export interface Message {
   sent_at: number | null;
   /** The provider's id for the message (SMPP message_id of its first part), for receipts and support. */
   provider_message_id: string | null;
+  /** The send slot a sending limit gave it when it held it (delivery/send-limits.ts); null otherwise. */
+  send_slot_at?: number | null;
   /** What its recipient did through its public links (email): opens and clicks, a person's and a machine's, and the unsubscribe. */
   engagement: { opens: number; machine_opens: number; clicks: number; machine_clicks: number; unsubscribed_at: number | null };
 }

@@ -3,7 +3,6 @@
  * secrets, the retry schedule, and which addresses count as private. I/O is in delivery/webhooks.ts.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import { iso } from '../support/time.ts';
 import type { Message } from './types.ts';
 
@@ -101,22 +100,6 @@ export function webhookRetryDelay(attempts: number, random: () => number = Math.
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
-
-/** Loopback, private, link-local, carrier-grade NAT, unspecified and unique-local ranges. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv4');
-}
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
-
-/** Whether an IP address is in a private, loopback or link-local range (IPv4-mapped IPv6 by its IPv4 address). */
-export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return PRIVATE.check(mapped[1], 'ipv4');
-  const family = isIP(address);
-  if (family === 0) return false;
-  return PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
-}
 
 /** Why a URL cannot be a webhook endpoint, or null. */
 export function urlProblem(raw: string): string | null {

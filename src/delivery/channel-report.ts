@@ -23,6 +23,7 @@ export function channelLines(config: Config): string[] {
     `email: ${config.smtpUrl ? `sent over SMTP to ${hostOf(config.smtpUrl)}` : 'captured in the outbox (no SALVO_SMTP_URL)'}`,
     `sms: ${smppUrl ? `sent over SMPP to ${hostOf(smppUrl)}, or its resource's own provider` : `captured in the outbox ${perResource} (no SALVO_SMPP_URL)`}`,
     `push: ${webpush ? `Web Push sent with the SALVO_VAPID_* keys; FCM and APNs captured in the outbox ${perResource}` : `captured in the outbox ${perResource} (no SALVO_VAPID_*)`}`,
+    `private addresses for providers and webhooks: ${config.egress.denyPrivate ? 'refused' : 'allowed'}, egress policy ${config.egress.why}`,
   ];
 }
 

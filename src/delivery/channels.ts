@@ -34,6 +34,8 @@ export interface SendResult {
   captured?: boolean;
   providerMessageId?: string;
   smsParts?: string[];
+  /** The SMSC that took the parts (core/sms-receipt.ts smscKey): receipts are matched by it and the part's id. */
+  smsc?: string;
 }
 
 export interface Channel {
@@ -42,7 +44,7 @@ export interface Channel {
    * other than SMTP reject with a ProviderError). `detail` goes into the message history as the
    * provider's answer; `providerMessageId` is the provider's id for the message (SMPP message_id), kept
    * so that delivery receipts can find the message; `smsParts` the SMSC's id of each part of an SMS
-   * (receipts come per part).
+   * (receipts come per part), `smsc` the SMSC that numbered them.
    */
   send(m: RenderedMessage, ctx: SendContext): Promise<SendResult>;
   close(): Promise<void>;
@@ -83,5 +85,8 @@ export function channelsFor(config: Config, store: Store, log: FastifyBaseLogger
   const smtp = config.smtpUrl
     ? new SmtpChannel({ url: config.smtpUrl, connections: config.smtpPool, tls: config.smtpTls, heapMb: config.mailerHeapMb, sendTimeoutMs: config.sendTimeoutMs, log })
     : null;
-  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs }), push: new PushChannel(outbox, config.sendTimeoutMs), smtp };
+  return { email: smtp ?? outbox, sms: new SmsChannel({ outbox, store, log, responseTimeoutMs: config.smppTimeoutMs, denyPrivate: config.egress.denyPrivate }),
+    push: new PushChannel(outbox, config.sendTimeoutMs, config.egress.denyPrivate),
+    smtp,
+  };
 }

@@ -13,6 +13,7 @@ import type { Attachment } from '../core/attachments.ts';
 import { isStoreUnavailable } from '../core/errors.ts';
 import { randomHex } from '../core/ids.ts';
 import type { RenderedMessage } from '../core/message.ts';
+import { withHold } from '../core/send-limits.ts';
 import { consentAtSend, failureOutcome, isHardBounce, profileGoneOutcome, type FailureFacts, type Outcome } from '../core/outcome.ts';
 import type { HistoryEntry, Message, Profile, Resource, Subscription } from '../core/types.ts';
 import type { Config } from '../config.ts';
@@ -20,9 +21,10 @@ import type { Catalog } from '../engine/catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from '../engine/compose.ts';
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
-import type { MessageStore, ProfileStore } from '../store/store.ts';
-import type { Channel } from './channels.ts';
+import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
+import type { Channel, SendResult } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
+import { type Hold, SendLimiter } from './send-limits.ts';
 import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -30,9 +32,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
   MessageStore,
-  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
+  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'holdMessage' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
 > &
-  Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'>;
+  Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'> &
+  SendLimitStore;
 
 export interface DispatcherDeps {
   store: DeliveryAreas;
@@ -71,6 +74,8 @@ export class Dispatcher extends BackgroundLoop {
   /** Claimed messages waiting for a free slot, with the profile data loaded for them. */
   private readonly claimed: Claimed[] = [];
   private readonly leases: LeaseKeeper;
+  /** The resources' sending limits, kept with every other process through the store. */
+  private readonly limiter: SendLimiter;
   /** Outcomes written together: those that finish while a write is on its way share the next. */
   private readonly outcomes = new WriteBatch<Outcome, true>(async (items) => {
     const recorded = await this.d.store.completeMessages(this.worker, items.map(({ id, item }) => ({ id, outcome: item })), this.now());
@@ -90,9 +95,11 @@ export class Dispatcher extends BackgroundLoop {
       log: d.log,
       metrics: d.metrics,
       held: () => [...this.inflight.keys(), ...this.claimed.map((c) => c.message.id)],
+      recording: (id) => this.recording.has(id),
       // A waiting claim that another worker retook must not be sent here as well.
       lost: (ids) => this.dropClaims(ids),
     });
+    this.limiter = new SendLimiter({ store: d.store, catalog: d.catalog, worker: this.worker, clock: this.now, leaseMs: d.config.leaseMs, log: d.log, metrics: d.metrics });
   }
 
   override start(): void {
@@ -165,6 +172,7 @@ export class Dispatcher extends BackgroundLoop {
   private async upkeep(now: number): Promise<void> {
     const { store, config, log } = this.d;
     await store.promoteWaiting(now);
+    await this.limiter.refresh(now);
     const { requeued, failed } = await store.requeueExpired(now, config.maxAttempts);
     if (requeued || failed) log.warn({ requeued, failed }, 'messages whose worker stopped holding them: queued again, or failed when out of attempts');
   }
@@ -283,15 +291,32 @@ export class Dispatcher extends BackgroundLoop {
       } else if (skip) {
         outcome = { status: 'skipped', skip_reason: skip, last_error: null, history: [...m.history, { status: 'skipped', time: this.now(), detail: `${skip} at send time` }] };
       } else {
-        const { rendered, attachments, resource } = await this.compose(m, profile, to, subscriptions);
-        const result = await this.timed(rendered.channel, () => channels[rendered.channel].send(rendered, { message: m, attachments, resource, subscription: to }));
+        // The sending limits are asked before rendering, so that a held message costs no render.
+        const admission = await this.limiter.admit(m);
+        if (admission && !admission.go) return this.hold(m, admission);
+        let result: SendResult;
+        let rendered: RenderedMessage;
+        try {
+          const composed = await this.compose(m, profile, to, subscriptions);
+          const { attachments, resource } = composed;
+          rendered = composed.rendered;
+          const cleared = admission ? await this.limiter.clear(m, resource, admission) : null;
+          if (cleared && !cleared.go) return this.hold(m, cleared);
+          const message = rendered;
+          result = await this.timed(message.channel, () => channels[message.channel].send(message, { message: m, attachments, resource, subscription: to })).catch(async (e) => {
+            await this.limiter.failed(m, resource, e as FailureFacts).catch((err) => log.error({ err, message: m.id }, 'could not record the back-off a relay asked for'));
+            throw e;
+          });
+        } finally {
+          if (admission?.go) await admission.release();
+        }
         const status = result.captured ? 'captured' : 'sent';
         outcome = {
           status,
           history: [...m.history, started, { status, time: this.now(), detail: result.detail }],
           last_error: null,
           provider_message_id: result.providerMessageId ?? null,
-          ...(result.smsParts?.length ? { sms_parts: result.smsParts } : {}),
+          ...(result.smsParts?.length ? { sms_parts: result.smsParts, ...(result.smsc ? { sms_smsc: result.smsc } : {}) } : {}),
           ...this.keep(rendered),
         };
       }
@@ -315,6 +340,15 @@ export class Dispatcher extends BackgroundLoop {
     this.d.metrics?.outcome(m.channel, outcome.status);
     this.sendOver(m.id);
     await this.record(m, outcome.status, async () => (await this.outcomes.add(m.id, outcome)) === true);
+  }
+
+  /** A sending limit holds the message back: waiting until its slot (kept, if it was given one), the claim's attempt given back. */
+  private async hold(m: Message, hold: Hold): Promise<void> {
+    const now = this.now();
+    this.d.log.debug({ message: m.id, until: new Date(hold.until).toISOString() }, hold.why);
+    this.sendOver(m.id);
+    const history = withHold(m.history, { status: 'waiting', time: now, detail: hold.why });
+    await this.record(m, 'waiting', () => this.d.store.holdMessage(this.worker, m.id, hold.until, hold.slot, history, now));
   }
 
   private async timed<T>(channel: string, send: () => Promise<T>): Promise<T> {

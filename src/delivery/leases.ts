@@ -16,6 +16,11 @@ export interface LeaseKeeperDeps {
   metrics?: Pick<DeliveryMetrics, 'storeError'>;
   /** The message ids the worker holds now. */
   held: () => number[];
+  /**
+   * Whether the worker is recording this message's outcome now: a renewal that misses it may have run
+   * just after that write committed (the message is finished, not retaken), so it is not reported lost.
+   */
+  recording?: (id: number) => boolean;
   /** Called with the ids it turned out not to hold any more (retaken after an expiry). */
   lost: (ids: Set<number>) => void;
 }
@@ -62,9 +67,10 @@ export class LeaseKeeper {
     }
     try {
       const still = await this.d.store.renewLeases(this.d.worker, ids, now + this.d.leaseMs, now);
-      // One that ended while the renewal ran is not lost: only what is still held counts.
+      // One that ended while the renewal ran is not lost: only what is still held, and not being recorded by this worker, counts.
       const holding = new Set(this.d.held());
-      const lost = new Set(ids.filter((id) => !still.has(id) && holding.has(id)));
+      const recording = this.d.recording ?? (() => false);
+      const lost = new Set(ids.filter((id) => !still.has(id) && holding.has(id) && !recording(id)));
       if (lost.size) {
         this.d.log.warn({ messages: [...lost] }, 'leases lost: these messages were retaken by another worker');
         this.d.lost(lost);

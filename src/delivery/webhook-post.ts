@@ -1,17 +1,18 @@
 /**
  * One signed POST to a webhook endpoint (Standard Webhooks headers), bounded in time, never following
- * redirects. With denyPrivate, the address the connection actually goes to is checked (the lookup is
- * the one the socket uses, so a name that resolves differently the second time cannot slip through).
+ * redirects. With denyPrivate (the egress policy, delivery/egress.ts), the address the connection
+ * actually goes to is checked (the lookup is the one the socket uses, so a name that resolves
+ * differently the second time cannot slip through).
  * Written on node:http rather than fetch, whose resolver cannot be hooked without undici's own Agent.
  */
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { isPrivateAddress, signature } from '../core/webhooks.ts';
+import { signature } from '../core/webhooks.ts';
+import { guardedLookup, literalRefusal } from './egress.ts';
 
 export interface PostOptions {
   timeoutMs: number;
+  /** SALVO_EGRESS_DENY_PRIVATE. */
   denyPrivate: boolean;
 }
 
@@ -22,32 +23,11 @@ export interface PostResult {
 
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
-class PrivateAddress extends Error {
-  readonly code = 'WEBHOOK_PRIVATE_ADDRESS';
-}
-
-/** dns.lookup that refuses private, loopback and link-local answers (every address, not just the first). */
-const publicOnly: LookupFunction = (hostname, options, callback) => {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
-    if (err) return callback(err, '', 0);
-    const bad = addresses.find((a) => isPrivateAddress(a.address));
-    if (bad) return callback(new PrivateAddress(`${hostname} resolves to ${bad.address}, a private address (SALVO_WEBHOOK_DENY_PRIVATE)`), '', 0);
-    if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
-    callback(null, addresses[0].address, addresses[0].family);
-  });
-};
-
-/** The problem with posting to `url` under denyPrivate before any lookup: an IP literal in a private range. */
-export function literalPrivate(url: string): string | null {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  return isIP(host) && isPrivateAddress(host) ? `${host} is a private address (SALVO_WEBHOOK_DENY_PRIVATE)` : null;
-}
-
 /** Posts `body` signed as event `id` at `timestamp` (Unix seconds). A 2xx answer within the deadline is success. */
 export function postWebhook(url: string, secret: string, id: string, timestamp: number, body: string, o: PostOptions): Promise<PostResult> {
   if (o.denyPrivate) {
-    const why = literalPrivate(url);
-    if (why) return Promise.resolve({ statusCode: null, error: why });
+    const refused = literalRefusal(new URL(url).hostname);
+    if (refused) return Promise.resolve({ statusCode: null, error: refused.message });
   }
   const u = new URL(url);
   const headers = {
@@ -67,7 +47,7 @@ export function postWebhook(url: string, secret: string, id: string, timestamp: 
       resolve(r);
     };
     const client = u.protocol === 'https:' ? https : http;
-    const req = client.request(u, { method: 'POST', headers, agent: agents[u.protocol as 'http:' | 'https:'], lookup: o.denyPrivate ? publicOnly : undefined }, (res) => {
+    const req = client.request(u, { method: 'POST', headers, agent: agents[u.protocol as 'http:' | 'https:'], lookup: o.denyPrivate ? guardedLookup : undefined }, (res) => {
       // The answer's body is read (and dropped, up to a point) so the connection can be reused.
       let seen = 0;
       res.on('data', (chunk: Buffer) => {

@@ -21,7 +21,7 @@ type SenderAreas = Omit<WebhookStore, 'insertWebhook' | 'listWebhooks' | 'update
 
 export interface WebhookSenderDeps {
   store: SenderAreas & Transactions<SenderAreas>;
-  config: Pick<Config, 'webhooks' | 'pollMs' | 'leaseMs' | 'workers'>;
+  config: Pick<Config, 'webhooks' | 'egress' | 'pollMs' | 'leaseMs' | 'workers'>;
   log: FastifyBaseLogger;
   metrics?: Pick<DeliveryMetrics, 'storeError'>;
   clock?: () => number;
@@ -101,7 +101,7 @@ export class WebhookSender extends BackgroundLoop {
     const { config, log } = this.d;
     const started = this.now();
     const t0 = performance.now();
-    const r = await postWebhook(c.url, c.secret, c.event_id, Math.floor(started / 1000), c.payload, config.webhooks);
+    const r = await postWebhook(c.url, c.secret, c.event_id, Math.floor(started / 1000), c.payload, { timeoutMs: config.webhooks.timeoutMs, denyPrivate: config.egress.denyPrivate });
     const attempt = { time: started, status_code: r.statusCode, error: r.error, ms: Math.round(performance.now() - t0) };
     const now = this.now();
     let result: AttemptResult;

@@ -27,7 +27,11 @@ export class WriteBatch<T, R> {
   private waiting: Waiting<T, R>[] = [];
   private writing = false;
 
-  constructor(private readonly write: BatchWriter<T, R>) {}
+  /** `maxBatch`: items in one write at most (on SQLite a write holds the event loop while it runs). */
+  constructor(
+    private readonly write: BatchWriter<T, R>,
+    private readonly maxBatch = MAX_BATCH,
+  ) {}
 
   /** Writes one item with whatever others gathered; answers what the store answered for it (undefined: not written). */
   add(id: number, item: T): Promise<R | undefined> {
@@ -41,7 +45,7 @@ export class WriteBatch<T, R> {
   }
 
   private async drain(): Promise<void> {
-    while (this.waiting.length) await this.flush(this.waiting.splice(0, MAX_BATCH));
+    while (this.waiting.length) await this.flush(this.waiting.splice(0, this.maxBatch));
     this.writing = false;
   }
 

@@ -37,13 +37,9 @@ async function findSingle(store: ProfileStore, db: Database, m: SingleMatch): Pr
     if (!field) throw badRequest(`field_name '${m.fieldName}' is not a field of database ${db.id}`);
     return findByField(store, db, field, coerceFieldValue(field, m.value));
   }
-  const { field, channel } = LOOKS[m.mode];
-  // Both lookups are sent together (on PostgreSQL: one round trip of waiting, not two).
-  const found = await Promise.all([
-    field ? store.findProfiles(db.id, field, [value]) : [],
-    channel ? store.findProfilesBySubscription(db.id, channel, value, m.resourceId) : [],
-  ]);
-  return found.flat();
+  // One statement for the profile field and the subscription addresses together (the same profile
+  // found both ways is read once).
+  return store.findProfilesOfMatch(db.id, value, { ...LOOKS[m.mode], resourceId: m.resourceId });
 }
 
 /**

@@ -5,12 +5,14 @@ import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
 import { checkTemplateChannels, templateChannelsView, templateWarnings, type ChannelInput } from '../core/templates.ts';
 import { changedSecrets, redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
-import { checkDkim, checkPushSettings, checkSmsSettings } from '../core/resource-settings.ts';
+import { checkDkim, checkPushSettings, checkSmsSettings, resourcePeerUrls } from '../core/resource-settings.ts';
+import { checkSendLimits } from '../core/send-limits.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
 import { COUNT_CAP, type CatalogKind, type EntryUsers } from '../store/queries/catalog.ts';
 import type { CatalogStore, ProfileStore, Transactions } from '../store/store.ts';
 import { iso } from '../support/time.ts';
 import type { Catalog } from './catalog.ts';
+import { urlsRefusal } from './egress.ts';
 
 export const databaseView = (d: Database) => ({ id: d.id, name: d.name, fields: d.fields, created: iso(d.created_at) });
 
@@ -100,6 +102,8 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
     if (body.email.track_clicks === true) email.track_clicks = true;
     if (body.email.unsubscribe_mailto) email.unsubscribe_mailto = normalizeEmail(body.email.unsubscribe_mailto, 'email.unsubscribe_mailto');
     if (body.email.dkim != null) email.dkim = checkDkim(body.email.dkim);
+    const limits = checkSendLimits(body.email.limits, 'email');
+    if (limits) email.limits = limits;
   }
   const domain = body.tracking_domain ?? null;
   if (domain !== null && !/^[a-z0-9.-]+(:\d+)?$/i.test(domain)) throw badRequest(`tracking_domain '${domain}' is not a host name`);
@@ -123,9 +127,23 @@ function checkSecretsAllowed(before: Parameters<typeof changedSecrets>[0], after
   if (changed.length) throw forbidden(`only an admin token may set provider secrets (${changed.join(', ')}); send them back as resources/get shows them to keep them`);
 }
 
-export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, secretsAllowed = true): Promise<Resource> {
+/** The egress policy (SALVO_EGRESS_DENY_PRIVATE) as resources/add and update apply it. */
+export interface EgressCheck {
+  denyPrivate: boolean;
+}
+
+/** With the egress policy on, a 400 when a peer URL of `r` that `before` did not have is (or resolves to) a private address. */
+async function checkPeers(egress: EgressCheck, r: Pick<Resource, 'sms' | 'push'>, before?: Pick<Resource, 'sms' | 'push'>): Promise<void> {
+  if (!egress.denyPrivate) return;
+  const had = new Set(before ? resourcePeerUrls(before).map((u) => `${u.field} ${u.url}`) : []);
+  const why = await urlsRefusal(resourcePeerUrls(r).filter((u) => !had.has(`${u.field} ${u.url}`)));
+  if (why) throw badRequest(why);
+}
+
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, egress: EgressCheck = { denyPrivate: false }, secretsAllowed = true): Promise<Resource> {
   const checked = checkedResource(body);
   checkSecretsAllowed({}, checked, secretsAllowed);
+  await checkPeers(egress, checked);
   return store.insertResource({ ...checked, resource_token: newResourceToken() }, Date.now());
 }
 
@@ -136,7 +154,7 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
  * process's catalog forgets the resource, so its next send uses the new settings.
  */
 export async function updateResource(
-  { store, catalog }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'> },
+  { store, catalog, egress = { denyPrivate: false } }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'>; egress?: EgressCheck },
   body: Partial<ResourceInput> & { id: number; rotate_resource_token?: boolean },
   secretsAllowed = true,
 ): Promise<Resource> {
@@ -150,6 +168,7 @@ export async function updateResource(
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
   });
   checkSecretsAllowed(r, next, secretsAllowed);
+  await checkPeers(egress, next, r);
   const updated = { ...r, ...next, resource_token: body.rotate_resource_token === true ? newResourceToken() : r.resource_token };
   await store.updateResource(updated);
   catalog.forgetResource(updated.id);

@@ -1,10 +1,12 @@
 /** Launches as the API shows them (launches/get, launches/list), and the message counts the console's overview reads (messages/stats). */
 import { notFound } from '../core/errors.ts';
+import { sendLimitDelays } from '../core/send-limits.ts';
 import { CHANNELS, MESSAGE_STATUSES, type Launch, type MessageStatus } from '../core/types.ts';
 import type { EngagementStore } from '../store/queries/engagement.ts';
 import type { LaunchStore } from '../store/queries/launches.ts';
 import type { MessageStore } from '../store/queries/messages.ts';
 import type { OutboxStore } from '../store/queries/outbox.ts';
+import type { SendLimitStore } from '../store/queries/send-limits.ts';
 import { iso } from '../support/time.ts';
 
 type Counts = Record<MessageStatus, number>;
@@ -58,7 +60,7 @@ const HOUR = 3_600_000;
 
 /** Messages made in the last hour and day, by channel and their status now; and the queue as it is. */
 export async function messageStats(
-  store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'> & Pick<EngagementStore, 'countEngagement'> & { storeBytes(): Promise<number> },
+  store: Pick<MessageStore, 'countMessagesSince' | 'queueStats'> & Pick<EngagementStore, 'countEngagement'> & Pick<SendLimitStore, 'pacedKeys'> & { storeBytes(): Promise<number> },
   now: number,
 ) {
   const byChannel = () => Object.fromEntries(CHANNELS.map((c) => [c, zeroCounts()])) as Record<string, Counts>;
@@ -80,5 +82,6 @@ export async function messageStats(
     engagement,
     store_bytes: await store.storeBytes(),
     queue: { ...q.depth, oldest_queued_seconds: q.oldestDueAt === null ? null : Math.max(0, Math.round((now - q.oldestDueAt) / 1000)) },
+    send_limits: sendLimitDelays(await store.pacedKeys(now), now),
   };
 }

@@ -3,11 +3,11 @@
  * posted again. The secret is answered by add (and by update when it sets or rotates one), never by
  * list or get: the store keeps it to sign with.
  */
-import { lookup } from 'node:dns/promises';
 import { badRequest, notFound } from '../core/errors.ts';
 import { randomHex, toId } from '../core/ids.ts';
-import { isPrivateAddress, newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
-import { literalPrivate, postWebhook, type PostOptions } from '../delivery/webhook-post.ts';
+import { newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
+import { postWebhook, type PostOptions } from '../delivery/webhook-post.ts';
+import { urlsRefusal } from './egress.ts';
 import type { DeliveryStatus, Webhook, WebhookDelivery, WebhookStore } from '../store/queries/webhooks.ts';
 import type { CampaignStore } from '../store/store.ts';
 import { iso } from '../support/time.ts';
@@ -15,7 +15,7 @@ import type { Wake } from './loops.ts';
 
 export interface WebhookDeps {
   store: WebhookStore & Pick<CampaignStore, 'getCampaign'>;
-  /** SALVO_WEBHOOK_DENY_PRIVATE: refuse URLs whose host is (or resolves to) a private address. */
+  /** SALVO_EGRESS_DENY_PRIVATE: refuse URLs whose host is (or resolves to) a private address. */
   denyPrivate: boolean;
   wake: Wake;
 }
@@ -59,7 +59,7 @@ const deliveryView = (d: WebhookDelivery) => ({
 /** Checks what add and update may set; answers the campaign ids as numbers. */
 async function checked(deps: WebhookDeps, b: WebhookInput): Promise<number[] | null | undefined> {
   if (b.url !== undefined) {
-    const problem = urlProblem(b.url) ?? (deps.denyPrivate ? await privateTarget(b.url) : null);
+    const problem = urlProblem(b.url) ?? (deps.denyPrivate ? await urlsRefusal([{ field: 'url', url: b.url }]) : null);
     if (problem) throw badRequest(problem);
   }
   if (b.secret !== undefined) {
@@ -114,21 +114,6 @@ export async function redeliver(deps: Pick<WebhookDeps, 'store' | 'wake'>, webho
   const queued = await deps.store.redeliverWebhookEvents(w.id, deliveryIds ?? null, Date.now());
   if (queued) deps.wake('webhooks');
   return queued;
-}
-
-/** With SALVO_WEBHOOK_DENY_PRIVATE: why the URL's host is (or resolves to) a private address, or null. */
-async function privateTarget(raw: string): Promise<string | null> {
-  const literal = literalPrivate(raw);
-  if (literal) return `field 'url': ${literal}`;
-  const host = new URL(raw).hostname;
-  try {
-    const addresses = await lookup(host, { all: true });
-    const bad = addresses.find((a) => isPrivateAddress(a.address));
-    return bad ? `field 'url': ${host} resolves to ${bad.address}, a private address (SALVO_WEBHOOK_DENY_PRIVATE)` : null;
-  } catch {
-    // Not resolvable now (a name that will exist, no DNS here): each post checks the address it connects to.
-    return null;
-  }
 }
 
 /**

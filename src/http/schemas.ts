@@ -31,6 +31,9 @@ export const oneOf = <T extends string>(values: readonly T[], description?: stri
 /** An object with keys of its own (content, custom_data, profile data): every key is kept, in requests and answers. */
 export const anyObject = (description: string) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, description });
 
+/** Any JSON object, or null (taken as absent). */
+export const anyObjectOrNull = (description: string) => Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description });
+
 /** A value of any JSON type. */
 export const anyValue = (description: string) => Type.Unknown({ description });
 

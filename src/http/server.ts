@@ -93,7 +93,15 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     // Shared schemas keep their $id as their name under components (ErrorEnvelope, not def-0).
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // The API explorer's pages cannot be framed by another site (clickjacking its Authorize form).
+  await app.register(async (docs) => {
+    docs.addHook('onSend', async (_req, reply) => {
+      reply.header('x-frame-options', 'DENY');
+      const csp = reply.getHeader('content-security-policy');
+      reply.header('content-security-policy', csp ? `${csp}; frame-ancestors 'none'` : "frame-ancestors 'none'");
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(opsRoutes, { ...deps.ops, store, metricsToken: config.metricsToken });
 
@@ -104,7 +112,7 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('preValidation', requireToken(verifier));
     await api.register(databaseRoutes, { prefix: API_V11, store, catalog: deps.catalog });
-    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog });
+    await api.register(resourceRoutes, { prefix: API_V11, store, catalog: deps.catalog, egress: config.egress });
     await api.register(templateRoutes, { prefix: API_V11, store, catalog: deps.catalog });
     await api.register(profileRoutes, { prefix: API_V11, store, batchBodyLimit: config.batchBodyLimit });
     await api.register(subscriptionRoutes, { prefix: API_V11, store });

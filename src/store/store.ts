@@ -18,15 +18,17 @@ import { feedbackQueries, type FeedbackStore } from './queries/feedback.ts';
 import { erasureQueries, type ErasureStore } from './queries/erasures.ts';
 import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
+import { receiptQueries, type ReceiptStore } from './queries/receipts.ts';
 import { outboxQueries, type OutboxStore } from './queries/outbox.ts';
 import { profileQueries, type ProfileStore } from './queries/profiles.ts';
 import { retentionQueries, type RetentionStore } from './queries/retention.ts';
+import { sendLimitQueries, type SendLimitStore } from './queries/send-limits.ts';
 import { taskQueries, type TaskStore } from './queries/tasks.ts';
 import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, RetentionStore, TaskStore, TokenStore, WebhookStore };
+export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, ReceiptStore, RetentionStore, SendLimitStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -61,6 +63,7 @@ export type Store = CatalogStore &
   TokenStore &
   LaunchStore &
   MessageStore &
+  ReceiptStore &
   OutboxStore &
   TaskStore &
   DedupStore &
@@ -69,6 +72,7 @@ export type Store = CatalogStore &
   EngagementStore &
   FeedbackStore &
   RetentionStore &
+  SendLimitStore &
   StoreLifecycle;
 
 /** A file's size, 0 when it is not there (a WAL after a truncating checkpoint, or before the first write). */
@@ -105,6 +109,7 @@ function makeStore(driver: SqlDriver): Store {
     ...tokenQueries(driver),
     ...launchQueries(driver),
     ...messageQueries(driver),
+    ...receiptQueries(driver),
     ...outboxQueries(driver),
     ...taskQueries(driver),
     ...dedupQueries(driver),
@@ -113,6 +118,7 @@ function makeStore(driver: SqlDriver): Store {
     ...engagementQueries(driver),
     ...feedbackQueries(driver),
     ...retentionQueries(driver),
+    ...sendLimitQueries(driver),
     transaction: (fn) => driver.transaction((tx) => fn(storeOn(tx))),
     async probeWrite() {
       await driver.run('UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT MIN(version) FROM schema_migrations)');

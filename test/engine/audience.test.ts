@@ -17,7 +17,7 @@ import { Catalog } from '../../src/engine/catalog.ts';
 import { Expander } from '../../src/engine/expander.ts';
 import { expandStep } from '../../src/engine/expansion.ts';
 import { startLaunch, type LaunchDeps } from '../../src/engine/launch.ts';
-import { SQLITE_SCAN, subscriptionsOfMatchQuery } from '../../src/store/queries/profiles.ts';
+import { profilesOfMatchQuery, SQLITE_SCAN, subscriptionsOfMatchQuery } from '../../src/store/queries/profiles.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { eventually, tempDir } from '../helpers.ts';
 import { seedCampaign } from '../store/seed.ts';
@@ -103,17 +103,19 @@ describe('custom_request audiences', () => {
     assert.ok(Math.max(...sizes) <= 1000, `pages of at most 1000: ${sizes.join(', ')}`);
   });
 
-  it("reads a trigger's subscriptions through the email and address indexes, not the whole database", async () => {
-    // The subscriptions read beside a trigger's lookup (getSubscriptionsOfMatch): a plan that walked
-    // the profiles (as a UNION once made SQLite do) cost 25 ms a trigger at 20k profiles.
-    const q = subscriptionsOfMatchQuery(db.id, 'u5@example.com', { field: 'email', channel: 'email', resourceId: null })!;
-    const raw = new Database(path.join(tmp.dir, 'salvo.db'), { readonly: true });
-    const details = (raw.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[]).map((r) => r.detail).join(' | ');
-    raw.close();
-    assert.match(details, /SEARCH profiles USING INDEX profiles_email \(db_id=\? AND email=\?\)/);
-    assert.match(details, /SEARCH subscriptions USING INDEX subscriptions_address \(db_id=\? AND channel=\? AND address=\?\)/);
-    assert.doesNotMatch(details, /SCAN|profiles_scan/);
-  });
+  for (const [what, query] of [['subscriptions', subscriptionsOfMatchQuery], ['profile', profilesOfMatchQuery]] as const) {
+    it(`reads a trigger's ${what} through the email and address indexes, not the whole database`, async () => {
+      // The profile and its subscriptions read for a trigger (findProfilesOfMatch, getSubscriptionsOfMatch):
+      // a plan that walked the profiles (as a UNION once made SQLite do) cost 25 ms a trigger at 20k profiles.
+      const q = query(db.id, 'u5@example.com', { field: 'email', channel: 'email', resourceId: null })!;
+      const raw = new Database(path.join(tmp.dir, 'salvo.db'), { readonly: true });
+      const details = (raw.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      raw.close();
+      assert.match(details, /SEARCH profiles USING INDEX profiles_email \(db_id=\? AND email=\?\)/);
+      assert.match(details, /SEARCH subscriptions USING INDEX subscriptions_address \(db_id=\? AND channel=\? AND address=\?\)/);
+      assert.doesNotMatch(details, /SCAN|profiles_scan/);
+    });
+  }
 
   it('scans, a page at a time, when no index pins the query; SQL drops rows an equality cannot match', async () => {
     const equality = await readAll(store, db, { Group: 3 });

@@ -24,7 +24,9 @@ for (const kind of STORE_KINDS) {
     before(async () => {
       hooks = await startReceiver();
       hooks.answer = () => 204;
-      ({ s, smtp, shop } = await startShop({ kind, clock: () => Date.now() + ahead, env: { SALVO_PUBLIC_URL: PUBLIC, SALVO_LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' } }));
+      // A public SALVO_PUBLIC_URL turns the egress policy on; the webhook receiver here is on 127.0.0.1.
+      const env = { SALVO_PUBLIC_URL: PUBLIC, SALVO_EGRESS_DENY_PRIVATE: 'off', SALVO_LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' };
+      ({ s, smtp, shop } = await startShop({ kind, clock: () => Date.now() + ahead, env }));
       ok(await s.call('webhooks/add', { url: `${hooks.url}/events`, events: ['message.unsubscribed', 'message.opened', 'message.clicked'] }));
     });
     after(async () => {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isPrivateAddress, signature, webhookRetryDelay } from '../../src/core/webhooks.ts';
+import { isPublicAddress } from '../../src/core/egress.ts';
+import { signature, webhookRetryDelay } from '../../src/core/webhooks.ts';
 import { postWebhook } from '../../src/delivery/webhook-post.ts';
 import { driverOf } from '../../src/store/store.ts';
 import { openTestStore, STORE_KINDS, type TestStore } from '../helpers.ts';
@@ -27,11 +28,12 @@ describe('webhook rules', () => {
     assert.equal(webhookRetryDelay(18), null);
   });
 
-  it('knows private, loopback and link-local addresses', () => {
-    for (const a of ['127.0.0.1', '10.0.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1']) {
-      assert.equal(isPrivateAddress(a), true, a);
-    }
-    for (const a of ['8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8']) assert.equal(isPrivateAddress(a), false, a);
+  it('knows private, loopback and link-local addresses, and IPv6 forms that carry them', () => {
+    const refused = ['127.0.0.1', '10.0.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1',
+      // IPv4-compatible (both spellings), NAT64's well-known prefix, 6to4, SIIT, multicast, documentation.
+      '::127.0.0.1', '::7f00:1', '64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '2002:7f00:1::', '2002:c0a8:101::1', '::ffff:0:7f00:1', 'ff02::1', '224.0.0.1', '192.0.2.1', '2001:db8::1'];
+    for (const a of refused) assert.equal(isPublicAddress(a), false, a);
+    for (const a of ['8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::']) assert.equal(isPublicAddress(a), true, a);
   });
 
   it('refuses at post time a name that resolves to a private address, when told to', async () => {
@@ -39,7 +41,7 @@ describe('webhook rules', () => {
     try {
       const url = r.url.replace('127.0.0.1', 'localhost');
       const refused = await postWebhook(url, `whsec_${Buffer.alloc(24).toString('base64')}`, 'msg_1', 1, '{}', { timeoutMs: 2000, denyPrivate: true });
-      assert.match(String(refused.error), /localhost resolves to .*, a private address/);
+      assert.match(String(refused.error), /localhost resolves to .*, a private address \(loopback\): refused by SALVO_EGRESS_DENY_PRIVATE/);
       assert.equal(r.received.length, 0);
       const posted = await postWebhook(r.url, `whsec_${Buffer.alloc(24).toString('base64')}`, 'msg_1', 1, '{}', { timeoutMs: 2000, denyPrivate: false });
       assert.deepEqual(posted, { statusCode: 200, error: null });
@@ -76,7 +78,8 @@ for (const kind of STORE_KINDS) {
       // Sent as one SMS part (what completeMessage records for SMPP), then its receipt, twice.
       await driver.run("UPDATE messages SET status = 'sent' WHERE id = ?", [row.id]);
       await driver.run('INSERT INTO sms_parts (provider_message_id, message_id, part, parts, state) VALUES (?, ?, 1, 1, NULL)', ['smsc-1', row.id]);
-      for (let i = 0; i < 2; i++) assert.deepEqual(await t.store.applySmsReceipt('smsc-1', 'DELIVRD', 'receipt: DELIVRD', now), { message_id: Number(row.id), status: 'delivered' });
+      const receipt = { smsc: 'sys@smsc.example:2775', providerId: 'smsc-1', stat: 'DELIVRD', detail: 'receipt: DELIVRD' };
+      for (let i = 0; i < 2; i++) assert.deepEqual(await t.store.applySmsReceipts([receipt], now), [{ message_id: Number(row.id), status: 'delivered', repeated: i === 1 }]);
       const expected = [{ type: 'message.delivered', data: { message_id: Number(row.id), launch_id: launch, campaign_id: campaign, profile_id: 'p1', channel: 'sms', address: '+79000000001', status: 'delivered', custom_data: { ref: 7 } } }];
       assert.deepEqual(await eventsOf(delivered.id), expected);
       assert.deepEqual(await eventsOf(all.id), expected);

@@ -168,6 +168,8 @@ export interface Stats {
   last_hour: Record<string, Counts>;
   last_day: Record<string, Counts>;
   queue: { queued: number; waiting: number; sending: number; oldest_queued_seconds: number | null };
+  /** Resources whose next send slot is later than now (email.limits, sms.limits, a relay's back-off). */
+  send_limits: { resource_id: number; channel: string; next_slot_seconds: number }[];
   engagement: { last_day: { opened: number; clicked: number; unsubscribed: number } };
   store_bytes: number;
 }

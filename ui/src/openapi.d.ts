@@ -1032,7 +1032,7 @@ export interface paths {
         put?: never;
         /**
          * Messages made in the last hour and day by channel and status, and the queue
-         * @description data: {time, last_hour: {email: {queued, waiting, sending, sent, captured, failed, skipped, ...}, sms: {...}, push: {...}}, last_day: {...}, queue: {queued, waiting, sending, oldest_queued_seconds}, engagement: {last_hour, last_day}, store_bytes}. A window counts the messages created in it, by their status now.
+         * @description data: {time, last_hour: {email: {queued, waiting, sending, sent, captured, failed, skipped, ...}, sms: {...}, push: {...}}, last_day: {...}, queue: {queued, waiting, sending, oldest_queued_seconds}, send_limits: [{resource_id, channel, next_slot_seconds}], engagement: {last_hour, last_day}, store_bytes}. A window counts the messages created in it, by their status now.
          */
         post: operations["messages_stats"];
         delete?: never;
@@ -2328,6 +2328,15 @@ export interface operations {
                             /** @description RSA private key (PEM, 1024 bits or more; 2048 advised) (a secret: resources/get shows it as ********; sending that back keeps it) */
                             private_key: string;
                         };
+                        /** @description Sending limits of the resource's Email; a message over them waits (status waiting, no attempt charged) */
+                        limits?: {
+                            /** @description Email sends per second, across all processes */
+                            per_second?: number;
+                            /** @description Email sends per hour, paced evenly (3600/N s apart) */
+                            per_hour?: number;
+                            /** @description Email only: sends in flight at once to one recipient domain, across all processes */
+                            per_domain_connections?: number;
+                        };
                     };
                     /** @description SMS sender and provider (smpp or http); without a provider SMS is captured in the outbox */
                     sms?: {
@@ -2363,6 +2372,15 @@ export interface operations {
                             body?: string;
                             /** @description Per request (default 15) */
                             timeout_seconds?: number;
+                        };
+                        /** @description Sending limits of the resource's SMS; a message over them waits (status waiting, no attempt charged) */
+                        limits?: {
+                            /** @description SMS sends per second, across all processes */
+                            per_second?: number;
+                            /** @description SMS sends per hour, paced evenly (3600/N s apart) */
+                            per_hour?: number;
+                            /** @description Email only: sends in flight at once to one recipient domain, across all processes */
+                            per_domain_connections?: number;
                         };
                     };
                     /** @description Push sender and providers; without one push is captured in the outbox */
@@ -2539,6 +2557,15 @@ export interface operations {
                             /** @description RSA private key (PEM, 1024 bits or more; 2048 advised) (a secret: resources/get shows it as ********; sending that back keeps it) */
                             private_key: string;
                         };
+                        /** @description Sending limits of the resource's Email; a message over them waits (status waiting, no attempt charged) */
+                        limits?: {
+                            /** @description Email sends per second, across all processes */
+                            per_second?: number;
+                            /** @description Email sends per hour, paced evenly (3600/N s apart) */
+                            per_hour?: number;
+                            /** @description Email only: sends in flight at once to one recipient domain, across all processes */
+                            per_domain_connections?: number;
+                        };
                     };
                     /** @description SMS sender and provider (smpp or http); without a provider SMS is captured in the outbox */
                     sms?: {
@@ -2574,6 +2601,15 @@ export interface operations {
                             body?: string;
                             /** @description Per request (default 15) */
                             timeout_seconds?: number;
+                        };
+                        /** @description Sending limits of the resource's SMS; a message over them waits (status waiting, no attempt charged) */
+                        limits?: {
+                            /** @description SMS sends per second, across all processes */
+                            per_second?: number;
+                            /** @description SMS sends per hour, paced evenly (3600/N s apart) */
+                            per_hour?: number;
+                            /** @description Email only: sends in flight at once to one recipient domain, across all processes */
+                            per_domain_connections?: number;
                         };
                     };
                     /** @description Push sender and providers; without one push is captured in the outbox */
@@ -6661,10 +6697,10 @@ export interface operations {
                     subscription_id?: string;
                     /** @description Narrows email and phone matching to subscriptions of this resource */
                     resource_id?: number | string;
-                    /** @description MongoDB query over the campaign database, used when no matching is given */
+                    /** @description MongoDB query over the campaign database, used when no matching is given; null is the same as absent */
                     custom_request?: {
                         [key: string]: unknown;
-                    };
+                    } | null;
                     /** @description Picks the profile's subscription; not used with custom_request */
                     subscription_filter?: {
                         /** @description Email subscription to use */
@@ -8552,7 +8588,7 @@ export interface operations {
                             sent: string | null;
                             /** @description The provider's id for the message (an SMS's first part at the SMSC); null when none */
                             provider_message_id: string | null;
-                            /** @description Status history */
+                            /** @description Status history, at most 50 entries */
                             history: ({
                                 /** @description Status entered */
                                 status: string;
@@ -8560,6 +8596,8 @@ export interface operations {
                                 time: string;
                                 /** @description Why, or which attempt */
                                 detail?: string;
+                                /** @description Only on the entry that stands for entries left out of a long history (first 10 and last 39 kept): how many */
+                                omitted?: number;
                             } & {
                                 [key: string]: unknown;
                             })[];
@@ -9630,7 +9668,7 @@ export interface operations {
                             queue: {
                                 /** @description Queued */
                                 queued: number;
-                                /** @description Waiting for a retry */
+                                /** @description Waiting for a retry, or held by a sending limit */
                                 waiting: number;
                                 /** @description Being sent */
                                 sending: number;
@@ -9639,6 +9677,17 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             };
+                            /** @description Resources whose next send slot is later than now (a backlog under email.limits or sms.limits, or a relay's back-off): the wait their messages meet */
+                            send_limits: ({
+                                /** @description Resource id */
+                                resource_id: number;
+                                /** @description email or sms */
+                                channel: string;
+                                /** @description Seconds until its next free send slot */
+                                next_slot_seconds: number;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
                             /** @description Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed} */
                             engagement: {
                                 [key: string]: unknown;

@@ -7,8 +7,11 @@
 import http2, { type ClientHttp2Session } from 'node:http2';
 import { importPKCS8, SignJWT } from 'jose';
 import { parseRetryAfter } from '../../core/retry.ts';
+import { answerExcerpt } from '../../core/peer-answer.ts';
+import { EgressDenied, guardedLookup, literalRefusal } from '../egress.ts';
+import { egressFailure } from '../http-client.ts';
 import { ProviderError } from '../provider-error.ts';
-import { jsonOf, snippet } from './http.ts';
+import { jsonOf } from './http.ts';
 import { APNS_ENDPOINT, type ApnsSettings } from './settings.ts';
 
 const TOKEN_REUSE_MS = 50 * 60_000;
@@ -29,19 +32,33 @@ export class ApnsSender {
   private readonly sessions = new Map<string, ClientHttp2Session>();
   private readonly tokens = new Map<string, { jwt: string; until: number }>();
 
-  constructor(private readonly timeoutMs: number) {}
+  /** The egress policy's refusal of a session's connection, for the sends it fails. */
+  private readonly refusals = new WeakMap<ClientHttp2Session, EgressDenied>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly denyPrivate: boolean,
+  ) {}
 
   private session(origin: string): ClientHttp2Session {
     const open = this.sessions.get(origin);
     if (open && !open.closed && !open.destroyed) return open;
-    const s = http2.connect(origin);
+    if (this.denyPrivate) {
+      const refused = literalRefusal(new URL(origin).hostname);
+      if (refused) throw egressFailure(`APNs at ${origin}`, refused);
+    }
+    // The egress policy's resolver is the one the socket uses: the address checked is the one connected to.
+    const s = http2.connect(origin, this.denyPrivate ? { lookup: guardedLookup } : {});
     const drop = () => {
       if (this.sessions.get(origin) === s) this.sessions.delete(origin);
     };
     // After GOAWAY the session takes no new streams: the next send opens another.
     s.on('goaway', drop);
     s.on('close', drop);
-    s.on('error', drop);
+    s.on('error', (e) => {
+      if (e instanceof EgressDenied) this.refusals.set(s, e);
+      drop();
+    });
     // An idle session must not keep the process alive.
     s.unref();
     this.sessions.set(origin, s);
@@ -67,7 +84,11 @@ export class ApnsSender {
     return new Promise((resolve, reject) => {
       let req: http2.ClientHttp2Stream;
       let session: ClientHttp2Session;
-      const fail = (e: Error & { code?: string }) => reject(e instanceof ProviderError ? e : new ProviderError(`APNs at ${origin} did not answer: ${e.message}`, { code: e.code ?? 'NETWORK' }));
+      const fail = (e: Error & { code?: string }) => {
+        const refused = e instanceof EgressDenied ? e : e.cause instanceof EgressDenied ? e.cause : session ? this.refusals.get(session) : undefined;
+        if (refused) reject(egressFailure(`APNs at ${origin}`, refused));
+        else reject(e instanceof ProviderError ? e : new ProviderError(`APNs at ${origin} did not answer: ${e.message}`, { code: e.code ?? 'NETWORK' }));
+      };
       try {
         session = this.session(origin);
         req = session.request(headers);
@@ -132,7 +153,7 @@ export class ApnsSender {
     const apnsId = typeof r.headers['apns-id'] === 'string' ? r.headers['apns-id'] : undefined;
     if (r.status === 200) return { detail: `APNs: ${new URL(origin).host} answered 200${apnsId ? ` (apns-id ${apnsId})` : ''}`, ...(apnsId ? { providerMessageId: apnsId } : {}) };
     const why = typeof reason === 'string' ? reason : undefined;
-    const text = `APNs at ${new URL(origin).host} answered ${r.status}${why ? ` ${why}` : r.body ? `: ${snippet(r.body)}` : ''}`;
+    const text = `APNs at ${new URL(origin).host} answered ${r.status}${why ? ` ${why}` : r.body ? `: ${answerExcerpt(r.body)}` : ''}`;
     const code = why ?? `HTTP_${r.status}`;
     if (r.status === 429 || r.status >= 500) throw new ProviderError(text, { code, retryAfterMs: parseRetryAfter(r.headers['retry-after'] as string | undefined, Date.now()) });
     throw new ProviderError(text, { code, permanent: true, subscriptionInvalid: (r.status === 410 || r.status === 400) && why !== undefined && INVALID_TOKEN.has(why) });

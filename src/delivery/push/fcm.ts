@@ -4,8 +4,10 @@
  * exchange in flight per account; then one POST per message.
  */
 import { importPKCS8, SignJWT } from 'jose';
+import { answerExcerpt } from '../../core/peer-answer.ts';
+import type { HttpAnswer, HttpClient } from '../http-client.ts';
 import { ProviderError } from '../provider-error.ts';
-import { type HttpAnswer, type HttpClient, httpFailure, jsonOf, snippet } from './http.ts';
+import { httpFailure, jsonOf } from './http.ts';
 import { FCM_ENDPOINT, type FcmServiceAccount, type FcmSettings, GOOGLE_TOKEN_URI } from './settings.ts';
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
@@ -68,7 +70,7 @@ export class FcmSender {
     }
     const body = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
     const a = await this.http.request(tokenUri, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }, body }, `the OAuth token endpoint ${tokenUri.host}`);
-    const text = `the OAuth token endpoint ${tokenUri.host} answered ${a.status}${a.body ? `: ${snippet(a.body)}` : ''}`;
+    const text = `the OAuth token endpoint ${tokenUri.host} answered ${a.status}${a.body ? `: ${answerExcerpt(a.body)}` : ''}`;
     if (a.status !== 200) throw httpFailure(a, text, { goneMeansInvalid: false });
     const t = jsonOf(a.body);
     if (typeof t.access_token !== 'string') throw new ProviderError(`${text} (no access_token)`, { code: 'FCM_TOKEN' });
@@ -101,7 +103,7 @@ export class FcmSender {
       return { detail: `FCM: ${url.host} answered 200${name ? ` (${name})` : ''}`, ...(name ? { providerMessageId: name } : {}) };
     }
     const code = fcmErrorCode(a.body);
-    const text = `FCM at ${url.host} answered ${a.status}${code ? ` ${code}` : ''}${a.body ? `: ${snippet(a.body)}` : ''}`;
+    const text = `FCM at ${url.host} answered ${a.status}${code ? ` ${code}` : ''}${a.body ? `: ${answerExcerpt(a.body)}` : ''}`;
     if (code === 'UNREGISTERED') throw new ProviderError(text, { code, permanent: true, subscriptionInvalid: true });
     throw httpFailure(a, text, { goneMeansInvalid: false, code });
   }

@@ -9,7 +9,7 @@ import type { Channel, SendContext, SendResult } from '../channels.ts';
 import { ProviderError } from '../provider-error.ts';
 import { ApnsSender } from './apns.ts';
 import { FcmSender } from './fcm.ts';
-import { HttpClient } from './http.ts';
+import { HttpClient } from '../http-client.ts';
 import { DEFAULT_TTL_SECONDS, pushSettingsOf } from './settings.ts';
 import { WebPushSender } from './webpush.ts';
 
@@ -23,15 +23,19 @@ export class PushChannel implements Channel {
   private readonly fcm: FcmSender;
   private readonly apns: ApnsSender;
 
-  /** `timeoutMs`: the longest a provider may take to answer one push before it counts as a failed (retried) attempt. */
+  /**
+   * `timeoutMs`: the longest a provider may take to answer one push before it counts as a failed (retried)
+   * attempt; `denyPrivate`: the egress policy (SALVO_EGRESS_DENY_PRIVATE) on every provider connection.
+   */
   constructor(
     private readonly outbox: Channel,
     timeoutMs: number,
+    denyPrivate: boolean,
   ) {
-    this.http = new HttpClient(timeoutMs);
+    this.http = new HttpClient(timeoutMs, { denyPrivate });
     this.webpush = new WebPushSender(this.http);
     this.fcm = new FcmSender(this.http);
-    this.apns = new ApnsSender(timeoutMs);
+    this.apns = new ApnsSender(timeoutMs, denyPrivate);
   }
 
   async send(m: RenderedMessage, ctx: SendContext): Promise<SendResult> {

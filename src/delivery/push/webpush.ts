@@ -5,8 +5,10 @@
  */
 import webpush from 'web-push';
 import type { PushKeys } from '../../core/push.ts';
+import { answerExcerpt } from '../../core/peer-answer.ts';
+import type { HttpClient } from '../http-client.ts';
 import { ProviderError } from '../provider-error.ts';
-import { type HttpClient, httpFailure, snippet } from './http.ts';
+import { httpFailure } from './http.ts';
 import type { WebPushSettings } from './settings.ts';
 
 /** A VAPID token is signed for 12 hours and reused for 11 (RFC 8292 allows up to 24). */
@@ -50,6 +52,6 @@ export class WebPushSender {
     }
     const a = await this.http.request(url, { method: 'POST', headers: details.headers as Record<string, string | number>, body: details.body }, `the push service at ${url.host}`);
     if (a.status >= 200 && a.status < 300) return { detail: `Web Push: ${url.host} answered ${a.status}` };
-    throw httpFailure(a, `the push service at ${url.host} answered ${a.status}${a.body ? `: ${snippet(a.body)}` : ''}`, { goneMeansInvalid: true });
+    throw httpFailure(a, `the push service at ${url.host} answered ${a.status}${a.body ? `: ${answerExcerpt(a.body)}` : ''}`, { goneMeansInvalid: true });
   }
 }

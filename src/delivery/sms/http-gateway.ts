@@ -2,14 +2,18 @@
  * The generic HTTP SMS gateway: one request per message to a URL of the user's provider, with
  * `{to}`, `{sender}` and `{text}` filled in: URL-encoded in the URL, JSON-escaped in a JSON body (the
  * Content-Type says JSON, or none is given and the body starts with `{` or `[`), URL-encoded in a form
- * body, as they are elsewhere (header values lose line breaks). A 2xx answer means sent (its first
- * bytes go into the history); 408, 429 and 5xx are retried, after Retry-After when given; any other
- * status is final. Global fetch (undici) keeps connections alive between messages.
+ * body, as they are elsewhere (header values lose line breaks). A 2xx answer means sent (its status and a
+ * short excerpt go into the history, core/peer-answer.ts); 408, 429 and 5xx are retried, after Retry-After
+ * when given; any other status is final. The requests go out on delivery/http-client.ts: keep-alive
+ * connections, and the egress policy on each (node:http rather than fetch, whose resolver cannot be
+ * hooked without undici's own Agent).
  */
+import { answerExcerpt } from '../../core/peer-answer.ts';
 import { parseRetryAfter } from '../../core/retry.ts';
-import { ProviderError } from '../provider-error.ts';
 import type { HttpSmsSettings } from '../../core/types.ts';
 import type { SendResult } from '../channels.ts';
+import type { HttpAnswer, HttpClient } from '../http-client.ts';
+import { ProviderError } from '../provider-error.ts';
 
 export interface SmsFields {
   to: string;
@@ -18,7 +22,6 @@ export interface SmsFields {
 }
 
 const DEFAULT_BODY = '{"to": "{to}", "sender": "{sender}", "text": "{text}"}';
-const SNIPPET = 300;
 
 const fill = (template: string, f: SmsFields, encode: (v: string) => string) => template.replace(/\{(to|sender|text)\}/g, (_, k: keyof SmsFields) => encode(f[k]));
 const jsonEscape = (v: string) => JSON.stringify(v).slice(1, -1);
@@ -42,42 +45,26 @@ function gatewayRequest(s: HttpSmsSettings, f: SmsFields): { url: string; method
   return { url, method, headers, body: fill(template, f, escapeValue) };
 }
 
-/** The first bytes of an answer, without reading the rest. */
-async function snippet(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < SNIPPET) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  return Buffer.concat(chunks).toString('utf8').slice(0, SNIPPET).replace(/\s+/g, ' ').trim();
-}
-
-export async function sendHttpSms(s: HttpSmsSettings, f: SmsFields): Promise<SendResult> {
+export async function sendHttpSms(client: HttpClient, s: HttpSmsSettings, f: SmsFields): Promise<SendResult> {
   const req = gatewayRequest(s, f);
-  const host = new URL(req.url).host;
-  let res: Response;
+  const url = new URL(req.url);
+  const timeoutS = s.timeout_seconds ?? 15;
+  let res: HttpAnswer;
   try {
-    res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', signal: AbortSignal.timeout((s.timeout_seconds ?? 15) * 1000) });
+    res = await client.request(url, { method: req.method, headers: req.headers, body: req.body }, `the SMS gateway ${url.host}`, timeoutS * 1000);
   } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    const code = err.name === 'TimeoutError' ? 'HTTP_TIMEOUT' : (err.cause?.code ?? 'HTTP_ERROR');
-    throw new ProviderError(`the SMS gateway ${host} did not answer (${err.name === 'TimeoutError' ? `no answer in ${s.timeout_seconds ?? 15} s` : (err.cause?.code ?? err.message)})`, { code });
+    if (e instanceof ProviderError && e.permanent) throw e;
+    const err = e as ProviderError;
+    const code = err.code === 'TIMEOUT' ? 'HTTP_TIMEOUT' : (err.code ?? 'HTTP_ERROR');
+    throw new ProviderError(`the SMS gateway ${url.host} did not answer (${err.code === 'TIMEOUT' ? `no answer in ${timeoutS} s` : err.message.replace(/^.* did not answer: /, '')})`, { code });
   }
-  const answer = await snippet(res).catch(() => '');
+  // Only the status and a short excerpt are kept (core/peer-answer.ts): the answer goes into messages/get.
+  const answer = answerExcerpt(res.body, String(res.headers['content-type'] ?? ''));
   const said = `HTTP ${res.status}${answer ? `: ${answer}` : ''}`;
-  if (res.status >= 200 && res.status < 300) return { detail: `SMS gateway ${host} answered ${said}` };
+  if (res.status >= 200 && res.status < 300) return { detail: `SMS gateway ${url.host} answered ${said}` };
   const code = `HTTP_${res.status}`;
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
-    throw new ProviderError(`the SMS gateway ${host} answered ${said}`, { code, retryAfterMs: parseRetryAfter(res.headers.get('retry-after') ?? undefined, Date.now()) });
+    throw new ProviderError(`the SMS gateway ${url.host} answered ${said}`, { code, retryAfterMs: parseRetryAfter(res.headers['retry-after'], Date.now()) });
   }
-  throw new ProviderError(`the SMS gateway ${host} refused the message: ${said}`, { code, permanent: true });
+  throw new ProviderError(`the SMS gateway ${url.host} refused the message: ${said}`, { code, permanent: true });
 }

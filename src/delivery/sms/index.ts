@@ -5,14 +5,18 @@
  *
  * SMPP: one bound session per resource, made on its first message and replaced when its settings
  * change; each message is encoded (gsm.ts) and its parts submitted in order through the session's
- * window. Delivery receipts arriving on any session are recorded by one ReceiptBook.
+ * window. Delivery receipts arriving on any session are recorded by one ReceiptBook, matched by the
+ * session's SMSC and the id.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { RenderedMessage } from '../../core/message.ts';
 import { smppEndpoint } from '../../core/resource-settings.ts';
+import { smscKey } from '../../core/sms-receipt.ts';
 import type { SmppSettings } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
 import type { Channel, SendContext, SendResult } from '../channels.ts';
+import { guardedLookup, literalRefusal } from '../egress.ts';
+import { egressFailure, HttpClient } from '../http-client.ts';
 import { ProviderError } from '../provider-error.ts';
 import { encodeSms } from './gsm.ts';
 import { sendHttpSms } from './http-gateway.ts';
@@ -27,6 +31,8 @@ export interface SmsChannelOptions {
   log: FastifyBaseLogger;
   /** How long a submit_sm, a bind or an enquire_link may wait for its answer (default 30 s). */
   responseTimeoutMs?: number;
+  /** The egress policy (SALVO_EGRESS_DENY_PRIVATE) on every SMSC and gateway connection. */
+  denyPrivate: boolean;
 }
 
 const DEFAULT_WINDOW = 10;
@@ -41,29 +47,40 @@ function sourceAddress(sender: string | undefined): { source_addr_ton: number; s
 }
 
 export class SmsChannel implements Channel {
-  private readonly sessions = new Map<number, { key: string; session: SmppSession }>();
+  private readonly sessions = new Map<number, { key: string; session: SmppSession; smsc: string }>();
   private readonly receipts: ReceiptBook;
   /** The concatenation reference of the next long SMS (one byte, wrapping). */
   private reference = Math.floor(Math.random() * 256);
 
+  private readonly http: HttpClient;
+
   constructor(private readonly o: SmsChannelOptions) {
     this.receipts = new ReceiptBook(o.store, o.log);
+    // The gateway's own timeout_seconds bounds each request; this is the client's backstop.
+    this.http = new HttpClient(10 * 60_000, { denyPrivate: o.denyPrivate });
   }
 
   async send(m: RenderedMessage, ctx: SendContext): Promise<SendResult> {
     const settings = ctx.resource.sms;
     if (m.channel !== 'sms' || (!settings?.smpp && !settings?.http)) return this.o.outbox.send(m, ctx);
-    if (settings.smpp) return this.viaSmpp(this.session(ctx.resource.id, settings.smpp), m);
-    return sendHttpSms(settings.http!, { to: m.to, sender: m.sender ?? '', text: m.text });
+    if (settings.smpp) {
+      const host = smppEndpoint(settings.smpp).host;
+      const refused = this.o.denyPrivate ? literalRefusal(host) : null;
+      if (refused) throw egressFailure(`the SMSC ${host}`, refused);
+      return this.viaSmpp(this.session(ctx.resource.id, settings.smpp), m);
+    }
+    return sendHttpSms(this.http, settings.http!, { to: m.to, sender: m.sender ?? '', text: m.text });
   }
 
-  /** The resource's session; a resource whose settings changed gets a new one, and the old one closes. */
-  session(resourceId: number, s: SmppSettings): SmppSession {
+  /** The resource's session and its SMSC; a resource whose settings changed gets a new one, and the old one closes. */
+  private session(resourceId: number, s: SmppSettings): { session: SmppSession; smsc: string } {
     const key = JSON.stringify(s);
     const held = this.sessions.get(resourceId);
-    if (held?.key === key) return held.session;
+    if (held?.key === key) return held;
     if (held) void held.session.close();
     const endpoint = smppEndpoint(s);
+    // Receipts are matched by the SMSC they come from and the id: two SMSCs may both number from 1.
+    const smsc = smscKey(endpoint);
     const label = `resource ${resourceId}: ${endpoint.system_id}@${endpoint.host}:${endpoint.port}`;
     const timeout = this.o.responseTimeoutMs ?? 30_000;
     const session = new SmppSession({
@@ -73,15 +90,17 @@ export class SmsChannel implements Channel {
       enquireLinkMs: (s.enquire_link_seconds ?? 30) * 1000,
       responseTimeoutMs: timeout,
       bindWaitMs: Math.min(timeout, 10_000),
-      onDeliver: (pdu) => this.receipts.onDeliver(pdu, label),
+      onDeliver: (pdu) => this.receipts.onDeliver(pdu, smsc, label),
+      ...(this.o.denyPrivate ? { lookup: guardedLookup } : {}),
       log: this.o.log,
       label,
     });
-    this.sessions.set(resourceId, { key, session });
-    return session;
+    const made = { key, session, smsc };
+    this.sessions.set(resourceId, made);
+    return made;
   }
 
-  private async viaSmpp(session: SmppSession, m: SmsMessage): Promise<SendResult> {
+  private async viaSmpp({ session, smsc }: { session: SmppSession; smsc: string }, m: SmsMessage): Promise<SendResult> {
     const sms = encodeSms(m.text, this.reference++);
     const n = sms.parts.length;
     const pdu = {
@@ -106,12 +125,13 @@ export class SmsChannel implements Channel {
     const known = ids.filter(Boolean);
     return {
       detail: `SMPP submit_sm_resp ESME_ROK, message_id ${ids.join(', ') || '(none)'}; ${n} part${n > 1 ? 's' : ''}, ${sms.alphabet} (data_coding ${sms.dataCoding})`,
-      ...(known.length ? { providerMessageId: known[0], smsParts: known.length === n ? known : undefined } : {}),
+      ...(known.length ? { providerMessageId: known[0], smsParts: known.length === n ? known : undefined, smsc } : {}),
     };
   }
 
   async close(): Promise<void> {
     this.receipts.close();
+    this.http.close();
     await Promise.all([...this.sessions.values()].map((s) => s.session.close()));
     this.sessions.clear();
   }

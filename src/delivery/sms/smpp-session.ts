@@ -9,7 +9,10 @@
  * sent twice, at most once per submit that was in flight at the drop (docs/operations.md).
  */
 import type { FastifyBaseLogger } from 'fastify';
+import type { LookupFunction } from 'node:net';
 import smpp, { type PDU, type Session } from 'smpp';
+import { EgressDenied } from '../egress.ts';
+import { egressFailure } from '../http-client.ts';
 import type { SmppEndpoint } from '../../core/resource-settings.ts';
 import { ProviderError } from '../provider-error.ts';
 
@@ -28,8 +31,12 @@ export interface SmppSessionOptions {
   log: FastifyBaseLogger;
   /** For the log: which resource and where (never the password). */
   label: string;
+  /** The egress policy's resolver (delivery/egress.ts), when it is on. */
+  lookup?: LookupFunction;
 }
 
+/** PDUs from the SMSC handled in one turn of the event loop at most (onPdu). */
+const PDUS_PER_TURN = 64;
 /** The SMSC is busy: wait, then try again. Every other non-zero submit_sm_resp status is final. */
 const THROTTLING = new Set(['ESME_RTHROTTLED', 'ESME_RMSGQFUL']);
 /** deliver_sm_resp status when a receipt cannot be recorded now: the SMSC delivers it again later. */
@@ -59,6 +66,8 @@ export class SmppSession {
   /** Failed connects or binds in a row; the next reconnect waits by it. */
   private failures = 0;
   private lastError: string | null = null;
+  /** The egress policy refused the SMSC's address at the last connect: sends fail for good until a bind succeeds. */
+  private refused: EgressDenied | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private keepAlive: NodeJS.Timeout | null = null;
   /** submit_sm sent on the current session and not yet answered, by sequence number. */
@@ -81,7 +90,7 @@ export class SmppSession {
   private connect(): void {
     if (this.closed) return;
     const { endpoint, log, label } = this.o;
-    const session = smpp.connect({ host: endpoint.host, port: endpoint.port, tls: endpoint.tls });
+    const session = smpp.connect({ host: endpoint.host, port: endpoint.port, tls: endpoint.tls, ...(this.o.lookup ? { lookup: this.o.lookup } : {}) });
     this.session = session;
     const connectTimer = setTimeout(() => {
       this.lastError = `no bind within ${this.o.responseTimeoutMs} ms`;
@@ -99,6 +108,7 @@ export class SmppSession {
         this.bound = true;
         this.failures = 0;
         this.lastError = null;
+        this.refused = null;
         log.info({ smsc: label }, 'SMPP session bound (transceiver)');
         this.startKeepAlive(session);
         this.drain();
@@ -106,7 +116,8 @@ export class SmppSession {
     });
     session.on('pdu', (pdu: PDU) => this.onPdu(session, pdu));
     session.on('error', (err: Error & { code?: string }) => {
-      this.lastError = err.code ?? err.message;
+      if (err instanceof EgressDenied) this.refused = err;
+      this.lastError = err instanceof EgressDenied ? err.message : (err.code ?? err.message);
       log.warn({ smsc: label, error: err.code ?? err.message }, 'SMPP session error');
     });
     session.on('close', () => {
@@ -133,7 +144,9 @@ export class SmppSession {
       // The SMSC cannot be reached or refuses the bind: sends waiting for it fail now (and wait for their
       // retry) rather than hold a worker each until the bind wait runs out.
       this.failures++;
-      const why = transient(`the SMPP session to ${this.o.label} is not bound (${this.lastError ?? 'connection closed'})`, 'SMPP_NOT_BOUND');
+      const why = this.refused
+        ? egressFailure(`the SMSC of ${this.o.label}`, this.refused)
+        : transient(`the SMPP session to ${this.o.label} is not bound (${this.lastError ?? 'connection closed'})`, 'SMPP_NOT_BOUND');
       for (const w of this.queue.splice(0)) w.fail(why);
     }
     const wait = reconnectDelay(this.failures);
@@ -161,7 +174,20 @@ export class SmppSession {
     this.keepAlive.unref();
   }
 
+  /**
+   * PDUs handled in this turn of the event loop. The package parses whatever the socket holds in one
+   * loop: a peer flooding thousands of deliver_sm would hold the event loop (and /health) for all of
+   * them, so past PDUS_PER_TURN the session pauses until the next turn (the socket's buffer then fills
+   * and TCP slows the peer down).
+   */
+  private pdusThisTurn = 0;
+
   private onPdu(session: Session, pdu: PDU): void {
+    if (this.pdusThisTurn++ === 0) setImmediate(() => (this.pdusThisTurn = 0));
+    if (this.pdusThisTurn === PDUS_PER_TURN) {
+      session.pause();
+      setImmediate(() => session.resume());
+    }
     if (pdu.command === 'enquire_link') {
       session.send(pdu.response());
     } else if (pdu.command === 'unbind') {
@@ -200,6 +226,7 @@ export class SmppSession {
   /** Waits for a bound session and a free slot; fails at once when the SMSC is known to be down. */
   private slot(): Promise<void> {
     if (this.closed) return Promise.reject(transient(`the SMPP session to ${this.o.label} is closed`, 'SMPP_CLOSED'));
+    if (!this.bound && this.refused) return Promise.reject(egressFailure(`the SMSC of ${this.o.label}`, this.refused));
     if (!this.bound && this.failures > 0) {
       return Promise.reject(transient(`the SMPP session to ${this.o.label} is not bound (${this.lastError ?? 'connecting'})`, 'SMPP_NOT_BOUND'));
     }

@@ -68,7 +68,7 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
     summary: 'Messages made in the last hour and day by channel and status, and the queue',
     description:
       'data: {time, last_hour: {email: {queued, waiting, sending, sent, captured, failed, skipped, ...}, sms: {...}, push: {...}}, last_day: {...}, ' +
-      'queue: {queued, waiting, sending, oldest_queued_seconds}, engagement: {last_hour, last_day}, store_bytes}. A window counts the messages created in it, by their status now.',
+      'queue: {queued, waiting, sending, oldest_queued_seconds}, send_limits: [{resource_id, channel, next_slot_seconds}], engagement: {last_hour, last_day}, store_bytes}. A window counts the messages created in it, by their status now.',
     body: object({}),
     data: answer({
       time: text('Now (ISO 8601)'),
@@ -76,10 +76,14 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
       last_day: byChannel('Messages made in the last day, by channel and status now'),
       queue: answer({
         queued: count('Queued'),
-        waiting: count('Waiting for a retry'),
+        waiting: count('Waiting for a retry, or held by a sending limit'),
         sending: count('Being sent'),
         oldest_queued_seconds: nullable('integer', 'Age of the oldest due message; null when none'),
       }),
+      send_limits: list(
+        answer({ resource_id: Type.Integer({ description: 'Resource id' }), channel: text('email or sms'), next_slot_seconds: Type.Integer({ description: 'Seconds until its next free send slot' }) }),
+        "Resources whose next send slot is later than now (a backlog under email.limits or sms.limits, or a relay's back-off): the wait their messages meet",
+      ),
       engagement: anyObject('Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed}'),
       store_bytes: Type.Integer({ description: "The store's size in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's tables)" }),
     }),

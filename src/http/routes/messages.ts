@@ -79,7 +79,15 @@ export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' |
     body: object({ id: bigId('Message id') }, ['id']),
     data: answer({
       ...messageProperties,
-      history: list(answer({ status: text('Status entered'), time: text('When (ISO 8601)'), detail: Type.Optional(text('Why, or which attempt')) }), 'Status history'),
+      history: list(
+        answer({
+          status: text('Status entered'),
+          time: text('When (ISO 8601)'),
+          detail: Type.Optional(text('Why, or which attempt')),
+          omitted: Type.Optional(Type.Integer({ description: 'Only on the entry that stands for entries left out of a long history (first 10 and last 39 kept): how many' })),
+        }),
+        'Status history, at most 50 entries',
+      ),
       subject: nullable('string', 'Subject as sent'),
       body: nullable('string', 'Body as sent'),
       attachments: list(answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes') }), "The launch's attachments"),

@@ -13,7 +13,7 @@ import { sendError } from '../envelope.ts';
 export interface OpsDeps {
   metrics: Metrics;
   readiness: Readiness;
-  store: Pick<Store, 'queueStats' | 'storeBytes'>;
+  store: Pick<Store, 'queueStats' | 'storeBytes' | 'pacedKeys'>;
   /** When set, /metrics needs `Authorization: Bearer <it>`. */
   metricsToken: string | null;
 }
@@ -115,6 +115,8 @@ export const opsRoutes: FastifyPluginAsync<OpsDeps> = async (app, d) => {
       try {
         d.metrics.queue(await within(QUEUE_READ_MS, 'the queue read', () => d.store.queueStats()), Date.now());
         d.metrics.storeBytes(await within(QUEUE_READ_MS, 'the store size read', () => d.store.storeBytes()));
+        const now = Date.now();
+        d.metrics.sendLimits(await within(QUEUE_READ_MS, 'the sending limits read', () => d.store.pacedKeys(now)), now);
       } catch (err) {
         d.metrics.storeError('metrics');
         req.log.warn({ err }, 'reading the queue or the store size for /metrics failed; their gauges keep their last values');

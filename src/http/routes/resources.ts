@@ -5,13 +5,25 @@ import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { SUBSCRIPTION_CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addResource, deleteCatalogEntry, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
+import { addResource, deleteCatalogEntry, type EgressCheck, listResources, loadResource, resourceView, updateResource } from '../../engine/catalog-entries.ts';
 import { subscriptionFields } from '../../engine/subscriptions.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, bool, id, idOut, int, list, name, nullable, object, oneOf, settingsOrNull, str, text } from '../schemas.ts';
 
 const SECRET = ' (a secret: resources/get shows it as ********; sending that back keeps it)';
+
+/** `email.limits` and `sms.limits` (core/send-limits.ts checks them again, with the texts the docs give). */
+const limits = (channel: string) =>
+  object(
+    {
+      per_second: int(`${channel} sends per second, across all processes`, 1, 1_000_000),
+      per_hour: int(`${channel} sends per hour, paced evenly (3600/N s apart)`, 1, 1_000_000),
+      per_domain_connections: int('Email only: sends in flight at once to one recipient domain, across all processes', 1, 1_000_000),
+    },
+    [],
+    `Sending limits of the resource's ${channel}; a message over them waits (status waiting, no attempt charged)`,
+  );
 
 const emailSender = {
   from_email: str('Sender address', 254),
@@ -38,6 +50,7 @@ const resourceFields = {
         ['domain', 'selector', 'private_key'],
         'DKIM: every mail of the resource is signed (rsa-sha256, relaxed/relaxed)',
       ),
+      limits: limits('Email'),
     },
     [],
     "Email sender; required with the 'email' channel",
@@ -71,6 +84,7 @@ const resourceFields = {
         ['url'],
         'SMS through an HTTP gateway',
       ),
+      limits: limits('SMS'),
     },
     [],
     'SMS sender and provider (smpp or http); without a provider SMS is captured in the outbox',
@@ -122,13 +136,13 @@ const resource = answer(
   'A resource',
 );
 
-export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog }> = async (app, { store, catalog }) => {
+export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog; egress: EgressCheck }> = async (app, { store, catalog, egress }) => {
   method(app, '/resources/add', 'resources', {
     summary: 'Create a resource: a sending source with its channels, senders and providers',
     body: object({ name: name('Resource name, unique'), ...resourceFields }, ['name', 'channels']),
     data: answer({ id: idOut('The new resource') }),
     errors: [409],
-    handler: async (body, req) => ({ data: { id: (await addResource(store, body, mayWriteSecrets(req.tokenRole ?? 'admin'))).id } }),
+    handler: async (body, req) => ({ data: { id: (await addResource(store, body, egress, mayWriteSecrets(req.tokenRole ?? 'admin'))).id } }),
   });
   method(app, '/resources/update', 'resources', {
     summary: 'Change a resource: each field given replaces the stored one; a secret sent back as ******** is kept',
@@ -138,7 +152,7 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     ),
     data: resource,
     errors: [404, 409],
-    handler: async (body, req) => ({ data: resourceView(await updateResource({ store, catalog }, { ...body, id: toId(body.id) }, mayWriteSecrets(req.tokenRole ?? 'admin'))) }),
+    handler: async (body, req) => ({ data: resourceView(await updateResource({ store, catalog, egress }, { ...body, id: toId(body.id) }, mayWriteSecrets(req.tokenRole ?? 'admin'))) }),
   });
   method(app, '/resources/get', 'resources', {
     summary: 'Get a resource',

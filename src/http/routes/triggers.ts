@@ -9,7 +9,7 @@ import { dryRunStart, type DryRunLimits } from '../../engine/dry-run.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
 import { method } from '../api.ts';
 import type { DedupHooks } from '../dedup.ts';
-import { answer, anyObject, array, bool, id, list, matchingProperties, nullable, object, oneOf, str, text } from '../schemas.ts';
+import { answer, anyObject, anyObjectOrNull, array, bool, id, list, matchingProperties, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 /** What every launch method may carry for its messages. */
 export const launchProperties = {
@@ -96,7 +96,7 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (a
       matching: oneOf(START_MATCHING, 'Profile matching mode; email by default'),
       subscription_id: str('Push subscription id, for matching push_sub', 4096),
       resource_id: id('Narrows email and phone matching to subscriptions of this resource'),
-      custom_request: anyObject('MongoDB query over the campaign database, used when no matching is given'),
+      custom_request: anyObjectOrNull('MongoDB query over the campaign database, used when no matching is given; null is the same as absent'),
       subscription_filter: object(
         {
           email: str('Email subscription to use', 254),

@@ -61,12 +61,12 @@ const delivery = answer(
 
 export interface WebhookOptions {
   store: Store;
-  config: Pick<Config, 'webhooks'>;
+  config: Pick<Config, 'webhooks' | 'egress'>;
   wake: Wake;
 }
 
 export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, { store, config, wake }) => {
-  const deps: WebhookDeps = { store, denyPrivate: config.webhooks.denyPrivate, wake };
+  const deps: WebhookDeps = { store, denyPrivate: config.egress.denyPrivate, wake };
 
   method(app, '/webhooks/add', 'webhooks', {
     summary: 'Add an endpoint that events are posted to, signed per Standard Webhooks; answers its id and secret',
@@ -156,6 +156,6 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (a
       ms: count('How long the post took'),
     }),
     errors: [404],
-    handler: async (body) => ({ data: await testWebhook(store, toId(body.id), config.webhooks) }),
+    handler: async (body) => ({ data: await testWebhook(store, toId(body.id), { timeoutMs: config.webhooks.timeoutMs, denyPrivate: config.egress.denyPrivate }) }),
   });
 };

@@ -5,14 +5,13 @@
  * transactional outbox, as for every other event). And the key those links are signed with.
  */
 import { randomBytes } from 'node:crypto';
+import { appendToHistory } from '../../core/history.ts';
 import type { HistoryEntry } from '../../core/types.ts';
 import { messageEventData, type WebhookEventType } from '../../core/webhooks.ts';
 import type { Row, SqlDriver } from '../driver.ts';
 import { appendJsonItem, json } from './rows.ts';
 import { writeEvent } from './webhooks.ts';
 
-/** History entries a message keeps for opens and clicks; past them only the counters move (a scanner may fetch a link thousands of times). */
-const ENGAGEMENT_HISTORY_CAP = 20;
 
 export interface Engagement {
   /** Marked as a machine's (a privacy proxy, a link scanner, a fetch at once): counted apart. */
@@ -51,7 +50,7 @@ export interface EngagementStore {
 }
 
 const MESSAGE_FACTS = `id, launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, last_error, custom_data,
-  unsubscribed_at, opens + machine_opens + clicks + machine_clicks AS engagements`;
+  unsubscribed_at`;
 
 const history = (status: string, now: number, detail: string) => JSON.stringify({ status, time: now, detail } as unknown as HistoryEntry);
 
@@ -111,16 +110,19 @@ export function engagementQueries(db: SqlDriver): EngagementStore {
     },
 
     async recordEngagement(id: number, kind: 'open' | 'click', judge: (sentAt: number | null) => Engagement, now: number): Promise<boolean> {
-      const m = await db.get(`SELECT ${MESSAGE_FACTS}, sent_at FROM messages WHERE id = ?`, [id]);
+      // Locked on PostgreSQL: two clicks at once each add their entry to the history they read.
+      const m = await db.get(`SELECT ${MESSAGE_FACTS}, sent_at, history FROM messages WHERE id = ?${db.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
       if (!m) return false;
       const e = judge(m.sent_at === null ? null : Number(m.sent_at));
       const counter = `${e.machine ? 'machine_' : ''}${kind === 'open' ? 'opens' : 'clicks'}`;
-      const keep = Number(m.engagements) < ENGAGEMENT_HISTORY_CAP;
       const status = kind === 'open' ? 'opened' : 'clicked';
-      await db.run(
-        `UPDATE messages SET ${counter} = ${counter} + 1${keep ? `, history = ${appendJsonItem('history', '?')}` : ''}, updated_at = ? WHERE id = ?`,
-        [...(keep ? Array(2).fill(history(status, now, `${e.machine ? 'machine: ' : ''}${e.detail}`)) : []), now, id],
-      );
+      // A scanner may fetch a link thousands of times: the counters count them all, the history is capped (core/history.ts).
+      const entry = { status, time: now, detail: `${e.machine ? 'machine: ' : ''}${e.detail}` } as unknown as HistoryEntry;
+      await db.run(`UPDATE messages SET ${counter} = ${counter} + 1, history = ?, updated_at = ? WHERE id = ?`, [
+        JSON.stringify(appendToHistory(json<HistoryEntry[]>(m.history) ?? [], [entry])),
+        now,
+        id,
+      ]);
       if (!e.machine) await messageEvent(db, kind === 'open' ? 'message.opened' : 'message.clicked', m, now, kind === 'click' ? { url: e.url } : {});
       return true;
     },

@@ -3,7 +3,6 @@
  * retake what a dead worker held.
  */
 import type { Outcome } from '../../core/outcome.ts';
-import { messageStateOf } from '../../core/sms-receipt.ts';
 import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
@@ -38,6 +37,7 @@ const toMessage = (r: Row): Message => ({
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,
   provider_message_id: (r.provider_message_id as string | null) ?? null,
+  send_slot_at: r.send_slot_at === null || r.send_slot_at === undefined ? null : Number(r.send_slot_at),
   engagement: {
     opens: Number(r.opens ?? 0),
     machine_opens: Number(r.machine_opens ?? 0),
@@ -144,19 +144,18 @@ export interface MessageStore {
   /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
   releaseMessages(worker: string, ids: number[]): Promise<void>;
   /**
+   * A claimed message a sending limit holds back: waiting until `until` (promoteWaiting queues it
+   * again) with the send slot it was given (or null), the attempt its claim counted given back, its
+   * history as `history`. Answers whether it was still this worker's.
+   */
+  holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean>;
+  /**
    * Records an attempt's outcome, if the message is still this worker's; answers whether it was. The
    * SMS parts a provider took (their ids, for receipts) are written in the same transaction.
    */
   completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean>;
   /** completeMessage for many messages at once (store/queries/outcomes.ts); answers the ids recorded. */
   completeMessages(worker: string, records: OutcomeRecord[], now: number): Promise<Set<number>>;
-  /**
-   * A delivery receipt for the SMS part the SMSC knows as `providerId`: records the part's state and,
-   * when the parts together settle it, moves the message from sent to delivered or undelivered, with a
-   * history entry either way. Answers the message and its status, or null when no part has that id
-   * (yet: a receipt can overtake the recording of its submit).
-   */
-  applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null>;
   /** campaigns/deactivate with abort_if_running: what has not started sending is dropped. */
   abortQueued(campaignId: number, now: number): Promise<number>;
   getMessage(id: number): Promise<Message | null>;
@@ -301,29 +300,20 @@ export function messageQueries(db: SqlDriver): MessageStore {
       }
     },
 
+    async holdMessage(worker: string, id: number, until: number, slot: number | null, history: HistoryEntry[], now: number): Promise<boolean> {
+      const changed = await db.run(
+        `UPDATE messages SET status = 'waiting', worker = NULL, lease_until = NULL, attempts = attempts - 1, next_attempt_at = ?, send_slot_at = CAST(? AS DOUBLE PRECISION),
+         history = ?, updated_at = ? WHERE id = ? AND worker = ? AND status = 'sending'`,
+        [Math.floor(until), slot, JSON.stringify(history), now, id, worker],
+      );
+      return changed > 0;
+    },
+
     async completeMessage(id: number, worker: string, o: Outcome, now: number): Promise<boolean> {
       return (await recordOutcomes(db, worker, [{ id, outcome: o }], now)).has(id);
     },
 
     completeMessages: (worker: string, records: OutcomeRecord[], now: number) => recordOutcomes(db, worker, records, now, webhooksHint),
-
-    async applySmsReceipt(providerId: string, stat: string, detail: string, now: number): Promise<{ message_id: number; status: MessageStatus } | null> {
-      return db.transaction(async (tx) => {
-        const part = await tx.get<{ message_id: number }>('SELECT message_id FROM sms_parts WHERE provider_message_id = ? ORDER BY message_id DESC LIMIT 1', [providerId]);
-        if (!part) return null;
-        const messageId = Number(part.message_id);
-        await tx.run('UPDATE sms_parts SET state = ? WHERE provider_message_id = ? AND message_id = ?', [stat, providerId, messageId]);
-        const states = await tx.all<{ state: string | null }>('SELECT state FROM sms_parts WHERE message_id = ? ORDER BY part', [messageId]);
-        const m = await tx.get<{ status: MessageStatus; history: string }>('SELECT status, history FROM messages WHERE id = ?', [messageId]);
-        if (!m || !['sent', 'delivered', 'undelivered'].includes(m.status)) return { message_id: messageId, status: m?.status ?? 'sent' };
-        const status = messageStateOf(states.map((s) => s.state));
-        const history = [...json<HistoryEntry[]>(m.history), { status, time: now, detail }];
-        const row = await tx.get(`UPDATE messages SET status = ?, history = ?, updated_at = ? WHERE id = ? RETURNING ${EVENT_COLUMNS}`, [status, JSON.stringify(history), now, messageId]);
-        // message.delivered (or undelivered) once, when the receipts first settle the message.
-        if (row && status !== m.status && status !== 'sent') await writeMessageEvent(tx, { ...row, last_error: status === 'undelivered' ? detail : row.last_error }, now);
-        return { message_id: messageId, status };
-      });
-    },
 
     async abortQueued(campaignId: number, now: number): Promise<number> {
       const rows = await db.all(

@@ -58,7 +58,7 @@ const PG_RETURNING = `${EVENT_COLUMNS.split(', ').map((c) => `m.${c}`).join(', '
 
 const SQLITE_UPDATE = `UPDATE messages AS m SET ${SET(() => '?')} WHERE id = ? AND worker = ? AND status = 'sending' RETURNING ${EVENT_COLUMNS}`;
 
-const SMS_PART_COLUMNS = ['provider_message_id', 'message_id', 'part', 'parts', 'state'] as const;
+const SMS_PART_COLUMNS = ['provider_message_id', 'message_id', 'part', 'parts', 'state', 'smsc'] as const;
 
 /**
  * Whether webhook endpoints were enabled at the last write: only which way to try first (the one
@@ -106,8 +106,8 @@ export async function recordOutcomes(db: SqlDriver, worker: string, records: Out
     const final = rows.filter((row) => outcomeOf(row).status !== 'waiting');
     await writeMessageEvents(tx, final.map((row) => ({ row, bounced: outcomeOf(row).bounced })), hooks, now);
     const parts = rows.flatMap((row) => {
-      const ids = outcomeOf(row).sms_parts ?? [];
-      return ids.map((id, i) => ({ provider_message_id: id, message_id: Number(row.id), part: i + 1, parts: ids.length, state: null }));
+      const { sms_parts: ids = [], sms_smsc: smsc = null } = outcomeOf(row);
+      return ids.map((id, i) => ({ provider_message_id: id, message_id: Number(row.id), part: i + 1, parts: ids.length, state: null, smsc }));
     });
     await insertRows(tx, 'sms_parts', SMS_PART_COLUMNS, parts, 'ON CONFLICT (provider_message_id, message_id) DO NOTHING');
     return new Set(rows.map((row) => Number(row.id)));

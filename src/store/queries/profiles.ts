@@ -91,6 +91,13 @@ export interface ProfileWrite {
 }
 
 /** Profiles, their side-index keys and their subscriptions. */
+/** Where a single-profile matching mode looks: a profile field, a subscription channel's addresses (of one resource, if given), or both. */
+export interface MatchLooks {
+  field: ProfileLookup | null;
+  channel: string | null;
+  resourceId: number | null;
+}
+
 export interface ProfileStore {
   /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
   findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]>;
@@ -136,7 +143,12 @@ export interface ProfileStore {
    * same rows as getSubscriptions of what those lookups find, read without waiting for them first:
    * sent beside them, it saves a launch a round trip on PostgreSQL.
    */
-  getSubscriptionsOfMatch(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): Promise<Subscription[]>;
+  getSubscriptionsOfMatch(dbId: number, value: string, o: MatchLooks): Promise<Subscription[]>;
+  /**
+   * The profiles a single-profile matching mode names, each once, in one statement: those whose
+   * field (`o.field`) is `value` and those with a subscription on `o.channel` at `value`.
+   */
+  findProfilesOfMatch(dbId: number, value: string, o: MatchLooks): Promise<Profile[]>;
   /** Profiles of dbId with a subscription on `channel` at `address` (of one resource, if given). */
   findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]>;
   /** Sets one subscription's status (a hard bounce at send time); answers whether it existed. */
@@ -145,8 +157,8 @@ export interface ProfileStore {
   saveSubscriptions(rows: StoredSubscriptionWrite[], now: number): Promise<void>;
 }
 
-/** getSubscriptionsOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
-export function subscriptionsOfMatchQuery(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): { sql: string; params: Param[] } | null {
+/** The ids of the profiles a single-profile matching mode names, as a subquery; null when it looks nowhere. */
+function matchedIds(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
   const found: string[] = [];
   const params: Param[] = [];
   if (typeof o.field === 'string') {
@@ -163,7 +175,19 @@ export function subscriptionsOfMatchQuery(dbId: number, value: string, o: { fiel
   if (found.length === 0) return null;
   // UNION ALL, not UNION: SQLite merges a UNION in id order, and took the (db_id, id) index to get it,
   // reading every profile of the database (25 ms at 20k profiles, against 0.1 ms); IN needs no order.
-  return { sql: `SELECT * FROM subscriptions WHERE profile_id IN (${found.join(' UNION ALL ')}) ORDER BY priority DESC, id`, params };
+  return { sql: found.join(' UNION ALL '), params };
+}
+
+/** getSubscriptionsOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
+export function subscriptionsOfMatchQuery(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
+  const ids = matchedIds(dbId, value, o);
+  return ids && { sql: `SELECT * FROM subscriptions WHERE profile_id IN (${ids.sql}) ORDER BY priority DESC, id`, params: ids.params };
+}
+
+/** findProfilesOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
+export function profilesOfMatchQuery(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
+  const ids = matchedIds(dbId, value, o);
+  return ids && { sql: `SELECT * FROM profiles WHERE id IN (${ids.sql})`, params: ids.params };
 }
 
 export function profileQueries(db: SqlDriver): ProfileStore {
@@ -331,9 +355,14 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       return out;
     },
 
-    async getSubscriptionsOfMatch(dbId: number, value: string, o: { field: ProfileLookup | null; channel: string | null; resourceId: number | null }): Promise<Subscription[]> {
+    async getSubscriptionsOfMatch(dbId: number, value: string, o: MatchLooks): Promise<Subscription[]> {
       const q = subscriptionsOfMatchQuery(dbId, value, o);
       return q ? (await db.all(q.sql, q.params)).map(toSubscription) : [];
+    },
+
+    async findProfilesOfMatch(dbId: number, value: string, o: MatchLooks): Promise<Profile[]> {
+      const q = profilesOfMatchQuery(dbId, value, o);
+      return q ? (await db.all(q.sql, q.params)).map(toProfile) : [];
     },
 
     async findProfilesBySubscription(dbId: number, channel: string, address: string, resourceId: number | null): Promise<Profile[]> {

@@ -64,8 +64,16 @@ export function OverviewPage() {
               </div>
               <div class="tile">
                 <div class="tile-value">{s.queue.waiting}</div>
-                <div class="tile-label">waiting to retry</div>
+                <div class="tile-label">waiting (retry or sending limit)</div>
               </div>
+              {s.send_limits.map((l) => (
+                <div class="tile" data-testid="send-limit">
+                  <div class="tile-value">{duration(l.next_slot_seconds)}</div>
+                  <div class="tile-label">
+                    next {l.channel} slot of resource {l.resource_id} (sending limit)
+                  </div>
+                </div>
+              ))}
               <div class="tile">
                 <div class="tile-value">{s.queue.sending}</div>
                 <div class="tile-label">sending</div>
