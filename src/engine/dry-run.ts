@@ -20,7 +20,7 @@ import type { Campaign, Database, NewMessage, Profile, Template } from '../core/
 import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
-import type { Catalog } from './catalog.ts';
+import { Catalog } from './catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from './compose.ts';
 import { campaignDatabase, launchableCampaign } from './launch.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
@@ -138,10 +138,14 @@ function smsShape(text: string): { encoding: string; parts: number } {
   return { encoding: encoded.alphabet, parts: encoded.parts.length };
 }
 
-/** Renders the sampled messages as the dispatcher would send them. `view` is the store as the launch sees it. */
+/**
+ * Renders the sampled messages as the dispatcher would send them. `view` is the store as the launch sees
+ * it; `catalog` reads templates and resources (inside a transaction, through it: on SQLite a read from
+ * outside would wait for the transaction, which waits for the read).
+ */
 async function previewOf(
   view: Pick<ProfileStore, 'getProfiles' | 'getSubscriptions'>,
-  deps: DryRunDeps,
+  deps: Omit<DryRunDeps, 'catalog'> & { catalog: Pick<Catalog, 'template' | 'resource'> },
   campaign: Campaign,
   /** The campaign database's custom fields: a `{lead.X}` it declares is no warning when a profile has no value. */
   leadFields: ReadonlySet<string>,
@@ -272,17 +276,18 @@ async function dryRunBatch(
     tally.skipAll(items.length, 'content_filter');
     return tally.answer(NO_PREVIEW, { filtered: true });
   }
-  const run = async (view: Parameters<typeof processItems>[1]) => {
+  const run = async (view: Parameters<typeof processItems>[1], catalog: Pick<Catalog, 'template' | 'resource'>) => {
     const outcome = await processItems(kind, view, ctx, items, 0, now);
     tally.add(outcome.rows);
     const errors = itemErrors(outcome.results as BatchResult[], 0).map(({ index, error, error_text }) => ({ index, error, error_text }));
-    return tally.answer(await previewOf(view, deps, campaign, leadFields, p.content, tally, limits), { errors });
+    return tally.answer(await previewOf(view, { ...deps, catalog }, campaign, leadFields, p.content, tally, limits), { errors });
   };
-  if (kind === 'start_batch') return run(deps.store);
+  if (kind === 'start_batch') return run(deps.store, deps.catalog);
   let answer: DryRunAnswer;
   try {
     await deps.store.transaction(async (tx) => {
-      throw new RollBack(await run(tx));
+      // The preview's templates and resource are read through the transaction, not the shared catalog.
+      throw new RollBack(await run(tx, new Catalog(tx)));
     });
     throw new Error('unreachable: a dry run always rolls back');
   } catch (e) {
