@@ -9,7 +9,9 @@ import { channelsFor, type Channels } from './delivery/channels.ts';
 import { BounceListener } from './delivery/bounce-listener.ts';
 import { Dispatcher } from './delivery/dispatcher.ts';
 import { Readiness } from './delivery/readiness.ts';
+import { encodeSms } from './delivery/sms/gsm.ts';
 import { SnsCertificates } from './delivery/sns-certificates.ts';
+import { postWebhook } from './delivery/webhook-post.ts';
 import { WebhookSender } from './delivery/webhooks.ts';
 import { Catalog } from './engine/catalog.ts';
 import { RequestDedup } from './engine/dedup.ts';
@@ -123,7 +125,15 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
   let bouncesListening = false;
 
   const feedback = { record: recordFeedback, certificates: new SnsCertificates(config.feedback.sesSigningCert) };
-  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness }, feedback });
+  // What the API needs of delivery, handed down from here (http/ does not import delivery/): webhooks/test's
+  // signed post, and an SMS text's alphabet and parts for the dry run's preview.
+  const testWebhookPost = (url: string, secret: string, id: string, timestamp: number, body: string) =>
+    postWebhook(url, secret, id, timestamp, body, { timeoutMs: config.webhooks.timeoutMs, denyPrivate: config.egress.denyPrivate });
+  const smsShape = (text: string) => {
+    const encoded = encodeSms(text, 0);
+    return { encoding: encoded.alphabet, parts: encoded.parts.length };
+  };
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness }, feedback, testWebhookPost, smsShape });
   opened.push(['HTTP', () => http.close()]);
   return {
     config,

@@ -37,6 +37,11 @@ const DATABASE_URL: FlagSpec = {
 };
 const LOG_LEVEL: FlagSpec = { flag: '--log-level', value: 'LEVEL', setting: 'SALVO_LOG_LEVEL', help: 'fatal, error, warn, info (default), debug, trace or silent' };
 const NAME: FlagSpec = { flag: '--name', value: 'NAME', help: "the token's name: 1 to 64 letters, digits, '_', '.', '@' or '-'", required: true };
+const ROLE: FlagSpec = {
+  flag: '--role',
+  value: 'ROLE',
+  help: 'admin (everything), editor (all but tokens and provider secrets), viewer (read only) or trigger (launch methods only); the first token is admin unless told, later ones must say',
+};
 const STORE = [DATA_DIR, DATABASE_URL];
 const FORCE: FlagSpec = { flag: '--force', value: '', help: 'replace FILE if it exists', switch: true };
 
@@ -50,8 +55,8 @@ const COMMANDS: CommandSpec[] = [
     flags: [FORCE, ...STORE],
     argument: { value: 'FILE', help: 'where the copy is written' },
   },
-  { name: 'token create', summary: 'print a new API token, once (Salvo keeps only its hash)', flags: [NAME, ...STORE] },
-  { name: 'token list', summary: 'list the tokens by name and creation time', flags: STORE },
+  { name: 'token create', summary: 'print a new API token, once (Salvo keeps only its hash)', flags: [NAME, ROLE, ...STORE] },
+  { name: 'token list', summary: 'list the tokens: name, role, creation and last use', flags: STORE },
   { name: 'token revoke', summary: 'delete the token with this name', flags: [NAME, ...STORE] },
 ];
 

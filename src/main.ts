@@ -8,7 +8,7 @@ import { parseArgs, UsageError, usage, version, type CommandSpec } from './cli.t
 import { ConfigError, defaultDataDir, isInstalled, loadConfig, type Config } from './config.ts';
 import { ApiError, StoreUnavailable } from './core/errors.ts';
 import { channelLines, warnIfPeersUnreachable } from './delivery/channel-report.ts';
-import { createToken } from './engine/tokens.ts';
+import { createToken, listTokenViews } from './engine/tokens.ts';
 import { BackupError, backupSqlite } from './store/sqlite/backup.ts';
 import { DataDirError, openStore, reachPostgres, sqliteFile, storeWhere } from './store/store.ts';
 
@@ -214,14 +214,14 @@ async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof op
   }
 }
 
-async function tokenCommand(command: CommandSpec, config: Config, name: string | undefined): Promise<number> {
+async function tokenCommand(command: CommandSpec, config: Config, name: string | undefined, role: string | undefined): Promise<number> {
   return withStore(config, async ({ store, where }) => {
     if (command.name === 'token create') {
-      const token = await createToken(store, name!);
-      console.log(token);
-      console.error(`Token '${name}' created in ${where}. It is shown only now; Salvo keeps only its hash.`);
+      const made = await createToken(store, name!, role);
+      console.log(made.token);
+      console.error(`Token '${name}' (role ${made.role}) created in ${where}. It is shown only now; Salvo keeps only its hash.`);
     } else if (command.name === 'token list') {
-      for (const t of await store.listTokens()) console.log(`${t.name}\tcreated ${new Date(t.created_at).toISOString()}`);
+      for (const t of await listTokenViews(store)) console.log(`${t.name}\t${t.role}\tcreated ${t.created}\tlast used ${t.last_used ?? 'never'}`);
     } else {
       if (!(await store.deleteToken(name!))) throw new UsageError(`no token named '${name}' in ${where}`);
       console.log(`Token '${name}' revoked.`);
@@ -257,7 +257,7 @@ async function main(argv: string[]): Promise<number> {
     case 'backup':
       return backupCommand(config, args.file, args.force !== undefined);
     default:
-      return tokenCommand(command, config, args.name);
+      return tokenCommand(command, config, args.name, args.role);
   }
 }
 

@@ -34,7 +34,7 @@ const EXPECTED_FLAGS: Record<string, string[]> = {
   worker: ['--data-dir', '--database-url', '--log-level'],
   migrate: ['--data-dir', '--database-url'],
   backup: ['--force', '--data-dir', '--database-url'],
-  'token create': ['--name', '--data-dir', '--database-url'],
+  'token create': ['--name', '--role', '--data-dir', '--database-url'],
   'token list': ['--data-dir', '--database-url'],
   'token revoke': ['--name', '--data-dir', '--database-url'],
 };
@@ -203,7 +203,7 @@ describe('salvo command', () => {
     const dir = path.join(tmp.dir, 'migrate');
     const first = salvo(['migrate', '--data-dir', dir]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured, 015_email_feedback, 017_receipts_by_smsc, 020_send_limits to SQLite at /);
+    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured, 015_email_feedback, 016_token_roles, 017_receipts_by_smsc, 020_send_limits to SQLite at /);
     const second = salvo(['migrate'], { SALVO_DATA_DIR: dir });
     assert.match(second.stdout, /is up to date/);
   });
@@ -256,7 +256,16 @@ describe('salvo command', () => {
       assert.match(created.stderr, new RegExp(`created in SQLite at ${dataDir}/salvo\\.db\\. It is shown only now`));
       const res = await fetch(`${server.url}/api/v1.1/databases/add`, { method: 'POST', body: JSON.stringify({ token, name: 'from-cli' }) });
       assert.deepEqual(await res.json(), { error: 0, error_text: 'Successful operation', data: { id: 1 } });
-      assert.match(salvo(['token', 'list', '--data-dir', dataDir]).stdout, /^admin\tcreated /);
+      assert.match(salvo(['token', 'list', '--data-dir', dataDir]).stdout, /^admin\tadmin\tcreated \S+\tlast used 20\S+Z$/m, 'the first token is admin, and its use is recorded');
+      const second = salvo(['token', 'create', '--name', 'reader', '--data-dir', dataDir]);
+      assert.equal(second.code, 1, 'a later token must name its role');
+      assert.match(second.stderr, /field 'role' is required \(admin, editor, viewer, trigger\): only the first token is admin by default/);
+      const reader = salvo(['token', 'create', '--name', 'reader', '--role', 'viewer', '--data-dir', dataDir]);
+      assert.equal(reader.code, 0, reader.stderr);
+      const refused = await fetch(`${server.url}/api/v1.1/databases/add`, { method: 'POST', body: JSON.stringify({ token: reader.stdout.trim(), name: 'no' }) });
+      assert.equal(refused.status, 403);
+      assert.match(salvo(['token', 'list', '--data-dir', dataDir]).stdout, /^reader\tviewer\tcreated \S+\tlast used (20\S+Z|never)$/m);
+      assert.equal(salvo(['token', 'revoke', '--name', 'reader', `--data-dir=${dataDir}`]).code, 0);
       assert.equal(salvo(['token', 'list']).stdout, '', 'the default store has no token');
       assert.equal(salvo([...args]).code, 1, 'names are unique');
       assert.equal(salvo(['token', 'revoke', '--name', 'admin', `--data-dir=${dataDir}`]).code, 0);
@@ -287,7 +296,7 @@ describe('salvo command', () => {
       } finally {
         server.stop();
       }
-      assert.match(salvo(['token', 'list'], { SALVO_DATABASE_URL: url }).stdout, /^pg-admin\tcreated /);
+      assert.match(salvo(['token', 'list'], { SALVO_DATABASE_URL: url }).stdout, /^pg-admin\tadmin\tcreated /);
       assert.doesNotMatch(salvo(['token', 'list']).stdout, /pg-admin/, 'not in the SQLite store');
       const sql = postgres(PG_URL!, { onnotice: () => {} });
       try {

@@ -127,3 +127,19 @@ export function restoreSecrets<B extends EmailSender | SmsSettings | PushSetting
   }
   return out;
 }
+
+type Blocks = { email?: EmailSender | null; sms?: SmsSettings | null; push?: PushSettings | null };
+
+/**
+ * The secrets (as `sms.smpp.url`) whose value differs between two resources' settings: what a write
+ * from `before` to `after` would set, change or remove. Only an admin token may (core/roles.ts).
+ */
+export function changedSecrets(before: Blocks, after: Blocks): string[] {
+  const changed: string[] = [];
+  for (const s of SECRET_PATHS) {
+    const a = getAt(before[s.block], s.path);
+    const b = getAt(after[s.block], s.path);
+    if (JSON.stringify(a ?? null) !== JSON.stringify(b ?? null)) changed.push([s.block, ...s.path].join('.'));
+  }
+  return changed;
+}

@@ -3,6 +3,8 @@ import { badRequest } from './errors.ts';
 import { normalizeEmail } from './fields.ts';
 import { TemplateSyntaxError, type Node } from './template/ast.ts';
 import { parseTemplate } from './template/parse.ts';
+import type { RenderContext } from './template/render.ts';
+import { unknownFieldsOf, unresolvedInContext } from './template/warnings.ts';
 import { CHANNELS, type Channel, type TemplateChannels } from './types.ts';
 
 interface FieldRule {
@@ -106,3 +108,23 @@ export function checkTemplateChannels(input: ChannelInput[], path = 'channels'):
 export function templateChannelsView(channels: TemplateChannels): ChannelInput[] {
   return CHANNELS.filter((c) => channels[c]).map((sid) => ({ sid, fields: { ...channels[sid] } as Record<string, unknown> }));
 }
+
+/** Each template field of `channels` (only `channel`'s, when given) as `email.subject` and its source, parsed. */
+function parsedFields(channels: TemplateChannels, channel?: string): [string, Node[]][] {
+  const out: [string, Node[]][] = [];
+  for (const [sid, fields] of Object.entries(channels)) {
+    if (channel !== undefined && sid !== channel) continue;
+    for (const [name, src] of Object.entries(fields as Record<string, unknown>)) {
+      if (typeof src === 'string' && TEMPLATE_FIELDS[sid as Channel]?.[name]?.kind === 'template' && src.includes('{')) out.push([`${sid}.${name}`, compileTemplate(src)]);
+    }
+  }
+  return out;
+}
+
+/** templates/add|update's warnings: `{lead.X}` that no database has, `{subscription.X}` that is no subscription field. */
+export const templateWarnings = (channels: TemplateChannels, leadFields: ReadonlySet<string>): string[] =>
+  parsedFields(channels).flatMap(([label, nodes]) => unknownFieldsOf(nodes, leadFields, label));
+
+/** A dry run's warnings: the variables of `channel`'s fields that resolve to nothing for this recipient and content. */
+export const renderWarnings = (channels: TemplateChannels, channel: string, ctx: RenderContext, leadFields: ReadonlySet<string>): string[] =>
+  parsedFields(channels, channel).flatMap(([label, nodes]) => unresolvedInContext(nodes, ctx, leadFields, label));

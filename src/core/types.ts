@@ -1,4 +1,5 @@
 /** The domain's types: the one place they live. Store rows, API shapes and engine inputs use these. */
+import type { Role } from './roles.ts';
 import type { PushKeys } from './push.ts';
 import type { SendLimits } from './send-limits.ts';
 
@@ -282,7 +283,9 @@ export interface ApiToken {
   id: number;
   name: string;
   hash: string;
+  role: Role;
   created_at: number;
+  last_used_at: number | null;
 }
 
 /** `failed`: its expansion met a problem no retry mends (the campaign log says which); what it queued before goes out. */

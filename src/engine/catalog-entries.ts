@@ -1,10 +1,10 @@
 /** The catalog's entries (databases, resources and templates): checked, stored, shown in Altcraft's shapes. */
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, notFound } from '../core/errors.ts';
+import { badRequest, conflict, forbidden, notFound } from '../core/errors.ts';
 import { checkFieldDefs, normalizeEmail } from '../core/fields.ts';
 import { SYSTEM_FIELDS } from '../core/system-fields.ts';
-import { checkTemplateChannels, templateChannelsView, type ChannelInput } from '../core/templates.ts';
-import { redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
+import { checkTemplateChannels, templateChannelsView, templateWarnings, type ChannelInput } from '../core/templates.ts';
+import { changedSecrets, redactSettings, restoreSecrets } from '../core/resource-secrets.ts';
 import { checkDkim, checkPushSettings, checkSmsSettings, resourcePeerUrls } from '../core/resource-settings.ts';
 import { checkSendLimits } from '../core/send-limits.ts';
 import { SUBSCRIPTION_CHANNELS, type SubscriptionChannel, type Database, type EmailSender, type Resource, type Template } from '../core/types.ts';
@@ -25,6 +25,32 @@ export async function databaseWithCounts(store: Pick<CatalogStore, 'getDatabase'
 export async function addDatabase(store: Pick<CatalogStore, 'insertDatabase'>, body: { name: string; fields?: { name: string; type: string; indexed?: boolean }[] }) {
   const fields = checkFieldDefs(body.fields ?? []);
   return store.insertDatabase({ name: body.name, fields }, Date.now());
+}
+
+/**
+ * databases/update: a new name, and fields added. A field already there must be given as it is (same
+ * type and index): no profile holds a value for a new field yet (unknown fields are refused on write), so
+ * adding one, indexed or not, needs no backfill; changing or removing one would, and is refused.
+ */
+export async function updateDatabase(
+  { store, catalog }: { store: Pick<CatalogStore, 'getDatabase' | 'updateDatabase'>; catalog: Pick<Catalog, 'forget'> },
+  body: { id: number; name?: string; fields?: { name: string; type: string; indexed?: boolean }[] },
+) {
+  const db = await loadDatabase(store, body.id);
+  const given = checkFieldDefs(body.fields ?? []);
+  const byName = new Map(db.fields.map((f) => [f.name, f]));
+  for (const [i, f] of given.entries()) {
+    const old = byName.get(f.name);
+    if (old && (old.type !== f.type || Boolean(old.indexed) !== Boolean(f.indexed))) {
+      throw badRequest(`field 'fields[${i}]': ${f.name} is already a ${old.type}${old.indexed ? ' (indexed)' : ''} field; a field cannot be changed, only added`);
+    }
+  }
+  const added = given.filter((f) => !byName.has(f.name));
+  const fields = checkFieldDefs([...db.fields, ...added]);
+  const updated = { ...db, name: body.name ?? db.name, fields };
+  await store.updateDatabase(updated);
+  catalog.forget('database', db.id);
+  return updated;
 }
 
 export async function loadDatabase(store: Pick<CatalogStore, 'getDatabase'>, id: number): Promise<Database> {
@@ -94,6 +120,13 @@ function checkedResource(body: ResourceInput): Omit<Resource, 'id' | 'created_at
   };
 }
 
+/** A token whose role may not set provider secrets (an editor's) is refused when a write would change one. */
+function checkSecretsAllowed(before: Parameters<typeof changedSecrets>[0], after: Parameters<typeof changedSecrets>[1], secretsAllowed: boolean) {
+  if (secretsAllowed) return;
+  const changed = changedSecrets(before, after);
+  if (changed.length) throw forbidden(`only an admin token may set provider secrets (${changed.join(', ')}); send them back as resources/get shows them to keep them`);
+}
+
 /** The egress policy (SALVO_EGRESS_DENY_PRIVATE) as resources/add and update apply it. */
 export interface EgressCheck {
   denyPrivate: boolean;
@@ -107,8 +140,9 @@ async function checkPeers(egress: EgressCheck, r: Pick<Resource, 'sms' | 'push'>
   if (why) throw badRequest(why);
 }
 
-export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, egress: EgressCheck = { denyPrivate: false }): Promise<Resource> {
+export async function addResource(store: Pick<CatalogStore, 'insertResource'>, body: ResourceInput, egress: EgressCheck = { denyPrivate: false }, secretsAllowed = true): Promise<Resource> {
   const checked = checkedResource(body);
+  checkSecretsAllowed({}, checked, secretsAllowed);
   await checkPeers(egress, checked);
   return store.insertResource({ ...checked, resource_token: newResourceToken() }, Date.now());
 }
@@ -122,6 +156,7 @@ export async function addResource(store: Pick<CatalogStore, 'insertResource'>, b
 export async function updateResource(
   { store, catalog, egress = { denyPrivate: false } }: { store: Pick<CatalogStore, 'getResource' | 'updateResource'>; catalog: Pick<Catalog, 'forgetResource'>; egress?: EgressCheck },
   body: Partial<ResourceInput> & { id: number; rotate_resource_token?: boolean },
+  secretsAllowed = true,
 ): Promise<Resource> {
   const r = await loadResource(store, body.id);
   const next = checkedResource({
@@ -132,6 +167,7 @@ export async function updateResource(
     push: body.push !== undefined ? restoreSecrets('push', body.push, r.push) : r.push,
     tracking_domain: body.tracking_domain !== undefined ? body.tracking_domain : r.tracking_domain,
   });
+  checkSecretsAllowed(r, next, secretsAllowed);
   await checkPeers(egress, next, r);
   const updated = { ...r, ...next, resource_token: body.rotate_resource_token === true ? newResourceToken() : r.resource_token };
   await store.updateResource(updated);
@@ -162,6 +198,16 @@ export async function loadResource(store: Pick<CatalogStore, 'getResource'>, id:
 export async function addTemplate(store: Pick<CatalogStore, 'insertTemplate'>, body: { name: string; channels: ChannelInput[] }): Promise<Template> {
   if (body.channels.length === 0) throw badRequest('channels must have at least one channel');
   return store.insertTemplate({ name: body.name, channels: checkTemplateChannels(body.channels) }, Date.now());
+}
+
+/**
+ * A saved template's warnings (core/template/warnings.ts): `{lead.X}` where no database has a field X,
+ * `{subscription.X}` that is no subscription field. Saved all the same: an unknown variable prints nothing.
+ */
+export async function warningsOf(store: Pick<CatalogStore, 'listDatabases'>, t: Template): Promise<string[]> {
+  const fields = new Set<string>([...SYSTEM_FIELDS.map((f) => f.name), '_status', '_md5', '_xxh']);
+  for (const db of await store.listDatabases()) for (const f of db.fields) fields.add(f.name);
+  return templateWarnings(t.channels, fields);
 }
 
 export async function loadTemplate(store: Pick<CatalogStore, 'getTemplate'>, id: number): Promise<Template> {

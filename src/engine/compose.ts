@@ -7,7 +7,7 @@ import { renderContextOf, renderMessage, type RenderedMessage } from '../core/me
 import { bounceAddress, linkBase, messageLinks } from '../core/public-links.ts';
 import { NO_PROVIDER_DEFAULTS, type ProviderDefaults, withProviderDefaults } from '../core/resource-settings.ts';
 import type { RenderLimits } from '../core/template/render.ts';
-import type { Campaign, NewMessage, Profile, Resource, Subscription } from '../core/types.ts';
+import type { Campaign, NewMessage, Profile, Resource, Subscription, Template } from '../core/types.ts';
 import { variantContent } from '../core/variants.ts';
 import type { Catalog } from './catalog.ts';
 
@@ -39,7 +39,7 @@ export async function composeMessage(
   apicontent: Record<string, unknown>,
   r: Recipient,
   o: { limits?: RenderLimits; providerDefaults?: ProviderDefaults; links?: LinkSigning & { messageId: number | null } },
-): Promise<{ rendered: RenderedMessage; resource: Resource }> {
+): Promise<{ rendered: RenderedMessage; resource: Resource; template: Template }> {
   const content = variantContent(campaign.content, m.variant);
   if (!content) throw new ComposeError(`campaign ${campaign.id} has no content`);
   const [template, stored] = await Promise.all([catalog.template(content.message_id), catalog.resource(campaign.resource_id)]);
@@ -50,13 +50,13 @@ export async function composeMessage(
   try {
     const ctx = renderContextOf(r.profile, m.overrides, apicontent, r.to, r.subscriptions, links?.unsubscribe ?? '');
     const rendered = renderMessage(template, content, campaign, resource, r.to, ctx, o.limits);
-    if (!links || rendered.channel !== 'email') return { rendered, resource };
+    if (!links || rendered.channel !== 'email') return { rendered, resource, template };
     const email = resource.email;
     const options = { links, unsubscribeHeaders: !campaign.transactional, unsubscribeMailto: email?.unsubscribe_mailto, trackOpens: email?.track_opens === true, trackClicks: email?.track_clicks === true };
     const withLinks = withEmailLinks(rendered, options);
     const bounceDomain = o.links?.bounceDomain;
     const returnPath = bounceDomain && o.links?.messageId ? bounceAddress(o.links.key, o.links.messageId, bounceDomain) : undefined;
-    return { rendered: returnPath ? { ...withLinks, returnPath } : withLinks, resource };
+    return { rendered: returnPath ? { ...withLinks, returnPath } : withLinks, resource, template };
   } catch (e) {
     throw new ComposeError(`rendering failed: ${(e as Error).message}`);
   }

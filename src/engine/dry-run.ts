@@ -12,14 +12,16 @@ import { notFound } from '../core/errors.ts';
 import { campaignIdOf, parseBatchContent, passesContentFilter, type LaunchParams } from '../core/launch-request.ts';
 import { compileQuery } from '../core/mongo-query.ts';
 import type { ProviderDefaults } from '../core/resource-settings.ts';
+import { renderContextOf } from '../core/message.ts';
 import type { RenderLimits } from '../core/template/render.ts';
-import type { Campaign, NewMessage, Profile } from '../core/types.ts';
+import { renderWarnings } from '../core/templates.ts';
+import type { Campaign, Database, NewMessage, Profile, Template } from '../core/types.ts';
 import type { ProfileStore, Store } from '../store/store.ts';
 import { audiencePages, resolveSingle } from './audience.ts';
 import { itemErrors, type BatchResult } from './batch.ts';
 import { Catalog } from './catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from './compose.ts';
-import { campaignDatabase, launchableCampaign } from './launch.ts';
+import { campaignDatabase, launchableCampaign, type SmsShape } from './launch.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import { importAndStartPlan, prepareBatch, processItems, type BatchKind, type BatchOptions, type BatchRequest, type ImportAndStartRequest, type LaunchLimits } from './tasks.ts';
 
@@ -32,6 +34,7 @@ export interface DryRunDeps {
   store: Store;
   catalog: Catalog;
   links?: LinkSigning;
+  smsShape?: SmsShape;
 }
 
 export interface DryRunLimits {
@@ -55,6 +58,8 @@ export interface PreviewItem {
   from: string | null;
   /** Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post), as sent. */
   headers: Record<string, string> | null;
+  /** An SMS as SMPP would carry it: its alphabet and how many parts it takes. */
+  sms?: { encoding: string; parts: number };
 }
 
 export interface DryRunAnswer {
@@ -69,6 +74,11 @@ export interface DryRunAnswer {
   errors: { index?: number; profile_id?: string | null; error: number; error_text: string }[];
   /** false: the content does not match the campaign's content_filter; a real call sends nothing. */
   filtered: boolean;
+  /**
+   * Variables of the previewed messages' templates that resolve to nothing with their content and
+   * profile (`{apicontent.ordr}` when the content has `order`), each once, saying where.
+   */
+  warnings: string[];
   /** false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end; the counts are of what was read. */
   complete: boolean;
 }
@@ -103,7 +113,7 @@ class Tally {
     this.reasons[reason] = (this.reasons[reason] ?? 0) + n;
   }
 
-  answer(preview: Pick<DryRunAnswer, 'preview' | 'errors'>, o: { filtered?: boolean; complete?: boolean; errors?: DryRunAnswer['errors'] } = {}): DryRunAnswer {
+  answer(preview: Pick<DryRunAnswer, 'preview' | 'errors' | 'warnings'>, o: { filtered?: boolean; complete?: boolean; errors?: DryRunAnswer['errors'] } = {}): DryRunAnswer {
     return {
       audience: this.queued + this.skipped,
       queued: this.queued,
@@ -111,13 +121,16 @@ class Tally {
       skip_reasons: this.reasons,
       preview: preview.preview,
       errors: [...(o.errors ?? []), ...preview.errors],
+      warnings: preview.warnings,
       filtered: o.filtered ?? false,
       complete: o.complete ?? true,
     };
   }
 }
 
-const NO_PREVIEW = { preview: [], errors: [] };
+const NO_PREVIEW = { preview: [], errors: [], warnings: [] };
+
+const fieldNames = (db: Database) => new Set(db.fields.map((f) => f.name));
 
 /**
  * Renders the sampled messages as the dispatcher would send them. `view` is the store as the launch sees
@@ -128,16 +141,19 @@ async function previewOf(
   view: Pick<ProfileStore, 'getProfiles' | 'getSubscriptions'>,
   deps: Omit<DryRunDeps, 'catalog'> & { catalog: Pick<Catalog, 'template' | 'resource'> },
   campaign: Campaign,
+  /** The campaign database's custom fields: a `{lead.X}` it declares is no warning when a profile has no value. */
+  leadFields: ReadonlySet<string>,
   apicontent: Record<string, unknown>,
   tally: Tally,
   limits: DryRunLimits,
-): Promise<Pick<DryRunAnswer, 'preview' | 'errors'>> {
+): Promise<Pick<DryRunAnswer, 'preview' | 'errors' | 'warnings'>> {
   const ids = tally.sample.map((r) => r.profile_id);
   const missing = ids.filter((id) => !tally.profiles.has(id));
   for (const p of missing.length ? await view.getProfiles(missing) : []) tally.profiles.set(p.id, p);
   const subscriptions = ids.length ? await view.getSubscriptions(ids) : [];
   const preview: PreviewItem[] = [];
   const errors: DryRunAnswer['errors'] = [];
+  const warnings = new Set<string>();
   for (const m of tally.sample) {
     const profile = tally.profiles.get(m.profile_id);
     const own = subscriptions.filter((s) => s.profile_id === m.profile_id);
@@ -146,7 +162,7 @@ async function previewOf(
     try {
       // Removed by another request since it was read: the real message would fail the same way.
       if (!profile || !to) throw new ComposeError(`profile ${m.profile_id} or its subscription no longer exists`);
-      const { rendered } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, {
+      const { rendered, template } = await composeMessage(deps.catalog, campaign, m, apicontent, { profile, to, subscriptions: own }, {
         limits: limits.renderLimits,
         providerDefaults: limits.providerDefaults,
         // No message yet: the preview's links name none (they answer 404), but show what the mail will carry.
@@ -157,19 +173,39 @@ async function previewOf(
         preview.push({ ...item, subject: rendered.subject, text: rendered.text ?? null, html: rendered.html ?? null, from, headers: rendered.headers ?? {} });
       } else {
         const [subject, text] = rendered.channel === 'sms' ? [null, rendered.text] : [rendered.title, rendered.body];
-        preview.push({ ...item, subject, text: text ?? null, html: null, from: null, headers: null });
+        const sms = rendered.channel === 'sms' && deps.smsShape ? deps.smsShape(rendered.text) : undefined;
+        preview.push({ ...item, subject, text: text ?? null, html: null, from: null, headers: null, ...(sms ? { sms } : {}) });
       }
+      for (const w of renderWarnings(template.channels, campaign.send_channel, renderContextOf(profile, m.overrides, apicontent, to, own), leadFields)) warnings.add(w);
     } catch (e) {
       errors.push({ profile_id: m.profile_id, error: 400, error_text: (e as Error).message });
     }
   }
-  return { preview, errors };
+  return { preview, errors, warnings: [...warnings] };
 }
 
 /** campaigns/triggers/start with dry_run: what the launch would do, for one profile or a custom_request audience. */
 export async function dryRunStart(deps: DryRunDeps, campaignId: number, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
+  return dryRunOf(deps, await launchableCampaign(deps.catalog, campaignId), p, limits);
+}
+
+/**
+ * templates/preview: the dry run of a template as edited, before it is saved: campaign `campaignId`
+ * (active or not) sends `template` as its only content, so the recipient, the subscription choice, the
+ * sender and the render are the campaign's, and the answer is a dry run's (preview, warnings, errors).
+ */
+export async function previewTemplate(deps: DryRunDeps, campaignId: number, template: Template, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
+  const stored = await deps.catalog.campaign(campaignId);
+  if (!stored) throw notFound(`trigger campaign ${campaignId} not found`);
+  const campaign: Campaign = { ...stored, content: [{ message_id: template.id }] };
+  // The catalog as it is, but for this template: the edited one stands in for the stored one (or a new one, id 0).
+  const catalog: Catalog = Object.create(deps.catalog);
+  catalog.template = async (id: number) => (id === template.id ? template : deps.catalog.template(id));
+  return dryRunOf({ ...deps, catalog }, campaign, p, limits);
+}
+
+async function dryRunOf(deps: DryRunDeps, campaign: Campaign, p: LaunchParams, limits: DryRunLimits): Promise<DryRunAnswer> {
   const now = Date.now();
-  const campaign = await launchableCampaign(deps.catalog, campaignId);
   const db = await campaignDatabase(deps.catalog, campaign);
   const tally = new Tally();
   if (!passesContentFilter(campaign, p.content)) return tally.answer(NO_PREVIEW, { filtered: true });
@@ -177,7 +213,7 @@ export async function dryRunStart(deps: DryRunDeps, campaignId: number, p: Launc
   if (p.audience.kind === 'single') {
     const profile = await resolveSingle(deps.store, db, p.audience.match);
     tally.add(await messagesFor(deps.store, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger }), [profile]);
-    return tally.answer(await previewOf(deps.store, deps, campaign, p.content, tally, limits));
+    return tally.answer(await previewOf(deps.store, deps, campaign, fieldNames(db), p.content, tally, limits));
   }
 
   const query = p.audience.query;
@@ -193,7 +229,7 @@ export async function dryRunStart(deps: DryRunDeps, campaignId: number, p: Launc
     }
   }
   if (complete && tally.queued + tally.skipped === 0) throw notFound('no profile matches custom_request');
-  return tally.answer(await previewOf(deps.store, deps, campaign, p.content, tally, limits), { complete });
+  return tally.answer(await previewOf(deps.store, deps, campaign, fieldNames(db), p.content, tally, limits), { complete });
 }
 
 class RollBack extends Error {
@@ -227,6 +263,8 @@ async function dryRunBatch(
 ): Promise<DryRunAnswer> {
   const now = Date.now();
   const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
+  // Read before the transaction below: on SQLite a read outside it would wait for it to end.
+  const leadFields = fieldNames(await campaignDatabase(deps.catalog, campaign));
   const tally = new Tally();
   if (!passesContentFilter(campaign, p.content)) {
     tally.skipAll(items.length, 'content_filter');
@@ -236,7 +274,7 @@ async function dryRunBatch(
     const outcome = await processItems(kind, view, ctx, items, 0, now);
     tally.add(outcome.rows);
     const errors = itemErrors(outcome.results as BatchResult[], 0).map(({ index, error, error_text }) => ({ index, error, error_text }));
-    return tally.answer(await previewOf(view, { ...deps, catalog }, campaign, p.content, tally, limits), { errors });
+    return tally.answer(await previewOf(view, { ...deps, catalog }, campaign, leadFields, p.content, tally, limits), { errors });
   };
   if (kind === 'start_batch') return run(deps.store, deps.catalog);
   let answer: DryRunAnswer;

@@ -40,7 +40,11 @@ export interface Launching {
   wake: Wake;
   /** Public links of email (unsubscribe, tracking): a dry run previews them. */
   links?: LinkSigning;
+  /** An SMS text's alphabet and parts as the SMS channel encodes it (the composition root gives delivery's): a dry run shows them. */
+  smsShape?: SmsShape;
 }
+
+export type SmsShape = (text: string) => { encoding: string; parts: number };
 
 /** What a caller holding the whole store (the HTTP routes) hands to the launch, batch and link use cases. */
 export interface LaunchDeps extends Launching {

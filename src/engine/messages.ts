@@ -94,3 +94,13 @@ export async function redriveFailed(deps: { store: Pick<MessageStore, 'redriveFa
   if (result.queued) deps.wake('messages');
   return result;
 }
+
+/**
+ * messages/cancel: the named messages not yet handed to a channel (queued, or waiting for a retry) end
+ * failed, "cancelled by messages/cancel"; one already being sent or done is left as it is and not counted.
+ */
+export async function cancelQueued(store: Pick<MessageStore, 'cancelQueued'>, ids: number[], tokenName: string | undefined) {
+  const entry = { status: 'failed' as const, time: Date.now(), detail: `cancelled by messages/cancel (token ${tokenName})` };
+  const cancelled = await store.cancelQueued(ids, entry);
+  return { cancelled: cancelled.length, ids: cancelled };
+}

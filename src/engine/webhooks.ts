@@ -4,7 +4,7 @@
  * list or get: the store keeps it to sign with.
  */
 import { badRequest, notFound } from '../core/errors.ts';
-import { toId } from '../core/ids.ts';
+import { randomHex, toId } from '../core/ids.ts';
 import { newWebhookSecret, secretProblem, urlProblem } from '../core/webhooks.ts';
 import { urlsRefusal } from './egress.ts';
 import type { DeliveryStatus, Webhook, WebhookDelivery, WebhookStore } from '../store/queries/webhooks.ts';
@@ -115,3 +115,20 @@ export async function redeliver(deps: Pick<WebhookDeps, 'store' | 'wake'>, webho
   return queued;
 }
 
+/**
+ * webhooks/test: one signed POST of a `webhook.test` event to the endpoint, now, answering what it
+ * said (status code or error) and how long it took. Nothing is stored: it is not a delivery, is not
+ * retried, and no endpoint subscribes to it (it is no event of WEBHOOK_EVENTS).
+ */
+/** Posts a signed body (delivery's poster, under the egress policy and the webhook timeout; the composition root gives it). */
+export type SignedPost = (url: string, secret: string, id: string, timestampSeconds: number, body: string) => Promise<{ statusCode: number | null; error: string | null }>;
+
+export async function testWebhook(store: Pick<WebhookStore, 'getWebhook'>, webhookId: number, post: SignedPost) {
+  const w = await loadWebhook(store, webhookId);
+  const now = Date.now();
+  const id = `msg_test_${randomHex(12)}`;
+  const body = JSON.stringify({ type: 'webhook.test', timestamp: iso(now), data: { webhook_id: w.id } });
+  const t0 = performance.now();
+  const r = await post(w.url, w.secret, id, Math.floor(now / 1000), body);
+  return { status_code: r.statusCode, error: r.error, ms: Math.round(performance.now() - t0), ok: r.statusCode !== null && r.statusCode >= 200 && r.statusCode < 300 };
+}

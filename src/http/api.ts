@@ -17,6 +17,7 @@ import type {
 } from 'fastify';
 import { type Static, type TObject, type TProperties, type TSchema, Type } from 'typebox';
 import { unauthorized, forbidden } from '../core/errors.ts';
+import { type Access, accessOfPath, mayCall, type Role, roleRefusal } from '../core/roles.ts';
 import type { TokenVerifier } from '../engine/tokens.ts';
 import { SUCCESS } from './envelope.ts';
 
@@ -48,6 +49,8 @@ export interface MethodSpec<B extends TObject, D extends TSchema, X extends TPro
   /** Errors beyond those every method may answer (400, 401, 403, 413, 500, 503). */
   errors?: (404 | 409)[];
   bodyLimit?: number;
+  /** Which roles may call it (core/roles.ts); by default what its path says (get and list read, start launches, ...). */
+  access?: Access;
   hooks?: RouteHooks;
   handler: (body: Static<B>, req: FastifyRequest, reply: FastifyReply) => Promise<Answer<D, X>>;
 }
@@ -115,19 +118,34 @@ export function presentedToken(req: FastifyRequest): string | null {
   return tokenValue((req.query as { token?: unknown } | undefined)?.token, "'token' in the query string");
 }
 
+/**
+ * The token check of the API scope: a token, a valid one, and one whose role may call the method. The
+ * role check is here, beside the token's, so that every method has it; the method's access class is
+ * in its route config (`method()` puts it there).
+ */
 export function requireToken(verifier: TokenVerifier) {
   return async (req: FastifyRequest) => {
     const token = presentedToken(req);
     if (token === null) throw unauthorized('API token required');
-    const name = await verifier.verify(token);
-    if (name === null) throw forbidden('API token is not valid');
-    req.tokenName = name;
+    const found = await verifier.verify(token);
+    if (found === null) throw forbidden('API token is not valid');
+    req.tokenName = found.name;
+    req.tokenRole = found.role;
+    const access = req.routeOptions.config.access;
+    if (access !== undefined && !mayCall(found.role, access)) throw forbidden(roleRefusal(found.role, req.routeOptions.config.apiMethod ?? req.url));
   };
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     tokenName?: string;
+    tokenRole?: Role;
+  }
+  interface FastifyContextConfig {
+    /** The method's access class (core/roles.ts), checked against the token's role. */
+    access?: Access;
+    /** The method's name, `messages/retry`, for the 403 text. */
+    apiMethod?: string;
   }
 }
 
@@ -148,9 +166,12 @@ const operationId = (path: string) => path.replace(/^\//, '').replace(/\//g, '_'
  * a handler that gets the validated body and answers `data` (and keys beside it) in the envelope.
  */
 export function method<B extends TObject, D extends TSchema, X extends TProperties = Record<never, never>>(app: Api, path: string, tag: string, spec: MethodSpec<B, D, X>): void {
-  const body = Type.Object({ token: Type.Optional(TOKEN), ...spec.body.properties });
+  // A strict body (the filters of a list method) stays strict with the token beside it.
+  const strict = (spec.body as { additionalProperties?: unknown }).additionalProperties === false ? { additionalProperties: false } : {};
+  const body = Type.Object({ token: Type.Optional(TOKEN), ...spec.body.properties }, strict);
   app.post(path, {
     bodyLimit: spec.bodyLimit,
+    config: { access: spec.access ?? accessOfPath(path), apiMethod: path.replace(/^\//, '') },
     ...spec.hooks,
     schema: {
       tags: [tag],

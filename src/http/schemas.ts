@@ -54,6 +54,12 @@ export function object<P extends TProperties, K extends keyof P & string = never
   return Type.Object(props, description ? { description } : {}) as TObject<WithOptionals<P, K>>;
 }
 
+/** The filters of a list method: optional but those `required`, and a key that is no filter is refused (400) rather than ignored. */
+export function filters<P extends TProperties, K extends keyof P & string = never>(properties: P, required: readonly K[] = []): TObject<WithOptionals<P, K>> {
+  const o = object(properties, required);
+  return Type.Object(o.properties, { additionalProperties: false }) as TObject<WithOptionals<P, K>>;
+}
+
 /**
  * An object of an answer: the keys it always has. Keys beyond them are sent too (additionalProperties), so an
  * answer never loses a key its schema does not name yet; the schema documents and types, it does not filter.

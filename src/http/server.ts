@@ -8,6 +8,7 @@ import { TokenVerifier } from '../engine/tokens.ts';
 import type { LinkSigning } from '../engine/compose.ts';
 import type { RequestDedup } from '../engine/dedup.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
+import type { SignedPost } from '../engine/webhooks.ts';
 import type { RecordFeedback } from '../engine/feedback.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
@@ -27,7 +28,9 @@ import { pushSubscribeRoutes } from './routes/push-subscribe.ts';
 import { quickImportRoutes } from './routes/quick-import.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { subscriptionRoutes } from './routes/subscriptions.ts';
+import { templatePreviewRoutes } from './routes/template-preview.ts';
 import { templateRoutes } from './routes/templates.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { triggerRoutes } from './routes/triggers.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -46,6 +49,8 @@ export interface HttpDeps extends LaunchDeps {
   ops: Omit<OpsDeps, 'store' | 'metricsToken'>;
   /** Request deduplication's claims and answers (engine/dedup.ts), started and stopped by the app. */
   dedup: RequestDedup;
+  /** webhooks/test's signed post (delivery's poster). */
+  testWebhookPost: SignedPost;
   /** Email services' event webhooks record bounces, complaints and deliveries with it. */
   feedback: { record: RecordFeedback; certificates: SigningCertificates };
 }
@@ -123,10 +128,12 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
     await api.register(subscriptionRoutes, { prefix: API_V11, store });
     await api.register(campaignRoutes, { prefix: API_V11, store, catalog: deps.catalog, publicUrl: config.publicUrl });
     await api.register(triggerRoutes, { prefix: API_V11, ...launching });
+    await api.register(templatePreviewRoutes, { prefix: API_V11, deps, limits: config });
     await api.register(batchRoutes, { prefix: API_V11, ...launching });
     await api.register(messageRoutes, { prefix: API_V11, store, wake: deps.wake });
     await api.register(launchRoutes, { prefix: API_V11, store });
-    await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake });
+    await api.register(webhookRoutes, { prefix: API_V11, store, config, wake: deps.wake, testPost: deps.testWebhookPost });
+    await api.register(tokenRoutes, { prefix: API_V11, store, verifier });
   });
   await app.register(publicLinkRoutes, { store, key: deps.links.key, clock: deps.clock, ratePerMinute: config.publicRateLimit });
   // Outside the API scope: each email service's signature is the credential.

@@ -27,9 +27,11 @@ function tokenOutsideBody(req: FastifyRequest): string | null {
 export function tokenBeforeBody(verifier: TokenVerifier): { onRequest: onRequestHookHandler; tokenFirst: (req: FastifyRequest, token: string | undefined) => Promise<void> } {
   const slots = new Slots(UNVERIFIED_LARGE_BODIES);
   const verify = async (req: FastifyRequest, token: string) => {
-    const name = await verifier.verify(token);
-    if (name === null) throw forbidden('API token is not valid');
-    req.tokenName = name;
+    const found = await verifier.verify(token);
+    if (found === null) throw forbidden('API token is not valid');
+    // The role is checked with the route's access class by requireToken (preValidation).
+    req.tokenName = found.name;
+    req.tokenRole = found.role;
   };
   return {
     async onRequest(req: FastifyRequest, reply: FastifyReply) {

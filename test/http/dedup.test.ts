@@ -110,7 +110,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it('keeps callers apart: the same Request-ID from another token is not a repeat', async () => {
-      const other = await createToken(s.app.store, 'other-client');
+      const other = (await createToken(s.app.store, 'other-client')).token;
       const body = { id: shop.campaigns.email, email: 'john@example.com', content: { email_title: 'scoped' } };
       const a = await post(body, { 'Request-ID': 'shared-id' });
       const b = await post(body, { 'Request-ID': 'shared-id' }, other);

@@ -164,7 +164,7 @@ describe('dry_run answers what the real call then does', () => {
   it('start: one profile, and a custom_request over the shop', async () => {
     const campaign = await shopCampaign(s, shop, 'dry start');
     const una = await dryThenReal('campaigns/triggers/start', { id: campaign, email: 'una@example.com' });
-    assert.deepEqual(una.dry, { audience: 1, queued: 0, skipped: 1, skip_reasons: { unsubscribed: 1 }, preview: [], errors: [], filtered: false, complete: true });
+    assert.deepEqual(una.dry, { audience: 1, queued: 0, skipped: 1, skip_reasons: { unsubscribed: 1 }, preview: [], errors: [], warnings: [], filtered: false, complete: true });
     const m = ok(await s.call('messages/list', { launch_id: Number(una.real.headers.get('launch-id')) })).data;
     assert.deepEqual(m.map((x: { status: string; skip_reason: string }) => [x.status, x.skip_reason]), [['skipped', 'unsubscribed']]);
 

@@ -1,4 +1,11 @@
 /** The console's only way to Salvo: the public API, POST /api/v1.1/<method> with the token as a Bearer. */
+import type { operations } from './openapi.d.ts';
+
+/**
+ * What a method answers in `data`, from the types generated from /openapi.json (scripts/ui-api-types.ts):
+ * `Data<'tokens_me'>` is tokens/me's. New code takes its types from here rather than copying them.
+ */
+export type Data<Op extends keyof operations> = operations[Op] extends { responses: { 200: { content: { 'application/json': { data: infer D } } } } } ? D : never;
 
 const TOKEN_KEY = 'salvo.token';
 
@@ -44,7 +51,9 @@ export async function call<T = unknown>(method: string, body: Record<string, unk
     throw new ApiError(res.status, `the server answered HTTP ${res.status} without JSON`);
   }
   if (parsed.error !== 0) {
-    if ((parsed.error === 401 || parsed.error === 403) && as === token.get()) onSignedOut();
+    // A refused token signs out; a method outside the token's role (403 naming the role) does not.
+    const refusedToken = parsed.error === 401 || (parsed.error === 403 && parsed.error_text.startsWith('API token'));
+    if (refusedToken && as === token.get()) onSignedOut();
     throw new ApiError(parsed.error, parsed.error_text);
   }
   const { error: _e, error_text: _t, data, ...extra } = parsed;

@@ -37,3 +37,12 @@ export function useCampaigns(): Loaded<Campaign[]> {
 }
 
 export const campaignName = (campaigns: Campaign[] | undefined, id: number) => campaigns?.find((c) => c.id === id)?.name ?? `#${id}`;
+
+/** Names of databases and resources by id, for pages that show their ids (two calls). */
+export function useNames(): Loaded<{ dbs: Record<number, string>; resources: Record<number, string> }> {
+  return useLoad(async () => {
+    const [dbs, resources] = await Promise.all([call<{ id: number; name: string }[]>('databases/list'), call<{ id: number; name: string }[]>('resources/list')]);
+    const byId = (rows: { id: number; name: string }[]) => Object.fromEntries(rows.map((r) => [r.id, r.name]));
+    return { dbs: byId(dbs.data), resources: byId(resources.data) };
+  }, []);
+}

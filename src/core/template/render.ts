@@ -145,7 +145,8 @@ function contains(container: unknown, item: unknown, budget: RenderBudget): bool
   return false;
 }
 
-function lookup(ctx: RenderContext, scope: Scope, root: string, path: string[]): unknown {
+/** A variable's value, as a render reads it (template/warnings.ts checks templates by the same rule). */
+export function lookup(ctx: RenderContext, scope: Scope, root: string, path: string[]): unknown {
   let v: unknown = scope.has(root) ? scope.get(root) : root === 'lead' ? ctx.lead : root === 'apicontent' ? ctx.apicontent : root === 'subscription' ? ctx.subscription : root === 'unsubscribe' ? (ctx.unsubscribe ?? '') : undefined;
   for (const seg of path) {
     if (Array.isArray(v) && /^\d+$/.test(seg)) v = v[Number(seg)];

@@ -5,7 +5,7 @@ import { toId } from '../../core/ids.ts';
 import { FIELD_TYPES } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
-import { addDatabase, databaseFields, deleteCatalogEntry, databaseView, databaseWithCounts, listDatabases } from '../../engine/catalog-entries.ts';
+import { addDatabase, databaseFields, deleteCatalogEntry, databaseView, databaseWithCounts, listDatabases, updateDatabase } from '../../engine/catalog-entries.ts';
 import { method } from '../api.ts';
 import { answer, array, bool, id, idOut, list, name, object, oneOf, str, text } from '../schemas.ts';
 
@@ -45,6 +45,13 @@ export const databaseRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     }),
     errors: [404],
     handler: async (body) => ({ data: await databaseWithCounts(store, toId(body.id)) }),
+  });
+  method(app, '/databases/update', 'databases', {
+    summary: 'Rename a database and add custom fields; a field already there is given as it is, none is changed or removed',
+    body: object({ id: id('Database id'), name: name('New name'), fields: array(fieldDef, 'Fields to add (those already there may be listed unchanged)', 500) }, ['id']),
+    data: database,
+    errors: [404, 409],
+    handler: async (body) => ({ data: databaseView(await updateDatabase({ store, catalog }, { ...body, id: toId(body.id) })) }),
   });
   method(app, '/databases/delete', 'databases', {
     summary: 'Delete a profile database; refused (409) while it holds profiles or campaigns (deleted ones kept for statistics too) use it',

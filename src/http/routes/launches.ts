@@ -6,7 +6,7 @@ import { MESSAGE_STATUSES } from '../../core/types.ts';
 import { getLaunchView, listLaunchViews, messageStats, outboxAttachment } from '../../engine/launches.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, bigId, id, int, list, nullable, object, text } from '../schemas.ts';
+import { answer, anyObject, bigId, filters, id, int, list, nullable, object, text } from '../schemas.ts';
 
 const count = (description: string) => Type.Integer({ description });
 /** Messages by status: every status, 0 when none. */
@@ -50,7 +50,7 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
 
   method(app, '/launches/list', 'launches', {
     summary: 'Launches, newest first, of one campaign or all, each as launches/get shows it; next_cursor pages on',
-    body: object({
+    body: filters({
       campaign_id: id('Campaign id'),
       cursor: bigId('next_cursor of the previous page'),
       limit: int('At most this many (default 20)', 1, 100),

@@ -4,9 +4,9 @@ import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
 import { CHANNELS, MESSAGE_STATUSES } from '../../core/types.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
-import { listMessages, listOutbox, messageDetail, messageView, outboxDetail, outboxView, redriveFailed } from '../../engine/messages.ts';
+import { cancelQueued, listMessages, listOutbox, messageDetail, messageView, outboxDetail, outboxView, redriveFailed } from '../../engine/messages.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, bigId, id, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
+import { answer, anyObject, bigId, filters, id, int, list, nullable, oneOf, object, str, text } from '../schemas.ts';
 
 const cursor = bigId('next_cursor of the previous page');
 const limit = int('At most this many (default 100)', 1, 1000);
@@ -51,11 +51,14 @@ const outboxProperties = {
 
 export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' | 'wake'>> = async (app, { store, wake }) => {
   method(app, '/messages/list', 'messages', {
-    summary: 'Messages, newest first, by campaign, launch, profile, status, channel or provider message id; next_cursor pages on',
-    body: object({
+    summary: 'Messages, newest first, by campaign, launch, profile, email, phone, status, channel or provider message id; next_cursor pages on',
+    description: 'The filters narrow each other; a key that is no filter is refused (400), never ignored.',
+    body: filters({
       campaign_id: id('Campaign id'),
       launch_id: bigId('Launch id (the Launch-Id header of a start)'),
       profile_id: str('Profile id', 24),
+      email: str('The address an email was sent to (case-insensitive)', 254),
+      phone: str('The phone an SMS was sent to (exact)', 32),
       status: oneOf(MESSAGE_STATUSES, 'Message status (delivered and undelivered come from SMS delivery receipts)'),
       provider_message_id: str("The provider's id for the message (the SMSC's message_id of an SMS's first part)", 128),
       channel: oneOf(CHANNELS, 'Channel'),
@@ -116,9 +119,18 @@ export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' |
     },
   });
 
+  method(app, '/messages/cancel', 'messages', {
+    summary: 'Cancel messages not yet sent: those queued or waiting for a retry end failed ("cancelled by messages/cancel")',
+    description: 'A message being sent or already done is left as it is and not counted; data.ids names those cancelled.',
+    body: object({ ids: Type.Array(bigId('Message id'), { maxItems: 1000, minItems: 1, description: 'Message ids' }) }, ['ids']),
+    data: answer({ cancelled: count('Messages cancelled'), ids: list(count('Message id'), 'The messages cancelled') }),
+    handler: async (body, req) => ({ data: await cancelQueued(store, body.ids, req.tokenName) }),
+  });
+
   method(app, '/outbox/list', 'outbox', {
     summary: 'Messages captured in the outbox (email without SALVO_SMTP_URL, SMS, push), newest first',
-    body: object({
+    description: 'The filters narrow each other; a key that is no filter is refused (400), never ignored.',
+    body: filters({
       recipient: str('Email address, phone or push subscription id', 4096),
       channel: oneOf(['email', 'sms', 'push']),
       message_id: bigId('Message id'),

@@ -9,6 +9,7 @@
  * twice (a double click, a browser retry) sends once (http/dedup.ts; the key is the Request-ID, or
  * the checksum of the body and the query string).
  */
+import { mayCall, roleRefusal } from '../../core/roles.ts';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { badRequest, forbidden, type ErrorCode } from '../../core/errors.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
@@ -75,9 +76,13 @@ export const quickImportRoutes: FastifyPluginAsync<QuickImportOptions> = async (
 
   const checkToken = async (req: FastifyRequest) => {
     const token = presentedToken(req);
-    const name = token === null ? null : await verifier.verify(token);
-    if (name === null) throw forbidden('API token is missing or not valid');
-    req.tokenName = name;
+    const found = token === null ? null : await verifier.verify(token);
+    if (found === null) throw forbidden('API token is missing or not valid');
+    // It writes a profile, and launches too when it names a trigger (as import_and_start).
+    const access = paramsOf(req).trigger_id === undefined ? 'write' : 'launch';
+    if (!mayCall(found.role, access)) throw forbidden(roleRefusal(found.role, 'profile_import', access === 'write' ? 'import profiles' : 'import and launch'));
+    req.tokenName = found.name;
+    req.tokenRole = found.role;
   };
   /** Only a call that launches is deduplicated: a plain import written twice writes the same profile. */
   const whenLaunching = (hook: preValidationHookHandler): preValidationHookHandler =>

@@ -1,4 +1,5 @@
 /** resources/add|update|get|list|delete|fields_get: sending sources with their channels, senders and providers. */
+import { mayWriteSecrets } from '../../core/roles.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
@@ -141,7 +142,7 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     body: object({ name: name('Resource name, unique'), ...resourceFields }, ['name', 'channels']),
     data: answer({ id: idOut('The new resource') }),
     errors: [409],
-    handler: async (body) => ({ data: { id: (await addResource(store, body, egress)).id } }),
+    handler: async (body, req) => ({ data: { id: (await addResource(store, body, egress, mayWriteSecrets(req.tokenRole ?? 'admin'))).id } }),
   });
   method(app, '/resources/update', 'resources', {
     summary: 'Change a resource: each field given replaces the stored one; a secret sent back as ******** is kept',
@@ -151,7 +152,7 @@ export const resourceRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
     ),
     data: resource,
     errors: [404, 409],
-    handler: async (body) => ({ data: resourceView(await updateResource({ store, catalog, egress }, { ...body, id: toId(body.id) })) }),
+    handler: async (body, req) => ({ data: resourceView(await updateResource({ store, catalog, egress }, { ...body, id: toId(body.id) }, mayWriteSecrets(req.tokenRole ?? 'admin'))) }),
   });
   method(app, '/resources/get', 'resources', {
     summary: 'Get a resource',

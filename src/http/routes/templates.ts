@@ -5,7 +5,7 @@ import { toId } from '../../core/ids.ts';
 import { TEMPLATE_FIELDS } from '../../core/templates.ts';
 import { CHANNELS } from '../../core/types.ts';
 import type { Catalog } from '../../engine/catalog.ts';
-import { addTemplate, deleteCatalogEntry, listTemplates, loadTemplate, templateView, updateTemplate } from '../../engine/catalog-entries.ts';
+import { addTemplate, deleteCatalogEntry, listTemplates, loadTemplate, templateView, updateTemplate, warningsOf } from '../../engine/catalog-entries.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
 import { answer, anyObject, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';
@@ -14,7 +14,7 @@ const FIELDS_OF_CHANNELS = Object.entries(TEMPLATE_FIELDS)
   .map(([c, f]) => `${c}: ${Object.keys(f).join(', ')}`)
   .join('; ');
 
-const templateChannel = object(
+export const templateChannel = object(
   { sid: oneOf(CHANNELS, 'Channel'), fields: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: FIELDS_OF_CHANNELS }) },
   ['sid', 'fields'],
 );
@@ -30,13 +30,19 @@ const template = answer(
   'A template',
 );
 
+const warnings = list(text('What resolves to nothing, and where'), 'Variables that will print nothing: {lead.X} that no database has, {subscription.X} that is none');
+
 export const templateRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: Catalog }> = async (app, { store, catalog }) => {
   method(app, '/templates/add', 'templates', {
     summary: 'Create a message template; a field that does not parse is refused with its line and column',
     body: object({ name: name('Template name, unique'), channels: array(templateChannel, 'One entry per channel', 3) }, ['name', 'channels']),
-    data: answer({ id: idOut('The new template') }),
+    description: 'Saved as given; data.warnings lists variables that will print nothing ({lead.X} no database has, {subscription.X} that is none).',
+    data: answer({ id: idOut('The new template'), warnings }),
     errors: [409],
-    handler: async (body) => ({ data: { id: (await addTemplate(store, body)).id } }),
+    handler: async (body) => {
+      const t = await addTemplate(store, body);
+      return { data: { id: t.id, warnings: await warningsOf(store, t) } };
+    },
   });
   method(app, '/templates/get', 'templates', {
     summary: 'Get a template',
@@ -48,9 +54,13 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
   method(app, '/templates/update', 'templates', {
     summary: 'Change a template: a channel given replaces that channel, others stay',
     body: object({ id: id('Template id'), name: name('New name'), channels: array(templateChannel, 'Channels to replace', 3) }, ['id']),
-    data: template,
+    description: 'data.warnings lists variables that will print nothing, as templates/add does.',
+    data: answer({ ...template.properties, warnings }),
     errors: [404, 409],
-    handler: async (body) => ({ data: templateView(await updateTemplate({ store, catalog }, { ...body, id: toId(body.id) })) }),
+    handler: async (body) => {
+      const t = await updateTemplate({ store, catalog }, { ...body, id: toId(body.id) });
+      return { data: { ...templateView(t), warnings: await warningsOf(store, t) } };
+    },
   });
   method(app, '/templates/list', 'templates', {
     summary: 'List templates',

@@ -21,13 +21,13 @@ export const launchProperties = {
     100,
   ),
   dry_run: bool(
-    'true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, filtered, complete}',
+    'true: run everything (validation, content filter, audience, subscription choice, rendering) and store and send nothing; answers {audience, queued, skipped, skip_reasons, preview, errors, warnings, filtered, complete}',
   ),
 };
 
 const count = (description: string) => Type.Integer({ description });
 /** What a launch method answers in `data` with dry_run: what the launch would do. */
-const dryRunAnswer = answer(
+export const dryRunAnswer = answer(
   {
     audience: count('Recipients the call reaches: queued + skipped'),
     queued: count('Messages that would be sent'),
@@ -47,6 +47,7 @@ const dryRunAnswer = answer(
         headers: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
           description: 'Email: the headers Salvo adds (List-Unsubscribe, List-Unsubscribe-Post); null for other channels',
         }),
+        sms: Type.Optional(answer({ encoding: text('GSM 03.38 or UCS-2'), parts: count('Parts the SMS takes (160 GSM or 70 UCS-2 characters in one; 153 or 67 per part of several)') }, 'An SMS: its alphabet and parts')),
       }),
       'The first messages that would be sent, rendered',
     ),
@@ -59,6 +60,7 @@ const dryRunAnswer = answer(
       }),
       'Batch items that fail, and previewed messages that fail to render',
     ),
+    warnings: list(text('What resolves to nothing, and where'), 'Variables of the previewed templates that resolve to nothing with this content and profile ({apicontent.ordr} when the content has order)'),
     filtered: bool("true: the content does not match the campaign's content_filter; a real call sends nothing"),
     complete: bool('false: SALVO_DRY_RUN_SECONDS ran out before the custom_request audience was read to the end'),
   },

@@ -8,10 +8,10 @@ import type { Config } from '../../config.ts';
 import { toId } from '../../core/ids.ts';
 import { WEBHOOK_EVENTS } from '../../core/webhooks.ts';
 import type { Wake } from '../../engine/loops.ts';
-import { addWebhook, deleteWebhook, listDeliveries, loadWebhook, redeliver, updateWebhook, webhookView, type WebhookDeps } from '../../engine/webhooks.ts';
+import { addWebhook, deleteWebhook, listDeliveries, loadWebhook, redeliver, testWebhook, updateWebhook, webhookView, type SignedPost, type WebhookDeps } from '../../engine/webhooks.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, bigId, bool, id, idOut, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
+import { answer, anyObject, array, bigId, bool, filters, id, idOut, int, list, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 const DELIVERY_STATUSES = ['queued', 'sending', 'delivered', 'failed'] as const;
 
@@ -63,9 +63,11 @@ export interface WebhookOptions {
   store: Store;
   config: Pick<Config, 'webhooks' | 'egress'>;
   wake: Wake;
+  /** webhooks/test posts with it. */
+  testPost: SignedPost;
 }
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, { store, config, wake }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (app, { store, config, wake, testPost }) => {
   const deps: WebhookDeps = { store, denyPrivate: config.egress.denyPrivate, wake };
 
   method(app, '/webhooks/add', 'webhooks', {
@@ -122,7 +124,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (a
 
   method(app, '/webhooks/deliveries', 'webhooks', {
     summary: "An endpoint's deliveries, newest first, each with its attempts (time, HTTP status, error); next_cursor pages on",
-    body: object(
+    body: filters(
       { id: id('Webhook id'), status: oneOf(DELIVERY_STATUSES), cursor: bigId('next_cursor of the previous page'), limit: int('At most this many (default 100)', 1, 1000) },
       ['id'],
     ),
@@ -144,5 +146,18 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookOptions> = async (a
     data: answer({ queued: count('Deliveries queued again') }),
     errors: [404],
     handler: async (body) => ({ data: { queued: await redeliver(deps, toId(body.id), body.delivery_ids, body.status) } }),
+  });
+
+  method(app, '/webhooks/test', 'webhooks', {
+    summary: 'Post a signed webhook.test event to the endpoint now and answer what it said; nothing is stored or retried',
+    body: byId,
+    data: answer({
+      ok: bool('true: the endpoint answered 2xx'),
+      status_code: nullable('integer', "The endpoint's HTTP status; null when it gave none"),
+      error: nullable('string', 'Why the post failed (timeout, refused, private address...)'),
+      ms: count('How long the post took'),
+    }),
+    errors: [404],
+    handler: async (body) => ({ data: await testWebhook(store, toId(body.id), testPost) }),
   });
 };

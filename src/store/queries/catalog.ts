@@ -34,6 +34,8 @@ const toTemplate = (r: Row): Template => ({
 export interface CatalogStore {
   insertDatabase(d: { name: string; fields: FieldDef[] }, now: number): Promise<Database>;
   getDatabase(id: number): Promise<Database | null>;
+  /** Renames a database and sets its fields (databases/update adds fields; none is removed or changed). */
+  updateDatabase(d: Pick<Database, 'id' | 'name' | 'fields'>): Promise<void>;
   listDatabases(): Promise<Database[]>;
   insertResource(r: Omit<Resource, 'id' | 'created_at'>, now: number): Promise<Resource>;
   /** resources/update: every field but id and created_at as given. */
@@ -92,6 +94,9 @@ export function catalogQueries(db: SqlDriver): CatalogStore {
     async getDatabase(id: number): Promise<Database | null> {
       const r = await db.get('SELECT * FROM databases WHERE id = ?', [id]);
       return r ? toDatabase(r) : null;
+    },
+    async updateDatabase(d: Pick<Database, 'id' | 'name' | 'fields'>): Promise<void> {
+      await uniqueName('database', d.name, () => db.run('UPDATE databases SET name = ?, fields = ? WHERE id = ?', [d.name, JSON.stringify(d.fields), d.id]));
     },
     async listDatabases(): Promise<Database[]> {
       return (await db.all('SELECT * FROM databases ORDER BY id')).map(toDatabase);

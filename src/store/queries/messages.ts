@@ -54,6 +54,10 @@ export interface MessageFilter {
   status?: MessageStatus;
   channel?: Message['channel'];
   provider_message_id?: string;
+  /** The address an email was sent to, case-insensitively. */
+  email?: string;
+  /** The phone an SMS was sent to, exactly. */
+  phone?: string;
 }
 
 /** Which failed messages messages/retry re-drives: `ids`, and/or those of a launch or a campaign. */
@@ -167,6 +171,11 @@ export interface MessageStore {
    * entry is spliced in as text rather than re-serialised (PostgreSQL's jsonb would reorder keys).
    */
   redriveFailed(f: RedriveFilter, entry: HistoryEntry, limit: number): Promise<{ queued: number; more: boolean }>;
+  /**
+   * messages/cancel: the named messages still queued or waiting end failed with `entry.detail` as their
+   * last error (message.failed to webhooks, as an abort); the ids of those it cancelled.
+   */
+  cancelQueued(ids: number[], entry: HistoryEntry): Promise<number[]>;
   /** The queue at a glance, for the metrics: one statement, each part counted over its partial index. */
   queueStats(): Promise<QueueStats>;
 }
@@ -329,6 +338,12 @@ export function messageQueries(db: SqlDriver): MessageStore {
         where.push(`${key} = ?`);
         params.push(f[key]!);
       }
+      // One expression for both (a phone has no case): the messages_address index on lower(address).
+      for (const [key, channel] of [['email', 'email'], ['phone', 'sms']] as const) {
+        if (f[key] === undefined) continue;
+        where.push('lower(address) = lower(?) AND channel = ?');
+        params.push(f[key]!, channel);
+      }
       if (beforeId !== null) {
         where.push('id < ?');
         params.push(beforeId);
@@ -388,6 +403,24 @@ export function messageQueries(db: SqlDriver): MessageStore {
         );
         const rest = await tx.get(`SELECT 1 AS one FROM messages WHERE ${where.join(' AND ')} LIMIT 1`, params);
         return { queued, more: rest !== undefined };
+      });
+    },
+
+    async cancelQueued(ids: number[], entry: HistoryEntry): Promise<number[]> {
+      const item = JSON.stringify(entry);
+      return db.transaction(async (tx) => {
+        const cancelled: number[] = [];
+        for (const part of chunks([...new Set(ids)])) {
+          const rows = await tx.all(
+            `UPDATE messages SET status = 'failed', last_error = ?, updated_at = ?, next_attempt_at = ?,
+               history = CASE WHEN history = '[]' THEN '[' || ? || ']' ELSE substr(history, 1, length(history) - 1) || ',' || ? || ']' END
+             WHERE id IN (${placeholders(part.length)}) AND status IN ('queued', 'waiting') RETURNING ${EVENT_COLUMNS}`,
+            [entry.detail ?? 'cancelled', entry.time, entry.time, item, item, ...part],
+          );
+          if (rows.length && (await anyWebhooks(tx))) for (const row of rows) await writeMessageEvent(tx, row, entry.time);
+          for (const row of rows) cancelled.push(Number(row.id));
+        }
+        return cancelled;
       });
     },
 

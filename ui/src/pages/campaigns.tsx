@@ -2,7 +2,8 @@
 import { useState } from 'preact/hooks';
 import { type Campaign, type CampaignStats, call, get, handedOver, type Launch } from '../api.ts';
 import { Card, ErrorBox, Fields, HtmlFrame, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
-import { type Loaded, useLoad } from '../hooks.ts';
+import { type Loaded, useLoad, useNames } from '../hooks.ts';
+import { useCan } from '../role.ts';
 import { href } from '../router.ts';
 import { LaunchTable } from './launches.tsx';
 import { TestTrigger } from './test-trigger.tsx';
@@ -11,13 +12,15 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function CampaignsPage() {
   const list = useLoad(async () => call<Campaign[]>('campaigns/triggers/list', { limit: 1000 }), []);
+  const can = useCan();
+  const names = useNames();
   return (
-    <Page title="Campaigns">
+    <Page title="Campaigns" actions={can('write') && <a class="button" href="#/campaigns/new">New campaign</a>}>
       <Load loaded={list}>
         {({ data, extra }) => (
           <Card>
             {data.length === 0 ? (
-              <p class="muted">No campaigns yet: create one through the API, as the README's quick start does (campaigns/triggers/add, docs/api.md).</p>
+              <p class="muted">No campaigns yet.{can('write') && ' New campaign (above) sets one up: it needs a database, a resource and a template.'}</p>
             ) : (
               <table class="table">
                 <thead>
@@ -43,7 +46,7 @@ export function CampaignsPage() {
                       </td>
                       <td>{c.trigger_type}</td>
                       <td>{c.send_channel}</td>
-                      <td class="num">{c.db_id}</td>
+                      <td class="num">{names.value?.dbs[c.db_id] ?? c.db_id}</td>
                       <td>
                         <Time iso={c.updated} />
                       </td>
@@ -194,12 +197,19 @@ export function CampaignPage({ id }: { id: number }) {
     }
   };
   const c = campaign.value;
+  const can = useCan();
+  const names = useNames();
   return (
     <Page
       title={c ? c.name : `Campaign #${id}`}
       actions={
         c &&
-        (c.is_active ? (
+        can('write') && (
+          <>
+            <a class="button secondary" href={`#/campaigns/${id}/edit`}>
+              Edit
+            </a>
+            {c.is_active ? (
           <button type="button" class="secondary" onClick={() => setActive(false)}>
             Deactivate
           </button>
@@ -207,7 +217,9 @@ export function CampaignPage({ id }: { id: number }) {
           <button type="button" onClick={() => setActive(true)}>
             Activate
           </button>
-        ))
+        )}
+          </>
+        )
       }
     >
       <ErrorBox error={error} />
@@ -222,8 +234,8 @@ export function CampaignPage({ id }: { id: number }) {
                     ['State', <StatusBadge status={c.is_active ? 'active' : 'inactive'} />],
                     ['Trigger', c.trigger_type],
                     ['Channel', c.send_channel],
-                    ['Resource', c.resource_id],
-                    ['Database', c.db_id],
+                    ['Resource', <a href={`#/resources/${c.resource_id}`}>{names.value?.resources[c.resource_id] ?? `#${c.resource_id}`}</a>],
+                    ['Database', <a href={`#/databases/${c.db_id}`}>{names.value?.dbs[c.db_id] ?? `#${c.db_id}`}</a>],
                     ['Skip minutes', c.skip_minutes],
                     ['Content filter', c.content_filter ? <Json value={c.content_filter} /> : null],
                     ['call_url', c.call_url ? <code class="copy">{c.call_url}</code> : null],
@@ -236,7 +248,7 @@ export function CampaignPage({ id }: { id: number }) {
             </div>
             <Variants campaign={c} stats={stats} shown={shown} onShow={setShown} />
             {c.send_channel === 'email' && <EngagementCard stats={stats} />}
-            {c.trigger_type === 'api_call' && <TestTrigger
+            {c.trigger_type === 'api_call' && can('launch') && <TestTrigger
                 campaign={c}
                 onLaunched={() => {
                   launches.reload();

@@ -1,7 +1,7 @@
-/** A table of launches with their progress: the overview's recent launches, a campaign's launches. */
-import { type Campaign, handedOver, type Launch, settled } from '../api.ts';
-import { Progress, StatusBadge, Time } from '../components.tsx';
-import { campaignName } from '../hooks.ts';
+/** A table of launches with their progress (the overview's recent launches, a campaign's launches), and one launch's page. */
+import { type Campaign, get, handedOver, type Launch, settled } from '../api.ts';
+import { Card, Fields, Json, Load, Page, Progress, StatusBadge, Time } from '../components.tsx';
+import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { href } from '../router.ts';
 
 export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campaigns?: Campaign[] }) {
@@ -29,7 +29,7 @@ export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campa
           return (
             <tr key={l.id}>
               <td>
-                <a href={href('messages', { launch_id: l.id })}>#{l.id}</a>
+                <a href={`#/launches/${l.id}`}>#{l.id}</a>
               </td>
               {campaigns && (
                 <td>
@@ -56,5 +56,39 @@ export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campa
         })}
       </tbody>
     </table>
+  );
+}
+
+/** One launch: its campaign, state and counts, its content, and its messages. */
+export function LaunchPage({ id }: { id: number }) {
+  const launch = useLoad(() => get<Launch & { content?: unknown; custom_data?: unknown }>('launches/get', { id }), [id], 5000);
+  const campaigns = useCampaigns();
+  return (
+    <Page title={`Launch #${id}`} actions={<a class="button secondary" href={href('messages', { launch_id: id })}>Its messages</a>}>
+      <Load loaded={launch}>
+        {(l) => (
+          <div class="grid2">
+            <Card title="Launch">
+              <Fields
+                rows={[
+                  ['Campaign', <a href={`#/campaigns/${l.campaign_id}`}>{campaignName(campaigns.value, l.campaign_id)}</a>],
+                  ['Kind', l.kind],
+                  ['State', <StatusBadge status={l.complete ? 'complete' : l.state === 'done' ? 'delivering' : l.state} />],
+                  ['Progress', <Progress done={settled(l.counts)} failed={l.counts.failed} total={l.total} />],
+                  ['Sent', handedOver(l.counts)],
+                  ['Captured', l.counts.captured],
+                  ['Failed', l.counts.failed ? <a href={href('messages', { launch_id: id, status: 'failed' })}>{l.counts.failed}</a> : 0],
+                  ['Skipped', l.counts.skipped],
+                  ['Started', <Time iso={l.created} />],
+                ]}
+              />
+            </Card>
+            <Card title="content">
+              <Json value={l.content ?? null} />
+            </Card>
+          </div>
+        )}
+      </Load>
+    </Page>
   );
 }

@@ -4,9 +4,11 @@ import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
 import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
+import { useCan } from '../role.ts';
+import { Captured } from './outbox.tsx';
 import { href, navigate } from '../router.ts';
 
-const FILTERS = ['campaign_id', 'launch_id', 'status', 'channel', 'profile_id'] as const;
+const FILTERS = ['email', 'phone', 'campaign_id', 'launch_id', 'status', 'channel', 'profile_id'] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
 
 function FilterForm({ filters, campaigns }: { filters: Filters; campaigns: { id: number; name: string }[] }) {
@@ -21,6 +23,14 @@ function FilterForm({ filters, campaigns }: { filters: Filters; campaigns: { id:
         navigate(href('messages', f));
       }}
     >
+      <label>
+        Email
+        <input name="email" type="email" size={24} value={f.email ?? ''} onInput={(e) => set('email')(e.currentTarget.value)} />
+      </label>
+      <label>
+        Phone
+        <input name="phone" size={14} value={f.phone ?? ''} onInput={(e) => set('phone')(e.currentTarget.value)} />
+      </label>
       <AnyOf label="Campaign" name="campaign_id" value={f.campaign_id ?? ''} options={campaigns.map((c) => [String(c.id), c.name])} onChange={set('campaign_id')} />
       <label>
         Launch
@@ -87,10 +97,12 @@ export function MessagesPage({ query }: { query: Record<string, string> }) {
                       </td>
                       <td>{campaignName(campaigns.value, m.campaign_id)}</td>
                       <td>
-                        <a href={href('messages', { ...filters, launch_id: m.launch_id })}>#{m.launch_id}</a>
+                        <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a>
                       </td>
                       <td>{m.channel}</td>
-                      <td class="ellipsis">{m.address ?? <span class="muted">{m.profile_id}</span>}</td>
+                      <td class="ellipsis">
+                        {m.address ? <a href={href('messages', m.channel === 'sms' ? { phone: m.address } : m.channel === 'email' ? { email: m.address } : { profile_id: m.profile_id })}>{m.address}</a> : <span class="muted">{m.profile_id}</span>}
+                      </td>
                       <td>
                         <StatusBadge status={m.status} />
                       </td>
@@ -126,8 +138,36 @@ export function MessagePage({ id }: { id: number }) {
   const message = useLoad(() => get<MessageDetail>('messages/get', { id }), [id], 5000);
   const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
   const campaigns = useCampaigns();
+  const [acted, setActed] = useState<{ ok?: string; error?: string }>({});
+  const can = useCan();
+  const act = async (method: 'messages/retry' | 'messages/cancel', done: string) => {
+    try {
+      await call(method, { ids: [id] });
+      setActed({ ok: done });
+      message.reload();
+    } catch (e) {
+      setActed({ error: (e as Error).message });
+    }
+  };
+  const status = message.value?.status;
+  const actions = can('write') && (
+    <>
+      {status === 'failed' && (
+        <button type="button" onClick={() => act('messages/retry', 'Queued again.')}>
+          Retry
+        </button>
+      )}
+      {(status === 'queued' || status === 'waiting') && (
+        <button type="button" class="secondary" onClick={() => act('messages/cancel', 'Cancelled.')}>
+          Cancel
+        </button>
+      )}
+    </>
+  );
   return (
-    <Page title={`Message #${id}`}>
+    <Page title={`Message #${id}`} actions={actions}>
+      {acted.ok && <div class="result" role="status">{acted.ok}</div>}
+      {acted.error && <div class="error" role="alert">{acted.error}</div>}
       <Load loaded={message}>
         {(m) => (
           <>
@@ -137,7 +177,7 @@ export function MessagePage({ id }: { id: number }) {
                   rows={[
                     ['Status', <StatusBadge status={m.status} />],
                     ['Campaign', <a href={`#/campaigns/${m.campaign_id}`}>{campaignName(campaigns.value, m.campaign_id)}</a>],
-                    ['Launch', <a href={href('messages', { launch_id: m.launch_id })}>#{m.launch_id}</a>],
+                    ['Launch', <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a>],
                     ['Profile', <a href={href('messages', { profile_id: m.profile_id })}>{m.profile_id}</a>],
                     ['Channel', m.channel],
                     ['To', m.address],
@@ -187,6 +227,11 @@ export function MessagePage({ id }: { id: number }) {
                 </table>
               </Card>
             </div>
+            {captured.value?.[0] && (
+              <Card title="As captured: From, To, subject, parts, headers, attachments">
+                <Captured id={captured.value[0].id} />
+              </Card>
+            )}
             <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
               {m.body === null ? (
                 <p class="muted">Not rendered yet (or SALVO_KEEP_BODY is 0).</p>

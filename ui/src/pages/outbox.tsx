@@ -48,7 +48,8 @@ async function download(entry: OutboxEntry, index: number) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function Captured({ id }: { id: number }) {
+/** One captured message as a mail catcher shows it: From, To, subject, HTML, text, headers, raw, attachments (also on its message page). */
+export function Captured({ id }: { id: number }) {
   const entry = useLoad(() => get<OutboxEntry>('outbox/get', { id }), [id]);
   const [tab, setTab] = useState<(typeof TABS)[number]>('HTML');
   const [error, setError] = useState<Error>();

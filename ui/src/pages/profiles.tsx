@@ -3,11 +3,14 @@ import { useState } from 'preact/hooks';
 import { get } from '../api.ts';
 import { Card, ErrorBox, Fields, Json, Load, Page, StatusBadge } from '../components.tsx';
 import { useLoad } from '../hooks.ts';
+import { SubscriptionStatus } from '../edit/profiles.tsx';
+import { useCan } from '../role.ts';
 import { href, navigate } from '../router.ts';
 
 interface Database {
   id: number;
   name: string;
+  fields?: { name: string }[];
 }
 
 interface Subscription {
@@ -30,7 +33,9 @@ const BY = [
 ] as const;
 
 function ProfileView({ db, by, value }: { db: number; by: string; value: string }) {
-  const profile = useLoad(() => get<Profile>('profiles/get', { db_id: db, matching: by, [by]: value }), [db, by, value]);
+  // A custom field is looked up by matching custom (field_name, field_value), as profiles/get takes it.
+  const match = by.startsWith('custom:') ? { matching: 'custom', field_name: by.slice(7), field_value: value } : { matching: by, [by]: value };
+  const profile = useLoad(() => get<Profile>('profiles/get', { db_id: db, ...match }), [db, by, value]);
   return (
     <Load loaded={profile}>
       {(p) => {
@@ -77,7 +82,7 @@ function ProfileView({ db, by, value }: { db: number; by: string; value: string 
                         <td>{s.channel}</td>
                         <td class="ellipsis">{s.email ?? s.phone ?? `${s.provider ?? ''} ${s.subscription_id ?? ''}`}</td>
                         <td>
-                          <StatusBadge status={s.status} />
+                          <SubscriptionStatus db={db} profile={p._id} sub={s} onSaved={profile.reload} />
                         </td>
                         <td class="num">{s.priority}</td>
                       </tr>
@@ -99,8 +104,23 @@ export function ProfilesPage({ query }: { query: Record<string, string> }) {
   const [by, setBy] = useState(query.by ?? 'email');
   const [value, setValue] = useState(query.value ?? '');
   const chosenDb = db || (dbs.value?.[0] ? String(dbs.value[0].id) : '');
+  const can = useCan();
   return (
-    <Page title="Profiles">
+    <Page
+      title="Profiles"
+      actions={
+        can('write') && (
+          <>
+            <a class="button secondary" href="#/profiles/import">
+              Import CSV
+            </a>
+            <a class="button" href={href('profiles/new', { db: chosenDb })}>
+              New profile
+            </a>
+          </>
+        )
+      }
+    >
       <ErrorBox error={dbs.error} />
       <form
         class="filters"
@@ -123,7 +143,7 @@ export function ProfilesPage({ query }: { query: Record<string, string> }) {
         <label>
           Find by
           <select name="by" value={by} onChange={(e) => setBy(e.currentTarget.value)}>
-            {BY.map(([v, l]) => (
+            {[...BY, ...((dbs.value ?? []).find((d) => String(d.id) === chosenDb)?.fields ?? []).map((f) => [`custom:${f.name}`, f.name] as const)].map(([v, l]) => (
               <option value={v}>{l}</option>
             ))}
           </select>
