@@ -11,14 +11,18 @@ import { Worker } from 'node:worker_threads';
 import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
 import { eventually, ok, STORE_KINDS, type TestServer } from '../helpers.ts';
 import type { TestSmtp } from '../smtp.ts';
+import { assertTiming } from '../timing.ts';
 
 const PUBLIC = 'http://links.example';
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
 const CONNECTIONS = 200;
 const LOAD_MS = 5_000;
 const AUDIENCE = 300;
-/** The target is 200 ms; a CI machine busy with other work gets this margin. */
-const HEALTH_BOUND_MS = 500;
+/**
+ * The target is 200 ms (measured 160-170 ms with the machine's load at 9); a CI machine running several
+ * test files at once gets this margin. A stalled event loop (the fault) takes seconds.
+ */
+const HEALTH_BOUND_MS = 1000;
 
 /** /health polled every 25 ms until stopped: the slowest answer, and how many were not 200. */
 function watchHealth(url: string) {
@@ -161,7 +165,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(answers.other, [], 'every answer is the expected 200, 302 or 404, and no fetch failed');
       assert.ok(answers.opens > 0 && answers.clicks > 0 && answers.notFound > 0);
       assert.equal(watched.bad, 0, '/health answered 200 every time');
-      assert.ok(watched.slowest < HEALTH_BOUND_MS, `/health's slowest answer took ${watched.slowest.toFixed(1)} ms (target 200 ms, bound ${HEALTH_BOUND_MS} ms)`);
+      assertTiming(`${kind}: /health's slowest answer under the links' load`, watched.slowest, { targetMs: 200, boundMs: HEALTH_BOUND_MS });
 
       // Exact: the opens and clicks answered are the ones recorded, a person's, once each.
       const recorded = { opens: 0, clicks: 0, machine: 0, unsubscribed: 0 };
