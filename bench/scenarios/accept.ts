@@ -67,7 +67,9 @@ export async function accept(w: World, sink: Sink, o: { seconds: number; connect
     {
       scenario: 'A', store: w.kind, name: 'SIGKILL midway: delivered', value: delivered, unit: 'launches',
       baseline: { value: answered.size, unit: 'accepted', what: 'success answers before and after the kill' },
-      ratio: delivered / Math.max(1, answered.size), target: 'none lost; duplicates <= worker concurrency (8)', met: lost === 0 && duplicates <= 8,
+      // What a killed process may have sent without recording it: SALVO_WORKERS sends on the wire and as many
+      // outcomes waiting for their write (the dispatcher frees a send's slot while its outcome is written).
+      ratio: delivered / Math.max(1, answered.size), target: 'none lost; duplicates <= sent and unrecorded at the kill (2 x SALVO_WORKERS = 16)', met: lost === 0 && duplicates <= 16,
       note: `lost ${lost}, duplicates ${duplicates} (SALVO_LEASE_SECONDS=5)`,
     },
   ];
