@@ -7,6 +7,7 @@
  * Needs the console built (`npm run build`) and /usr/bin/chromium: without either it fails, never skips.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import axe from 'axe-core';
@@ -169,6 +170,28 @@ test('a database gets a new field from its page', async () => {
   await page.getByRole('button', { name: 'Save database' }).click();
   await page.locator('.fields').getByText('Segment').waitFor();
   assert.deepEqual(ok(await s.call('databases/get', { id: ids.db })).data.fields.map((f: { name: string }) => f.name), ['CRM_ID', 'Segment']);
+});
+
+test("a resource saved in the console keeps the settings it has no input for (DKIM), and sets tracking, limits and the tracking domain", async () => {
+  const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  ok(await s.call('resources/update', { id: ids.resource, email: { from_email: 'news@shop.example', from_name: 'Shop News', dkim: { domain: 'shop.example', selector: 's1', private_key: privateKey } } }));
+  const before = ok(await s.call('resources/get', { id: ids.resource })).data;
+  await go(`resources/${ids.resource}`, 'Resource: Shop');
+  const more = page.getByLabel('Other email settings (JSON)');
+  const settings = JSON.parse(await more.inputValue());
+  assert.deepEqual(settings.dkim, before.email.dkim, 'the stored DKIM settings are shown, the key as resources/get shows it');
+  // Bad JSON is said beside the form, and nothing is sent.
+  await more.fill('{"limits": ');
+  await page.getByRole('button', { name: 'Save resource' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Other email settings is not JSON' }).waitFor();
+  await more.fill(JSON.stringify({ ...settings, limits: { per_second: 1000 } }));
+  await page.getByLabel('Track opens (an invisible pixel)').check();
+  await page.getByLabel('Tracking domain').fill('trk.shop.example');
+  await page.getByRole('button', { name: 'Save resource' }).click();
+  await page.getByRole('heading', { name: 'Resources', level: 1 }).waitFor();
+  const after = ok(await s.call('resources/get', { id: ids.resource })).data;
+  assert.deepEqual(after.email.dkim, before.email.dkim, 'DKIM kept');
+  assert.deepEqual([after.email.track_opens, after.email.track_clicks ?? false, after.email.limits, after.tracking_domain], [true, false, { per_second: 1000 }, 'trk.shop.example']);
 });
 
 test('a CSV import: columns mapped, progress, and each refused row with the API\'s reason and its line', async () => {

@@ -1,13 +1,16 @@
 /**
- * Resources: the list, and a form for a new or stored one: its channels, email sender, SMS sender and
- * SMPP provider. Secrets are write-only: the form shows whether one is set, never its value, and an
- * empty secret field keeps what is stored (it is sent back as resources/get shows it). Only an admin
- * token sees the secret fields (the API refuses them to others).
+ * Resources: the list, and a form for a new or stored one: its channels, tracking domain, email sender
+ * and its open and click tracking, SMS sender and SMPP provider, and every other setting of each channel
+ * (DKIM, sending limits, the SMS HTTP gateway, push providers) as JSON beside them. Secrets are
+ * write-only: the form shows whether one is set, never its value, and an empty secret field keeps what is
+ * stored (it is sent back as resources/get shows it). Only an admin token sees the secret fields (the
+ * API refuses them to others). Settings the form does not show are sent back as stored, so saving the
+ * form never drops them (an update replaces a channel's whole block).
  */
 import { useState } from 'preact/hooks';
 import { get } from '../api.ts';
 import { Card, Load, Page } from '../components.tsx';
-import { FormError, TextInput, useForm } from '../forms.tsx';
+import { FormError, parseJsonObject, TextArea, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { navigate } from '../router.ts';
@@ -16,10 +19,20 @@ export interface ResourceRow {
   id: number;
   name: string;
   channels: string[];
-  email: { from_email: string; from_name?: string; replyto_email?: string } | null;
-  sms: { sender?: string; smpp?: { url: string } & Record<string, unknown>; http?: unknown } | null;
-  push: unknown;
+  tracking_domain?: string | null;
+  email: ({ from_email: string; from_name?: string; replyto_email?: string; track_opens?: boolean; track_clicks?: boolean } & Record<string, unknown>) | null;
+  sms: ({ sender?: string; smpp?: { url: string } & Record<string, unknown>; http?: unknown } & Record<string, unknown>) | null;
+  push: Record<string, unknown> | null;
 }
+
+/** A channel block's settings other than those the form has inputs for, as editable JSON ('' when none). */
+function otherSettings(block: Record<string, unknown> | null | undefined, shown: string[]): string {
+  const rest = Object.fromEntries(Object.entries(block ?? {}).filter(([k]) => !shown.includes(k)));
+  return Object.keys(rest).length ? JSON.stringify(rest, null, 2) : '';
+}
+
+const EMAIL_SHOWN = ['from_email', 'from_name', 'replyto_email', 'track_opens', 'track_clicks'];
+const SMS_SHOWN = ['sender', 'smpp'];
 
 export function ResourcesPage() {
   const list = useLoad(() => get<ResourceRow[]>('resources/list'), []);
@@ -63,7 +76,7 @@ export function ResourcesPage() {
 const SECRET_SHOWN = /\*{8}/;
 
 function ResourceForm({ stored }: { stored: ResourceRow | null }) {
-  const form = useForm(['name', 'channels', 'email', 'sms', 'push']);
+  const form = useForm(['name', 'channels', 'tracking_domain', 'email', 'sms', 'push']);
   const can = useCan();
   const [name, setName] = useState(stored?.name ?? '');
   const [channels, setChannels] = useState<string[]>(stored?.channels ?? ['email']);
@@ -73,16 +86,34 @@ function ResourceForm({ stored }: { stored: ResourceRow | null }) {
   const [sender, setSender] = useState(stored?.sms?.sender ?? '');
   const [smppUrl, setSmppUrl] = useState('');
   const storedUrl = stored?.sms?.smpp?.url;
+  const [trackingDomain, setTrackingDomain] = useState(stored?.tracking_domain ?? '');
+  const [trackOpens, setTrackOpens] = useState(stored?.email?.track_opens === true);
+  const [trackClicks, setTrackClicks] = useState(stored?.email?.track_clicks === true);
+  const [emailMore, setEmailMore] = useState(otherSettings(stored?.email, EMAIL_SHOWN));
+  const [smsMore, setSmsMore] = useState(otherSettings(stored?.sms, SMS_SHOWN));
+  const [pushJson, setPushJson] = useState(otherSettings(stored?.push, []));
+  const [jsonError, setJsonError] = useState<string>();
   const toggle = (c: string, on: boolean) => setChannels(on ? [...channels, c] : channels.filter((x) => x !== c));
   const save = async (e: Event) => {
     e.preventDefault();
-    const body: Record<string, unknown> = { name, channels };
-    if (channels.includes('email')) body.email = { from_email: fromEmail, ...(fromName ? { from_name: fromName } : {}), ...(replyTo ? { replyto_email: replyTo } : {}) };
+    setJsonError(undefined);
+    let more: { email: Record<string, unknown>; sms: Record<string, unknown>; push: Record<string, unknown> | undefined };
+    try {
+      more = { email: parseJsonObject(emailMore, 'Other email settings') ?? {}, sms: parseJsonObject(smsMore, 'Other SMS settings') ?? {}, push: parseJsonObject(pushJson, 'Push settings') };
+    } catch (err) {
+      setJsonError((err as Error).message);
+      return;
+    }
+    const body: Record<string, unknown> = { name, channels, ...(trackingDomain || stored?.tracking_domain ? { tracking_domain: trackingDomain } : {}) };
+    if (channels.includes('email')) {
+      body.email = { ...more.email, from_email: fromEmail, ...(fromName ? { from_name: fromName } : {}), ...(replyTo ? { replyto_email: replyTo } : {}), track_opens: trackOpens, track_clicks: trackClicks };
+    }
     if (channels.includes('sms')) {
       // An empty URL keeps the stored one: sent back as resources/get showed it.
       const url = smppUrl || storedUrl;
-      body.sms = { ...(stored?.sms ?? {}), ...(sender ? { sender } : {}), ...(url ? { smpp: { ...(stored?.sms?.smpp ?? {}), url } } : {}) };
+      body.sms = { ...more.sms, ...(sender ? { sender } : {}), ...(url ? { smpp: { ...(stored?.sms?.smpp ?? {}), url } } : {}) };
     }
+    if (channels.includes('push') && more.push) body.push = more.push;
     const made = stored ? await form.submit<ResourceRow>('resources/update', { id: stored.id, ...body }) : await form.submit<{ id: number }>('resources/add', body);
     if (made) navigate(stored ? '#/resources' : `#/resources/${made.id}`);
   };
@@ -99,12 +130,36 @@ function ResourceForm({ stored }: { stored: ResourceRow | null }) {
           ))}
           {form.errors.channels && <span class="field-error" role="alert">{form.errors.channels}</span>}
         </fieldset>
+        <TextInput
+          form={form}
+          name="tracking_domain"
+          label="Tracking domain"
+          value={trackingDomain}
+          onInput={setTrackingDomain}
+          placeholder="trk.shop.example"
+          hint="Where email's unsubscribe, open and click links point (else SALVO_PUBLIC_URL)"
+        />
         {channels.includes('email') && (
           <fieldset class="rows">
             <legend>Email sender</legend>
             <TextInput form={form} name="email" label="From address" type="email" value={fromEmail} onInput={setFromEmail} required />
             <TextInput form={form} name="email.from_name" label="From name" value={fromName} onInput={setFromName} />
             <TextInput form={form} name="email.replyto_email" label="Reply-To address" type="email" value={replyTo} onInput={setReplyTo} />
+            <label class="inline">
+              <input type="checkbox" name="email.track_opens" checked={trackOpens} onChange={(e) => setTrackOpens(e.currentTarget.checked)} /> Track opens (an invisible pixel)
+            </label>
+            <label class="inline">
+              <input type="checkbox" name="email.track_clicks" checked={trackClicks} onChange={(e) => setTrackClicks(e.currentTarget.checked)} /> Track clicks (links through signed redirects)
+            </label>
+            <TextArea
+              form={form}
+              name="email.more"
+              label="Other email settings (JSON)"
+              value={emailMore}
+              onInput={setEmailMore}
+              rows={5}
+              hint='dkim {domain, selector, private_key}, limits {per_second, per_hour, per_domain_connections}, unsubscribe_mailto (docs/api.md, Resources); a secret shown as stored is kept'
+            />
           </fieldset>
         )}
         {channels.includes('sms') && (
@@ -120,7 +175,35 @@ function ResourceForm({ stored }: { stored: ResourceRow | null }) {
             ) : (
               <p class="muted small">Only an admin token sets provider secrets.</p>
             )}
+            <TextArea
+              form={form}
+              name="sms.more"
+              label="Other SMS settings (JSON)"
+              value={smsMore}
+              onInput={setSmsMore}
+              rows={4}
+              hint="http {url, ...} for an HTTP gateway, limits {per_second, per_hour} (docs/api.md, SMS settings)"
+            />
           </fieldset>
+        )}
+        {channels.includes('push') && (
+          <fieldset class="rows">
+            <legend>Push</legend>
+            <TextArea
+              form={form}
+              name="push"
+              label="Push settings (JSON)"
+              value={pushJson}
+              onInput={setPushJson}
+              rows={6}
+              hint="the providers: vapid, fcm, apns and their keys (docs/api.md, Push settings); a secret shown as stored is kept"
+            />
+          </fieldset>
+        )}
+        {jsonError && (
+          <p class="field-error" role="alert">
+            {jsonError}
+          </p>
         )}
         <FormError form={form} />
         <button type="submit" disabled={form.busy}>
