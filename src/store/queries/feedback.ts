@@ -5,27 +5,29 @@
  * by which a repeat (the same report twice, a service's retried post) changes nothing.
  */
 import { type EmailFeedback, type FeedbackResult, feedbackDetail, type SoftBounceRule } from '../../core/feedback.ts';
+import { appendToHistory } from '../../core/history.ts';
 import type { HistoryEntry } from '../../core/types.ts';
 import type { Param, Row, SqlDriver } from '../driver.ts';
 import { messageEvent } from './engagement.ts';
-import { appendJsonItem } from './rows.ts';
+import { json } from './rows.ts';
 
 export interface FeedbackStore {
   /** Records feedback `f` about message `id` (a hard bounce, soft bounce, complaint or delivery) and what it leads to. */
   recordEmailFeedback(id: number, f: EmailFeedback, rule: SoftBounceRule, now: number): Promise<FeedbackResult>;
 }
 
-const FACTS = 'id, launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, last_error, custom_data';
+const FACTS = 'id, launch_id, campaign_id, profile_id, subscription_id, channel, address, status, skip_reason, last_error, custom_data, history';
 
 /** email_feedback.kind of a feedback. */
 const kindOf = (f: EmailFeedback) => (f.kind === 'bounce' ? (f.permanent ? 'bounce' : 'soft_bounce') : f.kind);
 
 export function feedbackQueries(db: SqlDriver): FeedbackStore {
-  const appendHistory = async (id: number, status: string, detail: string, now: number, set = '', params: Param[] = []) => {
+  /** Adds an entry to message `m`'s history, capped as every history is (core/history.ts): reports of distinct status codes could otherwise grow it. */
+  const appendHistory = async (m: Row, status: string, detail: string, now: number, set = '', params: Param[] = []) => {
     // History also tells what happened after the send (soft_bounce, complained): not message statuses.
-    const entry = JSON.stringify({ status, time: now, detail } as unknown as HistoryEntry);
-    // The entry twice: appendJsonItem names its item in both branches.
-    await db.run(`UPDATE messages SET ${set}history = ${appendJsonItem('history', '?')}, updated_at = ? WHERE id = ?`, [...params, entry, entry, now, id]);
+    const entry = { status, time: now, detail } as unknown as HistoryEntry;
+    const history = JSON.stringify(appendToHistory(json<HistoryEntry[]>(m.history) ?? [], [entry]));
+    await db.run(`UPDATE messages SET ${set}history = ?, updated_at = ? WHERE id = ?`, [...params, history, now, m.id as number]);
   };
   const setSubscription = async (m: Row, status: string, now: number) => {
     if (m.subscription_id === null) return;
@@ -36,7 +38,8 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
 
   return {
     async recordEmailFeedback(id: number, f: EmailFeedback, rule: SoftBounceRule, now: number): Promise<FeedbackResult> {
-      const m = await db.get(`SELECT ${FACTS} FROM messages WHERE id = ?`, [id]);
+      // Locked on PostgreSQL: two reports at once each add their entry to the history they read.
+      const m = await db.get(`SELECT ${FACTS} FROM messages WHERE id = ?${db.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
       if (!m) return 'no_message';
       if (m.channel !== 'email') return 'not_email';
       const kind = kindOf(f);
@@ -60,15 +63,15 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
       if (kind === 'bounce') {
         // A late bounce ends a message that was sent (or reported delivered by a relay): it never arrived.
         const ends = m.status === 'sent' || m.status === 'delivered';
-        if (ends) await appendHistory(id, 'undelivered', detail, now, 'status = ?, last_error = ?, ', ['undelivered', detail]);
-        else await appendHistory(id, 'bounced', detail, now);
+        if (ends) await appendHistory(m, 'undelivered', detail, now, 'status = ?, last_error = ?, ', ['undelivered', detail]);
+        else await appendHistory(m, 'bounced', detail, now);
         await setSubscription(m, 'hardbounced', now);
         await log(m, `${summary}; subscription ${subscription ?? 'none'} is hardbounced`, now);
         await messageEvent(db, 'message.bounced', { ...m, status: ends ? 'undelivered' : m.status, last_error: detail }, now, { subscription_id: subscription, bounce: f });
         return 'recorded';
       }
       if (kind === 'soft_bounce') {
-        await appendHistory(id, 'soft_bounce', detail, now);
+        await appendHistory(m, 'soft_bounce', detail, now);
         let suspended = false;
         if (m.subscription_id !== null) {
           const row = await db.get<{ n: number }>(
@@ -84,7 +87,7 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
         return 'recorded';
       }
       if (kind === 'complaint') {
-        await appendHistory(id, 'complained', detail, now);
+        await appendHistory(m, 'complained', detail, now);
         await setSubscription(m, 'complainer', now);
         await log(m, `${detail}; subscription ${subscription ?? 'none'} is complainer`, now);
         await messageEvent(db, 'message.complained', m, now, { subscription_id: subscription, feedback_type: f.kind === 'complaint' ? f.feedbackType : null });
@@ -92,10 +95,10 @@ export function feedbackQueries(db: SqlDriver): FeedbackStore {
       }
       // A delivery: as an SMS receipt, it moves a sent message to delivered.
       if (m.status !== 'sent') {
-        await appendHistory(id, 'delivered', detail, now);
+        await appendHistory(m, 'delivered', detail, now);
         return 'recorded';
       }
-      await appendHistory(id, 'delivered', detail, now, 'status = ?, ', ['delivered']);
+      await appendHistory(m, 'delivered', detail, now, 'status = ?, ', ['delivered']);
       await messageEvent(db, 'message.delivered', { ...m, status: 'delivered' }, now, {});
       return 'recorded';
     },
