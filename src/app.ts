@@ -122,7 +122,6 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
   const bounces = bounceDomain
     ? new BounceListener({ host: bounceSmtpHost, port: bounceSmtpPort, domain: bounceDomain, key: links.key, maxBytes: bounceMaxBytes, record: recordFeedback, log })
     : null;
-  let bouncesListening = false;
 
   const feedback = { record: recordFeedback, certificates: new SnsCertificates(config.feedback.sesSigningCert) };
   // What the API needs of delivery, handed down from here (http/ does not import delivery/): webhooks/test's
@@ -159,9 +158,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
     },
     async startBounceListener() {
       if (!bounces) return null;
-      const port = await bounces.listen();
-      bouncesListening = true;
-      return port;
+      return bounces.listen();
     },
     channels,
     metrics,
@@ -173,7 +170,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
       const cut = Number.isFinite(deadlineMs) ? setTimeout(() => http.server.closeAllConnections(), deadlineMs) : undefined;
       const failures = await closeEach([
         ['HTTP', () => http.close()],
-        ['the bounce listener', async () => (bouncesListening ? bounces?.close() : undefined)],
+        ['the bounce listener', async () => bounces?.close()],
         ['the expander', () => expander.stop()],
         ['the task runner', () => tasks.stop()],
         ['the dispatcher', () => dispatcher.stop(deadlineMs)],
