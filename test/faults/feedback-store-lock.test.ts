@@ -4,47 +4,17 @@
  * answering; once the lock is let go the same report is recorded, once.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createSign, generateKeyPairSync, sign } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
 import { hardBounce } from '../feedback-reports.ts';
-import { eventually, ok, tempDir, type TestServer } from '../helpers.ts';
+import { postSendgrid as postSendgridTo, postSes as postSesTo, SENDGRID_KEY, ses, sendgridEvent, snsCert, snsEnvelope, TOPIC } from '../email-services.ts';
+import { eventually, ok, type TestServer } from '../helpers.ts';
 import type { TestSmtp } from '../smtp.ts';
 import { holdWriteLock } from './store-helpers.ts';
 
 const DOMAIN = 'bounces.shop.example';
-const TOPIC = 'arn:aws:sns:us-east-1:123456789012:ses-feedback';
-const tmp = tempDir();
-const snsKey = path.join(tmp.dir, 'sns-key.pem');
-const snsCert = path.join(tmp.dir, 'sns-cert.pem');
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', snsKey, '-out', snsCert, '-days', '1', '-subj', '/CN=sns.us-east-1.amazonaws.com'], { stdio: 'ignore' });
-const sendgrid = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-/** An SNS notification of an SES bounce of the message with Message-ID `messageId`, signed as SNS signs it. */
-function sesBounce(messageId: string, to: string) {
-  const message = JSON.stringify({
-    notificationType: 'Bounce',
-    bounce: { bounceType: 'Permanent', bounceSubType: 'General', bouncedRecipients: [{ emailAddress: to, status: '5.1.1', action: 'failed', diagnosticCode: 'smtp; 550 5.1.1 user unknown' }] },
-    mail: { messageId: 'ses-id', commonHeaders: { messageId } },
-  });
-  const m: Record<string, string> = {
-    Type: 'Notification',
-    MessageId: 'a1',
-    TopicArn: TOPIC,
-    Message: message,
-    Timestamp: '2026-12-07T23:00:00.000Z',
-    SignatureVersion: '2',
-    SigningCertURL: 'https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0.pem',
-  };
-  const signed = ['Message', 'MessageId', 'Timestamp', 'TopicArn', 'Type'].map((k) => `${k}\n${m[k]}\n`).join('');
-  m.Signature = createSign('RSA-SHA256').update(signed).sign(readFileSync(snsKey, 'utf8'), 'base64');
-  return JSON.stringify(m);
-}
-
 describe('bounces and email service events while the store is locked (sqlite)', () => {
   let s: TestServer;
   let smtp: TestSmtp;
@@ -60,7 +30,7 @@ describe('bounces and email service events while the store is locked (sqlite)', 
         SALVO_BOUNCE_SMTP_PORT: '0',
         SALVO_SES_TOPIC_ARNS: TOPIC,
         SALVO_SES_SIGNING_CERT: snsCert,
-        SALVO_SENDGRID_WEBHOOK_KEY: sendgrid.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+        SALVO_SENDGRID_WEBHOOK_KEY: SENDGRID_KEY,
         SALVO_STORE_RETRY_MS: '300',
         SALVO_LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent',
       },
@@ -81,29 +51,20 @@ describe('bounces and email service events while the store is locked (sqlite)', 
   const status = async (id: number) => ok(await s.call('messages/get', { id })).data.status;
   const report = (to: string, raw: string) =>
     nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true }).sendMail({ envelope: { from: '', to: [to] }, raw });
-  const postSes = (body: string) => fetch(`${s.url}/feedback/ses`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
-  const postSendgrid = (events: unknown[]) => {
-    const body = JSON.stringify(events);
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = sign('sha256', Buffer.from(timestamp + body), sendgrid.privateKey).toString('base64');
-    return fetch(`${s.url}/feedback/sendgrid`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-twilio-email-event-webhook-signature': signature, 'x-twilio-email-event-webhook-timestamp': timestamp },
-      body,
-    });
-  };
+  const postSes = (body: unknown) => postSesTo(s.url, body);
+  const gridBounce = (m: { messageId: string; email: string }) => [sendgridEvent('bounce', m.messageId, m.email, { reason: '550 unknown', status: '5.0.0', type: 'bounce' })];
 
   it('answers 451 (listener) and 503 (SES, SendGrid) under the lock, keeps /health up, and records each report once after it', async () => {
     const dsn = await send();
-    const ses = await send();
+    const sesMsg = await send();
     const grid = await send();
     const lock = holdWriteLock(path.join(s.config.dataDir, 'salvo.db'));
     try {
       await eventually(async () => lock.said.includes('locked'), 10_000, 'the lock holder to take the lock');
       const refused = await report(dsn.verp, hardBounce(dsn.verp, dsn.email)).then(() => null, (e: { responseCode?: number }) => e.responseCode);
       assert.equal(refused, 451, 'the MTA is told to try again later');
-      assert.equal((await postSes(sesBounce(ses.messageId, ses.email))).status, 503);
-      const g = await postSendgrid([{ email: grid.email, 'smtp-id': grid.messageId, event: 'bounce', type: 'bounce', status: '5.0.0', reason: '550 unknown' }]);
+      assert.equal((await postSes(snsEnvelope(ses.bounce(sesMsg.messageId, sesMsg.email)))).status, 503);
+      const g = await postSendgridTo(s.url, gridBounce(grid));
       assert.equal(g.status, 503);
       assert.equal((await g.json()).error, 503);
       assert.equal((await fetch(`${s.url}/health`)).status, 200, 'the process goes on answering');
@@ -113,11 +74,11 @@ describe('bounces and email service events while the store is locked (sqlite)', 
     }
     // The MTA and the services post again: each report is recorded now, once.
     await report(dsn.verp, hardBounce(dsn.verp, dsn.email));
-    assert.equal((await postSes(sesBounce(ses.messageId, ses.email))).status, 200);
-    assert.equal((await postSendgrid([{ email: grid.email, 'smtp-id': grid.messageId, event: 'bounce', type: 'bounce', status: '5.0.0', reason: '550 unknown' }])).status, 200);
+    assert.equal((await postSes(snsEnvelope(ses.bounce(sesMsg.messageId, sesMsg.email)))).status, 200);
+    assert.equal((await postSendgridTo(s.url, gridBounce(grid))).status, 200);
     await eventually(async () => (await status(dsn.id)) === 'undelivered', 5000, 'the DSN recorded');
-    assert.deepEqual([await status(ses.id), await status(grid.id)], ['undelivered', 'undelivered']);
-    for (const id of [dsn.id, ses.id, grid.id]) {
+    assert.deepEqual([await status(sesMsg.id), await status(grid.id)], ['undelivered', 'undelivered']);
+    for (const id of [dsn.id, sesMsg.id, grid.id]) {
       const history = ok(await s.call('messages/get', { id })).data.history as { status: string }[];
       assert.equal(history.filter((h) => h.status === 'undelivered').length, 1, `message ${id} recorded once`);
     }
