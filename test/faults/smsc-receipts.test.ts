@@ -15,6 +15,7 @@ import type { PDU } from 'smpp';
 import { HISTORY_CAP } from '../../src/core/history.ts';
 import { eventually, ok, startServer, STORE_KINDS, type TestServer } from '../helpers.ts';
 import { startSmsc, type TestSmsc } from '../smsc.ts';
+import { watchHealth } from './store-helpers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: messages/get answers a loosely typed object, checked by the assertions
 type Message = Record<string, any>;
@@ -106,17 +107,7 @@ for (const kind of STORE_KINDS) {
       const [id] = (await next<{ ids: string[] }>()).ids;
 
       // /health polled all through the flood, one request after another.
-      let flooding = true;
-      const health: number[] = [];
-      const poller = (async () => {
-        while (flooding) {
-          const t0 = performance.now();
-          const r = await fetch(`${s.url}/health`);
-          await r.arrayBuffer();
-          health.push(performance.now() - t0);
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      })();
+      const poller = watchHealth(s.url, 10);
 
       // 3,000 receipts that each change the part's state (delivered, then not yet, ...: each err code is
       // its own), then 3,000 exact repeats of the last: all sent at once, as a hostile SMSC would.
@@ -130,9 +121,9 @@ for (const kind of STORE_KINDS) {
       loop.enable();
       flooder.postMessage({ flood });
       const { statuses } = await next<{ statuses: number[] }>();
-      flooding = false;
       loop.disable();
-      await poller;
+      const { samples: health, failed } = await poller.stop();
+      assert.equal(failed, 0, '/health answered 200 every time');
 
       const worst = Math.max(...health);
       t.diagnostic(`${statuses.length} receipts answered; /health answered ${health.length} times, worst ${worst.toFixed(1)} ms, median ${health.sort((x, y) => x - y)[health.length >> 1].toFixed(1)} ms; the event loop's longest delay ${(loop.max / 1e6).toFixed(1)} ms`);

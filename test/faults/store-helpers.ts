@@ -106,3 +106,31 @@ export function holdWriteLock(file: string): { child: ChildProcess; said: string
   };
   return { child, said, release };
 }
+
+/**
+ * /health polled one request after another (every `pauseMs`) until stopped: each answer's time, and how
+ * many were not 200 or failed. Polled from this process, where test servers run: the figures include the
+ * server's event loop, which is what a stall shows in.
+ */
+export function watchHealth(url: string, pauseMs = 25) {
+  let stopped = false;
+  const samples: number[] = [];
+  let failed = 0;
+  const done = (async () => {
+    while (!stopped) {
+      const started = performance.now();
+      const r = await fetch(`${url}/health`).catch(() => null);
+      await r?.arrayBuffer();
+      samples.push(performance.now() - started);
+      if (r?.status !== 200) failed++;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return { samples, slowest: Math.max(0, ...samples), failed };
+    },
+  };
+}
