@@ -66,7 +66,7 @@ for (const kind of STORE_KINDS) {
       campaigns = { live, deleted };
       const launch = (campaign: number) => store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, OLD);
       launches = { busy: (await launch(live)).id, empty: (await launch(live)).id, ofDeleted: (await launch(deleted)).id };
-      await store.insertAttachments(launches.empty, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a') }]);
+      await store.insertAttachments(launches.empty, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: null }]);
       await store.markCampaignDeleted(deleted, OLD);
 
       // Old: sent (with its text and SMS parts), queued, waiting, sending. New: sent, with its text.

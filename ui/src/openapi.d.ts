@@ -1050,7 +1050,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** An attachment of a captured email: {name, mime, size, data: "data:<mime>;base64,..."} */
+        /** An attachment of a captured email: {name, mime, size, sha256, data: "data:<mime>;base64,..."} */
         post: operations["outbox_attachment"];
         delete?: never;
         options?: never;
@@ -8613,6 +8613,8 @@ export interface operations {
                                 mime: string;
                                 /** @description Bytes */
                                 size: number;
+                                /** @description SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it */
+                                sha256: string | null;
                             } & {
                                 [key: string]: unknown;
                             })[];
@@ -9796,6 +9798,8 @@ export interface operations {
                             mime: string;
                             /** @description Bytes */
                             size: number;
+                            /** @description SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it */
+                            sha256: string | null;
                             /** @description data:<mime>;base64,<data> */
                             data: string;
                         } & {

@@ -91,9 +91,9 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
   });
 
   method(app, '/outbox/attachment', 'outbox', {
-    summary: 'An attachment of a captured email: {name, mime, size, data: "data:<mime>;base64,..."}',
+    summary: 'An attachment of a captured email: {name, mime, size, sha256, data: "data:<mime>;base64,..."}',
     body: object({ id: bigId('Outbox entry id'), index: int('Which attachment, from 0, in the order of extra.attachments', 0, 1000) }, ['id', 'index']),
-    data: answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), data: text('data:<mime>;base64,<data>') }),
+    data: answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), sha256: nullable('string', 'SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it'), data: text('data:<mime>;base64,<data>') }),
     errors: [404],
     handler: async (body) => ({ data: await outboxAttachment(store, body.id, body.index) }),
   });

@@ -90,7 +90,7 @@ export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' |
       ),
       subject: nullable('string', 'Subject as sent'),
       body: nullable('string', 'Body as sent'),
-      attachments: list(answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes') }), "The launch's attachments"),
+      attachments: list(answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), sha256: nullable('string', 'SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it') }), "The launch's attachments"),
       content: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: "The launch's content" }),
       custom_data: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'custom_data of the item, else of the launch' }),
       overrides: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'v1.0 field values used for this message only' }),
