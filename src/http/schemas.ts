@@ -68,8 +68,8 @@ export const answer = <P extends TProperties>(properties: P, description?: strin
   Type.Object(properties, { additionalProperties: true, ...(description ? { description } : {}) });
 
 /** Settings of an answer that are null when they do not apply (a resource's email, sms, push); every key is sent. */
-export function settingsOrNull<P extends TProperties>(properties: P, description: string) {
-  const settings = object(properties, [], description);
+export function settingsOrNull<P extends TProperties, K extends keyof P & string = never>(properties: P, description: string, required: readonly K[] = []) {
+  const settings = object(properties, required, description);
   return Type.Unsafe<Static<typeof settings> | null>({ ...settings, type: ['object', 'null'], additionalProperties: true });
 }
 

@@ -155,7 +155,7 @@ test('from an empty store to a delivered trigger, set up through the console onl
   // The email as it went out: From, To, subject, its parts and headers.
   const mail = page.locator('.mail');
   await mail.waitFor();
-  assert.match(await mail.locator('.fields').innerText(), /From\s+news@shop\.example\s+To\s+john@example\.com/);
+  assert.match(await mail.locator('.fields').innerText(), /From\s+Shop News <news@shop\.example>\s+To\s+john@example\.com/);
   assert.equal(await mail.locator('.mail-subject').innerText(), 'Hi John');
   await mail.getByRole('tab', { name: 'Text' }).click();
   assert.equal(await mail.locator('.text-body').innerText(), 'Order B-2');

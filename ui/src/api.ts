@@ -134,21 +134,6 @@ export interface Engagement {
   unsubscribed: number;
 }
 
-export interface MessageDetail extends Message {
-  /** A person's opens and clicks of this email, a machine's apart; when its recipient unsubscribed through its link. */
-  opens: number;
-  machine_opens: number;
-  clicks: number;
-  machine_clicks: number;
-  unsubscribed: string | null;
-  history: { status: string; time: string; detail?: string }[];
-  subject: string | null;
-  body: string | null;
-  attachments: { name: string; mime: string; size: number }[];
-  content: unknown;
-  custom_data: unknown;
-}
-
 export interface OutboxEntry {
   id: number;
   message_id: number;

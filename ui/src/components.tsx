@@ -137,3 +137,32 @@ export function AnyOf({ label, name, value, options, onChange }: { label: string
     </label>
   );
 }
+
+/** A row of tabs: the `shown` one selected. */
+export function Tabs<T extends string>({ tabs, shown, onPick }: { tabs: readonly T[]; shown: T; onPick: (t: T) => void }) {
+  return (
+    <div class="tabs" role="tablist">
+      {tabs.map((t) => (
+        <button type="button" role="tab" aria-selected={shown === t} class={shown === t ? 'tab active' : 'tab'} onClick={() => onPick(t)}>
+          {t}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A mail's headers, one row each, as a mail client's "show original" lists them. */
+export function HeaderTable({ rows }: { rows: [string, string][] }) {
+  return (
+    <table class="table compact headers">
+      <tbody>
+        {rows.map(([k, v]) => (
+          <tr>
+            <th>{k}</th>
+            <td>{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -8458,6 +8458,16 @@ export interface operations {
                             sent: string | null;
                             /** @description The provider's id for the message (an SMS's first part at the SMSC); null when none */
                             provider_message_id: string | null;
+                            /** @description Email: opens of its pixel by a person (docs/api.md, Unsubscribe, opens and clicks) */
+                            opens: number;
+                            /** @description Email: clicks of its tracked links by a person */
+                            clicks: number;
+                            /** @description Email: opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                            machine_opens: number;
+                            /** @description Email: clicks by a machine (a link scanner) */
+                            machine_clicks: number;
+                            /** @description When its recipient unsubscribed through its link (ISO 8601); null when not */
+                            unsubscribed: string | null;
                         } & {
                             [key: string]: unknown;
                         })[];
@@ -8588,6 +8598,16 @@ export interface operations {
                             sent: string | null;
                             /** @description The provider's id for the message (an SMS's first part at the SMSC); null when none */
                             provider_message_id: string | null;
+                            /** @description Email: opens of its pixel by a person (docs/api.md, Unsubscribe, opens and clicks) */
+                            opens: number;
+                            /** @description Email: clicks of its tracked links by a person */
+                            clicks: number;
+                            /** @description Email: opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                            machine_opens: number;
+                            /** @description Email: clicks by a machine (a link scanner) */
+                            machine_clicks: number;
+                            /** @description When its recipient unsubscribed through its link (ISO 8601); null when not */
+                            unsubscribed: string | null;
                             /** @description Status history, at most 50 entries */
                             history: ({
                                 /** @description Status entered */
@@ -8605,6 +8625,60 @@ export interface operations {
                             subject: string | null;
                             /** @description Body as sent */
                             body: string | null;
+                            /** @description What was sent besides subject and body, kept with the body (SALVO_KEEP_BODY, SALVO_RETAIN_BODIES) and erased with it by profiles/delete; null before it is sent, when not kept, and for messages sent before this was recorded */
+                            sent_copy: ({
+                                /**
+                                 * @description The channel it was sent on
+                                 * @enum {string}
+                                 */
+                                channel: "email" | "sms" | "push";
+                                /** @description The recipient: email address, phone or push subscription id */
+                                to: string;
+                                /** @description Email: the From header (`Name <address>`); SMS: the sender, null when the resource sets none */
+                                from?: string | null;
+                                /** @description Email: the Reply-To header; null when none */
+                                reply_to?: string | null;
+                                /** @description Email: the envelope sender (MAIL FROM, the receiver's Return-Path), the message's bounce address; null when none */
+                                return_path?: string | null;
+                                /** @description Email: the headers Salvo set beyond From, To, Reply-To and Subject (Message-ID, List-Unsubscribe, List-Unsubscribe-Post, X-Salvo-Message-Id, X-Salvo-Launch-Id) */
+                                headers?: {
+                                    [key: string]: string;
+                                };
+                                /** @description Email: the text part as sent (cut at SALVO_KEEP_BODY characters); null when the mail had none */
+                                text?: string | null;
+                                /** @description Email: the DKIM signature it was signed with; null when unsigned */
+                                dkim?: ({
+                                    /** @description d= */
+                                    domain: string;
+                                    /** @description s= */
+                                    selector: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                                /** @description Email: the attachments it carried (at most 50 listed) */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Email: attachments beyond the 50 listed */
+                                attachments_more?: number;
+                                /** @description SMS: the parts the SMSC numbered (0 when not known: an HTTP gateway, the outbox) */
+                                parts?: number;
+                                /** @description Push: the provider (webpush, fcm, apns) */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
                             /** @description The launch's attachments */
                             attachments: ({
                                 /** @description File name */

@@ -1,10 +1,11 @@
 /** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
-import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
+import { CHANNELS, call, type Data, get, type Message, type OutboxEntry, STATUSES } from '../api.ts';
+import { AnyOf, Card, Fields, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
+import { AsSent, Body } from './as-sent.tsx';
 import { Captured } from './outbox.tsx';
 import { href, navigate } from '../router.ts';
 
@@ -135,7 +136,7 @@ const engagementOf = (person: number, machine: number) => (
 );
 
 export function MessagePage({ id }: { id: number }) {
-  const message = useLoad(() => get<MessageDetail>('messages/get', { id }), [id], 5000);
+  const message = useLoad(() => get<Data<'messages_get'>>('messages/get', { id }), [id], 5000);
   const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
   const campaigns = useCampaigns();
   const [acted, setActed] = useState<{ ok?: string; error?: string }>({});
@@ -227,25 +228,20 @@ export function MessagePage({ id }: { id: number }) {
                 </table>
               </Card>
             </div>
-            {captured.value?.[0] && (
+            {m.sent_copy ? (
+              <Card title="As sent">
+                <AsSent m={m} c={m.sent_copy} />
+              </Card>
+            ) : captured.value?.[0] ? (
               <Card title="As captured: From, To, subject, parts, headers, attachments">
                 <Captured id={captured.value[0].id} />
               </Card>
+            ) : (
+              <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
+                <Body m={m} />
+                {m.attachments.length > 0 && <p>Attachments: {m.attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}</p>}
+              </Card>
             )}
-            <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
-              {m.body === null ? (
-                <p class="muted">Not rendered yet (or SALVO_KEEP_BODY is 0).</p>
-              ) : m.channel === 'email' && looksLikeHtml(m.body) ? (
-                <HtmlFrame html={m.body} title="message body" />
-              ) : (
-                <pre class="text-body">{m.body}</pre>
-              )}
-              {m.attachments.length > 0 && (
-                <p>
-                  Attachments: {m.attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}
-                </p>
-              )}
-            </Card>
             <div class="grid2">
               <Card title="content">
                 <Json value={m.content} />

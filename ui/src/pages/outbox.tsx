@@ -1,7 +1,7 @@
 /** Outbox: messages captured instead of sent, shown like a development mail catcher. */
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type OutboxEntry } from '../api.ts';
-import { AnyOf, Card, ErrorBox, Fields, HtmlFrame, Load, Page, Time } from '../components.tsx';
+import { AnyOf, Card, ErrorBox, Fields, HeaderTable, HtmlFrame, Load, Page, Tabs, Time } from '../components.tsx';
 import { useLoad } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
@@ -81,27 +81,10 @@ export function Captured({ id }: { id: number }) {
               </div>
             )}
             <ErrorBox error={error} />
-            <div class="tabs" role="tablist">
-              {TABS.filter((t) => (t === 'HTML' ? e.html !== null : t === 'Headers' || t === 'Raw' ? e.raw : true)).map((t) => (
-                <button type="button" role="tab" aria-selected={shown === t} class={shown === t ? 'tab active' : 'tab'} onClick={() => setTab(t)}>
-                  {t}
-                </button>
-              ))}
-            </div>
+            <Tabs tabs={TABS.filter((t) => (t === 'HTML' ? e.html !== null : t === 'Headers' || t === 'Raw' ? e.raw : true))} shown={shown} onPick={setTab} />
             {shown === 'HTML' && e.html !== null && <HtmlFrame html={e.html} title="captured HTML" />}
             {shown === 'Text' && <pre class="text-body">{e.body ?? '(no text part)'}</pre>}
-            {shown === 'Headers' && e.raw && (
-              <table class="table compact headers">
-                <tbody>
-                  {mimeHeaders(e.raw).map(([k, v]) => (
-                    <tr>
-                      <th>{k}</th>
-                      <td>{v}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            {shown === 'Headers' && e.raw && <HeaderTable rows={mimeHeaders(e.raw)} />}
             {shown === 'Raw' && e.raw && <pre class="text-body raw">{e.raw}</pre>}
           </div>
         );
