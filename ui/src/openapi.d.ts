@@ -2700,6 +2700,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -2858,6 +2869,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -3126,6 +3148,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -3479,7 +3512,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -3615,7 +3648,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -3747,7 +3780,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -6589,6 +6622,25 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            /** @description Opens, clicks and unsubscribes of the campaign's (or the launch's) messages */
+                            engagement: {
+                                /** @description Messages opened by a person (unique) */
+                                opened: number;
+                                /** @description Opens by a person in all */
+                                opens: number;
+                                /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                machine_opens: number;
+                                /** @description Messages whose links a person clicked (unique) */
+                                clicked: number;
+                                /** @description Clicks by a person in all */
+                                clicks: number;
+                                /** @description Clicks by a machine (a link scanner) */
+                                machine_clicks: number;
+                                /** @description Messages whose recipient unsubscribed through their link */
+                                unsubscribed: number;
+                            } & {
+                                [key: string]: unknown;
+                            };
                         } & {
                             [key: string]: unknown;
                         };
@@ -9037,8 +9089,26 @@ export interface operations {
                             body: string | null;
                             /** @description HTML body */
                             html: string | null;
-                            /** @description Channel details (push title and url, attachment names...) */
+                            /** @description Channel details */
                             extra: {
+                                /** @description Email: the attachments' names, types and sizes */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Push: the provider */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description Captured (ISO 8601) */
@@ -9155,8 +9225,26 @@ export interface operations {
                             body: string | null;
                             /** @description HTML body */
                             html: string | null;
-                            /** @description Channel details (push title and url, attachment names...) */
+                            /** @description Channel details */
                             extra: {
+                                /** @description Email: the attachments' names, types and sizes */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Push: the provider */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description Captured (ISO 8601) */
@@ -9762,8 +9850,47 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             })[];
-                            /** @description Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed} */
+                            /** @description Opens, clicks and unsubscribes of the messages made in the last hour and day */
                             engagement: {
+                                /** @description Of the messages made in the last hour */
+                                last_hour: {
+                                    /** @description Messages opened by a person (unique) */
+                                    opened: number;
+                                    /** @description Opens by a person in all */
+                                    opens: number;
+                                    /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                    machine_opens: number;
+                                    /** @description Messages whose links a person clicked (unique) */
+                                    clicked: number;
+                                    /** @description Clicks by a person in all */
+                                    clicks: number;
+                                    /** @description Clicks by a machine (a link scanner) */
+                                    machine_clicks: number;
+                                    /** @description Messages whose recipient unsubscribed through their link */
+                                    unsubscribed: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description Of the messages made in the last day */
+                                last_day: {
+                                    /** @description Messages opened by a person (unique) */
+                                    opened: number;
+                                    /** @description Opens by a person in all */
+                                    opens: number;
+                                    /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                    machine_opens: number;
+                                    /** @description Messages whose links a person clicked (unique) */
+                                    clicked: number;
+                                    /** @description Clicks by a person in all */
+                                    clicks: number;
+                                    /** @description Clicks by a machine (a link scanner) */
+                                    machine_clicks: number;
+                                    /** @description Messages whose recipient unsubscribed through their link */
+                                    unsubscribed: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description The store's size in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's tables) */

@@ -6,7 +6,7 @@ import { CHANNELS, MESSAGE_STATUSES } from '../../core/types.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import { cancelQueued, listMessages, listOutbox, messageDetail, messageView, outboxDetail, outboxView, redriveFailed } from '../../engine/messages.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, bigId, filters, id, int, list, nullable, oneOf, object, settingsOrNull, str, text } from '../schemas.ts';
+import { answer, bigId, filters, id, int, list, nullable, oneOf, object, settingsOrNull, str, text } from '../schemas.ts';
 
 const cursor = bigId('next_cursor of the previous page');
 const limit = int('At most this many (default 100)', 1, 1000);
@@ -76,7 +76,15 @@ const outboxProperties = {
   subject: nullable('string', 'Subject'),
   body: nullable('string', 'Text body (or the SMS text, the push body)'),
   html: nullable('string', 'HTML body'),
-  extra: anyObject('Channel details (push title and url, attachment names...)'),
+  extra: answer(
+    {
+      attachments: Type.Optional(list(attachment, "Email: the attachments' names, types and sizes")),
+      provider: Type.Optional(text('Push: the provider')),
+      url: Type.Optional(nullable('string', 'Push: the link it opens')),
+      icon: Type.Optional(nullable('string', 'Push: its icon')),
+    },
+    'Channel details',
+  ),
   created: text('Captured (ISO 8601)'),
 };
 

@@ -1,11 +1,9 @@
 /** API tokens (admin tokens only): each with its role and last use; a new one shown once; revoke. */
 import { useState } from 'preact/hooks';
-import { call, type Data, get } from '../api.ts';
+import { call, get } from '../api.ts';
 import { Card, Load, Page, Time } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
-
-type TokenRow = Data<'tokens_list'>[number];
 
 const ROLES: [string, string][] = [
   ['viewer', 'viewer: read only'],
@@ -15,14 +13,14 @@ const ROLES: [string, string][] = [
 ];
 
 export function TokensPage() {
-  const list = useLoad(() => get<TokenRow[]>('tokens/list'), []);
+  const list = useLoad(() => get('tokens/list'), []);
   const form = useForm(['name', 'role']);
   const [name, setName] = useState('');
   const [role, setRole] = useState('viewer');
   const [made, setMade] = useState<{ name: string; token: string } | null>(null);
   const create = async (e: Event) => {
     e.preventDefault();
-    const answer = await form.submit<{ name: string; token: string }>('tokens/add', { name, role });
+    const answer = await form.submit('tokens/add', { name, role });
     if (answer) {
       setMade(answer);
       setName('');

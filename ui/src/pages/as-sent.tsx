@@ -5,10 +5,10 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import type { Data } from '../api.ts';
+import type { DataOf } from '../api.ts';
 import { Fields, HeaderTable, HtmlFrame, looksLikeHtml, Tabs, Time } from '../components.tsx';
 
-type Detail = Data<'messages_get'>;
+type Detail = DataOf<'messages/get'>;
 type Copy = NonNullable<Detail['sent_copy']>;
 
 const TABS = ['HTML', 'Text', 'Headers'] as const;
@@ -43,11 +43,12 @@ function Email({ m, c }: { m: Detail; c: Copy }) {
           ['From', c.from],
           ['To', c.to],
           ...(c.reply_to ? ([['Reply-To', c.reply_to]] as [string, ComponentChildren][]) : []),
-          ['Sent', <Time iso={m.sent} />],
+          [m.status === 'captured' ? 'Captured' : 'Sent', <Time iso={m.sent} />],
           [
             'Attachments',
-            attachments.length > 0 &&
-              `${attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}${c.attachments_more ? ` and ${c.attachments_more} more` : ''}`,
+            attachments.length === 0
+              ? null
+              : `${attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}${c.attachments_more ? ` and ${c.attachments_more} more` : ''}`,
           ],
         ]}
       />

@@ -61,7 +61,7 @@ export function LaunchTable({ launches, campaigns }: { launches: Launch[]; campa
 
 /** One launch: its campaign, state and counts, its content, and its messages. */
 export function LaunchPage({ id }: { id: number }) {
-  const launch = useLoad(() => get<Launch & { content?: unknown; custom_data?: unknown }>('launches/get', { id }), [id], 5000);
+  const launch = useLoad(() => get('launches/get', { id }), [id], 5000);
   const campaigns = useCampaigns();
   return (
     <Page title={`Launch #${id}`} actions={<a class="button secondary" href={href('messages', { launch_id: id })}>Its messages</a>}>

@@ -1,7 +1,7 @@
 /** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { CHANNELS, call, type Data, get, type Message, type OutboxEntry, STATUSES } from '../api.ts';
+import { CHANNELS, call, get, STATUSES } from '../api.ts';
 import { AnyOf, Card, Fields, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -62,7 +62,7 @@ function listBody(q: Record<string, string>) {
 export function MessagesPage({ query }: { query: Record<string, string> }) {
   const campaigns = useCampaigns();
   const key = JSON.stringify(query);
-  const page = useLoad(() => call<Message[]>('messages/list', { ...listBody(query), limit: 50 }), [key], 5000);
+  const page = useLoad(() => call('messages/list', { ...listBody(query), limit: 50 }), [key], 5000);
   const filters: Filters = Object.fromEntries(FILTERS.filter((k) => query[k]).map((k) => [k, query[k]]));
   return (
     <Page title="Messages">
@@ -136,8 +136,8 @@ const engagementOf = (person: number, machine: number) => (
 );
 
 export function MessagePage({ id }: { id: number }) {
-  const message = useLoad(() => get<Data<'messages_get'>>('messages/get', { id }), [id], 5000);
-  const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
+  const message = useLoad(() => get('messages/get', { id }), [id], 5000);
+  const captured = useLoad(() => get('outbox/list', { message_id: id, limit: 1 }), [id]);
   const campaigns = useCampaigns();
   const [acted, setActed] = useState<{ ok?: string; error?: string }>({});
   const can = useCan();

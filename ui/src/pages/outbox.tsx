@@ -37,7 +37,7 @@ const TABS = ['HTML', 'Text', 'Headers', 'Raw'] as const;
 
 /** Fetches the attachment through the API and hands it to the browser as a download. */
 async function download(entry: OutboxEntry, index: number) {
-  const a = await get<{ name: string; mime: string; data: string }>('outbox/attachment', { id: entry.id, index });
+  const a = await get('outbox/attachment', { id: entry.id, index });
   const base64 = a.data.slice(a.data.indexOf(',') + 1);
   const blob = new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: a.mime });
   const url = URL.createObjectURL(blob);
@@ -50,7 +50,7 @@ async function download(entry: OutboxEntry, index: number) {
 
 /** One captured message as a mail catcher shows it: From, To, subject, HTML, text, headers, raw, attachments (also on its message page). */
 export function Captured({ id }: { id: number }) {
-  const entry = useLoad(() => get<OutboxEntry>('outbox/get', { id }), [id]);
+  const entry = useLoad(() => get('outbox/get', { id }), [id]);
   const [tab, setTab] = useState<(typeof TABS)[number]>('HTML');
   const [error, setError] = useState<Error>();
   return (
@@ -97,7 +97,7 @@ export function OutboxPage({ id, query }: { id: number | null; query: Record<str
   const key = JSON.stringify(query);
   const list = useLoad(
     () =>
-      call<OutboxEntry[]>('outbox/list', {
+      call('outbox/list', {
         limit: 50,
         ...(query.recipient ? { recipient: query.recipient } : {}),
         ...(query.channel ? { channel: query.channel } : {}),
