@@ -48,6 +48,8 @@ after(async () => {
 const go = async (hash: string, heading: string | RegExp) => {
   await page.goto(`${s.url}/ui/#/${hash}`);
   await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+  // The page's data, not its spinner: the width check and the screenshot are of what a user reads.
+  await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
 };
 
 async function signIn(token: string) {

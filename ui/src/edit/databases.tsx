@@ -1,7 +1,7 @@
 /** Profile databases: the list, a new one with its typed fields, and one with its fields and subscription counts. */
 import { useState } from 'preact/hooks';
 import { call, type DataOf, get } from '../api.ts';
-import { Card, Fields, Json, Load, Page } from '../components.tsx';
+import { Card, Fields, Json, ListTable, Load, Page } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -19,28 +19,15 @@ export function DatabasesPage() {
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No profile database yet.{can('write') && ' Create one first: profiles, campaigns and imports belong to a database.'}</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Custom fields</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((d) => (
-                    <tr key={d.id}>
-                      <td>
-                        <a href={`#/databases/${d.id}`}>{d.name}</a>
-                      </td>
-                      <td>{d.fields.map((f) => `${f.name} (${f.type})`).join(', ') || <span class="muted">none</span>}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(d) => d.id}
+              empty={`No profile database yet.${can('write') ? ' Create one first: profiles, campaigns and imports belong to a database.' : ''}`}
+              columns={[
+                { head: 'Name', cell: (d) => <a href={`#/databases/${d.id}`}>{d.name}</a> },
+                { head: 'Custom fields', cell: (d) => d.fields.map((f) => `${f.name} (${f.type})`).join(', ') || <span class="muted">none</span> },
+              ]}
+            />
           </Card>
         )}
       </Load>

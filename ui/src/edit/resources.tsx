@@ -9,7 +9,7 @@
  */
 import { useState } from 'preact/hooks';
 import { type DataOf, get } from '../api.ts';
-import { Card, Load, Page } from '../components.tsx';
+import { Card, ListTable, Load, Page } from '../components.tsx';
 import { FormError, parseJsonObject, TextArea, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -34,30 +34,16 @@ export function ResourcesPage() {
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No resource yet: a resource is where messages come from (the email sender, the SMS sender and provider).</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Channels</th>
-                    <th>From</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.id}>
-                      <td>
-                        <a href={`#/resources/${r.id}`}>{r.name}</a>
-                      </td>
-                      <td>{r.channels.join(', ')}</td>
-                      <td class="ellipsis">{r.email?.from_email ?? r.sms?.sender ?? ''}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(r) => r.id}
+              empty="No resource yet: a resource is where messages come from (the email sender, the SMS sender and provider)."
+              columns={[
+                { head: 'Name', cell: (r) => <a href={`#/resources/${r.id}`}>{r.name}</a> },
+                { head: 'Channels', cell: (r) => r.channels.join(', ') },
+                { head: 'From', cell: (r) => r.email?.from_email ?? r.sms?.sender ?? '', class: 'ellipsis' },
+              ]}
+            />
           </Card>
         )}
       </Load>

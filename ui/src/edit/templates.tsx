@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type Campaign, call, type DataOf, type DryRun, get } from '../api.ts';
-import { Card, HtmlFrame, Load, Page } from '../components.tsx';
+import { Card, HtmlFrame, ListTable, Load, Page } from '../components.tsx';
 import { FormError, parseJsonObject, Select, TextArea, TextInput, useForm } from '../forms.tsx';
 import { useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -36,28 +36,15 @@ export function TemplatesPage() {
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No template yet.</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Channels</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((t) => (
-                    <tr key={t.id}>
-                      <td>
-                        <a href={`#/templates/${t.id}`}>{t.name}</a>
-                      </td>
-                      <td>{t.channels.map((c) => c.sid).join(', ')}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(t) => t.id}
+              empty="No template yet."
+              columns={[
+                { head: 'Name', cell: (t) => <a href={`#/templates/${t.id}`}>{t.name}</a> },
+                { head: 'Channels', cell: (t) => t.channels.map((c) => c.sid).join(', ') },
+              ]}
+            />
           </Card>
         )}
       </Load>

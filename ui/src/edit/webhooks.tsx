@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { call, get } from '../api.ts';
 import { WEBHOOK_EVENTS } from '../openapi-values.ts';
-import { Card, Fields, Load, Page, StatusBadge, Time } from '../components.tsx';
+import { Card, Fields, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { FormError, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -22,32 +22,16 @@ export function WebhooksPage() {
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No webhook endpoint: Salvo posts message, launch and task events to the endpoints you add.</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>URL</th>
-                    <th>Events</th>
-                    <th>State</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((w) => (
-                    <tr key={w.id}>
-                      <td class="ellipsis">
-                        <a href={`#/webhooks/${w.id}`}>{w.url}</a>
-                      </td>
-                      <td>{w.events.join(', ')}</td>
-                      <td>
-                        <StatusBadge status={w.enabled ? (w.failing_since ? 'failing' : 'active') : 'disabled'} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(w) => w.id}
+              empty="No webhook endpoint: Salvo posts message, launch and task events to the endpoints you add."
+              columns={[
+                { head: 'URL', cell: (w) => <a href={`#/webhooks/${w.id}`}>{w.url}</a>, class: 'ellipsis' },
+                { head: 'Events', cell: (w) => w.events.join(', ') },
+                { head: 'State', cell: (w) => <StatusBadge status={w.enabled ? (w.failing_since ? 'failing' : 'active') : 'disabled'} /> },
+              ]}
+            />
           </Card>
         )}
       </Load>

@@ -1,7 +1,7 @@
 /** Campaigns: the list, and one campaign with its template, call_url, activation, test trigger, launches and log. */
 import { useState } from 'preact/hooks';
 import { type Campaign, type CampaignStats, call, get, handedOver } from '../api.ts';
-import { Card, ErrorBox, Fields, HtmlFrame, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
+import { Card, ErrorBox, Fields, HtmlFrame, Json, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { type Loaded, useLoad, useNames } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { href } from '../router.ts';
@@ -19,42 +19,20 @@ export function CampaignsPage() {
       <Load loaded={list}>
         {({ data, extra }) => (
           <Card>
-            {data.length === 0 ? (
-              <p class="muted">No campaigns yet.{can('write') && ' New campaign (above) sets one up: it needs a database, a resource and a template.'}</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Id</th>
-                    <th>Name</th>
-                    <th>State</th>
-                    <th>Trigger</th>
-                    <th>Channel</th>
-                    <th class="num">Database</th>
-                    <th>Updated</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((c) => (
-                    <tr key={c.id}>
-                      <td>{c.id}</td>
-                      <td>
-                        <a href={`#/campaigns/${c.id}`}>{c.name}</a>
-                      </td>
-                      <td>
-                        <StatusBadge status={c.is_active ? 'active' : 'inactive'} />
-                      </td>
-                      <td>{c.trigger_type}</td>
-                      <td>{c.send_channel}</td>
-                      <td class="num">{names.value?.dbs[c.db_id] ?? c.db_id}</td>
-                      <td>
-                        <Time iso={c.updated} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={data}
+              rowKey={(c) => c.id}
+              empty={`No campaigns yet.${can('write') ? ' New campaign (above) sets one up: it needs a database, a resource and a template.' : ''}`}
+              columns={[
+                { head: 'Id', cell: (c) => c.id },
+                { head: 'Name', cell: (c) => <a href={`#/campaigns/${c.id}`}>{c.name}</a> },
+                { head: 'State', cell: (c) => <StatusBadge status={c.is_active ? 'active' : 'inactive'} /> },
+                { head: 'Trigger', cell: (c) => c.trigger_type },
+                { head: 'Channel', cell: (c) => c.send_channel },
+                { head: 'Database', cell: (c) => names.value?.dbs[c.db_id] ?? c.db_id, class: 'num' },
+                { head: 'Updated', cell: (c) => <Time iso={c.updated} /> },
+              ]}
+            />
             <p class="muted small">{plural(Number(extra.total_count ?? data.length), 'campaign')}</p>
           </Card>
         )}

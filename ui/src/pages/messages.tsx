@@ -2,7 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, STATUSES } from '../api.ts';
-import { AnyOf, Card, Fields, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
+import { AnyOf, Card, Fields, Json, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { AsSent, Body } from './as-sent.tsx';
@@ -70,52 +70,32 @@ export function MessagesPage({ query }: { query: Record<string, string> }) {
       <Load loaded={page}>
         {({ data, extra }) => (
           <Card>
-            {data.length === 0 ? (
-              <p class="muted">No messages{Object.keys(filters).length ? ' match these filters' : ' yet'}.</p>
-            ) : (
-              <table class="table" id="messages">
-                <thead>
-                  <tr>
-                    <th>Id</th>
-                    <th>Created</th>
-                    <th>Campaign</th>
-                    <th>Launch</th>
-                    <th>Channel</th>
-                    <th>To</th>
-                    <th>Status</th>
-                    <th class="num">Attempts</th>
-                    <th>Why</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((m) => (
-                    <tr key={m.id}>
-                      <td>
-                        <a href={`#/messages/${m.id}`}>#{m.id}</a>
-                      </td>
-                      <td class="nowrap">
-                        <Time iso={m.created} />
-                      </td>
-                      <td>{campaignName(campaigns.value, m.campaign_id)}</td>
-                      <td>
-                        <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a>
-                      </td>
-                      <td>{m.channel}</td>
-                      <td class="ellipsis">
-                        {m.address ? <a href={href('messages', m.channel === 'sms' ? { phone: m.address } : m.channel === 'email' ? { email: m.address } : { profile_id: m.profile_id })}>{m.address}</a> : <span class="muted">{m.profile_id}</span>}
-                      </td>
-                      <td>
-                        <StatusBadge status={m.status} />
-                      </td>
-                      <td class="num">{m.attempts}</td>
-                      <td class="ellipsis muted" title={m.last_error ?? m.skip_reason ?? ''}>
-                        {m.last_error ?? m.skip_reason ?? ''}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              id="messages"
+              rows={data}
+              rowKey={(m) => m.id}
+              empty={`No messages${Object.keys(filters).length ? ' match these filters' : ' yet'}.`}
+              columns={[
+                { head: 'Id', cell: (m) => <a href={`#/messages/${m.id}`}>#{m.id}</a> },
+                { head: 'Created', cell: (m) => <Time iso={m.created} />, class: 'nowrap' },
+                { head: 'Campaign', cell: (m) => campaignName(campaigns.value, m.campaign_id) },
+                { head: 'Launch', cell: (m) => <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a> },
+                { head: 'Channel', cell: (m) => m.channel },
+                {
+                  head: 'To',
+                  cell: (m) =>
+                    m.address ? (
+                      <a href={href('messages', m.channel === 'sms' ? { phone: m.address } : m.channel === 'email' ? { email: m.address } : { profile_id: m.profile_id })}>{m.address}</a>
+                    ) : (
+                      <span class="muted">{m.profile_id}</span>
+                    ),
+                  class: 'ellipsis',
+                },
+                { head: 'Status', cell: (m) => <StatusBadge status={m.status} /> },
+                { head: 'Attempts', cell: (m) => m.attempts, class: 'num' },
+                { head: 'Why', cell: (m) => <span class="muted" title={m.last_error ?? m.skip_reason ?? ''}>{m.last_error ?? m.skip_reason ?? ''}</span>, class: 'ellipsis' },
+              ]}
+            />
             <div class="pager">
               {query.cursor && <a href={href('messages', filters)}>« Newest</a>}
               {extra.next_cursor !== undefined && <a href={href('messages', { ...filters, cursor: String(extra.next_cursor) })}>Older »</a>}
