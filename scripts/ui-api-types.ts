@@ -17,11 +17,15 @@ import { loadConfig } from '../src/config.ts';
 export const API_TYPES_FILE = fileURLToPath(new URL('../ui/src/openapi.d.ts', import.meta.url));
 export const API_VALUES_FILE = fileURLToPath(new URL('../ui/src/openapi-values.ts', import.meta.url));
 
-/** The console's choices: a name, and the method and body property whose enum it is. */
-const VALUES: [name: string, method: string, property: string][] = [
+/**
+ * The console's choices: a name, the method, and where the enum is: a property of its body, or of its
+ * answer's `data` (`data.subscriptions.status`: through arrays to their items).
+ */
+const VALUES: [name: string, method: string, where: string][] = [
   ['WEBHOOK_EVENTS', 'webhooks/add', 'events'],
   ['MESSAGE_STATUSES', 'messages/list', 'status'],
   ['CHANNELS', 'messages/list', 'channel'],
+  ['SUBSCRIPTION_STATUSES', 'profiles/get', 'data.subscriptions.status'],
 ];
 
 interface Schema {
@@ -29,13 +33,16 @@ interface Schema {
   items?: Schema;
   properties?: Record<string, Schema>;
 }
+type Operation = { requestBody?: { content: Record<string, { schema: Schema }> }; responses?: Record<string, { content: Record<string, { schema: Schema }> }> };
 
-/** The enum of a body property of `method` (of its items, for an array). */
-function enumOf(doc: unknown, method: string, property: string): string[] {
-  const paths = (doc as { paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: Schema }> } } }> }).paths;
-  const schema = paths[`/api/v1.1/${method}`]?.post?.requestBody?.content['application/json']?.schema.properties?.[property];
+/** The enum at `where` in `method`'s body (or its answer, from `data.`); arrays are stepped through to their items. */
+function enumOf(doc: unknown, method: string, where: string): string[] {
+  const op = (doc as { paths: Record<string, { post?: Operation }> }).paths[`/api/v1.1/${method}`]?.post;
+  const answer = where.startsWith('data.');
+  let schema: Schema | undefined = (answer ? op?.responses?.['200'] : op?.requestBody)?.content['application/json']?.schema;
+  for (const key of answer ? where.split('.') : [where]) schema = (schema?.items ?? schema)?.properties?.[key];
   const values = schema?.enum ?? schema?.items?.enum;
-  if (!values) throw new Error(`${method} ${property} has no enum in /openapi.json`);
+  if (!values) throw new Error(`${method} ${where} has no enum in /openapi.json`);
   return values;
 }
 

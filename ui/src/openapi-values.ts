@@ -8,3 +8,6 @@ export const MESSAGE_STATUSES = ['queued', 'waiting', 'sending', 'sent', 'captur
 
 /** messages/list channel */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
+
+/** profiles/get data.subscriptions.status */
+export const SUBSCRIPTION_STATUSES = ['subscribed', 'unsubscribed', 'complainer', 'hardbounced', 'unconfirmed', 'suspended', 'invalid'] as const;

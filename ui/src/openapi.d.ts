@@ -4583,8 +4583,11 @@ export interface operations {
                                 cc_data?: {
                                     [key: string]: unknown;
                                 };
-                                /** @description subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid */
-                                status: string;
+                                /**
+                                 * @description The subscription status
+                                 * @enum {string}
+                                 */
+                                status: "subscribed" | "unsubscribed" | "complainer" | "hardbounced" | "unconfirmed" | "suspended" | "invalid";
                                 /** @description Higher is chosen first */
                                 priority: number;
                                 /** @description Subscription fields, as given */
@@ -5012,8 +5015,11 @@ export interface operations {
                             cc_data?: {
                                 [key: string]: unknown;
                             };
-                            /** @description subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid */
-                            status: string;
+                            /**
+                             * @description The subscription status
+                             * @enum {string}
+                             */
+                            status: "subscribed" | "unsubscribed" | "complainer" | "hardbounced" | "unconfirmed" | "suspended" | "invalid";
                             /** @description Higher is chosen first */
                             priority: number;
                             /** @description Subscription fields, as given */

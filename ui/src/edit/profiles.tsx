@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { call, type DataOf, get } from '../api.ts';
+import { SUBSCRIPTION_STATUSES } from '../openapi-values.ts';
 import { Card, Load, Page } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
@@ -11,8 +12,6 @@ import { useCan } from '../role.ts';
 import { href, navigate } from '../router.ts';
 import type { DatabaseRow } from './databases.tsx';
 import type { ResourceRow } from './resources.tsx';
-
-const SUBSCRIPTION_STATUSES = ['subscribed', 'unsubscribed', 'complainer', 'hardbounced', 'unconfirmed', 'suspended', 'invalid'];
 
 export function NewProfilePage({ query }: { query: Record<string, string> }) {
   const lists = useLoad(async () => ({ dbs: await get('databases/list'), resources: await get('resources/list') }), []);
