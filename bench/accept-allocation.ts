@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TOKEN } from './lib/load.ts';
+import { startOne, TOKEN } from './lib/load.ts';
 import { startSink } from './lib/sink.ts';
 import { createWorld } from './lib/world.ts';
 
@@ -43,15 +43,7 @@ const url = await new Promise<string>((resolve, reject) => {
 });
 let n = 0;
 async function triggers(count: number): Promise<void> {
-  for (const end = n + count; n < end; n++) {
-    const r = await fetch(`${url}/api/v1.1/campaigns/triggers/start`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: TOKEN, id: w.campaignId, email: w.email((n * 7919) % w.profiles), content: { title: 'Accepted', n } }),
-    });
-    await r.text();
-    if (r.status !== 200) throw new Error(`trigger ${n}: ${r.status}`);
-  }
+  for (const end = n + count; n < end; n++) await startOne(url, w.campaignId, (i) => w.email((i * 7919) % w.profiles), n);
 }
 const until = async (file: string) => {
   while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20));
