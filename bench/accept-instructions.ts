@@ -4,23 +4,28 @@
  * machine shared with other work do not). One `salvo serve` of the tree TREE (default: this one; its
  * `node scripts/build.mjs` must have run) on a 20k-profile SQLite world made by that tree's own
  * bench/lib/world.ts, started under callgrind with instrumentation off; WARM triggers
- * warm it up; then instrumentation goes on for N triggers and off again, and the count is read from
+ * warm it up (6,000: what V8 still compiles after fewer is counted too); then instrumentation goes on for N triggers and off again, and the count is read from
  * callgrind's dump, less what the same server does idle (its timers) over as long as the triggers
  * took. MODE=accept (default) runs with SALVO_WORKERS=0: the accept path alone.
  * MODE=full delivers too (to a sink), and waits for the N mails before the dump.
  * THREADS=1 prints the count per thread too (thread 01 is the main thread).
  * FLAGS='--a --b' replaces the node flags of bin/salvo.js's first line.
- * Run: node --import tsx bench/accept-instructions.ts   (TREE=/path/of/another/worktree N=1000 WARM=400)
+ * Run: node --import tsx bench/accept-instructions.ts   (TREE=/path/of/another/worktree N=1000 WARM=6000)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startOne, TOKEN } from './lib/load.ts';
 import { startSink, waitDelivered } from './lib/sink.ts';
 
 const TREE = path.resolve(process.env.TREE ?? new URL('..', import.meta.url).pathname);
 const N = Number(process.env.N ?? 1000);
-const WARM = Number(process.env.WARM ?? 400);
+/**
+ * Warm-up triggers before the count. V8 goes on optimizing the path for about 6,000 triggers: after
+ * 400 (the default until 2026-12-08) nearly half of the count was its compiler (docs/performance-log.md).
+ */
+const WARM = Number(process.env.WARM ?? 6000);
 const MODE = process.env.MODE ?? 'accept';
 /** THREADS=1: also the count per thread (the main thread, the mailer thread, V8's and libuv's helpers). */
 const THREADS = process.env.THREADS === '1';
@@ -30,7 +35,6 @@ const THREADS = process.env.THREADS === '1';
  * which the machine's load changes, and the count moved by 10 % from run to run with 8.
  */
 const CONCURRENCY = Number(process.env.CONC ?? 1);
-const TOKEN = 'bench-token-0123456789abcdef';
 
 const { createWorld } = (await import(path.join(TREE, 'bench/lib/world.ts'))) as typeof import('./lib/world.ts');
 const w = await createWorld('sqlite', 20_000, null);
@@ -72,15 +76,7 @@ async function triggers(from: number, count: number): Promise<void> {
   let next = from;
   const one = async () => {
     while (next < from + count) {
-      const n = next++;
-      const r = await fetch(`${url}/api/v1.1/campaigns/triggers/start`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token: TOKEN, id: w.campaignId, email: w.email((n * 7919) % w.profiles), content: { title: 'Accepted', n } }),
-      });
-      await r.text();
-      if (r.status !== 200) throw new Error(`trigger ${n}: ${r.status}`);
-      launches.add(r.headers.get('launch-id')!);
+      launches.add(await startOne(url, w.campaignId, (i) => w.email((i * 7919) % w.profiles), next++));
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, one));

@@ -28,6 +28,7 @@ import type { PgDriver } from './store/postgres/driver.ts';
 import { PgWakeups } from './store/postgres/wakeups.ts';
 import { driverOf, openStore, type Store } from './store/store.ts';
 import type { BackgroundLoop } from './support/background-loop.ts';
+import { Pressure } from './support/pressure.ts';
 
 export interface App {
   config: Config;
@@ -41,6 +42,8 @@ export interface App {
   purger: Purger;
   /** Request deduplication's claims and kept answers (engine/dedup.ts). */
   dedup: RequestDedup;
+  /** Launch requests in flight (counted by the HTTP side): delivery yields to them while they are many. */
+  accepting: Pressure;
   /** Where the data lives, for the start-up line. */
   where: string;
   channels: Channels;
@@ -53,6 +56,13 @@ export interface App {
   /** Stops taking work, lets sends in flight finish for up to `deadlineMs` (then hands them back), closes the store. */
   close(deadlineMs?: number): Promise<void>;
 }
+
+/**
+ * Launch requests in flight that make delivery yield (claim at most every 100 ms, delivery/dispatcher.ts),
+ * and how long after the count was last that high it keeps yielding. An open loop of 100 triggers a
+ * second has one or two in flight and never reaches it; 50 connections at full speed hold it there.
+ */
+const ACCEPT_PRESSURE = { threshold: 8, holdMs: 20 };
 
 /** A part to close, named for the log when its close fails. */
 type Closer = [what: string, close: () => Promise<unknown>];
@@ -107,7 +117,9 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
     wakeups?.notify(what);
   };
   const loopOptions = { pollMs: config.pollMs, leaseMs: config.leaseMs, log, metrics };
-  const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock, links });
+  // Launch requests in flight, counted by the HTTP side: while many are, delivery claims less (accept first, deliver after).
+  const accepting = new Pressure(ACCEPT_PRESSURE);
+  const dispatcher = new Dispatcher({ store, catalog, channels, config, log, metrics, clock: o.clock, links, accepting });
   const expander = new Expander({ store, catalog, wake, deliveryActive: () => dispatcher.active() }, loopOptions);
   const tasks = new TaskRunner({ store, catalog, wake }, loopOptions);
   const webhooks = new WebhookSender({ store, config, log, metrics, clock: o.clock });
@@ -132,7 +144,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
     const encoded = encodeSms(text, 0);
     return { encoding: encoded.alphabet, parts: encoded.parts.length };
   };
-  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, ops: { metrics, readiness }, feedback, testWebhookPost, smsShape });
+  const http = await buildHttp({ config, log, store, catalog, wake, links, clock: o.clock, dedup, accepting, ops: { metrics, readiness }, feedback, testWebhookPost, smsShape });
   opened.push(['HTTP', () => http.close()]);
   return {
     config,
@@ -145,6 +157,7 @@ async function assemble(config: Config, o: { searchPath?: string; clock?: () => 
     webhooks,
     purger,
     dedup,
+    accepting,
     where,
     startWorkers() {
       // The purge runs in every serve and worker process, with delivery or without.

@@ -3,6 +3,21 @@ import autocannon from 'autocannon';
 
 export const TOKEN = 'bench-token-0123456789abcdef';
 
+/**
+ * One `campaigns/triggers/start` of the measuring aids (one at a time, not a load): the n-th trigger,
+ * by the email of profile `email(n)`, content naming n. Throws unless answered 200; answers its Launch-Id.
+ */
+export async function startOne(url: string, campaignId: number, email: (n: number) => string, n: number): Promise<string> {
+  const r = await fetch(`${url}/api/v1.1/campaigns/triggers/start`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token: TOKEN, id: campaignId, email: email(n), content: { title: 'Accepted', n } }),
+  });
+  await r.text();
+  if (r.status !== 200) throw new Error(`trigger ${n}: ${r.status}`);
+  return r.headers.get('launch-id')!;
+}
+
 /** One API call to a Salvo under bench; answers `data`, throws on an error envelope. */
 // biome-ignore lint/suspicious/noExplicitAny: scenarios read whatever data a method answers
 export async function api(url: string, method: string, body: Record<string, unknown>): Promise<any> {

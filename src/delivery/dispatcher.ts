@@ -20,6 +20,7 @@ import type { Config } from '../config.ts';
 import type { Catalog } from '../engine/catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from '../engine/compose.ts';
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
+import type { Pressure } from '../support/pressure.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
 import type { Channel, SendContext, SendResult } from './channels.ts';
@@ -50,7 +51,18 @@ export interface DispatcherDeps {
   clock?: () => number;
   /** Email's public links (unsubscribe, tracking); none without it. */
   links?: LinkSigning;
+  /** Launch requests in flight in this process (the HTTP side counts them): delivery yields to them while they are many. */
+  accepting?: Pick<Pressure, 'pressed'>;
 }
+
+/**
+ * While launch requests are many in flight, a claim at most this often: delivery then takes a
+ * small share of the event loop (at most 2 x SALVO_WORKERS messages a period) and the requests the
+ * rest, so that a burst of triggers is answered first and delivered after. A floor, not a stop:
+ * under a load that never ends, messages still go out. Once the requests are few, claims go on
+ * at full speed.
+ */
+const YIELD_CLAIM_MS = 100;
 
 /** The text of a failure, as kept in last_error: SMTP replies with their code. */
 function failureText(e: unknown): string {
@@ -84,6 +96,8 @@ export class Dispatcher extends BackgroundLoop {
   });
 
   private readonly now: () => number;
+  /** When the last claim was made (performance.now(): the pacing under pressure, not the store's clock). */
+  private lastClaimAt = -Infinity;
 
   constructor(private readonly d: DispatcherDeps) {
     super();
@@ -156,6 +170,7 @@ export class Dispatcher extends BackgroundLoop {
     const { store, config } = this.d;
     const want = config.workers * 2 - this.claimed.length - this.sending();
     if (want <= 0 || this.claimed.length >= Math.ceil(config.workers / 2)) return 0;
+    this.lastClaimAt = performance.now();
     const messages = await store.claimMessages(this.worker, want, now, now + config.leaseMs);
     if (messages.length === 0) return 0;
     try {
@@ -191,19 +206,27 @@ export class Dispatcher extends BackgroundLoop {
           // requeue (and send again) what we are still sending.
           if (await this.leases.renewIfStale()) await this.upkeep(now);
         }
-        const got = await this.claim(now);
+        const held = this.yielding();
+        const got = held > 0 ? 0 : await this.claim(now);
         this.stepSucceeded();
         while (this.hasSlot() && this.claimed.length) {
           const next = this.claimed.shift()!;
           // Never the same message twice at once (it could only come back through a retake of our own).
           if (!this.inflight.has(next.message.id)) this.startDelivery(next);
         }
-        if (got === 0 || !this.hasSlot()) await this.waker.wait(config.pollMs);
+        if (held > 0) await this.waker.wait(held);
+        else if (got === 0 || !this.hasSlot()) await this.waker.wait(config.pollMs);
       } catch (err) {
         this.d.metrics?.storeError('delivery');
         await this.backOff(err, log, 'delivery');
       }
     }
+  }
+
+  /** How long to hold off the next claim: launch requests are many in flight and the last claim was under YIELD_CLAIM_MS ago; 0 to claim now. */
+  private yielding(): number {
+    if (!this.d.accepting?.pressed()) return 0;
+    return Math.max(0, YIELD_CLAIM_MS - (performance.now() - this.lastClaimAt));
   }
 
   /** Whether messages are in hand (claimed, being sent or recorded): the expander then paces itself. */

@@ -55,7 +55,9 @@ const describe = (m: SingleMatch) => (m.mode === 'custom' ? `${m.fieldName} ${JS
 
 /** The one profile a matching mode names. */
 export async function resolveSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile> {
-  const found = [...new Map((await findSingle(store, db, m)).map((p) => [p.id, p])).values()];
+  const rows = await findSingle(store, db, m);
+  // Each profile once (a custom field's lookup may find one twice); one found needs no look.
+  const found = rows.length < 2 ? rows : [...new Map(rows.map((p) => [p.id, p])).values()];
   if (found.length === 0) throw notFound(`no profile found for ${describe(m)} in database ${db.id}`);
   if (found.length > 1) throw conflict(`${found.length} profiles match ${describe(m)} in database ${db.id}; use custom_request to reach several`);
   return found[0];

@@ -24,8 +24,14 @@ export class JsonScan {
   private expectKey = false;
   private key: string | null = null;
   private afterColon = false;
-  private captured: number[] | null = null;
-  private overflow = false;
+  /**
+   * A top-level string being kept (a key, or the token's value): its bytes in earlier chunks, and
+   * where it starts in this one. Others are only stepped over: keeping every string of the body
+   * byte by byte cost each request an array and a Buffer per string (docs/performance-log.md).
+   */
+  private captured: Buffer[] | null = null;
+  private capturedFrom = 0;
+  private capturedLength = 0;
   /** The top-level "token": its value's raw JSON string content, absent (undefined), or null when it is no string. */
   private rawToken: string | null | undefined = undefined;
 
@@ -37,21 +43,20 @@ export class JsonScan {
         else if (c === BACKSLASH) this.escaped = true;
         else if (c === QUOTE) {
           this.inString = false;
-          if (this.captured) this.endTopString();
-          continue;
-        }
-        if (this.captured && !this.overflow) {
-          if (this.captured.length < CAPTURE_CAP) this.captured.push(c);
-          else this.overflow = true;
+          if (this.captured) this.endTopString(chunk, i);
         }
         continue;
       }
       if (c === QUOTE) {
         this.inString = true;
         if (this.depth === 1 && this.topIsObject) {
-          this.captured = [];
-          this.overflow = false;
           this.afterColon = false;
+          // Keys are kept to know which value is the token's; of values, only the token's.
+          if (this.expectKey || this.key === 'token') {
+            this.captured = [];
+            this.capturedFrom = i + 1;
+            this.capturedLength = 0;
+          }
         }
       } else if (OPEN.has(c)) {
         if (this.depth === 0) {
@@ -66,10 +71,19 @@ export class JsonScan {
         else if (this.afterColon && c > 32) this.valueIsNotString(); // a number, true, false, null
       }
     }
+    // A kept string goes on in the next chunk: this chunk's part of it, unless it is already too long to matter.
+    if (this.captured) {
+      this.capturedLength += chunk.length - this.capturedFrom;
+      if (this.capturedLength <= CAPTURE_CAP) this.captured.push(chunk.subarray(this.capturedFrom));
+      this.capturedFrom = 0;
+    }
   }
 
-  private endTopString(): void {
-    const text = this.overflow ? null : Buffer.from(this.captured!).toString('utf8');
+  /** A kept string ended at `end` of `chunk`: a key (named), or the token's value. */
+  private endTopString(chunk: Buffer, end: number): void {
+    const parts = this.captured!;
+    const overflow = this.capturedLength + (end - this.capturedFrom) > CAPTURE_CAP;
+    const text = overflow ? null : parts.length === 0 ? chunk.toString('utf8', this.capturedFrom, end) : Buffer.concat([...parts, chunk.subarray(this.capturedFrom, end)]).toString('utf8');
     this.captured = null;
     if (this.expectKey) {
       this.key = text;

@@ -10,6 +10,7 @@ import type { RequestDedup } from '../engine/dedup.ts';
 import type { LaunchDeps } from '../engine/launch.ts';
 import type { SignedPost } from '../engine/webhooks.ts';
 import type { RecordFeedback } from '../engine/feedback.ts';
+import type { Pressure } from '../support/pressure.ts';
 import { ERROR_ENVELOPE, requireToken } from './api.ts';
 import { dedupHooks } from './dedup.ts';
 import { installErrorHandling } from './envelope.ts';
@@ -38,6 +39,8 @@ import { tokenBeforeBody } from './token-before-body.ts';
 
 /** Every API v1.1 method is POST under this prefix, given to each family's plugin. */
 const API_V11 = '/api/v1.1';
+/** The methods that launch (start, its batch and import forms): the requests delivery yields to. */
+const LAUNCHES = `${API_V11}/campaigns/triggers/`;
 
 export interface HttpDeps extends LaunchDeps {
   config: Config;
@@ -53,6 +56,8 @@ export interface HttpDeps extends LaunchDeps {
   testWebhookPost: SignedPost;
   /** Email services' event webhooks record bounces, complaints and deliveries with it. */
   feedback: { record: RecordFeedback; certificates: SigningCertificates };
+  /** Counts the launch requests in flight, from their arrival until their answer is out or their connection gone. */
+  accepting?: Pick<Pressure, 'enter' | 'leave'>;
 }
 
 export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -116,6 +121,17 @@ export async function buildHttp(deps: HttpDeps): Promise<FastifyInstance> {
   const launching = { deps, limits: config, hooks: dedup };
   // One plugin per API family, each under the prefix; the token check covers them all (this scope).
   await app.register(async (api) => {
+    const accepting = deps.accepting;
+    if (accepting) {
+      api.addHook('onRequest', (req, reply, done) => {
+        if (req.routeOptions.url?.startsWith(LAUNCHES)) {
+          accepting.enter();
+          // 'close' comes once either way: the answer sent, or the connection lost before it.
+          reply.raw.once('close', accepting.leave);
+        }
+        done();
+      });
+    }
     // The token outside the body is checked before the body is read; one inside a large body before it is parsed.
     const early = tokenBeforeBody(verifier);
     api.addHook('onRequest', early.onRequest);

@@ -68,8 +68,25 @@ export async function insertRows(db: SqlDriver, table: string, columns: readonly
     const part = rows.slice(at, at + SQLITE_ROWS_PER_STATEMENT);
     added += await db.run(`INSERT INTO ${table} (${list}) VALUES ${Array(part.length).fill(row).join(', ')} ${tail}`, part.flatMap((r) => columns.map((c) => r[c])));
   }
-  for (const r of rows.slice(at)) added += await db.run(`INSERT INTO ${table} (${list}) VALUES ${row} ${tail}`, columns.map((c) => r[c]));
+  if (at === rows.length) return added;
+  const one = oneRowInsert(table, columns, tail);
+  for (const r of rows.slice(at)) added += await db.run(one, columns.map((c) => r[c]));
   return added;
+}
+
+/**
+ * A one-row INSERT's text, built once per table, columns and tail: a launch inserts one message row,
+ * and a text built anew for each cost the statement cache a long string to hash (the same text, a new
+ * string) besides building it.
+ */
+const oneRowTexts = new WeakMap<readonly string[], Map<string, string>>();
+function oneRowInsert(table: string, columns: readonly string[], tail: string): string {
+  let byTable = oneRowTexts.get(columns);
+  if (!byTable) oneRowTexts.set(columns, (byTable = new Map()));
+  const key = `${table} ${tail}`;
+  let sql = byTable.get(key);
+  if (sql === undefined) byTable.set(key, (sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${placeholders(columns.length)}) ${tail}`));
+  return sql;
 }
 
 /** SQLite result codes (extended ones start with these) meaning "not now", never "this call is wrong". */

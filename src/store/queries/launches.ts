@@ -65,6 +65,22 @@ export interface LaunchStore {
   attachmentNames(launchId: number): Promise<AttachmentInfo[]>;
 }
 
+/**
+ * The queries a launch's transaction writes through, made once per transaction driver (on SQLite
+ * there is one for the process): making them for every launch cost each trigger four objects of
+ * closures, one per query of those areas.
+ */
+type LaunchWrites = { launches: LaunchStore; dedup: ReturnType<typeof dedupQueries>; messages: ReturnType<typeof messageQueries>; campaigns: ReturnType<typeof campaignQueries> };
+const writesOn = new WeakMap<SqlDriver, LaunchWrites>();
+function launchWrites(tx: SqlDriver): LaunchWrites {
+  let q = writesOn.get(tx);
+  if (!q) {
+    q = { launches: launchQueries(tx), dedup: dedupQueries(tx), messages: messageQueries(tx), campaigns: campaignQueries(tx) };
+    writesOn.set(tx, q);
+  }
+  return q;
+}
+
 const launchValues = (l: NewLaunch, now: number, total: number) =>
   [l.campaign_id, l.kind, l.state, JSON.stringify(l.content), l.custom_data && JSON.stringify(l.custom_data), l.audience && JSON.stringify(l.audience), l.cursor, total, now, now];
 
@@ -85,11 +101,12 @@ export function launchQueries(db: SqlDriver): LaunchStore {
       // SQLite has no INSERT in a WITH; with webhooks, a skipped message's event is written beside it (insertMessages).
       if (db.dialect === 'sqlite' || (rows.some((m) => m.status === 'skipped') && (await anyWebhooks(db)))) {
         return db.transaction(async (tx) => {
-          const launch = await launchQueries(tx).insertLaunch(l, now, total);
+          const q = launchWrites(tx);
+          const launch = await q.launches.insertLaunch(l, now, total);
           // First, so that a request that lost the key writes nothing more before rolling back.
-          if (seal) await dedupQueries(tx).sealDedup(seal, launch.id);
-          await messageQueries(tx).insertMessages(launch.id, rows, now);
-          await campaignQueries(tx).appendCampaignLog(l.campaign_id, log.level, `launch ${launch.id} ${log.text}`, now);
+          if (seal) await q.dedup.sealDedup(seal, launch.id);
+          await q.messages.insertMessages(launch.id, rows, now);
+          await q.campaigns.appendCampaignLog(l.campaign_id, log.level, `launch ${launch.id} ${log.text}`, now);
           return launch;
         });
       }

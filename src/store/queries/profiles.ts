@@ -68,6 +68,7 @@ function narrowing(dialect: SqlDriver['dialect'], only: { field: string; values:
   return { sql: ` AND (${value} IN (${placeholders(values.length)}) OR ${contains})`, params: [...values, `${key}[`] };
 }
 
+const KEY_COLUMNS = ['db_id', 'field', 'key', 'profile_id'] as const;
 const PROFILE_COLUMNS = ['id', 'db_id', 'email', 'phones', 'status', 'md5', 'xxh', 'data', 'created_at', 'updated_at'] as const;
 
 const profileRow = (p: Profile) => ({
@@ -157,37 +158,59 @@ export interface ProfileStore {
   saveSubscriptions(rows: StoredSubscriptionWrite[], now: number): Promise<void>;
 }
 
+/**
+ * A statement text built once per what it is built from: the texts below are of a few shapes (a
+ * matching mode's field and channel), and a text built anew for every trigger cost the statement
+ * cache a long string to hash each time (the same text, a new string) besides building it.
+ */
+function textOnce<K>(build: (k: K) => string): (k: K) => string {
+  const texts = new Map<K, string>();
+  return (k) => {
+    let text = texts.get(k);
+    if (text === undefined) texts.set(k, (text = build(k)));
+    return text;
+  };
+}
+
+// UNION ALL, not UNION: SQLite merges a UNION in id order, and took the (db_id, id) index to get it,
+// reading every profile of the database (25 ms at 20k profiles, against 0.1 ms); IN needs no order.
+const idsText = textOnce((shape: string) => {
+  const [field, channel] = shape.split(' ');
+  const found: string[] = [];
+  if (field === 'key') found.push('SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key = ?');
+  else if (field) found.push(`SELECT id FROM profiles WHERE db_id = ? AND ${field} = ?`);
+  if (channel) found.push('SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address = ? AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)');
+  return found.join(' UNION ALL ');
+});
+const subscriptionsOfIdsText = textOnce((ids: string) => `SELECT * FROM subscriptions WHERE profile_id IN (${ids}) ORDER BY priority DESC, id`);
+const profilesOfIdsText = textOnce((ids: string) => `SELECT * FROM profiles WHERE id IN (${ids})`);
+
 /** The ids of the profiles a single-profile matching mode names, as a subquery; null when it looks nowhere. */
 function matchedIds(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
-  const found: string[] = [];
   const params: Param[] = [];
+  let field = '';
   if (typeof o.field === 'string') {
-    found.push(`SELECT id FROM profiles WHERE db_id = ? AND ${COLUMNS[o.field]} = ?`);
+    field = COLUMNS[o.field];
     params.push(dbId, value);
   } else if (o.field) {
-    found.push('SELECT profile_id FROM profile_keys WHERE db_id = ? AND field = ? AND key = ?');
+    field = 'key';
     params.push(dbId, o.field.key, value);
   }
-  if (o.channel) {
-    found.push('SELECT profile_id FROM subscriptions WHERE db_id = ? AND channel = ? AND address = ? AND (CAST(? AS INTEGER) IS NULL OR resource_id = ?)');
-    params.push(dbId, o.channel, value, o.resourceId, o.resourceId);
-  }
-  if (found.length === 0) return null;
-  // UNION ALL, not UNION: SQLite merges a UNION in id order, and took the (db_id, id) index to get it,
-  // reading every profile of the database (25 ms at 20k profiles, against 0.1 ms); IN needs no order.
-  return { sql: found.join(' UNION ALL '), params };
+  if (o.channel) params.push(dbId, o.channel, value, o.resourceId, o.resourceId);
+  if (params.length === 0) return null;
+  return { sql: idsText(`${field} ${o.channel ? 'channel' : ''}`), params };
 }
 
 /** getSubscriptionsOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
 export function subscriptionsOfMatchQuery(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
   const ids = matchedIds(dbId, value, o);
-  return ids && { sql: `SELECT * FROM subscriptions WHERE profile_id IN (${ids.sql}) ORDER BY priority DESC, id`, params: ids.params };
+  return ids && { sql: subscriptionsOfIdsText(ids.sql), params: ids.params };
 }
 
 /** findProfilesOfMatch's statement (exported so that a test can ask SQLite for its plan); null when it looks nowhere. */
 export function profilesOfMatchQuery(dbId: number, value: string, o: MatchLooks): { sql: string; params: Param[] } | null {
   const ids = matchedIds(dbId, value, o);
-  return ids && { sql: `SELECT * FROM profiles WHERE id IN (${ids.sql})`, params: ids.params };
+  return ids && { sql: profilesOfIdsText(ids.sql), params: ids.params };
 }
 
 export function profileQueries(db: SqlDriver): ProfileStore {
@@ -340,7 +363,7 @@ export function profileQueries(db: SqlDriver): ProfileStore {
         }
       }
       const added = [...keys.values()].filter((k) => k.add).map((k) => k.row);
-      await insertRows(db, 'profile_keys', ['db_id', 'field', 'key', 'profile_id'], added, 'ON CONFLICT DO NOTHING');
+      await insertRows(db, 'profile_keys', KEY_COLUMNS, added, 'ON CONFLICT DO NOTHING');
     },
 
     async getSubscriptions(profileIds: string[]): Promise<Subscription[]> {
