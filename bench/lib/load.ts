@@ -27,6 +27,31 @@ export async function api(url: string, method: string, body: Record<string, unkn
   return answer.data;
 }
 
+/**
+ * Requests of the warm-up before a measured load, the same for Salvo and for every baseline. A
+ * count, not a time: V8 keeps optimizing Salvo's accept path for about 6,000 triggers
+ * (`--trace-opt`, docs/performance-log.md "2026-12-08: accept before delivery"), so one second of
+ * warm-up (a few hundred to a few thousand requests on this machine, fewer the slower the system)
+ * compared a cold Salvo with a warm bare route.
+ */
+export const WARM_UP_REQUESTS = 6_000;
+
+/**
+ * The warm-up: WARM_UP_REQUESTS at `connections`, then, where a sink counts what the warm-up sent,
+ * a wait until it has all arrived (at most 60 s), so that its delivery does not run inside the
+ * measured load. Answers the warm-up's own result.
+ */
+export async function warmUp(url: string, o: { connections: number; body: (n: number) => string; delivered?: () => number }): Promise<LoadResult> {
+  const before = o.delivered?.() ?? 0;
+  const r = await load(url, { connections: o.connections, seconds: 120, amount: WARM_UP_REQUESTS, body: o.body });
+  const delivered = o.delivered;
+  if (delivered) {
+    const until = Date.now() + 60_000;
+    while (delivered() < before + r.ok && Date.now() < until) await new Promise((res) => setTimeout(res, 50));
+  }
+  return r;
+}
+
 export interface LoadResult {
   /** Success answers (2xx) a second: a refusal or an error is not throughput. */
   rps: number;

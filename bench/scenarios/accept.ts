@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Figure } from '../lib/report.ts';
-import { load, TOKEN } from '../lib/load.ts';
+import { load, TOKEN, warmUp } from '../lib/load.ts';
 import { startBaseline, startDurableBaseline, startSalvo } from '../lib/server.ts';
 import { waitDelivered, type Sink } from '../lib/sink.ts';
 import type { World } from '../lib/world.ts';
@@ -21,14 +21,15 @@ export async function accept(w: World, sink: Sink, o: { seconds: number; connect
   const env = { ...w.env, SALVO_SMTP_URL: sink.url, SALVO_TOKEN: TOKEN };
 
   const base = await startBaseline();
-  await load(base.url + START, { ...o, seconds: 1, body });
+  await warmUp(base.url + START, { ...o, body });
   const baseline = await load(base.url + START, { ...o, body });
   await base.stop();
   const durable = await durableBaseline(w, o, body);
 
   sink.reset();
   let salvo = await startSalvo(env);
-  await load(salvo.url + START, { ...o, seconds: 1, body: (n) => body(n + 10_000_000) });
+  await warmUp(salvo.url + START, { ...o, body: (n) => body(n + 10_000_000), delivered: () => sink.count });
+  sink.reset();
   const accepted = new Set<string>();
   const r = await load(salvo.url + START, { ...o, body: (n) => body(n + 20_000_000), onAnswer: (s, h) => s === 200 && accepted.add(h['launch-id']) });
   await sink.waitFor(sink.count + 1, 1); // let the sink settle into the count below
@@ -84,7 +85,7 @@ async function durableBaseline(w: World, o: { seconds: number; connections: numb
     source.close();
   }
   const base = await startDurableBaseline(w.kind === 'sqlite' ? { dbFile: file } : { pgUrl: w.env.SALVO_DATABASE_URL }, w.dbId);
-  await load(base.url + START, { ...o, seconds: 1, body: (n) => body(n + 40_000_000) });
+  await warmUp(base.url + START, { ...o, body: (n) => body(n + 40_000_000) });
   const r = await load(base.url + START, { ...o, body: (n) => body(n + 50_000_000) });
   await base.stop();
   for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import postgres from 'postgres';
-import { load, TOKEN, type LoadResult } from '../lib/load.ts';
+import { load, TOKEN, type LoadResult, warmUp } from '../lib/load.ts';
 import { percentile, type Figure } from '../lib/report.ts';
 import { startAlternative, startSalvo, type Child } from '../lib/server.ts';
 import { waitDelivered, type Sink } from '../lib/sink.ts';
@@ -159,7 +159,8 @@ async function measure(sys: System, w: World, sink: Sink, o: Options, offset: nu
 
   // Accept under load; then every success answer must arrive, once.
   sink.reset();
-  await load(url, { seconds: 1, connections: o.connections, body: (n) => body(offset + 100_000 + n) });
+  await warmUp(url, { connections: o.connections, body: (n) => body(offset + 100_000 + n), delivered: () => sink.count });
+  sink.reset();
   const accepted = new Set<string>();
   const accept = await load(url, { seconds: o.seconds, connections: o.connections, body: (n) => body(offset + 200_000 + n), onAnswer: (s, h) => s === 200 && h['launch-id'] && accepted.add(h['launch-id']) });
   const delivered = await waitDelivered(sink, accepted, 300_000);
