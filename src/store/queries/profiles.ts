@@ -1,6 +1,6 @@
 /** Profiles, their side-index keys and their subscriptions. */
 import type { ProfileKey } from '../../core/profile.ts';
-import type { StoredSubscriptionWrite } from '../../core/subscriptions.ts';
+import { subscriptionKey, type StoredSubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
 import { chunks, insertRows, placeholders, type InsertRow, type Param, type Row, type SqlDriver } from '../driver.ts';
@@ -383,7 +383,7 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       // last keys and extra given (a write without them keeps those before it).
       const byKey = new Map<string, InsertRow>();
       for (const s of rows) {
-        const id = JSON.stringify([s.profile_id, s.resource_id, s.channel, s.address]);
+        const id = subscriptionKey(s);
         const before = byKey.get(id);
         const keys = s.keys ? JSON.stringify(s.keys) : ((before?.push_keys as string | null | undefined) ?? null);
         const extra = s.extra ? JSON.stringify(s.extra) : ((before?.extra as string | null | undefined) ?? null);
