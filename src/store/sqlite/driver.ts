@@ -5,8 +5,8 @@
  *
  * Group commit: the transactions (and lone writes) asked for in one turn of the event loop run one
  * after another inside a single BEGIN ... COMMIT, each in a savepoint of its own, so that one that
- * fails is undone alone. Every caller is answered after that COMMIT, so an answer still means
- * durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
+ * fails is undone alone (one alone in its group needs none: the transaction is rolled back). Every
+ * caller is answered after that COMMIT, so an answer still means durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
  * writes the WAL, was the largest single cost of a launch).
  *
  * Another process may hold the database's write lock (a backup, a sqlite3 shell, a second Salvo).
