@@ -12,3 +12,29 @@ export function assertTiming(what: string, measuredMs: number, o: { targetMs: nu
   console.log(`timing: ${line}`);
   assert.ok(measuredMs < o.boundMs, line);
 }
+
+/**
+ * Watches the event loop of this process from a setImmediate that schedules itself: `stop` answers how
+ * many turns it had and the longest wait between two (how long a /health request would have waited).
+ */
+export function watchTurns(): { stop(): { turns: number; longestMs: number } } {
+  let turns = 0;
+  let longestMs = 0;
+  let last = performance.now();
+  let watching = true;
+  const tick = () => {
+    const now = performance.now();
+    longestMs = Math.max(longestMs, now - last);
+    last = now;
+    turns++;
+    if (watching) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    stop() {
+      watching = false;
+      // the wait since the last turn counts too: work that never let the loop turn shows as one long wait
+      return { turns, longestMs: Math.max(longestMs, performance.now() - last) };
+    },
+  };
+}

@@ -1,10 +1,14 @@
-/** `attach` items: {data: "data:<mime>;base64,...", name}. Decoded once per launch. */
+/** `attach` items: {data: "data:<mime>;base64,...", name}. Decoded once per launch, a step at a time when large. */
+import { createHash } from 'node:crypto';
+import type { Steps } from '../support/steps.ts';
 import { badRequest, tooLarge } from './errors.ts';
 
 export interface Attachment {
   name: string;
   mime: string;
   data: Buffer;
+  /** SHA-256 of `data` (hex), taken as it was decoded; null for an attachment stored before Salvo kept it. */
+  sha256: string | null;
 }
 
 /** Right-to-left and other direction overrides and marks: they make `invoice_gpj.exe` show as `invoice_exe.jpg`. */
@@ -29,13 +33,111 @@ function nameProblem(name: unknown): string | null {
 }
 
 const DATA_URL = /^data:([^;,]*)((?:;[^;,]*)*);base64,/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const WHITESPACE = /\s+/g;
+/** A piece of base64 text without whitespace: the alphabet, then at most two '=' of padding at the very end. */
+const BASE64_PIECE = /^[A-Za-z0-9+/]*(={0,2})$/;
 
-export function decodeAttachments(items: unknown, limitBytes: number): Attachment[] {
+/**
+ * Base64 text longer than this is decoded this many characters at a time (about 190 KB of bytes, a few
+ * milliseconds of work on a busy machine), with a `yield` between steps; shorter text is decoded at once.
+ */
+export const DECODE_STEP_CHARS = 256 * 1024;
+
+/**
+ * Base64 text decoded a piece at a time into one buffer, with its SHA-256, and checked as it goes: after
+ * whitespace is removed the text must be the alphabet, then at most two '=', and no group of one
+ * character at the end. Pieces are decoded in whole groups of four, so the bytes are exactly
+ * `Buffer.from(text, 'base64')`'s.
+ */
+export class Base64Decoder {
+  private readonly out: Buffer;
+  private written = 0;
+  /** Characters seen without whitespace, padding included. */
+  private chars = 0;
+  /** '=' seen so far: once one is, only '=' may follow. */
+  private padding = 0;
+  /** The 0 to 3 characters of a group of four the next piece completes. */
+  private carry = '';
+  private readonly hash = createHash('sha256');
+
+  /** `maxChars`: the length of the whole text, whitespace included; the output is sized for it. */
+  constructor(maxChars: number) {
+    this.out = Buffer.allocUnsafe(Math.ceil((maxChars * 3) / 4));
+  }
+
+  /** Adds the next piece of the text; false when the text cannot be base64 (the decoder is then done with). */
+  push(piece: string): boolean {
+    const s = piece.replace(WHITESPACE, '');
+    this.chars += s.length;
+    if (this.padding > 0) {
+      this.padding += s.length;
+      return this.padding <= 2 && /^=*$/.test(s);
+    }
+    const m = BASE64_PIECE.exec(s);
+    if (!m) return false;
+    this.padding = m[1].length;
+    const alphabet = m[1] ? s.slice(0, -m[1].length) : s;
+    // The carry's group completed first, then the whole groups of what is left; the rest is the next carry.
+    let text = alphabet;
+    if (this.carry) {
+      const fill = Math.min(4 - this.carry.length, alphabet.length);
+      const head = this.carry + alphabet.slice(0, fill);
+      if (head.length < 4) {
+        this.carry = head;
+        return true;
+      }
+      this.decode(head);
+      text = alphabet.slice(fill);
+    }
+    const whole = text.length - (text.length % 4);
+    this.decode(text.slice(0, whole));
+    this.carry = text.slice(whole);
+    return true;
+  }
+
+  /** The bytes and their SHA-256 (hex), or null when the text ends in a group of one character. */
+  end(): { data: Buffer; sha256: string } | null {
+    if (this.chars % 4 === 1) return null;
+    this.decode(this.carry);
+    this.carry = '';
+    return { data: this.out.subarray(0, this.written), sha256: this.hash.digest('hex') };
+  }
+
+  private decode(text: string): void {
+    if (text === '') return;
+    const n = this.out.write(text, this.written, 'base64');
+    this.hash.update(this.out.subarray(this.written, this.written + n));
+    this.written += n;
+  }
+}
+
+/**
+ * The base64 text of `data` from `start`, decoded; null when it is not base64. Text longer than
+ * DECODE_STEP_CHARS yields once before its output is allocated (the caller may make a large decode wait
+ * its turn there) and after each step.
+ */
+function* decodeBase64(data: string, start: number): Steps<{ data: Buffer; sha256: string } | null> {
+  const large = data.length - start > DECODE_STEP_CHARS;
+  if (large) yield;
+  const decoder = new Base64Decoder(data.length - start);
+  for (let at = start; at < data.length; at += DECODE_STEP_CHARS) {
+    if (!decoder.push(data.slice(at, at + DECODE_STEP_CHARS))) return null;
+    if (large) yield;
+  }
+  return decoder.end();
+}
+
+/**
+ * The `attach` items, checked and decoded in order (each item's name, data URL, base64, the running
+ * size against `limitBytes`, its MIME type). A step at a time: see Steps (support/steps.ts) for how the
+ * caller runs it; attachments no longer than DECODE_STEP_CHARS of base64 finish without a yield.
+ */
+export function* decodeAttachments(items: unknown, limitBytes: number): Steps<Attachment[]> {
   if (items === undefined || items === null) return [];
   if (!Array.isArray(items)) throw badRequest("field 'attach' must be an array of {data, name}");
   let total = 0;
-  return items.map((item, i) => {
+  const list: Attachment[] = [];
+  for (const [i, item] of items.entries()) {
     const at = `attach[${i}]`;
     if (item === null || typeof item !== 'object' || Array.isArray(item)) throw badRequest(`${at} must be an object {data, name}`);
     const { data, name } = item as { data?: unknown; name?: unknown };
@@ -44,13 +146,13 @@ export function decodeAttachments(items: unknown, limitBytes: number): Attachmen
     if (typeof data !== 'string') throw badRequest(`${at}.data must be a data URL string: data:<mime>;base64,<data>`);
     const m = DATA_URL.exec(data);
     if (!m) throw badRequest(`${at}.data is not a base64 data URL (data:<mime>;base64,<data>)`);
-    const payload = data.slice(m[0].length).replace(/\s+/g, '');
-    if (payload.length % 4 === 1 || !BASE64.test(payload)) throw badRequest(`${at}.data is not valid base64`);
-    const bytes = Buffer.from(payload, 'base64');
-    total += bytes.length;
+    const decoded = yield* decodeBase64(data, m[0].length);
+    if (!decoded) throw badRequest(`${at}.data is not valid base64`);
+    total += decoded.data.length;
     if (total > limitBytes) throw tooLarge(`attachments are larger than the limit of ${limitBytes} bytes`);
     const mime = m[1] || 'application/octet-stream';
     if (!/^[\w.+-]+\/[\w.+-]+$/.test(mime)) throw badRequest(`${at}.data has an invalid MIME type '${mime}'`);
-    return { name: name as string, mime, data: bytes };
-  });
+    list.push({ name: name as string, mime, ...decoded });
+  }
+  return list;
 }

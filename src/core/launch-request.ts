@@ -3,6 +3,7 @@
  * for (one profile by a matching mode, or a `custom_request` audience), how to pick their
  * subscription, and what it carries (content, custom_data, attachments).
  */
+import type { Steps } from '../support/steps.ts';
 import { decodeAttachments, type Attachment } from './attachments.ts';
 import type { SubscriptionFilter } from './choose.ts';
 import { checkBatchContentSize } from './content-size.ts';
@@ -83,17 +84,22 @@ function checkContentObjects(body: { content?: unknown; custom_data?: unknown })
 }
 
 /** content, custom_data and attach of a request whose content and custom_data are checked objects. */
-const launchContent = (body: StartBody, attachLimit: number): LaunchContent => ({
-  content: (body.content as Record<string, unknown> | undefined) ?? {},
-  customData: (body.custom_data as Record<string, unknown> | null | undefined) ?? null,
-  attachments: decodeAttachments(body.attach, attachLimit),
-});
+function* launchContent(body: StartBody, attachLimit: number): Steps<LaunchContent> {
+  return {
+    content: (body.content as Record<string, unknown> | undefined) ?? {},
+    customData: (body.custom_data as Record<string, unknown> | null | undefined) ?? null,
+    attachments: yield* decodeAttachments(body.attach, attachLimit),
+  };
+}
 
-/** What a batch launch carries for all its items; its size is counted with each item's custom_data. */
-export function parseBatchContent(body: StartBody & { data?: unknown }, limits: { attachLimit: number; contentLimit: number }): LaunchContent {
+/**
+ * What a batch launch carries for all its items; its size is counted with each item's custom_data.
+ * In steps, as parseLaunch.
+ */
+export function* parseBatchContent(body: StartBody & { data?: unknown }, limits: { attachLimit: number; contentLimit: number }): Steps<LaunchContent> {
   checkContentObjects(body);
   checkBatchContentSize(body, limits.contentLimit);
-  return launchContent(body, limits.attachLimit);
+  return yield* launchContent(body, limits.attachLimit);
 }
 
 /** import_and_start's `timeout` {days, hours, minutes}: how long to hold the message, at most a year. */
@@ -154,7 +160,11 @@ function subscriptionFilter(v: unknown): SubscriptionFilter | null {
   return f;
 }
 
-export function parseLaunch(body: StartBody, attachLimit: number): LaunchParams {
+/**
+ * A trigger call's parameters. In steps (support/steps.ts): large attachments are decoded a step at a
+ * time, so that the caller can let the event loop run between steps (engine/in-turns.ts).
+ */
+export function* parseLaunch(body: StartBody, attachLimit: number): Steps<LaunchParams> {
   checkContentObjects(body);
   let audience: Audience;
   // null is taken as absent: clients that serialise every field send custom_request: null with matching.
@@ -170,7 +180,7 @@ export function parseLaunch(body: StartBody, attachLimit: number): LaunchParams 
     audience,
     // Altcraft: subscription_filter is not used with custom_request.
     filter: audience.kind === 'query' ? null : subscriptionFilter(body.subscription_filter),
-    ...launchContent(body, attachLimit),
+    ...(yield* launchContent(body, attachLimit)),
   };
 }
 

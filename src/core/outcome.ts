@@ -4,6 +4,7 @@
  * rules that end a message (attempts, crashes, permanent refusals) are tested without a store.
  */
 import { classifyFailure, retryDelay, type SendFailure } from './retry.ts';
+import type { SentCopy } from './sent-copy.ts';
 import type { HistoryEntry, Message, Profile, Subscription } from './types.ts';
 
 /** Deaths of the sending thread a message may be part of before it is taken for the cause. */
@@ -19,6 +20,8 @@ export interface Outcome {
   skip_reason?: string | null;
   subject?: string | null;
   body?: string | null;
+  /** What was sent besides subject and body (core/sent-copy.ts), kept with the body. */
+  sent_copy?: SentCopy | null;
   /** The provider's id for a sent message (SMPP: its first part's message_id). */
   provider_message_id?: string | null;
   /** The SMSC's id of each part of a sent SMS, in order: what delivery receipts are matched by. */

@@ -3,7 +3,7 @@ import { applyFieldUpdate } from './field-updates.ts';
 import { fieldValue, indexKeys, type ProfilePatch } from './fields.ts';
 import { md5Hex, xxh64Hex } from './hashes.ts';
 import { newProfileId } from './ids.ts';
-import type { Database, Profile, Subscription } from './types.ts';
+import type { Database, Profile, Subscription, SubscriptionStatus } from './types.ts';
 
 /** Applies a patch to a profile, or creates one when there is none; hashes follow the email. */
 export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch, dbId: number, now: number): Profile {
@@ -90,7 +90,7 @@ export type SubscriptionView = {
   keys?: { p256dh: string };
   /** A messenger subscription's contact (telegram_bot, whatsapp, viber, notify). */
   cc_data?: Record<string, unknown>;
-  status: string;
+  status: SubscriptionStatus;
   priority: number;
   custom_fields?: Record<string, unknown>;
   cats?: string[];

@@ -105,8 +105,8 @@ export function checkTemplateChannels(input: ChannelInput[], path = 'channels'):
 }
 
 /** The API shape of a template's channels: [{sid, fields}]. */
-export function templateChannelsView(channels: TemplateChannels): ChannelInput[] {
-  return CHANNELS.filter((c) => channels[c]).map((sid) => ({ sid, fields: { ...channels[sid] } as Record<string, unknown> }));
+export function templateChannelsView(channels: TemplateChannels): { sid: string; fields: Record<string, string> }[] {
+  return CHANNELS.filter((c) => channels[c]).map((sid) => ({ sid, fields: { ...channels[sid] } as Record<string, string> }));
 }
 
 /** Each template field of `channels` (only `channel`'s, when given) as `email.subject` and its source, parsed. */

@@ -2,6 +2,7 @@
 import type { Role } from './roles.ts';
 import type { PushKeys } from './push.ts';
 import type { SendLimits } from './send-limits.ts';
+import type { SentCopy } from './sent-copy.ts';
 
 /** The channels Salvo sends on (a campaign's send_channel). */
 export const CHANNELS = ['email', 'sms', 'push'] as const;
@@ -349,6 +350,8 @@ export interface Message {
   template_id: number | null;
   subject: string | null;
   body: string | null;
+  /** What was sent besides subject and body, kept with the body (core/sent-copy.ts). */
+  sent_copy: SentCopy | null;
   created_at: number;
   updated_at: number;
   sent_at: number | null;

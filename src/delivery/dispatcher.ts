@@ -22,8 +22,9 @@ import { ComposeError, composeMessage, type LinkSigning } from '../engine/compos
 import { BackgroundLoop, storeBackoff } from '../support/background-loop.ts';
 import type { DeliveryMetrics } from '../metrics.ts';
 import type { MessageStore, ProfileStore, SendLimitStore } from '../store/store.ts';
-import type { Channel, SendResult } from './channels.ts';
+import type { Channel, SendContext, SendResult } from './channels.ts';
 import { LeaseKeeper } from './leases.ts';
+import { sentCopyOf } from './sent-copy.ts';
 import { type Hold, SendLimiter } from './send-limits.ts';
 import { WriteBatch } from './write-batch.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -296,6 +297,7 @@ export class Dispatcher extends BackgroundLoop {
         if (admission && !admission.go) return this.hold(m, admission);
         let result: SendResult;
         let rendered: RenderedMessage;
+        let sendContext: SendContext;
         try {
           const composed = await this.compose(m, profile, to, subscriptions);
           const { attachments, resource } = composed;
@@ -303,7 +305,9 @@ export class Dispatcher extends BackgroundLoop {
           const cleared = admission ? await this.limiter.clear(m, resource, admission) : null;
           if (cleared && !cleared.go) return this.hold(m, cleared);
           const message = rendered;
-          result = await this.timed(message.channel, () => channels[message.channel].send(message, { message: m, attachments, resource, subscription: to })).catch(async (e) => {
+          const ctx: SendContext = { message: m, attachments, resource, subscription: to };
+          sendContext = ctx;
+          result = await this.timed(message.channel, () => channels[message.channel].send(message, ctx)).catch(async (e) => {
             await this.limiter.failed(m, resource, e as FailureFacts).catch((err) => log.error({ err, message: m.id }, 'could not record the back-off a relay asked for'));
             throw e;
           });
@@ -318,6 +322,7 @@ export class Dispatcher extends BackgroundLoop {
           provider_message_id: result.providerMessageId ?? null,
           ...(result.smsParts?.length ? { sms_parts: result.smsParts, ...(result.smsc ? { sms_smsc: result.smsc } : {}) } : {}),
           ...this.keep(rendered),
+          sent_copy: sentCopyOf(rendered, sendContext, result, config.keepBody),
         };
       }
     } catch (e) {

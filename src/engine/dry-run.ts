@@ -22,6 +22,7 @@ import { itemErrors, type BatchResult } from './batch.ts';
 import { Catalog } from './catalog.ts';
 import { ComposeError, composeMessage, type LinkSigning } from './compose.ts';
 import { campaignDatabase, launchableCampaign, type SmsShape } from './launch.ts';
+import { inTurns } from './in-turns.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import { importAndStartPlan, prepareBatch, processItems, type BatchKind, type BatchOptions, type BatchRequest, type ImportAndStartRequest, type LaunchLimits } from './tasks.ts';
 
@@ -239,14 +240,14 @@ class RollBack extends Error {
 }
 
 /** start_batch and import_and_start_batch with dry_run; their _task forms too: a dry run stores nothing, so there is no task to follow. */
-export function dryRunLaunchBatch(deps: DryRunDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
+export async function dryRunLaunchBatch(deps: DryRunDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
   const campaignId = campaignIdOf(request);
-  return dryRunBatch(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits), limits);
+  return dryRunBatch(deps, kind, campaignId, request, request.data, await inTurns(parseBatchContent(request, limits)), limits);
 }
 
 /** import_and_start with dry_run: the one-item batch it runs, rolled back. */
-export function dryRunImportAndStart(deps: DryRunDeps, request: ImportAndStartRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
-  const { campaignId, body, items, p, o } = importAndStartPlan(request, limits);
+export async function dryRunImportAndStart(deps: DryRunDeps, request: ImportAndStartRequest, limits: LaunchLimits & DryRunLimits): Promise<DryRunAnswer> {
+  const { campaignId, body, items, p, o } = await importAndStartPlan(request, limits);
   return dryRunBatch(deps, 'import_and_start_batch', campaignId, body, items, p, limits, o);
 }
 

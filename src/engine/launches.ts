@@ -53,7 +53,7 @@ export async function outboxAttachment(store: Pick<OutboxStore, 'getOutbox'> & P
   // Only email carries attachments; the captured message had exactly its launch's files.
   const a = message && entry.channel === 'email' ? (await store.getAttachments(message.launch_id))[index] : undefined;
   if (!a) throw notFound(`outbox entry ${outboxId} has no attachment ${index}`);
-  return { name: a.name, mime: a.mime, size: a.data.length, data: `data:${a.mime};base64,${a.data.toString('base64')}` };
+  return { name: a.name, mime: a.mime, size: a.data.length, sha256: a.sha256, data: `data:${a.mime};base64,${a.data.toString('base64')}` };
 }
 
 const HOUR = 3_600_000;

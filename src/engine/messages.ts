@@ -67,6 +67,7 @@ export async function messageDetail(store: Pick<MessageStore, 'getMessage'> & Pi
     history: m.history.map((h) => ({ ...h, time: iso(h.time) })),
     subject: m.subject,
     body: m.body,
+    sent_copy: m.sent_copy,
     attachments: await store.attachmentNames(m.launch_id),
     content: launch?.content ?? null,
     custom_data: m.custom_data ?? launch?.custom_data ?? null,

@@ -10,6 +10,7 @@ import type { Campaign, Launch, Task } from '../core/types.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
 import { campaignDatabase, launchableCampaign, writeFilteredLaunch, writeLaunch, type Launching } from './launch.ts';
+import { inTurns } from './in-turns.ts';
 import type { LoopOptions } from './loops.ts';
 import { PRIORITY } from './recipients.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
@@ -98,15 +99,15 @@ export type LaunchLimits = { attachLimit: number; contentLimit: number };
 export type BatchRequest = Record<string, unknown> & { id?: number | string; trigger_id?: number | string; data: unknown[] };
 
 /** start_batch and import_and_start_batch: the whole batch now, one launch, a result per item. */
-export function launchBatch(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits) {
+export async function launchBatch(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits) {
   const campaignId = campaignIdOf(request);
-  return runBatch(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
+  return runBatch(deps, kind, campaignId, request, request.data, await inTurns(parseBatchContent(request, limits)));
 }
 
 /** The _task forms: the batch stored as a task, answered at once, run by the TaskRunner. */
-export function queueBatchTask(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits): Promise<Task> {
+export async function queueBatchTask(deps: TaskDeps, kind: BatchKind, request: BatchRequest, limits: LaunchLimits): Promise<Task> {
   const campaignId = campaignIdOf(request);
-  return createTask(deps, kind, campaignId, request, request.data, parseBatchContent(request, limits));
+  return createTask(deps, kind, campaignId, request, request.data, await inTurns(parseBatchContent(request, limits)));
 }
 
 export type ImportAndStartRequest = Record<string, unknown> & {
@@ -118,9 +119,9 @@ export type ImportAndStartRequest = Record<string, unknown> & {
 };
 
 /** import_and_start as the one-item import_and_start_batch it runs (its dry run too). */
-export function importAndStartPlan(request: ImportAndStartRequest, limits: LaunchLimits) {
+export async function importAndStartPlan(request: ImportAndStartRequest, limits: LaunchLimits) {
   const campaignId = campaignIdOf(request);
-  const p = parseBatchContent(request, limits);
+  const p = await inTurns(parseBatchContent(request, limits));
   const item = { data: request.data };
   const delay = importDelay(request.timeout);
   const o: BatchOptions = { priority: PRIORITY.trigger, notBefore: delay ? Date.now() + delay : undefined, dbId: request.db_id, root: request };
@@ -136,7 +137,7 @@ export async function importAndStart(
   request: ImportAndStartRequest,
   limits: LaunchLimits,
 ): Promise<{ launch: Launch; profileId: string | null } | { launch: Launch; refused: ApiError }> {
-  const { campaignId, body, items, p, o } = importAndStartPlan(request, limits);
+  const { campaignId, body, items, p, o } = await importAndStartPlan(request, limits);
   const { launch, results } = await runBatch(deps, 'import_and_start_batch', campaignId, body, items, p, o);
   const [r] = results;
   if ('error' in r) return { launch, refused: new ApiError(r.error as ApiError['code'], r.error_text.replace(/^data\[0\]: /, '')) };

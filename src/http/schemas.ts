@@ -68,8 +68,8 @@ export const answer = <P extends TProperties>(properties: P, description?: strin
   Type.Object(properties, { additionalProperties: true, ...(description ? { description } : {}) });
 
 /** Settings of an answer that are null when they do not apply (a resource's email, sms, push); every key is sent. */
-export function settingsOrNull<P extends TProperties>(properties: P, description: string) {
-  const settings = object(properties, [], description);
+export function settingsOrNull<P extends TProperties, K extends keyof P & string = never>(properties: P, description: string, required: readonly K[] = []) {
+  const settings = object(properties, required, description);
   return Type.Unsafe<Static<typeof settings> | null>({ ...settings, type: ['object', 'null'], additionalProperties: true });
 }
 
@@ -85,3 +85,18 @@ export const matchingProperties = {
   field_name: str('Custom field name, for matching custom', 64),
   field_value: Type.Unsafe<string | number | boolean>({ type: ['string', 'integer', 'boolean'], maxLength: 1000, description: 'Custom field value, for matching custom' }),
 };
+
+/** Opens, clicks and unsubscribes of some messages (store/queries/engagement.ts countEngagement): messages/stats, campaigns/stats. */
+export const engagementCounts = (description: string) =>
+  answer(
+    {
+      opened: Type.Integer({ description: 'Messages opened by a person (unique)' }),
+      opens: Type.Integer({ description: 'Opens by a person in all' }),
+      machine_opens: Type.Integer({ description: "Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read" }),
+      clicked: Type.Integer({ description: 'Messages whose links a person clicked (unique)' }),
+      clicks: Type.Integer({ description: 'Clicks by a person in all' }),
+      machine_clicks: Type.Integer({ description: 'Clicks by a machine (a link scanner)' }),
+      unsubscribed: Type.Integer({ description: 'Messages whose recipient unsubscribed through their link' }),
+    },
+    description,
+  );

@@ -1,22 +1,22 @@
 /**
  * A fixed number of slots, taken in the order asked for: `take` waits for one (or gives up when its
- * signal aborts) and answers the function that gives it back, which may be called more than once.
+ * signal, if any, aborts) and answers the function that gives it back, which may be called more than once.
  */
 export class Slots {
   private free: number;
-  private readonly waiting: { grant: () => void; signal: AbortSignal }[] = [];
+  private readonly waiting: { grant: () => void; signal?: AbortSignal }[] = [];
 
   constructor(readonly size: number) {
     this.free = size;
   }
 
-  async take(signal: AbortSignal): Promise<() => void> {
+  async take(signal?: AbortSignal): Promise<() => void> {
     if (this.free > 0 && this.waiting.length === 0) this.free--;
     else {
       await new Promise<void>((resolve, reject) => {
         const waiter = { grant: resolve, signal };
         this.waiting.push(waiter);
-        signal.addEventListener('abort', () => {
+        signal?.addEventListener('abort', () => {
           const i = this.waiting.indexOf(waiter);
           if (i >= 0) this.waiting.splice(i, 1);
           reject(signal.reason);

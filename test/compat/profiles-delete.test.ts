@@ -73,6 +73,12 @@ for (const kind of STORE_KINDS) {
       const erinsShared = both.find((m) => m.profile_id === erin)!;
       await eventually(async () => (await outboxOf(mine.id)).length === 1 && (await outboxOf(annsMessage.id)).length === 1, 10_000, 'outbox copies');
 
+      // What was sent names her until the erasure: the address, the text part, the attachment.
+      const copy = ok(await s.call('messages/get', { id: mine.id })).data.sent_copy;
+      assert.equal(copy.to, 'erin@example.com');
+      assert.match(copy.text, /secret line/);
+      assert.deepEqual(copy.attachments.map((a: { name: string }) => a.name), ['note.txt']);
+
       ok(await s.call('profiles/delete', { db_id: shop.db, matching: 'profile_id', profile_id: erin }));
 
       const m = ok(await s.call('messages/get', { id: mine.id })).data;
@@ -81,7 +87,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(m.launch_id, own);
       assert.equal(m.profile_id, erin, 'the opaque profile id stays, for counting');
       assert.ok(m.sent);
-      for (const key of ['address', 'subject', 'body', 'last_error', 'custom_data', 'overrides']) assert.equal(m[key], null, key);
+      for (const key of ['address', 'subject', 'body', 'sent_copy', 'last_error', 'custom_data', 'overrides']) assert.equal(m[key], null, key);
       assert.ok(m.history.length >= 3);
       assert.ok(m.history.every((h: Record<string, unknown>) => h.detail === undefined), JSON.stringify(m.history));
       assert.deepEqual(m.content, {}, "a launch of this profile alone loses its content");
@@ -92,11 +98,13 @@ for (const kind of STORE_KINDS) {
       const e = ok(await s.call('messages/get', { id: erinsShared.id })).data;
       assert.equal(e.address, null);
       assert.equal(e.subject, null);
+      assert.equal(e.sent_copy, null);
       assert.deepEqual(await outboxOf(erinsShared.id), []);
       const a = ok(await s.call('messages/get', { id: annsMessage.id })).data;
       assert.equal(a.status, 'captured');
       assert.equal(a.address, 'ann@example.com');
       assert.equal(a.subject, 'For both');
+      assert.equal(a.sent_copy.to, 'ann@example.com');
       assert.deepEqual(a.custom_data, { batch: 'shared-7' });
       assert.equal(a.content.email_title, 'For both');
       assert.equal(a.attachments.length, 1);

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeAttachments } from '../../src/core/attachments.ts';
+import { decodeAttachments as decodeInSteps } from '../../src/core/attachments.ts';
 import { audiencePredicate, planAudience } from '../../src/core/audience-plan.ts';
 import { compileQuery } from '../../src/core/mongo-query.ts';
 import { chooseSubscription } from '../../src/core/choose.ts';
 import { ApiError } from '../../src/core/errors.ts';
-import { parseLaunch } from '../../src/core/launch-request.ts';
+import { parseLaunch as parseInSteps } from '../../src/core/launch-request.ts';
 import { classifyFailure, retryDelay } from '../../src/core/retry.ts';
 import type { Database, Profile, Subscription } from '../../src/core/types.ts';
+import { runNow } from '../../src/support/steps.ts';
+
+const parseLaunch = (...a: Parameters<typeof parseInSteps>) => runNow(parseInSteps(...a));
+const decodeAttachments = (...a: Parameters<typeof decodeInSteps>) => runNow(decodeInSteps(...a));
 
 const profile = (status: Profile['status'] = 'active'): Profile => ({ id: 'p', db_id: 1, email: null, phones: [], status, md5: null, xxh: null, data: {}, created_at: 0, updated_at: 0 });
 let nextId = 1;

@@ -3,6 +3,7 @@
  * messages/stats (the overview), outbox/attachment, messages/list by channel; and /ui itself. On both stores.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { uiRoutes } from '../../src/http/routes/ui.ts';
@@ -116,7 +117,7 @@ for (const kind of STORE_KINDS) {
       }, 10_000, 'the email captured');
       assert.deepEqual(entry.extra.attachments, [{ name: 'a.txt', mime: 'text/plain', size: 1 }, { name: '日本.csv', mime: 'text/csv', size: csv.length }]);
       const file = ok(await s.call('outbox/attachment', { id: entry.id, index: 1 })).data;
-      assert.deepEqual(file, { name: '日本.csv', mime: 'text/csv', size: csv.length, data: `data:text/csv;base64,${csv.toString('base64')}` });
+      assert.deepEqual(file, { name: '日本.csv', mime: 'text/csv', size: csv.length, sha256: createHash('sha256').update(csv).digest('hex'), data: `data:text/csv;base64,${csv.toString('base64')}` });
       const beyond = await s.call('outbox/attachment', { id: entry.id, index: 2 });
       assert.deepEqual([beyond.status, beyond.body.error_text], [404, `outbox entry ${entry.id} has no attachment 2`]);
       assert.equal((await s.call('outbox/attachment', { id: 999_999, index: 0 })).status, 404);

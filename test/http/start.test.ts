@@ -3,6 +3,7 @@
  * SMTP server, parsed by mailparser. The three request examples of the reference page come first.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { eventually, ok, STORE_KINDS, type TestServer } from '../helpers.ts';
 import { addProfile, type Shop, startShop, stopShop } from '../fixture.ts';
@@ -157,6 +158,26 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    it('decodes a large attachment in steps: it arrives intact with its SHA-256, and bad base64 at its end is still refused', async () => {
+      // 3 MB: four times core/attachments.ts DECODE_STEP_CHARS of base64, so it is decoded in steps; whitespace as MIME wraps lines
+      const file = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7919) % 251));
+      const wrapped = file.toString('base64').replace(/.{76}/g, '$&\r\n');
+      const r = await start({ id: shop.campaigns.email, email: 'ann@example.com', content: { email_title: 'Large file' }, attach: [{ data: `data:application/pdf;base64,${wrapped}`, name: 'big.pdf' }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const [{ mail }] = await mailsOf(r.launch, 1);
+      assert.equal(mail.attachments.length, 1);
+      assert.equal(mail.attachments[0].filename, 'big.pdf');
+      assert.ok(mail.attachments[0].content.equals(file), 'the bytes that arrived are the bytes sent');
+      const [row] = ok(await s.call('messages/list', { launch_id: r.launch })).data;
+      const m = ok(await s.call('messages/get', { id: row.id })).data;
+      assert.deepEqual(m.attachments, [{ name: 'big.pdf', mime: 'application/pdf', size: file.length, sha256: createHash('sha256').update(file).digest('hex') }]);
+
+      for (const [tail, what] of [['*', 'a character outside the alphabet'], ['A', 'a group of one character'], ['==A', 'padding before the end']]) {
+        const bad = await start({ id: shop.campaigns.email, email: 'ann@example.com', attach: [{ data: 'data:text/plain;base64,SEVMTE8K', name: 'a.txt' }, { data: `data:application/pdf;base64,${wrapped}${tail}`, name: 'big.pdf' }] });
+        assert.deepEqual([bad.status, bad.body.error_text], [400, 'attach[1].data is not valid base64'], what);
+      }
+    });
+
     it('refuses attachments over the size limit with 413', async () => {
       const big = Buffer.alloc(s.config.attachLimit + 1, 1).toString('base64');
       const r = await start({ id: shop.campaigns.email, email: 'john@example.com', attach: [{ data: `data:application/octet-stream;base64,${big}`, name: 'big.bin' }] });
@@ -193,7 +214,7 @@ for (const kind of STORE_KINDS) {
       assert.match(m.history[2].detail, /^accepted by SMTP: 250/);
       assert.equal(m.subject, 'Your order');
       assert.match(m.body, /<li>x<\/li>/);
-      assert.deepEqual(m.attachments, [{ name: 'receipt.txt', mime: 'text/plain', size: 6 }]);
+      assert.deepEqual(m.attachments, [{ name: 'receipt.txt', mime: 'text/plain', size: 6, sha256: createHash('sha256').update('HELLO\n').digest('hex') }]);
       assert.deepEqual(m.custom_data, { order: 'A-17' });
       assert.ok(Date.parse(m.sent) >= Date.parse(m.created));
       const log = ok(await s.call('campaigns/log_v2', { id: shop.campaigns.email, limit: 50 })).data;

@@ -41,13 +41,15 @@ for (const kind of STORE_KINDS) {
       const counts = await store.transaction((tx) => tx.eraseProfile({ id: profile.id, db_id: dbId, keys }, now + 1));
       assert.deepEqual(counts, { messages: 1, skipped: 1, launches: 1, outbox: 0, webhookEvents: 0 });
 
-      const outcome = { status: 'sent' as const, history: [...m.history, { status: 'sent' as const, time: now + 2, detail: '250 OK for erin@example.com' }], last_error: null, subject: 'Hi Erin', body: 'Dear Erin' };
+      const outcome = { status: 'sent' as const, history: [...m.history, { status: 'sent' as const, time: now + 2, detail: '250 OK for erin@example.com' }], last_error: null, subject: 'Hi Erin', body: 'Dear Erin',
+        sent_copy: { channel: 'email' as const, from: 'shop@example.com', to: 'erin@example.com', reply_to: null, return_path: null, headers: {}, text: 'Dear Erin', dkim: null, attachments: [] },
+      };
       assert.deepEqual([...(await store.completeMessages('w1', [{ id: m.id, outcome }], now + 2))], []);
       const after = (await store.getMessage(m.id))!;
       assert.equal(after.status, 'skipped');
       assert.equal(after.skip_reason, 'profile_deleted');
       assert.equal(after.worker, null);
-      for (const v of [after.address, after.subject, after.body, after.last_error]) assert.equal(v, null);
+      for (const v of [after.address, after.subject, after.body, after.sent_copy, after.last_error]) assert.equal(v, null, 'the late outcome wrote nothing of what was sent back');
       assert.deepEqual(after.history, [
         { status: 'queued', time: now },
         { status: 'skipped', time: now + 1, detail: 'profile_deleted while being sent: it may have gone out' },

@@ -41,7 +41,10 @@ async function snapshot(store: Store) {
   const db = driverOf(store);
   const rows = <T>(sql: string) => db.all<T>(sql);
   return {
-    messages: (await rows<{ profile_id: string; body: string | null }>('SELECT profile_id, body FROM messages ORDER BY profile_id')).map((m) => `${m.profile_id}:${m.body ?? '-'}`),
+    // `+copy`: the message still has its copy of what was sent (sent_copy), emptied with the body.
+    messages: (await rows<{ profile_id: string; body: string | null; sent_copy: string | null }>('SELECT profile_id, body, sent_copy FROM messages ORDER BY profile_id')).map(
+      (m) => `${m.profile_id}:${m.body ?? '-'}${m.sent_copy === null ? '' : '+copy'}`,
+    ),
     smsParts: (await rows<{ n: number }>('SELECT COUNT(*) AS n FROM sms_parts'))[0].n,
     outbox: (await rows<{ recipient: string }>('SELECT recipient FROM outbox ORDER BY recipient')).map((r) => r.recipient),
     webhookEvents: (await rows<{ event_id: string }>('SELECT event_id FROM webhook_events ORDER BY event_id')).map((r) => r.event_id),
@@ -66,14 +69,15 @@ for (const kind of STORE_KINDS) {
       campaigns = { live, deleted };
       const launch = (campaign: number) => store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, OLD);
       launches = { busy: (await launch(live)).id, empty: (await launch(live)).id, ofDeleted: (await launch(deleted)).id };
-      await store.insertAttachments(launches.empty, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a') }]);
+      await store.insertAttachments(launches.empty, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: null }]);
       await store.markCampaignDeleted(deleted, OLD);
 
       // Old: sent (with its text and SMS parts), queued, waiting, sending. New: sent, with its text.
       await store.insertMessages(launches.busy, ['old-sent', 'old-queued', 'old-waiting', 'old-sending'].map((p) => message(live, p)), OLD);
       await store.insertMessages(launches.busy, [message(live, 'new-sent')], NOW);
       for (const [profile, status] of [['old-sent', 'sent'], ['old-waiting', 'waiting'], ['old-sending', 'sending'], ['new-sent', 'sent']]) {
-        await db.run('UPDATE messages SET status = ?, subject = ?, body = ? WHERE profile_id = ?', [status, 'subject', `body of ${profile}`, profile]);
+        const copy = JSON.stringify({ channel: 'email', from: 'shop@example.com', to: `${profile}@example.com`, text: `text of ${profile}` });
+        await db.run('UPDATE messages SET status = ?, subject = ?, body = ?, sent_copy = ? WHERE profile_id = ?', [status, 'subject', `body of ${profile}`, copy, profile]);
       }
       const oldSent = await db.get<{ id: number }>("SELECT id FROM messages WHERE profile_id = 'old-sent'");
       await db.run("INSERT INTO sms_parts (provider_message_id, message_id, part, parts, state) VALUES ('p1', ?, 1, 2, NULL), ('p2', ?, 2, 2, NULL)", [oldSent!.id, oldSent!.id]);
@@ -93,11 +97,11 @@ for (const kind of STORE_KINDS) {
     });
     after(() => t?.close());
 
-    test('bodies first: the text of old messages that are done is emptied, every row stays', async () => {
+    test('bodies first: the text of old messages that are done is emptied, with their copy of what was sent; every row stays', async () => {
       const report = await purger(t.store, keep({ bodiesMs: 5000 })).pass();
       assert.deepEqual(report.rows, { bodies: 1 });
       const s = await snapshot(t.store);
-      assert.deepEqual(s.messages, ['new-sent:body of new-sent', 'old-queued:-', 'old-sending:body of old-sending', 'old-sent:-', 'old-waiting:body of old-waiting']);
+      assert.deepEqual(s.messages, ['new-sent:body of new-sent+copy', 'old-queued:-', 'old-sending:body of old-sending+copy', 'old-sent:-', 'old-waiting:body of old-waiting+copy']);
       assert.equal(s.smsParts, 2);
       assert.equal(s.outbox.length, 2);
       assert.equal(s.webhookEvents.length, 5);
@@ -108,7 +112,7 @@ for (const kind of STORE_KINDS) {
       const report = await purger(t.store, keep({ bodiesMs: 5000, messagesMs: 5000, outboxMs: 5000, webhookDeliveriesMs: 5000, launchesMs: 5000 })).pass();
       assert.deepEqual(report.rows, { messages: 1, outbox: 1, webhook_deliveries: 2, launches: 2, campaign_log: 1, deleted_campaigns: 1 });
       const s = await snapshot(t.store);
-      assert.deepEqual(s.messages, ['new-sent:body of new-sent', 'old-queued:-', 'old-sending:body of old-sending', 'old-waiting:body of old-waiting']);
+      assert.deepEqual(s.messages, ['new-sent:body of new-sent+copy', 'old-queued:-', 'old-sending:body of old-sending+copy', 'old-waiting:body of old-waiting+copy']);
       assert.equal(s.smsParts, 0, "the purged message's SMS parts went with it");
       assert.deepEqual(s.outbox, ['new@example.com']);
       assert.deepEqual(s.webhookEvents, ['new-delivered', 'old-queued', 'old-sending']);

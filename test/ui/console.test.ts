@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { addProfile } from '../fixture.ts';
 import { eventually, ok, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
+import { startSmtp } from '../smtp.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
@@ -22,23 +23,31 @@ let page: Page;
 let campaign: number;
 let db: number;
 
+/** A database with John, a resource, the Welcome template (with a script that must never run) and its active campaign. */
+async function welcomeCampaign(server: TestServer) {
+  const db = ok(await server.call('databases/add', { name: 'customers', fields: [{ name: 'CRM_ID', type: 'int' }] })).data.id;
+  const resource = ok(
+    await server.call('resources/add', { name: 'Shop', channels: ['email'], email: { from_email: 'shop@example.com', from_name: 'Shop' } }),
+  ).data.id;
+  const template = ok(
+    await server.call('templates/add', {
+      name: 'Welcome',
+      channels: [{ sid: 'email', fields: { subject: 'Hi {lead._fname}', html: '<h1>Hello {lead._fname}!</h1><p>Order {apicontent.order}</p><script>document.write("SCRIPT RAN"); top.document.title = "owned"</script>', text: 'Hello {lead._fname}! Order {apicontent.order}' } }],
+    }),
+  ).data.id;
+  await addProfile(server, db, { email: 'john@example.com', _fname: 'John', CRM_ID: 42, subscriptions: [{ resource_id: resource, channel: 'email', email: 'john@example.com' }] });
+  const campaign = ok(
+    await server.call('campaigns/triggers/add', { name: 'Welcome', send_channel: 'email', resource_id: resource, db_id: db, content: [{ message_id: template }], is_active: true }),
+  ).data.id;
+  return { db, campaign };
+}
+
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium; .ci/run does it)`);
   assert.ok(existsSync(BUILT), `${BUILT} is missing: build the console first (npm run build)`);
   mkdirSync(SHOTS, { recursive: true });
   s = await startServer({ workers: true });
-  db = ok(await s.call('databases/add', { name: 'customers', fields: [{ name: 'CRM_ID', type: 'int' }] })).data.id;
-  const resource = ok(await s.call('resources/add', { name: 'Shop', channels: ['email'], email: { from_email: 'shop@example.com', from_name: 'Shop' } })).data.id;
-  const template = ok(
-    await s.call('templates/add', {
-      name: 'Welcome',
-      channels: [{ sid: 'email', fields: { subject: 'Hi {lead._fname}', html: '<h1>Hello {lead._fname}!</h1><p>Order {apicontent.order}</p><script>document.write("SCRIPT RAN"); top.document.title = "owned"</script>', text: 'Hello {lead._fname}! Order {apicontent.order}' } }],
-    }),
-  ).data.id;
-  await addProfile(s, db, { email: 'john@example.com', _fname: 'John', CRM_ID: 42, subscriptions: [{ resource_id: resource, channel: 'email', email: 'john@example.com' }] });
-  campaign = ok(
-    await s.call('campaigns/triggers/add', { name: 'Welcome', send_channel: 'email', resource_id: resource, db_id: db, content: [{ message_id: template }], is_active: true }),
-  ).data.id;
+  ({ db, campaign } = await welcomeCampaign(s));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -233,6 +242,52 @@ test('overview: the last hour counts both emails captured, apart from sent; the 
   await launches.locator('tbody tr').nth(1).waitFor();
   assert.equal(await launches.locator('.badge-complete').count(), 2);
   await shot('overview');
+});
+
+test('a mail sent through an SMTP server: its page shows From, To, Reply-To, the text part, the headers and the attachment as they went out', async () => {
+  const smtp = await startSmtp();
+  const sender = await startServer({ workers: true, env: { SALVO_SMTP_URL: smtp.url } });
+  try {
+    const { campaign: welcome } = await welcomeCampaign(sender);
+    const [resource] = ok(await sender.call('resources/list')).data;
+    ok(await sender.call('resources/update', { id: resource.id, email: { from_email: 'shop@example.com', from_name: 'Shop', replyto_email: 'help@example.com', replyto_name: 'Help' } }));
+    const attach = [{ name: 'invoice.pdf', data: `data:application/pdf;base64,${Buffer.from('%PDF-1.4 total 17').toString('base64')}` }];
+    const started = await sender.call('campaigns/triggers/start', { id: welcome, email: 'john@example.com', content: { order: 'C-3' }, attach });
+    ok(started);
+    const [mail] = await smtp.waitFor(1);
+    const [m] = ok(await sender.call('messages/list', { launch_id: Number(started.headers.get('launch-id')) })).data;
+    await eventually(async () => ok(await sender.call('messages/get', { id: m.id })).data.status === 'sent', 10_000, 'the message recorded as sent');
+
+    await page.goto(`${sender.url}/ui/`);
+    await page.getByLabel('API token').fill(TEST_TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.goto(`${sender.url}/ui/#/messages/${m.id}`);
+    await page.getByRole('heading', { name: `Message #${m.id}` }).waitFor();
+    const sent = page.locator('.card', { hasText: 'As sent' }).locator('.mail');
+    assert.equal(await sent.locator('.mail-subject').innerText(), 'Hi John');
+    const fields = await sent.locator('.fields').innerText();
+    assert.match(fields, /From\s+Shop <shop@example\.com>\s+To\s+john@example\.com\s+Reply-To\s+Help <help@example\.com>/);
+    assert.match(fields, /Attachments\s+invoice\.pdf \(application\/pdf, 17 bytes\)/);
+    assert.equal(mail.mail.attachments[0].filename, 'invoice.pdf');
+    assert.equal(await sent.frameLocator('iframe[title="message body"]').locator('p').innerText(), 'Order C-3');
+    await sent.getByRole('tab', { name: 'Text' }).click();
+    assert.equal(await sent.locator('.text-body').innerText(), 'Hello John! Order C-3');
+    assert.equal(mail.mail.text?.trim(), 'Hello John! Order C-3');
+    await sent.getByRole('tab', { name: 'Headers' }).click();
+    const headers = await sent.locator('.headers').innerText();
+    // The List-Unsubscribe the SMTP server received, and its Message-ID, are those the page shows.
+    const listUnsubscribe = /^List-Unsubscribe: (.+)$/im.exec(mail.raw.replace(/\r?\n[ \t]+/g, ' '))![1];
+    assert.ok(headers.includes(`List-Unsubscribe\t${listUnsubscribe}`), `${headers} names ${listUnsubscribe}`);
+    assert.ok(headers.includes(`Message-ID\t${mail.mail.messageId}`), `${headers} names ${mail.mail.messageId}`);
+    assert.match(headers, /Subject\s+Hi John/);
+    await shot('message-sent');
+  } finally {
+    // Back to the first server, where the console is still signed in, for the tests after.
+    await page.goto(`${s.url}/ui/`);
+    await sender.close();
+    await smtp.close();
+  }
 });
 
 test('sign out forgets the token; a refused token returns to sign-in', async () => {

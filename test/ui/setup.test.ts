@@ -48,6 +48,8 @@ after(async () => {
 const go = async (hash: string, heading: string | RegExp) => {
   await page.goto(`${s.url}/ui/#/${hash}`);
   await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+  // The page's data, not its spinner: the width check and the screenshot are of what a user reads.
+  await page.waitForFunction(() => !document.body.innerText.includes('Loading…'));
 };
 
 async function signIn(token: string) {
@@ -155,7 +157,7 @@ test('from an empty store to a delivered trigger, set up through the console onl
   // The email as it went out: From, To, subject, its parts and headers.
   const mail = page.locator('.mail');
   await mail.waitFor();
-  assert.match(await mail.locator('.fields').innerText(), /From\s+news@shop\.example\s+To\s+john@example\.com/);
+  assert.match(await mail.locator('.fields').innerText(), /From\s+Shop News <news@shop\.example>\s+To\s+john@example\.com/);
   assert.equal(await mail.locator('.mail-subject').innerText(), 'Hi John');
   await mail.getByRole('tab', { name: 'Text' }).click();
   assert.equal(await mail.locator('.text-body').innerText(), 'Order B-2');

@@ -1,11 +1,16 @@
 /** The console's only way to Salvo: the public API, POST /api/v1.1/<method> with the token as a Bearer. */
-import type { operations } from './openapi.d.ts';
+import type { paths } from './openapi.d.ts';
+import type { MESSAGE_STATUSES } from './openapi-values.ts';
+
+/** The API's methods, by path under /api/v1.1: `messages/get`, `campaigns/triggers/start`, ... */
+export type Method = { [P in keyof paths]: P extends `/api/v1.1/${infer M}` ? (paths[P] extends { post: object } ? M : never) : never }[keyof paths];
 
 /**
- * What a method answers in `data`, from the types generated from /openapi.json (scripts/ui-api-types.ts):
- * `Data<'tokens_me'>` is tokens/me's. New code takes its types from here rather than copying them.
+ * What `method` answers in `data`, from the types generated from /openapi.json (scripts/ui-api-types.ts,
+ * `npm run ui-types`): `DataOf<'messages/get'>`. call() and get() answer it, so no page writes a
+ * response type by hand.
  */
-export type Data<Op extends keyof operations> = operations[Op] extends { responses: { 200: { content: { 'application/json': { data: infer D } } } } } ? D : never;
+export type DataOf<M extends Method> = paths[`/api/v1.1/${M}`]['post'] extends { responses: { 200: { content: { 'application/json': { data: infer D } } } } } ? D : never;
 
 const TOKEN_KEY = 'salvo.token';
 
@@ -38,13 +43,13 @@ export const whenSignedOut = (fn: () => void) => {
   onSignedOut = fn;
 };
 
-export async function call<T = unknown>(method: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}, as = token.get()): Promise<Answer<T>> {
+export async function call<M extends Method>(method: M, body: Record<string, unknown> = {}, headers: Record<string, string> = {}, as = token.get()): Promise<Answer<DataOf<M>>> {
   const res = await fetch(`/api/v1.1/${method}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(as ? { authorization: `Bearer ${as}` } : {}), ...headers },
     body: JSON.stringify(body),
   });
-  let parsed: { error: number; error_text: string; data: T; [k: string]: unknown };
+  let parsed: { error: number; error_text: string; data: DataOf<M>; [k: string]: unknown };
   try {
     parsed = await res.json();
   } catch {
@@ -61,11 +66,11 @@ export async function call<T = unknown>(method: string, body: Record<string, unk
 }
 
 /** Shorthand for the data of an answer. */
-export const get = async <T = unknown>(method: string, body: Record<string, unknown> = {}): Promise<T> => (await call<T>(method, body)).data;
+export const get = async <M extends Method>(method: M, body: Record<string, unknown> = {}): Promise<DataOf<M>> => (await call(method, body)).data;
 
-export const CHANNELS = ['email', 'sms', 'push'] as const;
-export const STATUSES = ['queued', 'waiting', 'sending', 'sent', 'captured', 'delivered', 'undelivered', 'failed', 'skipped'] as const;
-type Status = (typeof STATUSES)[number];
+/** The channels and message statuses, from messages/list's filters in /openapi.json. */
+export { CHANNELS, MESSAGE_STATUSES as STATUSES } from './openapi-values.ts';
+type Status = (typeof MESSAGE_STATUSES)[number];
 export type Counts = Record<Status, number>;
 
 /** Messages the provider took: sent, and those an SMS delivery receipt has since made delivered or undelivered. */
@@ -74,134 +79,11 @@ export const handedOver = (c: Partial<Counts>) => (c.sent ?? 0) + (c.delivered ?
 /** Messages that ended without a failure: handed over, captured in the outbox (no provider configured), or skipped. */
 export const settled = (c: Partial<Counts>) => handedOver(c) + (c.captured ?? 0) + (c.skipped ?? 0);
 
-export interface Campaign {
-  id: number;
-  name: string;
-  is_active: boolean;
-  trigger_type: string;
-  send_channel: string;
-  resource_id: number;
-  db_id: number;
-  /** A/B content: one variant per item, each recipient gets one by weight (default 1). */
-  content: { message_id: number; weight?: number; subject?: string; from_email?: string; from_name?: string }[];
-  call_url?: string;
-  skip_minutes: number;
-  content_filter: unknown;
-  created: string;
-  updated: string;
-}
+export type Campaign = DataOf<'campaigns/triggers/get'>;
+export type Launch = DataOf<'launches/get'>;
+export type Message = DataOf<'messages/list'>[number];
 
-export interface Launch {
-  id: number;
-  campaign_id: number;
-  kind: string;
-  state: string;
-  total: number;
-  counts: Counts;
-  complete: boolean;
-  created: string;
-  updated: string;
-}
-
-export interface Message {
-  id: number;
-  launch_id: number;
-  campaign_id: number;
-  profile_id: string;
-  channel: string;
-  address: string | null;
-  status: Status;
-  skip_reason: string | null;
-  /** The A/B variant (index in the campaign's content) and its template; null on messages older than A/B content. */
-  variant: number | null;
-  template_id: number | null;
-  attempts: number;
-  last_error: string | null;
-  next_attempt: string | null;
-  created: string;
-  updated: string;
-  sent: string | null;
-}
-
-/** Opens, clicks and unsubscribes: unique (messages), total, a machine's (scanners, Apple Mail Privacy Protection). */
-export interface Engagement {
-  opened: number;
-  opens: number;
-  machine_opens: number;
-  clicked: number;
-  clicks: number;
-  machine_clicks: number;
-  unsubscribed: number;
-}
-
-export interface MessageDetail extends Message {
-  /** A person's opens and clicks of this email, a machine's apart; when its recipient unsubscribed through its link. */
-  opens: number;
-  machine_opens: number;
-  clicks: number;
-  machine_clicks: number;
-  unsubscribed: string | null;
-  history: { status: string; time: string; detail?: string }[];
-  subject: string | null;
-  body: string | null;
-  attachments: { name: string; mime: string; size: number }[];
-  content: unknown;
-  custom_data: unknown;
-}
-
-export interface OutboxEntry {
-  id: number;
-  message_id: number;
-  channel: string;
-  recipient: string;
-  sender: string | null;
-  subject: string | null;
-  body: string | null;
-  html: string | null;
-  extra: { attachments?: { name: string; mime: string; size: number }[]; provider?: string; url?: string | null; icon?: string | null };
-  created: string;
-  raw?: string | null;
-}
-
-export interface Stats {
-  time: string;
-  last_hour: Record<string, Counts>;
-  last_day: Record<string, Counts>;
-  queue: { queued: number; waiting: number; sending: number; oldest_queued_seconds: number | null };
-  /** Resources whose next send slot is later than now (email.limits, sms.limits, a relay's back-off). */
-  send_limits: { resource_id: number; channel: string; next_slot_seconds: number }[];
-  engagement: { last_day: { opened: number; clicked: number; unsubscribed: number } };
-  store_bytes: number;
-}
-
-/** campaigns/stats: a campaign's messages counted by A/B variant and status. */
-export interface CampaignStats {
-  campaign_id: number;
-  launch_id: number | null;
-  total: number;
-  variants: { variant: number; message_id: number | null; weight: number | null; total: number; statuses: Partial<Counts> }[];
-  engagement: Engagement;
-}
-
-/** The answer of campaigns/triggers/start with dry_run: true (docs/api.md, Dry runs). */
-export interface DryRun {
-  audience: number;
-  queued: number;
-  skipped: number;
-  skip_reasons: Record<string, number>;
-  preview: {
-    profile_id: string | null;
-    channel: string;
-    address: string | null;
-    variant: number;
-    template_id: number;
-    subject: string | null;
-    text: string | null;
-    html: string | null;
-    from: string | null;
-    headers: Record<string, string> | null;
-  }[];
-  errors: { index?: number; profile_id?: string | null; error: number; error_text: string }[];
-  filtered: boolean;
-  complete: boolean;
-}
+export type OutboxEntry = DataOf<'outbox/get'>;
+/** The answer of campaigns/triggers/start with dry_run: true (docs/api.md, Dry runs); templates/preview answers it too. */
+export type DryRun = Extract<DataOf<'campaigns/triggers/start'>, { preview: unknown }>;
+export type CampaignStats = DataOf<'campaigns/stats'>;

@@ -137,3 +137,67 @@ export function AnyOf({ label, name, value, options, onChange }: { label: string
     </label>
   );
 }
+
+/** A row of tabs: the `shown` one selected. */
+export function Tabs<T extends string>({ tabs, shown, onPick }: { tabs: readonly T[]; shown: T; onPick: (t: T) => void }) {
+  return (
+    <div class="tabs" role="tablist">
+      {tabs.map((t) => (
+        <button type="button" role="tab" aria-selected={shown === t} class={shown === t ? 'tab active' : 'tab'} onClick={() => onPick(t)}>
+          {t}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A mail's headers, one row each, as a mail client's "show original" lists them. */
+export function HeaderTable({ rows }: { rows: [string, string][] }) {
+  return (
+    <table class="table compact headers">
+      <tbody>
+        {rows.map(([k, v]) => (
+          <tr>
+            <th>{k}</th>
+            <td>{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** A column of a ListTable: its heading, its cell for a row, and a class for both (`num`, `wide`, `ellipsis`, `nowrap`). */
+export interface Column<T> {
+  head: ComponentChildren;
+  cell: (row: T) => ComponentChildren;
+  class?: string;
+}
+
+/**
+ * The list pages' table (campaigns, messages, launches, templates, resources, databases, webhooks,
+ * tokens): a heading row and a row per item; `empty` in its place when there are none.
+ */
+export function ListTable<T>({ rows, columns, empty, id, rowKey }: { rows: T[]; columns: Column<T>[]; empty?: ComponentChildren; id?: string; rowKey?: (row: T) => string | number }) {
+  if (rows.length === 0 && empty !== undefined) return <p class="muted">{empty}</p>;
+  return (
+    <table class="table" id={id}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th class={c.class}>{c.head}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row, i) => (
+          <tr key={rowKey ? rowKey(row) : i}>
+            {columns.map((c) => (
+              <td class={c.class}>{c.cell(row)}</td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

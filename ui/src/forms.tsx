@@ -4,7 +4,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { call } from './api.ts';
+import { call, type DataOf, type Method } from './api.ts';
 
 /** Which field of the form a 400 names: `field 'x.y'` or a text starting with the field's name. */
 function fieldOfError(text: string, fields: readonly string[]): string | null {
@@ -19,7 +19,7 @@ export interface FormState {
   /** Errors by field name; `''` is the form's own (not about one field). */
   errors: Record<string, string>;
   /** Calls `method` with `body`; a 400 naming a field of `fields` goes beside it. Answers the data, or undefined on failure. */
-  submit<T>(method: string, body: Record<string, unknown>): Promise<T | undefined>;
+  submit<M extends Method>(method: M, body: Record<string, unknown>): Promise<DataOf<M> | undefined>;
 }
 
 export function useForm(fields: readonly string[]): FormState {
@@ -28,11 +28,11 @@ export function useForm(fields: readonly string[]): FormState {
   return {
     busy,
     errors,
-    async submit<T>(method: string, body: Record<string, unknown>) {
+    async submit<M extends Method>(method: M, body: Record<string, unknown>) {
       setBusy(true);
       setErrors({});
       try {
-        return (await call<T>(method, body)).data;
+        return (await call(method, body)).data;
       } catch (e) {
         const text = (e as { text?: string }).text ?? (e as Error).message;
         const field = fieldOfError(text, fields);

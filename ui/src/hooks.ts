@@ -33,7 +33,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs = 
 
 /** Campaign names by id, for tables that show a campaign id (one call, up to 1,000 campaigns). */
 export function useCampaigns(): Loaded<Campaign[]> {
-  return useLoad(async () => (await call<Campaign[]>('campaigns/triggers/list', { limit: 1000 })).data, []);
+  return useLoad(async () => (await call('campaigns/triggers/list', { limit: 1000 })).data, []);
 }
 
 export const campaignName = (campaigns: Campaign[] | undefined, id: number) => campaigns?.find((c) => c.id === id)?.name ?? `#${id}`;
@@ -41,7 +41,7 @@ export const campaignName = (campaigns: Campaign[] | undefined, id: number) => c
 /** Names of databases and resources by id, for pages that show their ids (two calls). */
 export function useNames(): Loaded<{ dbs: Record<number, string>; resources: Record<number, string> }> {
   return useLoad(async () => {
-    const [dbs, resources] = await Promise.all([call<{ id: number; name: string }[]>('databases/list'), call<{ id: number; name: string }[]>('resources/list')]);
+    const [dbs, resources] = await Promise.all([call('databases/list'), call('resources/list')]);
     const byId = (rows: { id: number; name: string }[]) => Object.fromEntries(rows.map((r) => [r.id, r.name]));
     return { dbs: byId(dbs.data), resources: byId(resources.data) };
   }, []);

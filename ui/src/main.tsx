@@ -118,7 +118,7 @@ function App() {
   const [menuOpen, setMenuOpen] = useState(false);
   useEffect(() => {
     if (!signedIn) return setMe(null);
-    call<Me>('tokens/me').then((a) => setMe(a.data), () => {});
+    call('tokens/me').then((a) => setMe(a.data), () => {});
   }, [signedIn]);
   useEffect(() => setMenuOpen(false), [route]);
   useEffect(

@@ -1050,7 +1050,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** An attachment of a captured email: {name, mime, size, data: "data:<mime>;base64,..."} */
+        /** An attachment of a captured email: {name, mime, size, sha256, data: "data:<mime>;base64,..."} */
         post: operations["outbox_attachment"];
         delete?: never;
         options?: never;
@@ -2700,6 +2700,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -2858,6 +2869,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -3126,6 +3148,17 @@ export interface operations {
                             sms: ({
                                 /** @description SMS sender name or number */
                                 sender?: string;
+                                /** @description SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set) */
+                                smpp?: {
+                                    /** @description smpp:// or smpps:// URL, its password as ******** */
+                                    url: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ******** */
+                                http?: {
+                                    [key: string]: unknown;
+                                };
                             } & {
                                 [key: string]: unknown;
                             }) | null;
@@ -3479,7 +3512,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -3615,7 +3648,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -3747,7 +3780,7 @@ export interface operations {
                                 sid: string;
                                 /** @description email: subject, html, text, from_email, from_name, replyto_email, replyto_name; sms: text; push: title, body, url, icon */
                                 fields: {
-                                    [key: string]: unknown;
+                                    [key: string]: string;
                                 };
                             } & {
                                 [key: string]: unknown;
@@ -4550,8 +4583,11 @@ export interface operations {
                                 cc_data?: {
                                     [key: string]: unknown;
                                 };
-                                /** @description subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid */
-                                status: string;
+                                /**
+                                 * @description The subscription status
+                                 * @enum {string}
+                                 */
+                                status: "subscribed" | "unsubscribed" | "complainer" | "hardbounced" | "unconfirmed" | "suspended" | "invalid";
                                 /** @description Higher is chosen first */
                                 priority: number;
                                 /** @description Subscription fields, as given */
@@ -4979,8 +5015,11 @@ export interface operations {
                             cc_data?: {
                                 [key: string]: unknown;
                             };
-                            /** @description subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid */
-                            status: string;
+                            /**
+                             * @description The subscription status
+                             * @enum {string}
+                             */
+                            status: "subscribed" | "unsubscribed" | "complainer" | "hardbounced" | "unconfirmed" | "suspended" | "invalid";
                             /** @description Higher is chosen first */
                             priority: number;
                             /** @description Subscription fields, as given */
@@ -6589,6 +6628,25 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             })[];
+                            /** @description Opens, clicks and unsubscribes of the campaign's (or the launch's) messages */
+                            engagement: {
+                                /** @description Messages opened by a person (unique) */
+                                opened: number;
+                                /** @description Opens by a person in all */
+                                opens: number;
+                                /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                machine_opens: number;
+                                /** @description Messages whose links a person clicked (unique) */
+                                clicked: number;
+                                /** @description Clicks by a person in all */
+                                clicks: number;
+                                /** @description Clicks by a machine (a link scanner) */
+                                machine_clicks: number;
+                                /** @description Messages whose recipient unsubscribed through their link */
+                                unsubscribed: number;
+                            } & {
+                                [key: string]: unknown;
+                            };
                         } & {
                             [key: string]: unknown;
                         };
@@ -8458,6 +8516,16 @@ export interface operations {
                             sent: string | null;
                             /** @description The provider's id for the message (an SMS's first part at the SMSC); null when none */
                             provider_message_id: string | null;
+                            /** @description Email: opens of its pixel by a person (docs/api.md, Unsubscribe, opens and clicks) */
+                            opens: number;
+                            /** @description Email: clicks of its tracked links by a person */
+                            clicks: number;
+                            /** @description Email: opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                            machine_opens: number;
+                            /** @description Email: clicks by a machine (a link scanner) */
+                            machine_clicks: number;
+                            /** @description When its recipient unsubscribed through its link (ISO 8601); null when not */
+                            unsubscribed: string | null;
                         } & {
                             [key: string]: unknown;
                         })[];
@@ -8588,6 +8656,16 @@ export interface operations {
                             sent: string | null;
                             /** @description The provider's id for the message (an SMS's first part at the SMSC); null when none */
                             provider_message_id: string | null;
+                            /** @description Email: opens of its pixel by a person (docs/api.md, Unsubscribe, opens and clicks) */
+                            opens: number;
+                            /** @description Email: clicks of its tracked links by a person */
+                            clicks: number;
+                            /** @description Email: opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                            machine_opens: number;
+                            /** @description Email: clicks by a machine (a link scanner) */
+                            machine_clicks: number;
+                            /** @description When its recipient unsubscribed through its link (ISO 8601); null when not */
+                            unsubscribed: string | null;
                             /** @description Status history, at most 50 entries */
                             history: ({
                                 /** @description Status entered */
@@ -8605,6 +8683,60 @@ export interface operations {
                             subject: string | null;
                             /** @description Body as sent */
                             body: string | null;
+                            /** @description What was sent besides subject and body, kept with the body (SALVO_KEEP_BODY, SALVO_RETAIN_BODIES) and erased with it by profiles/delete; null before it is sent, when not kept, and for messages sent before this was recorded */
+                            sent_copy: ({
+                                /**
+                                 * @description The channel it was sent on
+                                 * @enum {string}
+                                 */
+                                channel: "email" | "sms" | "push";
+                                /** @description The recipient: email address, phone or push subscription id */
+                                to: string;
+                                /** @description Email: the From header (`Name <address>`); SMS: the sender, null when the resource sets none */
+                                from?: string | null;
+                                /** @description Email: the Reply-To header; null when none */
+                                reply_to?: string | null;
+                                /** @description Email: the envelope sender (MAIL FROM, the receiver's Return-Path), the message's bounce address; null when none */
+                                return_path?: string | null;
+                                /** @description Email: the headers Salvo set beyond From, To, Reply-To and Subject (Message-ID, List-Unsubscribe, List-Unsubscribe-Post, X-Salvo-Message-Id, X-Salvo-Launch-Id) */
+                                headers?: {
+                                    [key: string]: string;
+                                };
+                                /** @description Email: the text part as sent (cut at SALVO_KEEP_BODY characters); null when the mail had none */
+                                text?: string | null;
+                                /** @description Email: the DKIM signature it was signed with; null when unsigned */
+                                dkim?: ({
+                                    /** @description d= */
+                                    domain: string;
+                                    /** @description s= */
+                                    selector: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                                /** @description Email: the attachments it carried (at most 50 listed) */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Email: attachments beyond the 50 listed */
+                                attachments_more?: number;
+                                /** @description SMS: the parts the SMSC numbered (0 when not known: an HTTP gateway, the outbox) */
+                                parts?: number;
+                                /** @description Push: the provider (webpush, fcm, apns) */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
                             /** @description The launch's attachments */
                             attachments: ({
                                 /** @description File name */
@@ -8613,6 +8745,8 @@ export interface operations {
                                 mime: string;
                                 /** @description Bytes */
                                 size: number;
+                                /** @description SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it */
+                                sha256: string | null;
                             } & {
                                 [key: string]: unknown;
                             })[];
@@ -8963,8 +9097,26 @@ export interface operations {
                             body: string | null;
                             /** @description HTML body */
                             html: string | null;
-                            /** @description Channel details (push title and url, attachment names...) */
+                            /** @description Channel details */
                             extra: {
+                                /** @description Email: the attachments' names, types and sizes */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Push: the provider */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description Captured (ISO 8601) */
@@ -9081,8 +9233,26 @@ export interface operations {
                             body: string | null;
                             /** @description HTML body */
                             html: string | null;
-                            /** @description Channel details (push title and url, attachment names...) */
+                            /** @description Channel details */
                             extra: {
+                                /** @description Email: the attachments' names, types and sizes */
+                                attachments?: ({
+                                    /** @description File name */
+                                    name: string;
+                                    /** @description MIME type */
+                                    mime: string;
+                                    /** @description Bytes */
+                                    size: number;
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                                /** @description Push: the provider */
+                                provider?: string;
+                                /** @description Push: the link it opens */
+                                url?: string | null;
+                                /** @description Push: its icon */
+                                icon?: string | null;
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description Captured (ISO 8601) */
@@ -9688,8 +9858,47 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             })[];
-                            /** @description Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed} */
+                            /** @description Opens, clicks and unsubscribes of the messages made in the last hour and day */
                             engagement: {
+                                /** @description Of the messages made in the last hour */
+                                last_hour: {
+                                    /** @description Messages opened by a person (unique) */
+                                    opened: number;
+                                    /** @description Opens by a person in all */
+                                    opens: number;
+                                    /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                    machine_opens: number;
+                                    /** @description Messages whose links a person clicked (unique) */
+                                    clicked: number;
+                                    /** @description Clicks by a person in all */
+                                    clicks: number;
+                                    /** @description Clicks by a machine (a link scanner) */
+                                    machine_clicks: number;
+                                    /** @description Messages whose recipient unsubscribed through their link */
+                                    unsubscribed: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description Of the messages made in the last day */
+                                last_day: {
+                                    /** @description Messages opened by a person (unique) */
+                                    opened: number;
+                                    /** @description Opens by a person in all */
+                                    opens: number;
+                                    /** @description Opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read */
+                                    machine_opens: number;
+                                    /** @description Messages whose links a person clicked (unique) */
+                                    clicked: number;
+                                    /** @description Clicks by a person in all */
+                                    clicks: number;
+                                    /** @description Clicks by a machine (a link scanner) */
+                                    machine_clicks: number;
+                                    /** @description Messages whose recipient unsubscribed through their link */
+                                    unsubscribed: number;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                            } & {
                                 [key: string]: unknown;
                             };
                             /** @description The store's size in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's tables) */
@@ -9796,6 +10005,8 @@ export interface operations {
                             mime: string;
                             /** @description Bytes */
                             size: number;
+                            /** @description SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it */
+                            sha256: string | null;
                             /** @description data:<mime>;base64,<data> */
                             data: string;
                         } & {

@@ -4,9 +4,9 @@
  */
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import type { Data } from './api.ts';
+import type { DataOf } from './api.ts';
 
-export type Me = Data<'tokens_me'>;
+export type Me = DataOf<'tokens/me'>;
 
 export const MeContext = createContext<Me>({ name: '', role: 'viewer', grants: 'read only', access: ['read'] });
 

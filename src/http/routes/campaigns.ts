@@ -20,7 +20,7 @@ import {
 import type { Catalog } from '../../engine/catalog.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, bigId, bool, id, idOut, int, list, name, nullable, object, oneOf, str, text } from '../schemas.ts';
+import { answer, anyObject, array, bigId, bool, engagementCounts, id, idOut, int, list, name, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 const overrides = {
   subject: str('Overrides the template subject (template language)', 10_000),
@@ -190,6 +190,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<{ store: Store; catalog: 
         }),
         'One line per variant (and template)',
       ),
+      engagement: engagementCounts("Opens, clicks and unsubscribes of the campaign's (or the launch's) messages"),
     }),
     errors: [404],
     handler: async (body) => ({ data: await campaignStats(store, toId(body.id), body.launch_id ?? null) }),

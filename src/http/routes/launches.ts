@@ -6,7 +6,7 @@ import { MESSAGE_STATUSES } from '../../core/types.ts';
 import { getLaunchView, listLaunchViews, messageStats, outboxAttachment } from '../../engine/launches.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, bigId, filters, id, int, list, nullable, object, text } from '../schemas.ts';
+import { answer, bigId, engagementCounts, filters, id, int, list, nullable, object, text } from '../schemas.ts';
 
 const count = (description: string) => Type.Integer({ description });
 /** Messages by status: every status, 0 when none. */
@@ -84,16 +84,19 @@ export const launchRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
         answer({ resource_id: Type.Integer({ description: 'Resource id' }), channel: text('email or sms'), next_slot_seconds: Type.Integer({ description: 'Seconds until its next free send slot' }) }),
         "Resources whose next send slot is later than now (a backlog under email.limits or sms.limits, or a relay's back-off): the wait their messages meet",
       ),
-      engagement: anyObject('Opens, clicks and unsubscribes of the messages made in the last hour and day: {last_hour, last_day}, each {opened, opens, machine_opens, clicked, clicks, machine_clicks, unsubscribed}'),
+      engagement: answer(
+        { last_hour: engagementCounts('Of the messages made in the last hour'), last_day: engagementCounts('Of the messages made in the last day') },
+        'Opens, clicks and unsubscribes of the messages made in the last hour and day',
+      ),
       store_bytes: Type.Integer({ description: "The store's size in bytes (SQLite: the file and its WAL; PostgreSQL: the schema's tables)" }),
     }),
     handler: async () => ({ data: await messageStats(store, Date.now()) }),
   });
 
   method(app, '/outbox/attachment', 'outbox', {
-    summary: 'An attachment of a captured email: {name, mime, size, data: "data:<mime>;base64,..."}',
+    summary: 'An attachment of a captured email: {name, mime, size, sha256, data: "data:<mime>;base64,..."}',
     body: object({ id: bigId('Outbox entry id'), index: int('Which attachment, from 0, in the order of extra.attachments', 0, 1000) }, ['id', 'index']),
-    data: answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), data: text('data:<mime>;base64,<data>') }),
+    data: answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), sha256: nullable('string', 'SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it'), data: text('data:<mime>;base64,<data>') }),
     errors: [404],
     handler: async (body) => ({ data: await outboxAttachment(store, body.id, body.index) }),
   });

@@ -6,7 +6,7 @@ import { CHANNELS, MESSAGE_STATUSES } from '../../core/types.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import { cancelQueued, listMessages, listOutbox, messageDetail, messageView, outboxDetail, outboxView, redriveFailed } from '../../engine/messages.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, bigId, filters, id, int, list, nullable, oneOf, object, str, text } from '../schemas.ts';
+import { answer, bigId, filters, id, int, list, nullable, oneOf, object, settingsOrNull, str, text } from '../schemas.ts';
 
 const cursor = bigId('next_cursor of the previous page');
 const limit = int('At most this many (default 100)', 1, 1000);
@@ -35,7 +35,38 @@ const messageProperties = {
   updated: text('Updated (ISO 8601)'),
   sent: nullable('string', 'Sent, or captured in the outbox (ISO 8601)'),
   provider_message_id: nullable('string', "The provider's id for the message (an SMS's first part at the SMSC); null when none"),
+  opens: count("Email: opens of its pixel by a person (docs/api.md, Unsubscribe, opens and clicks)"),
+  clicks: count('Email: clicks of its tracked links by a person'),
+  machine_opens: count("Email: opens by a machine (a scanner, Apple Mail Privacy Protection's prefetch), not counted as read"),
+  machine_clicks: count('Email: clicks by a machine (a link scanner)'),
+  unsubscribed: nullable('string', 'When its recipient unsubscribed through its link (ISO 8601); null when not'),
 };
+const attachment = answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes') });
+/** messages/get's sent_copy (core/sent-copy.ts): one shape for the three channels, each key saying which it belongs to. */
+const sentCopy = settingsOrNull(
+  {
+    channel: oneOf(CHANNELS, 'The channel it was sent on'),
+    to: text('The recipient: email address, phone or push subscription id'),
+    from: nullable('string', 'Email: the From header (`Name <address>`); SMS: the sender, null when the resource sets none'),
+    reply_to: nullable('string', 'Email: the Reply-To header; null when none'),
+    return_path: nullable('string', "Email: the envelope sender (MAIL FROM, the receiver's Return-Path), the message's bounce address; null when none"),
+    headers: Type.Unsafe<Record<string, string>>({
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Email: the headers Salvo set beyond From, To, Reply-To and Subject (Message-ID, List-Unsubscribe, List-Unsubscribe-Post, X-Salvo-Message-Id, X-Salvo-Launch-Id)',
+    }),
+    text: nullable('string', 'Email: the text part as sent (cut at SALVO_KEEP_BODY characters); null when the mail had none'),
+    dkim: settingsOrNull({ domain: text('d='), selector: text('s=') }, 'Email: the DKIM signature it was signed with; null when unsigned', ['domain', 'selector']),
+    attachments: list(attachment, 'Email: the attachments it carried (at most 50 listed)'),
+    attachments_more: count('Email: attachments beyond the 50 listed'),
+    parts: count('SMS: the parts the SMSC numbered (0 when not known: an HTTP gateway, the outbox)'),
+    provider: text('Push: the provider (webpush, fcm, apns)'),
+    url: nullable('string', 'Push: the link it opens'),
+    icon: nullable('string', 'Push: its icon'),
+  },
+  'What was sent besides subject and body, kept with the body (SALVO_KEEP_BODY, SALVO_RETAIN_BODIES) and erased with it by profiles/delete; null before it is sent, when not kept, and for messages sent before this was recorded',
+  ['channel', 'to'],
+);
 const outboxProperties = {
   id: count('Outbox entry id'),
   message_id: count('Message id'),
@@ -45,7 +76,15 @@ const outboxProperties = {
   subject: nullable('string', 'Subject'),
   body: nullable('string', 'Text body (or the SMS text, the push body)'),
   html: nullable('string', 'HTML body'),
-  extra: anyObject('Channel details (push title and url, attachment names...)'),
+  extra: answer(
+    {
+      attachments: Type.Optional(list(attachment, "Email: the attachments' names, types and sizes")),
+      provider: Type.Optional(text('Push: the provider')),
+      url: Type.Optional(nullable('string', 'Push: the link it opens')),
+      icon: Type.Optional(nullable('string', 'Push: its icon')),
+    },
+    'Channel details',
+  ),
   created: text('Captured (ISO 8601)'),
 };
 
@@ -90,7 +129,8 @@ export const messageRoutes: FastifyPluginAsyncTypebox<Pick<LaunchDeps, 'store' |
       ),
       subject: nullable('string', 'Subject as sent'),
       body: nullable('string', 'Body as sent'),
-      attachments: list(answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes') }), "The launch's attachments"),
+      sent_copy: sentCopy,
+      attachments: list(answer({ name: text('File name'), mime: text('MIME type'), size: count('Bytes'), sha256: nullable('string', 'SHA-256 of the bytes (hex), taken when the call was decoded; null for files stored before Salvo kept it') }), "The launch's attachments"),
       content: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: "The launch's content" }),
       custom_data: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'custom_data of the item, else of the launch' }),
       overrides: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'v1.0 field values used for this message only' }),

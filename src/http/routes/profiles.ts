@@ -2,12 +2,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import { toId } from '../../core/ids.ts';
+import { SUBSCRIPTION_STATUSES } from '../../core/types.ts';
 import { deleteProfile, listErasures } from '../../engine/erasure.ts';
 import { listProfiles } from '../../engine/profile-list.ts';
 import { getProfile, importProfile, importProfiles } from '../../engine/profiles.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, bool, id, idOut, int, list, matchingProperties, nullable, object, str, text } from '../schemas.ts';
+import { answer, anyObject, array, bool, id, idOut, int, list, matchingProperties, nullable, object, oneOf, str, text } from '../schemas.ts';
 
 const PROFILE_DATA =
   'Profile fields (email, phones, the system fields _fname, _lname, _bdate, _sex, _status, _city, ... and custom fields; ' +
@@ -42,7 +43,7 @@ const subscription = answer({
   subscription_id: Type.Optional(text('Push subscription id')),
   keys: Type.Optional(answer({ p256dh: text("A browser subscription's public key (its auth secret is never shown)") })),
   cc_data: Type.Optional(anyObject('A messenger subscription\'s contact: {"id": chat} (telegram_bot) or {"phone": ...} (whatsapp, viber, notify)')),
-  status: text('subscribed, unsubscribed, complainer, hardbounced, unconfirmed, suspended or invalid'),
+  status: oneOf(SUBSCRIPTION_STATUSES, 'The subscription status'),
   priority: Type.Integer({ description: 'Higher is chosen first' }),
   custom_fields: Type.Optional(anyObject('Subscription fields, as given')),
   cats: Type.Optional(list(text('Category'), 'Resource categories, as given')),

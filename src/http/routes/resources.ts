@@ -127,7 +127,13 @@ const resource = answer(
     name: text('Name'),
     channels: list(text('Channel'), 'Channels the resource sends on'),
     email: settingsOrNull(emailSender, 'Email sender (and dkim, its private_key as ********); null without the email channel'),
-    sms: settingsOrNull({ sender: str('SMS sender name or number', 64) }, 'SMS sender and provider, secrets as ********; null without the sms channel'),
+    sms: settingsOrNull(
+      {
+        sender: str('SMS sender name or number', 64),
+        smpp: answer({ url: text('smpp:// or smpps:// URL, its password as ********') }, 'SMS over SMPP 3.4 (tls, window, system_type, enquire_link_seconds as set)'),
+        http: Type.Unsafe<object>({ type: 'object', additionalProperties: true, description: 'SMS through an HTTP gateway (url, method, headers, body, timeout_seconds), secrets as ********' }),
+      },
+      'SMS sender and provider, secrets as ********; null without the sms channel'),
     push: settingsOrNull({ name: str('Push sender name', 255) }, 'Push settings (name, ttl, webpush, fcm, apns), secrets as ********; null without the push channel'),
     tracking_domain: nullable('string', 'Domain for links and v1.0 trigger URLs'),
     resource_token: text('Public token for push_subscribe from browser and app pages (not a secret: pages embed it); resources/update rotate_resource_token replaces it'),

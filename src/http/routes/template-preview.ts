@@ -12,6 +12,7 @@ import { checkTemplateChannels } from '../../core/templates.ts';
 import type { Template } from '../../core/types.ts';
 import { loadTemplate } from '../../engine/catalog-entries.ts';
 import { type DryRunLimits, previewTemplate } from '../../engine/dry-run.ts';
+import { inTurns } from '../../engine/in-turns.ts';
 import type { LaunchDeps } from '../../engine/launch.ts';
 import { method } from '../api.ts';
 import { anyObject, array, id, matchingProperties, object, oneOf } from '../schemas.ts';
@@ -47,7 +48,7 @@ export const templatePreviewRoutes: FastifyPluginAsyncTypebox<{ deps: LaunchDeps
         created_at: 0,
         updated_at: 0,
       };
-      const params = parseLaunch(body, limits.attachLimit);
+      const params = await inTurns(parseLaunch(body, limits.attachLimit));
       return { data: await previewTemplate(deps, toId(body.campaign_id, 'campaign_id'), template, params, limits) };
     },
   });

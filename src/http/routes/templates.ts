@@ -8,22 +8,22 @@ import type { Catalog } from '../../engine/catalog.ts';
 import { addTemplate, deleteCatalogEntry, listTemplates, loadTemplate, templateView, updateTemplate, warningsOf } from '../../engine/catalog-entries.ts';
 import type { Store } from '../../store/store.ts';
 import { method } from '../api.ts';
-import { answer, anyObject, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';
+import { answer, array, id, idOut, list, name, object, oneOf, text } from '../schemas.ts';
 
 const FIELDS_OF_CHANNELS = Object.entries(TEMPLATE_FIELDS)
   .map(([c, f]) => `${c}: ${Object.keys(f).join(', ')}`)
   .join('; ');
 
-export const templateChannel = object(
-  { sid: oneOf(CHANNELS, 'Channel'), fields: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: FIELDS_OF_CHANNELS }) },
-  ['sid', 'fields'],
-);
+/** A channel's fields: each a template text (templates/add refuses any other value). */
+const channelFields = Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' }, description: FIELDS_OF_CHANNELS });
+
+export const templateChannel = object({ sid: oneOf(CHANNELS, 'Channel'), fields: channelFields }, ['sid', 'fields']);
 
 const template = answer(
   {
     id: idOut('Template id'),
     name: text('Name'),
-    channels: list(answer({ sid: text('Channel'), fields: anyObject(FIELDS_OF_CHANNELS) }), 'One entry per channel'),
+    channels: list(answer({ sid: text('Channel'), fields: channelFields }), 'One entry per channel'),
     created: text('Created (ISO 8601)'),
     updated: text('Updated (ISO 8601)'),
   },

@@ -6,6 +6,7 @@ import { notFound } from '../../core/errors.ts';
 import { campaignIdOf, parseLaunch } from '../../core/launch-request.ts';
 import { START_MATCHING } from '../../core/matching.ts';
 import { dryRunStart, type DryRunLimits } from '../../engine/dry-run.ts';
+import { inTurns } from '../../engine/in-turns.ts';
 import { startLaunch, type LaunchDeps } from '../../engine/launch.ts';
 import { method } from '../api.ts';
 import type { DedupHooks } from '../dedup.ts';
@@ -115,7 +116,7 @@ export const triggerRoutes: FastifyPluginAsyncTypebox<TriggerOptions> = async (a
     handler: async (body, req, reply) => {
       const campaignId = campaignIdOf(body);
       checkContentSize(body, limits.contentLimit);
-      const params = parseLaunch(body, limits.attachLimit);
+      const params = await inTurns(parseLaunch(body, limits.attachLimit));
       if (body.dry_run === true) return { data: await dryRunStart(deps, campaignId, params, limits) };
       const result = await startLaunch(deps, campaignId, params, 'start', req.dedupKey ?? null);
       reply.header('Launch-Id', String(result.launch.id));

@@ -103,7 +103,7 @@ export function erasureQueries(db: SqlDriver): ErasureStore {
         // Bounce diagnostics name the address.
         await tx.run('DELETE FROM email_feedback WHERE message_id IN (SELECT id FROM messages WHERE profile_id = ?)', [p.id]);
         const messages = await tx.run(
-          `UPDATE messages SET address = NULL, subject = NULL, body = NULL, overrides = NULL, custom_data = NULL, last_error = NULL,
+          `UPDATE messages SET address = NULL, subject = NULL, body = NULL, sent_copy = NULL, overrides = NULL, custom_data = NULL, last_error = NULL,
              history = ${SCRUBBED_HISTORY[tx.dialect]} WHERE profile_id = ?`,
           [p.id],
         );

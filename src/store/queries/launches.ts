@@ -9,6 +9,14 @@ import { json } from './rows.ts';
 import { answerDedupFrom, dedupQueries, sealParams, takeoverParams, type DedupSeal } from './dedup.ts';
 import { anyWebhooks } from './webhooks.ts';
 
+/** An attachment as lists show it: without its bytes. */
+export interface AttachmentInfo {
+  name: string;
+  mime: string;
+  size: number;
+  sha256: string | null;
+}
+
 const toLaunch = (r: Row): Launch => ({
   id: r.id as number,
   campaign_id: r.campaign_id as number,
@@ -53,7 +61,8 @@ export interface LaunchStore {
   abortExpandingLaunches(campaignId: number, now: number): Promise<number>;
   insertAttachments(launchId: number, list: Attachment[]): Promise<void>;
   getAttachments(launchId: number): Promise<Attachment[]>;
-  attachmentNames(launchId: number): Promise<{ name: string; mime: string; size: number }[]>;
+  /** The launch's attachments without their bytes. */
+  attachmentNames(launchId: number): Promise<AttachmentInfo[]>;
 }
 
 const launchValues = (l: NewLaunch, now: number, total: number) =>
@@ -162,15 +171,15 @@ export function launchQueries(db: SqlDriver): LaunchStore {
 
     async insertAttachments(launchId: number, list: Attachment[]): Promise<void> {
       for (const [i, a] of list.entries()) {
-        await db.run('INSERT INTO launch_attachments (launch_id, idx, name, mime, data) VALUES (?, ?, ?, ?, ?)', [launchId, i, a.name, a.mime, a.data]);
+        await db.run('INSERT INTO launch_attachments (launch_id, idx, name, mime, data, sha256) VALUES (?, ?, ?, ?, ?, ?)', [launchId, i, a.name, a.mime, a.data, a.sha256]);
       }
     },
     async getAttachments(launchId: number): Promise<Attachment[]> {
-      const rows = await db.all<{ name: string; mime: string; data: Buffer }>('SELECT name, mime, data FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
-      return rows.map((r) => ({ name: r.name, mime: r.mime, data: Buffer.from(r.data) }));
+      const rows = await db.all<{ name: string; mime: string; data: Buffer; sha256: string | null }>('SELECT name, mime, data, sha256 FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+      return rows.map((r) => ({ name: r.name, mime: r.mime, data: Buffer.from(r.data), sha256: r.sha256 }));
     },
-    async attachmentNames(launchId: number): Promise<{ name: string; mime: string; size: number }[]> {
-      return db.all('SELECT name, mime, LENGTH(data) AS size FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+    async attachmentNames(launchId: number): Promise<AttachmentInfo[]> {
+      return db.all('SELECT name, mime, LENGTH(data) AS size, sha256 FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
     },
   };
 }

@@ -33,6 +33,7 @@ const toMessage = (r: Row): Message => ({
   template_id: (r.template_id as number | null) ?? null,
   subject: (r.subject as string | null) ?? null,
   body: (r.body as string | null) ?? null,
+  sent_copy: json(r.sent_copy),
   created_at: r.created_at as number,
   updated_at: r.updated_at as number,
   sent_at: (r.sent_at as number | null) ?? null,

@@ -32,6 +32,7 @@ const outcomeValues = (r: OutcomeRecord, now: number) => ({
   skip_reason: r.outcome.skip_reason ?? null,
   subject: r.outcome.subject ?? null,
   body: r.outcome.body ?? null,
+  sent_copy: r.outcome.sent_copy ? JSON.stringify(r.outcome.sent_copy) : null,
   sent_at: r.outcome.status === 'sent' || r.outcome.status === 'captured' ? now : null,
   provider_message_id: r.outcome.provider_message_id ?? null,
 });
@@ -40,11 +41,12 @@ const outcomeValues = (r: OutcomeRecord, now: number) => ({
 const SET = (value: (column: string) => string) => `status = ${value('status')}, history = ${value('history')},
   next_attempt_at = COALESCE(${value('next_attempt_at')}, m.next_attempt_at), last_error = ${value('last_error')},
   skip_reason = COALESCE(${value('skip_reason')}, m.skip_reason), subject = COALESCE(${value('subject')}, m.subject), body = COALESCE(${value('body')}, m.body),
+  sent_copy = COALESCE(${value('sent_copy')}, m.sent_copy),
   sent_at = ${value('sent_at')}, provider_message_id = COALESCE(${value('provider_message_id')}, m.provider_message_id), worker = NULL, lease_until = NULL, updated_at = ?`;
 
 /** The batch as a row source on PostgreSQL: one JSON parameter, typed by the column list. */
 const PG_VALUES = `json_to_recordset(CAST(? AS TEXT)::json) AS v(id bigint, status text, history text, next_attempt_at bigint, last_error text,
-  skip_reason text, subject text, body text, sent_at bigint, provider_message_id text)`;
+  skip_reason text, subject text, body text, sent_copy text, sent_at bigint, provider_message_id text)`;
 
 const PG_UPDATE = `UPDATE messages m SET ${SET((c) => `v.${c}`)} FROM ${PG_VALUES}
   WHERE m.id = v.id AND m.worker = ? AND m.status = 'sending'`;
@@ -79,7 +81,7 @@ async function update(db: SqlDriver, worker: string, records: OutcomeRecord[], n
   const rows: Row[] = [];
   for (const r of records) {
     const v = outcomeValues(r, now);
-    const row = await db.get(SQLITE_UPDATE, [v.status, v.history, v.next_attempt_at, v.last_error, v.skip_reason, v.subject, v.body, v.sent_at, v.provider_message_id, now, r.id, worker]);
+    const row = await db.get(SQLITE_UPDATE, [v.status, v.history, v.next_attempt_at, v.last_error, v.skip_reason, v.subject, v.body, v.sent_copy, v.sent_at, v.provider_message_id, now, r.id, worker]);
     if (row) rows.push(row);
   }
   return rows;

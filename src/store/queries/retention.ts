@@ -25,7 +25,7 @@ const OPEN = "('queued', 'waiting', 'sending')";
 
 /** The purges that are one statement: a batch of ids chosen by the time index, then changed or deleted. */
 const SINGLE: Partial<Record<PurgeKind, string>> = {
-  bodies: `UPDATE messages SET subject = NULL, body = NULL WHERE id IN (
+  bodies: `UPDATE messages SET subject = NULL, body = NULL, sent_copy = NULL WHERE id IN (
              SELECT id FROM messages WHERE (subject IS NOT NULL OR body IS NOT NULL) AND created_at < ? AND status NOT IN ${OPEN} ORDER BY created_at LIMIT ?)`,
   outbox: 'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_at < ? ORDER BY created_at LIMIT ?)',
   webhook_deliveries: `DELETE FROM webhook_events WHERE id IN (

@@ -45,8 +45,8 @@ function CampaignForm({ stored, dbs, resources, templates }: { stored: Campaign 
     const content = variants.map((v, i) => ({ ...(original[i] ?? {}), message_id: Number(v.message_id), ...(variants.length > 1 ? { weight: Number(v.weight) } : {}) }));
     const body: Record<string, unknown> = { name, db_id: Number(db), resource_id: Number(resource), content, content_filter: contentFilter ?? null, skip_minutes: Number(skip), is_active: active };
     const saved = stored
-      ? await form.submit<Campaign>('campaigns/triggers/update', { id: stored.id, ...body })
-      : await form.submit<{ id: number }>('campaigns/triggers/add', { ...body, trigger_type: 'api_call', send_channel: channel });
+      ? await form.submit('campaigns/triggers/update', { id: stored.id, ...body })
+      : await form.submit('campaigns/triggers/add', { ...body, trigger_type: 'api_call', send_channel: channel });
     if (saved) navigate(`#/campaigns/${stored?.id ?? (saved as { id: number }).id}`);
   };
   const templateOptions = templates.map((t) => [String(t.id), `${t.name} (${t.channels.map((c) => c.sid).join(', ')})`] as [string, string]);
@@ -100,10 +100,10 @@ export function CampaignEditPage({ id }: { id: number | null }) {
   const loaded = useLoad(
     async () => {
       const [stored, dbs, resources, templates] = await Promise.all([
-        id === null ? null : get<Campaign>('campaigns/triggers/get', { id }),
-        get<DatabaseRow[]>('databases/list'),
-        get<ResourceRow[]>('resources/list'),
-        get<TemplateRow[]>('templates/list'),
+        id === null ? null : get('campaigns/triggers/get', { id }),
+        get('databases/list'),
+        get('resources/list'),
+        get('templates/list'),
       ]);
       return { stored, dbs, resources, templates };
     },

@@ -1,7 +1,7 @@
 /** Profile databases: the list, a new one with its typed fields, and one with its fields and subscription counts. */
 import { useState } from 'preact/hooks';
-import { call, get } from '../api.ts';
-import { Card, Fields, Json, Load, Page } from '../components.tsx';
+import { call, type DataOf, get } from '../api.ts';
+import { Card, Fields, Json, ListTable, Load, Page } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
@@ -9,43 +9,25 @@ import { navigate } from '../router.ts';
 
 const FIELD_TYPES = ['string', 'int', 'float', 'bool', 'date', 'tags', 'json'] as const;
 
-export interface DatabaseRow {
-  id: number;
-  name: string;
-  fields: { name: string; type: string; indexed?: boolean }[];
-  created: string;
-}
+export type DatabaseRow = DataOf<'databases/list'>[number];
 
 export function DatabasesPage() {
-  const list = useLoad(() => get<DatabaseRow[]>('databases/list'), []);
+  const list = useLoad(() => get('databases/list'), []);
   const can = useCan();
   return (
     <Page title="Databases" actions={can('write') && <a class="button" href="#/databases/new">New database</a>}>
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No profile database yet.{can('write') && ' Create one first: profiles, campaigns and imports belong to a database.'}</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Custom fields</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((d) => (
-                    <tr key={d.id}>
-                      <td>
-                        <a href={`#/databases/${d.id}`}>{d.name}</a>
-                      </td>
-                      <td>{d.fields.map((f) => `${f.name} (${f.type})`).join(', ') || <span class="muted">none</span>}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(d) => d.id}
+              empty={`No profile database yet.${can('write') ? ' Create one first: profiles, campaigns and imports belong to a database.' : ''}`}
+              columns={[
+                { head: 'Name', cell: (d) => <a href={`#/databases/${d.id}`}>{d.name}</a> },
+                { head: 'Custom fields', cell: (d) => d.fields.map((f) => `${f.name} (${f.type})`).join(', ') || <span class="muted">none</span> },
+              ]}
+            />
           </Card>
         )}
       </Load>
@@ -66,7 +48,7 @@ export function NewDatabasePage() {
   const setField = (i: number, patch: Partial<FieldDraft>) => setFields(fields.map((f, j) => (j === i ? { ...f, ...patch } : f)));
   const save = async (e: Event) => {
     e.preventDefault();
-    const made = await form.submit<{ id: number }>('databases/add', { name, fields });
+    const made = await form.submit('databases/add', { name, fields });
     if (made) navigate(`#/databases/${made.id}`);
   };
   return (
@@ -146,8 +128,8 @@ function EditDatabase({ db, onSaved }: { db: DatabaseRow; onSaved: () => void })
 }
 
 export function DatabasePage({ id }: { id: number }) {
-  const db = useLoad(() => get<DatabaseRow & { subscriptions?: unknown }>('databases/get', { id }), [id]);
-  const all = useLoad(async () => (await call<{ name: string; type: string; system?: boolean }[]>('databases/fields', { id })).data, [id]);
+  const db = useLoad(() => get('databases/get', { id }), [id]);
+  const all = useLoad(async () => (await call('databases/fields', { id })).data, [id]);
   const can = useCan();
   return (
     <Page title={db.value ? `Database: ${db.value.name}` : `Database #${id}`} actions={<a class="button secondary" href={`#/profiles?db=${id}`}>Profiles</a>}>

@@ -89,11 +89,11 @@ function Importer({ dbs, resources }: { dbs: DatabaseRow[]; resources: ResourceR
     let failed = 0;
     for (let at = 0; at < items.length; at += CHUNK) {
       const chunk = items.slice(at, at + CHUNK);
-      const results = await form.submit<({ profile_id: string } | { error: number; error_text: string })[]>('profiles/import_batch', { db_id: Number(db), data: chunk });
+      const results = await form.submit('profiles/import_batch', { db_id: Number(db), data: chunk });
       if (!results) return setProgress(null);
       results.forEach((res, i) => {
         // Line numbers of the file: the header is line 1.
-        if ('error' in res) found.push({ line: at + i + 2, text: res.error_text.replace(/^data\[\d+\]/, 'row') });
+        if (typeof res.error_text === 'string') found.push({ line: at + i + 2, text: res.error_text.replace(/^data\[\d+\]/, 'row') });
       });
       failed = found.length;
       setErrors([...found]);
@@ -166,7 +166,7 @@ function Importer({ dbs, resources }: { dbs: DatabaseRow[]; resources: ResourceR
 }
 
 export function ImportPage() {
-  const lists = useLoad(async () => ({ dbs: await get<DatabaseRow[]>('databases/list'), resources: await get<ResourceRow[]>('resources/list') }), []);
+  const lists = useLoad(async () => ({ dbs: await get('databases/list'), resources: await get('resources/list') }), []);
   return (
     <Page title="Import profiles">
       <Load loaded={lists}>{(l) => (l.dbs.length ? <Importer dbs={l.dbs} resources={l.resources} /> : <Card><p>Create a <a href="#/databases/new">database</a> first.</p></Card>)}</Load>

@@ -3,7 +3,8 @@
  * subscription's status changed (subscriptions/set). Finding and showing profiles is pages/profiles.tsx.
  */
 import { useState } from 'preact/hooks';
-import { call, get } from '../api.ts';
+import { call, type DataOf, get } from '../api.ts';
+import { SUBSCRIPTION_STATUSES } from '../openapi-values.ts';
 import { Card, Load, Page } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
@@ -12,10 +13,8 @@ import { href, navigate } from '../router.ts';
 import type { DatabaseRow } from './databases.tsx';
 import type { ResourceRow } from './resources.tsx';
 
-const SUBSCRIPTION_STATUSES = ['subscribed', 'unsubscribed', 'complainer', 'hardbounced', 'unconfirmed', 'suspended', 'invalid'];
-
 export function NewProfilePage({ query }: { query: Record<string, string> }) {
-  const lists = useLoad(async () => ({ dbs: await get<DatabaseRow[]>('databases/list'), resources: await get<ResourceRow[]>('resources/list') }), []);
+  const lists = useLoad(async () => ({ dbs: await get('databases/list'), resources: await get('resources/list') }), []);
   return (
     <Page title="New profile">
       <Load loaded={lists}>{(l) => (l.dbs.length ? <ProfileForm dbs={l.dbs} resources={l.resources} db={query.db} /> : <Card><p>Create a <a href="#/databases/new">database</a> first.</p></Card>)}</Load>
@@ -49,7 +48,7 @@ function ProfileForm({ dbs, resources, db: initialDb }: { dbs: DatabaseRow[]; re
       ];
     }
     const matching = email ? { matching: 'email', email } : { matching: 'phone', phone };
-    const answer = await form.submit<null>('profiles/import', { db_id: Number(db), ...matching, data });
+    const answer = await form.submit('profiles/import', { db_id: Number(db), ...matching, data });
     if (answer !== undefined) navigate(href('profiles', { db, by: email ? 'email' : 'phone', value: email || phone }));
   };
   return (
@@ -81,11 +80,13 @@ function ProfileForm({ dbs, resources, db: initialDb }: { dbs: DatabaseRow[]; re
 }
 
 /** A subscription's status as a select that saves at once (subscriptions/set); plain text for a role that cannot write. */
-export function SubscriptionStatus({ db, profile, sub, onSaved }: { db: number; profile: string; sub: { resource_id: number; channel: string; email?: string; phone?: string; provider?: string; subscription_id?: string; status: string }; onSaved: () => void }) {
+type Subscription = DataOf<'profiles/get'>['subscriptions'][number];
+
+export function SubscriptionStatus({ db, profile, sub, onSaved }: { db: number; profile: string; sub: Subscription; onSaved: () => void }) {
   const can = useCan();
   const [error, setError] = useState<string | null>(null);
   if (!can('write')) return <span>{sub.status}</span>;
-  const address = sub.channel === 'email' ? { email: sub.email } : sub.channel === 'sms' ? { phone: sub.phone } : { provider: sub.provider, subscription_id: sub.subscription_id };
+  const address = sub.channel === 'email' ? { email: sub.email } : sub.channel === 'sms' ? { phone: sub.phone } : { provider: sub.provider ?? undefined, subscription_id: sub.subscription_id };
   return (
     <>
       <select

@@ -8,22 +8,14 @@
  * form never drops them (an update replaces a channel's whole block).
  */
 import { useState } from 'preact/hooks';
-import { get } from '../api.ts';
-import { Card, Load, Page } from '../components.tsx';
+import { type DataOf, get } from '../api.ts';
+import { Card, ListTable, Load, Page } from '../components.tsx';
 import { FormError, parseJsonObject, TextArea, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { navigate } from '../router.ts';
 
-export interface ResourceRow {
-  id: number;
-  name: string;
-  channels: string[];
-  tracking_domain?: string | null;
-  email: ({ from_email: string; from_name?: string; replyto_email?: string; track_opens?: boolean; track_clicks?: boolean } & Record<string, unknown>) | null;
-  sms: ({ sender?: string; smpp?: { url: string } & Record<string, unknown>; http?: unknown } & Record<string, unknown>) | null;
-  push: Record<string, unknown> | null;
-}
+export type ResourceRow = DataOf<'resources/list'>[number];
 
 /** A channel block's settings other than those the form has inputs for, as editable JSON ('' when none). */
 function otherSettings(block: Record<string, unknown> | null | undefined, shown: string[]): string {
@@ -35,37 +27,23 @@ const EMAIL_SHOWN = ['from_email', 'from_name', 'replyto_email', 'track_opens', 
 const SMS_SHOWN = ['sender', 'smpp'];
 
 export function ResourcesPage() {
-  const list = useLoad(() => get<ResourceRow[]>('resources/list'), []);
+  const list = useLoad(() => get('resources/list'), []);
   const can = useCan();
   return (
     <Page title="Resources" actions={can('write') && <a class="button" href="#/resources/new">New resource</a>}>
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No resource yet: a resource is where messages come from (the email sender, the SMS sender and provider).</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Channels</th>
-                    <th>From</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((r) => (
-                    <tr key={r.id}>
-                      <td>
-                        <a href={`#/resources/${r.id}`}>{r.name}</a>
-                      </td>
-                      <td>{r.channels.join(', ')}</td>
-                      <td class="ellipsis">{r.email?.from_email ?? r.sms?.sender ?? ''}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(r) => r.id}
+              empty="No resource yet: a resource is where messages come from (the email sender, the SMS sender and provider)."
+              columns={[
+                { head: 'Name', cell: (r) => <a href={`#/resources/${r.id}`}>{r.name}</a> },
+                { head: 'Channels', cell: (r) => r.channels.join(', ') },
+                { head: 'From', cell: (r) => r.email?.from_email ?? r.sms?.sender ?? '', class: 'ellipsis' },
+              ]}
+            />
           </Card>
         )}
       </Load>
@@ -114,7 +92,7 @@ function ResourceForm({ stored }: { stored: ResourceRow | null }) {
       body.sms = { ...more.sms, ...(sender ? { sender } : {}), ...(url ? { smpp: { ...(stored?.sms?.smpp ?? {}), url } } : {}) };
     }
     if (channels.includes('push') && more.push) body.push = more.push;
-    const made = stored ? await form.submit<ResourceRow>('resources/update', { id: stored.id, ...body }) : await form.submit<{ id: number }>('resources/add', body);
+    const made = stored ? await form.submit('resources/update', { id: stored.id, ...body }) : await form.submit('resources/add', body);
     if (made) navigate(stored ? '#/resources' : `#/resources/${made.id}`);
   };
   return (
@@ -215,7 +193,7 @@ function ResourceForm({ stored }: { stored: ResourceRow | null }) {
 }
 
 export function ResourcePage({ id }: { id: number | null }) {
-  const stored = useLoad(() => (id === null ? Promise.resolve(null) : get<ResourceRow>('resources/get', { id })), [id]);
+  const stored = useLoad(() => (id === null ? Promise.resolve(null) : get('resources/get', { id })), [id]);
   const can = useCan();
   return (
     <Page title={id === null ? 'New resource' : `Resource: ${stored.value?.name ?? `#${id}`}`}>

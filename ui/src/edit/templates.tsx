@@ -5,23 +5,14 @@
  * choose; nothing is stored or sent).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type Campaign, call, type DryRun, get } from '../api.ts';
-import { Card, HtmlFrame, Load, Page } from '../components.tsx';
+import { type Campaign, call, type DataOf, type DryRun, get } from '../api.ts';
+import { Card, HtmlFrame, ListTable, Load, Page } from '../components.tsx';
 import { FormError, parseJsonObject, Select, TextArea, TextInput, useForm } from '../forms.tsx';
 import { useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { navigate } from '../router.ts';
-import type { DatabaseRow } from './databases.tsx';
 
-export interface TemplateRow {
-  id: number;
-  name: string;
-  channels: { sid: string; fields: Record<string, string> }[];
-  updated: string;
-}
-
-/** A dry run's answer with what the editor reads beyond the console's shared type: warnings, an SMS's alphabet and parts. */
-type Dry = DryRun & { warnings?: string[]; preview: (DryRun['preview'][number] & { sms?: { encoding: string; parts: number } })[] };
+export type TemplateRow = DataOf<'templates/list'>[number];
 
 const CHANNEL_FIELDS: Record<string, [string, string, 'input' | 'area'][]> = {
   email: [
@@ -38,35 +29,22 @@ const CHANNEL_FIELDS: Record<string, [string, string, 'input' | 'area'][]> = {
 };
 
 export function TemplatesPage() {
-  const list = useLoad(() => get<TemplateRow[]>('templates/list'), []);
+  const list = useLoad(() => get('templates/list'), []);
   const can = useCan();
   return (
     <Page title="Templates" actions={can('write') && <a class="button" href="#/templates/new">New template</a>}>
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No template yet.</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Channels</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((t) => (
-                    <tr key={t.id}>
-                      <td>
-                        <a href={`#/templates/${t.id}`}>{t.name}</a>
-                      </td>
-                      <td>{t.channels.map((c) => c.sid).join(', ')}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(t) => t.id}
+              empty="No template yet."
+              columns={[
+                { head: 'Name', cell: (t) => <a href={`#/templates/${t.id}`}>{t.name}</a> },
+                { head: 'Channels', cell: (t) => t.channels.map((c) => c.sid).join(', ') },
+              ]}
+            />
           </Card>
         )}
       </Load>
@@ -76,10 +54,10 @@ export function TemplatesPage() {
 
 /** The variables a database offers a template: {lead.<field>} for its system and custom fields. */
 function Variables() {
-  const dbs = useLoad(() => get<DatabaseRow[]>('databases/list'), []);
+  const dbs = useLoad(() => get('databases/list'), []);
   const [db, setDb] = useState('');
   const chosen = db || String(dbs.value?.[0]?.id ?? '');
-  const fields = useLoad(async () => (chosen ? (await call<{ name: string; type: string }[]>('databases/fields', { id: Number(chosen) })).data : []), [chosen]);
+  const fields = useLoad(async () => (chosen ? (await call('databases/fields', { id: Number(chosen) })).data : []), [chosen]);
   const form = useForm([]);
   return (
     <Card title="Variables">
@@ -112,7 +90,7 @@ function Preview({ templateId, channels }: { templateId: number | null; channels
   const [campaign, setCampaign] = useState('');
   const [email, setEmail] = useState('');
   const [content, setContent] = useState('{}');
-  const [result, setResult] = useState<{ dry?: Dry; error?: string }>({});
+  const [result, setResult] = useState<{ dry?: DryRun; error?: string }>({});
   const chosen = all.find((c) => String(c.id) === campaign) ?? all[0];
   const form = useForm(['content', 'email']);
   const edited = JSON.stringify(channels);
@@ -122,7 +100,7 @@ function Preview({ templateId, channels }: { templateId: number | null; channels
       try {
         const who = chosen.send_channel === 'sms' && !email.includes('@') ? { matching: 'phone', phone: email } : { email };
         const body = { campaign_id: chosen.id, ...(templateId ? { template_id: templateId } : {}), channels, ...who, content: parseJsonObject(content, 'content') ?? {} };
-        setResult({ dry: (await call<Dry>('templates/preview', body)).data });
+        setResult({ dry: (await call('templates/preview', body)).data });
       } catch (e) {
         setResult({ error: (e as Error).message });
       }
@@ -173,7 +151,7 @@ function TemplateForm({ stored }: { stored: TemplateRow | null }) {
   const save = async (e: Event) => {
     e.preventDefault();
     const channels = edited;
-    const saved = stored ? await form.submit<{ id: number; warnings: string[] }>('templates/update', { id: stored.id, name, channels }) : await form.submit<{ id: number; warnings: string[] }>('templates/add', { name, channels });
+    const saved = stored ? await form.submit('templates/update', { id: stored.id, name, channels }) : await form.submit('templates/add', { name, channels });
     if (!saved) return;
     setWarnings(saved.warnings ?? []);
     if (!stored) navigate(`#/templates/${saved.id}`);
@@ -237,7 +215,7 @@ function TemplateForm({ stored }: { stored: TemplateRow | null }) {
 }
 
 export function TemplatePage({ id }: { id: number | null }) {
-  const stored = useLoad(() => (id === null ? Promise.resolve(null) : get<TemplateRow>('templates/get', { id })), [id]);
+  const stored = useLoad(() => (id === null ? Promise.resolve(null) : get('templates/get', { id })), [id]);
   return (
     <Page title={id === null ? 'New template' : `Template: ${stored.value?.name ?? `#${id}`}`}>
       <Load loaded={stored}>{(t) => <TemplateForm key={t?.id ?? 'new'} stored={t} />}</Load>

@@ -1,11 +1,9 @@
 /** API tokens (admin tokens only): each with its role and last use; a new one shown once; revoke. */
 import { useState } from 'preact/hooks';
-import { call, type Data, get } from '../api.ts';
-import { Card, Load, Page, Time } from '../components.tsx';
+import { call, get } from '../api.ts';
+import { Card, ListTable, Load, Page, Time } from '../components.tsx';
 import { FormError, Select, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
-
-type TokenRow = Data<'tokens_list'>[number];
 
 const ROLES: [string, string][] = [
   ['viewer', 'viewer: read only'],
@@ -15,14 +13,14 @@ const ROLES: [string, string][] = [
 ];
 
 export function TokensPage() {
-  const list = useLoad(() => get<TokenRow[]>('tokens/list'), []);
+  const list = useLoad(() => get('tokens/list'), []);
   const form = useForm(['name', 'role']);
   const [name, setName] = useState('');
   const [role, setRole] = useState('viewer');
   const [made, setMade] = useState<{ name: string; token: string } | null>(null);
   const create = async (e: Event) => {
     e.preventDefault();
-    const answer = await form.submit<{ name: string; token: string }>('tokens/add', { name, role });
+    const answer = await form.submit('tokens/add', { name, role });
     if (answer) {
       setMade(answer);
       setName('');
@@ -53,40 +51,33 @@ export function TokensPage() {
         <Card title="Tokens">
           <Load loaded={list}>
             {(rows) => (
-              <table class="table" id="tokens">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Role</th>
-                    <th>Last used</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((t) => (
-                    <tr key={t.name}>
-                      <td>{t.name}</td>
-                      <td title={t.grants}>{t.role}</td>
-                      <td>{t.last_used ? <Time iso={t.last_used} /> : <span class="muted">never</span>}</td>
-                      <td>
-                        {t.name !== 'SALVO_TOKEN' && (
-                          <button
-                            type="button"
-                            class="secondary"
-                            onClick={async () => {
-                              if (!confirm(`Revoke token ${t.name}? It stops working at once.`)) return;
-                              await call('tokens/delete', { name: t.name });
-                              list.reload();
-                            }}
-                          >
-                            Revoke {t.name}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <ListTable
+                id="tokens"
+                rows={rows}
+                rowKey={(t) => t.name}
+                columns={[
+                  { head: 'Name', cell: (t) => t.name },
+                  { head: 'Role', cell: (t) => <span title={t.grants}>{t.role}</span> },
+                  { head: 'Last used', cell: (t) => (t.last_used ? <Time iso={t.last_used} /> : <span class="muted">never</span>) },
+                  {
+                    head: '',
+                    cell: (t) =>
+                      t.name !== 'SALVO_TOKEN' && (
+                        <button
+                          type="button"
+                          class="secondary"
+                          onClick={async () => {
+                            if (!confirm(`Revoke token ${t.name}? It stops working at once.`)) return;
+                            await call('tokens/delete', { name: t.name });
+                            list.reload();
+                          }}
+                        >
+                          Revoke {t.name}
+                        </button>
+                      ),
+                  },
+                ]}
+              />
             )}
           </Load>
         </Card>

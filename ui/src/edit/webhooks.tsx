@@ -3,53 +3,35 @@
  * its deliveries and their redelivery. Secrets are write-only: the API never shows one again.
  */
 import { useState } from 'preact/hooks';
-import { call, type Data, get } from '../api.ts';
-import { Card, Fields, Load, Page, StatusBadge, Time } from '../components.tsx';
+import { call, get } from '../api.ts';
+import { WEBHOOK_EVENTS } from '../openapi-values.ts';
+import { Card, Fields, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { FormError, TextInput, useForm } from '../forms.tsx';
 import { useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { navigate } from '../router.ts';
 
-/** The event types (src/core/webhooks.ts WEBHOOK_EVENTS; docs/api.md, Webhooks). */
-const EVENTS = ['*', 'message.sent', 'message.captured', 'message.failed', 'message.skipped', 'message.delivered', 'message.undelivered', 'message.bounced', 'message.soft_bounced', 'message.complained', 'message.opened', 'message.clicked', 'message.unsubscribed', 'launch.done', 'task.done'];
-
-type WebhookRow = Data<'webhooks_get'>;
-type Delivery = Data<'webhooks_deliveries'>[number];
+/** The event types webhooks/add takes, from its schema in /openapi.json (docs/api.md, Webhooks): "*" (all) first. */
+const EVENTS = ['*', ...WEBHOOK_EVENTS.filter((e) => e !== '*')];
 
 export function WebhooksPage() {
-  const list = useLoad(() => get<WebhookRow[]>('webhooks/list'), []);
+  const list = useLoad(() => get('webhooks/list'), []);
   const can = useCan();
   return (
     <Page title="Webhooks" actions={can('write') && <a class="button" href="#/webhooks/new">New webhook</a>}>
       <Load loaded={list}>
         {(rows) => (
           <Card>
-            {rows.length === 0 ? (
-              <p class="muted">No webhook endpoint: Salvo posts message, launch and task events to the endpoints you add.</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>URL</th>
-                    <th>Events</th>
-                    <th>State</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {rows.map((w) => (
-                    <tr key={w.id}>
-                      <td class="ellipsis">
-                        <a href={`#/webhooks/${w.id}`}>{w.url}</a>
-                      </td>
-                      <td>{w.events.join(', ')}</td>
-                      <td>
-                        <StatusBadge status={w.enabled ? (w.failing_since ? 'failing' : 'active') : 'disabled'} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={rows}
+              rowKey={(w) => w.id}
+              empty="No webhook endpoint: Salvo posts message, launch and task events to the endpoints you add."
+              columns={[
+                { head: 'URL', cell: (w) => <a href={`#/webhooks/${w.id}`}>{w.url}</a>, class: 'ellipsis' },
+                { head: 'Events', cell: (w) => w.events.join(', ') },
+                { head: 'State', cell: (w) => <StatusBadge status={w.enabled ? (w.failing_since ? 'failing' : 'active') : 'disabled'} /> },
+              ]}
+            />
           </Card>
         )}
       </Load>
@@ -64,7 +46,7 @@ export function NewWebhookPage() {
   const [made, setMade] = useState<{ id: number; secret: string } | null>(null);
   const save = async (e: Event) => {
     e.preventDefault();
-    const answer = await form.submit<{ id: number; secret: string }>('webhooks/add', { url, events });
+    const answer = await form.submit('webhooks/add', { url, events });
     if (answer) setMade(answer);
   };
   return (
@@ -102,13 +84,13 @@ export function NewWebhookPage() {
 }
 
 export function WebhookPage({ id }: { id: number }) {
-  const hook = useLoad(() => get<WebhookRow>('webhooks/get', { id }), [id]);
-  const deliveries = useLoad(() => get<Delivery[]>('webhooks/deliveries', { id, limit: 50 }), [id], 5000);
+  const hook = useLoad(() => get('webhooks/get', { id }), [id]);
+  const deliveries = useLoad(() => get('webhooks/deliveries', { id, limit: 50 }), [id], 5000);
   const can = useCan();
   const [said, setSaid] = useState<{ ok?: string; error?: string }>({});
   const test = async () => {
     try {
-      const r = (await call<Data<'webhooks_test'>>('webhooks/test', { id })).data;
+      const r = (await call('webhooks/test', { id })).data;
       setSaid(r.ok ? { ok: `The endpoint answered ${r.status_code} in ${r.ms} ms.` } : { error: `The endpoint answered ${r.status_code ?? 'nothing'}${r.error ? `: ${r.error}` : ''}.` });
     } catch (e) {
       setSaid({ error: (e as Error).message });
@@ -116,7 +98,7 @@ export function WebhookPage({ id }: { id: number }) {
   };
   const redeliver = async (body: Record<string, unknown>) => {
     try {
-      const r = (await call<Data<'webhooks_redeliver'>>('webhooks/redeliver', { id, ...body })).data;
+      const r = (await call('webhooks/redeliver', { id, ...body })).data;
       setSaid({ ok: `${r.queued} queued again.` });
       deliveries.reload();
     } catch (e) {

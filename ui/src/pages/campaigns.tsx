@@ -1,7 +1,7 @@
 /** Campaigns: the list, and one campaign with its template, call_url, activation, test trigger, launches and log. */
 import { useState } from 'preact/hooks';
-import { type Campaign, type CampaignStats, call, get, handedOver, type Launch } from '../api.ts';
-import { Card, ErrorBox, Fields, HtmlFrame, Json, Load, Page, StatusBadge, Time } from '../components.tsx';
+import { type Campaign, type CampaignStats, call, get, handedOver } from '../api.ts';
+import { Card, ErrorBox, Fields, HtmlFrame, Json, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { type Loaded, useLoad, useNames } from '../hooks.ts';
 import { useCan } from '../role.ts';
 import { href } from '../router.ts';
@@ -11,7 +11,7 @@ import { TestTrigger } from './test-trigger.tsx';
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function CampaignsPage() {
-  const list = useLoad(async () => call<Campaign[]>('campaigns/triggers/list', { limit: 1000 }), []);
+  const list = useLoad(async () => call('campaigns/triggers/list', { limit: 1000 }), []);
   const can = useCan();
   const names = useNames();
   return (
@@ -19,42 +19,20 @@ export function CampaignsPage() {
       <Load loaded={list}>
         {({ data, extra }) => (
           <Card>
-            {data.length === 0 ? (
-              <p class="muted">No campaigns yet.{can('write') && ' New campaign (above) sets one up: it needs a database, a resource and a template.'}</p>
-            ) : (
-              <table class="table">
-                <thead>
-                  <tr>
-                    <th>Id</th>
-                    <th>Name</th>
-                    <th>State</th>
-                    <th>Trigger</th>
-                    <th>Channel</th>
-                    <th class="num">Database</th>
-                    <th>Updated</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((c) => (
-                    <tr key={c.id}>
-                      <td>{c.id}</td>
-                      <td>
-                        <a href={`#/campaigns/${c.id}`}>{c.name}</a>
-                      </td>
-                      <td>
-                        <StatusBadge status={c.is_active ? 'active' : 'inactive'} />
-                      </td>
-                      <td>{c.trigger_type}</td>
-                      <td>{c.send_channel}</td>
-                      <td class="num">{names.value?.dbs[c.db_id] ?? c.db_id}</td>
-                      <td>
-                        <Time iso={c.updated} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              rows={data}
+              rowKey={(c) => c.id}
+              empty={`No campaigns yet.${can('write') ? ' New campaign (above) sets one up: it needs a database, a resource and a template.' : ''}`}
+              columns={[
+                { head: 'Id', cell: (c) => c.id },
+                { head: 'Name', cell: (c) => <a href={`#/campaigns/${c.id}`}>{c.name}</a> },
+                { head: 'State', cell: (c) => <StatusBadge status={c.is_active ? 'active' : 'inactive'} /> },
+                { head: 'Trigger', cell: (c) => c.trigger_type },
+                { head: 'Channel', cell: (c) => c.send_channel },
+                { head: 'Database', cell: (c) => names.value?.dbs[c.db_id] ?? c.db_id, class: 'num' },
+                { head: 'Updated', cell: (c) => <Time iso={c.updated} /> },
+              ]}
+            />
             <p class="muted small">{plural(Number(extra.total_count ?? data.length), 'campaign')}</p>
           </Card>
         )}
@@ -63,15 +41,9 @@ export function CampaignsPage() {
   );
 }
 
-interface Template {
-  id: number;
-  name: string;
-  channels: { sid: string; fields: Record<string, string> }[];
-}
-
 function TemplatePreview({ campaign, variant }: { campaign: Campaign; variant: number }) {
   const item = campaign.content[variant] ?? campaign.content[0];
-  const template = useLoad(() => get<Template>('templates/get', { id: item.message_id }), [item.message_id]);
+  const template = useLoad(() => get('templates/get', { id: item.message_id }), [item.message_id]);
   const ab = campaign.content.length > 1 ? `variant ${variant}, ` : '';
   return (
     <Card title={`Template: ${template.value?.name ?? `#${item.message_id}`}`}>
@@ -180,10 +152,10 @@ function EngagementCard({ stats }: { stats: Loaded<CampaignStats> }) {
 }
 
 export function CampaignPage({ id }: { id: number }) {
-  const campaign = useLoad(() => get<Campaign>('campaigns/triggers/get', { id }), [id]);
-  const launches = useLoad(() => get<Launch[]>('launches/list', { campaign_id: id, limit: 10 }), [id], 5000);
-  const stats = useLoad(() => get<CampaignStats>('campaigns/stats', { id }), [id], 5000);
-  const log = useLoad(() => get<{ level: string; message: string; time: string }[]>('campaigns/log_v2', { id, limit: 20 }), [id]);
+  const campaign = useLoad(() => get('campaigns/triggers/get', { id }), [id]);
+  const launches = useLoad(() => get('launches/list', { campaign_id: id, limit: 10 }), [id], 5000);
+  const stats = useLoad(() => get('campaigns/stats', { id }), [id], 5000);
+  const log = useLoad(() => get('campaigns/log_v2', { id, limit: 20 }), [id]);
   const [error, setError] = useState<Error>();
   const [shown, setShown] = useState(0);
   const setActive = async (active: boolean) => {

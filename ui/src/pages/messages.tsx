@@ -1,10 +1,11 @@
 /** Messages: the log with filters and cursor paging, and one message with its history and rendered body. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { CHANNELS, call, get, type Message, type MessageDetail, type OutboxEntry, STATUSES } from '../api.ts';
-import { AnyOf, Card, Fields, HtmlFrame, Json, Load, looksLikeHtml, Page, StatusBadge, Time } from '../components.tsx';
+import { CHANNELS, call, get, STATUSES } from '../api.ts';
+import { AnyOf, Card, Fields, Json, ListTable, Load, Page, StatusBadge, Time } from '../components.tsx';
 import { campaignName, useCampaigns, useLoad } from '../hooks.ts';
 import { useCan } from '../role.ts';
+import { AsSent, Body } from './as-sent.tsx';
 import { Captured } from './outbox.tsx';
 import { href, navigate } from '../router.ts';
 
@@ -61,7 +62,7 @@ function listBody(q: Record<string, string>) {
 export function MessagesPage({ query }: { query: Record<string, string> }) {
   const campaigns = useCampaigns();
   const key = JSON.stringify(query);
-  const page = useLoad(() => call<Message[]>('messages/list', { ...listBody(query), limit: 50 }), [key], 5000);
+  const page = useLoad(() => call('messages/list', { ...listBody(query), limit: 50 }), [key], 5000);
   const filters: Filters = Object.fromEntries(FILTERS.filter((k) => query[k]).map((k) => [k, query[k]]));
   return (
     <Page title="Messages">
@@ -69,52 +70,32 @@ export function MessagesPage({ query }: { query: Record<string, string> }) {
       <Load loaded={page}>
         {({ data, extra }) => (
           <Card>
-            {data.length === 0 ? (
-              <p class="muted">No messages{Object.keys(filters).length ? ' match these filters' : ' yet'}.</p>
-            ) : (
-              <table class="table" id="messages">
-                <thead>
-                  <tr>
-                    <th>Id</th>
-                    <th>Created</th>
-                    <th>Campaign</th>
-                    <th>Launch</th>
-                    <th>Channel</th>
-                    <th>To</th>
-                    <th>Status</th>
-                    <th class="num">Attempts</th>
-                    <th>Why</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.map((m) => (
-                    <tr key={m.id}>
-                      <td>
-                        <a href={`#/messages/${m.id}`}>#{m.id}</a>
-                      </td>
-                      <td class="nowrap">
-                        <Time iso={m.created} />
-                      </td>
-                      <td>{campaignName(campaigns.value, m.campaign_id)}</td>
-                      <td>
-                        <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a>
-                      </td>
-                      <td>{m.channel}</td>
-                      <td class="ellipsis">
-                        {m.address ? <a href={href('messages', m.channel === 'sms' ? { phone: m.address } : m.channel === 'email' ? { email: m.address } : { profile_id: m.profile_id })}>{m.address}</a> : <span class="muted">{m.profile_id}</span>}
-                      </td>
-                      <td>
-                        <StatusBadge status={m.status} />
-                      </td>
-                      <td class="num">{m.attempts}</td>
-                      <td class="ellipsis muted" title={m.last_error ?? m.skip_reason ?? ''}>
-                        {m.last_error ?? m.skip_reason ?? ''}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            <ListTable
+              id="messages"
+              rows={data}
+              rowKey={(m) => m.id}
+              empty={`No messages${Object.keys(filters).length ? ' match these filters' : ' yet'}.`}
+              columns={[
+                { head: 'Id', cell: (m) => <a href={`#/messages/${m.id}`}>#{m.id}</a> },
+                { head: 'Created', cell: (m) => <Time iso={m.created} />, class: 'nowrap' },
+                { head: 'Campaign', cell: (m) => campaignName(campaigns.value, m.campaign_id) },
+                { head: 'Launch', cell: (m) => <a href={`#/launches/${m.launch_id}`}>#{m.launch_id}</a> },
+                { head: 'Channel', cell: (m) => m.channel },
+                {
+                  head: 'To',
+                  cell: (m) =>
+                    m.address ? (
+                      <a href={href('messages', m.channel === 'sms' ? { phone: m.address } : m.channel === 'email' ? { email: m.address } : { profile_id: m.profile_id })}>{m.address}</a>
+                    ) : (
+                      <span class="muted">{m.profile_id}</span>
+                    ),
+                  class: 'ellipsis',
+                },
+                { head: 'Status', cell: (m) => <StatusBadge status={m.status} /> },
+                { head: 'Attempts', cell: (m) => m.attempts, class: 'num' },
+                { head: 'Why', cell: (m) => <span class="muted" title={m.last_error ?? m.skip_reason ?? ''}>{m.last_error ?? m.skip_reason ?? ''}</span>, class: 'ellipsis' },
+              ]}
+            />
             <div class="pager">
               {query.cursor && <a href={href('messages', filters)}>« Newest</a>}
               {extra.next_cursor !== undefined && <a href={href('messages', { ...filters, cursor: String(extra.next_cursor) })}>Older »</a>}
@@ -135,8 +116,8 @@ const engagementOf = (person: number, machine: number) => (
 );
 
 export function MessagePage({ id }: { id: number }) {
-  const message = useLoad(() => get<MessageDetail>('messages/get', { id }), [id], 5000);
-  const captured = useLoad(() => get<OutboxEntry[]>('outbox/list', { message_id: id, limit: 1 }), [id]);
+  const message = useLoad(() => get('messages/get', { id }), [id], 5000);
+  const captured = useLoad(() => get('outbox/list', { message_id: id, limit: 1 }), [id]);
   const campaigns = useCampaigns();
   const [acted, setActed] = useState<{ ok?: string; error?: string }>({});
   const can = useCan();
@@ -227,25 +208,20 @@ export function MessagePage({ id }: { id: number }) {
                 </table>
               </Card>
             </div>
-            {captured.value?.[0] && (
+            {m.sent_copy ? (
+              <Card title="As sent">
+                <AsSent m={m} c={m.sent_copy} />
+              </Card>
+            ) : captured.value?.[0] ? (
               <Card title="As captured: From, To, subject, parts, headers, attachments">
                 <Captured id={captured.value[0].id} />
               </Card>
+            ) : (
+              <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
+                <Body m={m} />
+                {m.attachments.length > 0 && <p>Attachments: {m.attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}</p>}
+              </Card>
             )}
-            <Card title={m.subject ? `Body: ${m.subject}` : 'Body'}>
-              {m.body === null ? (
-                <p class="muted">Not rendered yet (or SALVO_KEEP_BODY is 0).</p>
-              ) : m.channel === 'email' && looksLikeHtml(m.body) ? (
-                <HtmlFrame html={m.body} title="message body" />
-              ) : (
-                <pre class="text-body">{m.body}</pre>
-              )}
-              {m.attachments.length > 0 && (
-                <p>
-                  Attachments: {m.attachments.map((a) => `${a.name} (${a.mime}, ${a.size} bytes)`).join(', ')}
-                </p>
-              )}
-            </Card>
             <div class="grid2">
               <Card title="content">
                 <Json value={m.content} />

@@ -1,7 +1,7 @@
 /** Outbox: messages captured instead of sent, shown like a development mail catcher. */
 import { useState } from 'preact/hooks';
 import { CHANNELS, call, get, type OutboxEntry } from '../api.ts';
-import { AnyOf, Card, ErrorBox, Fields, HtmlFrame, Load, Page, Time } from '../components.tsx';
+import { AnyOf, Card, ErrorBox, Fields, HeaderTable, HtmlFrame, Load, Page, Tabs, Time } from '../components.tsx';
 import { useLoad } from '../hooks.ts';
 import { href, navigate } from '../router.ts';
 
@@ -37,7 +37,7 @@ const TABS = ['HTML', 'Text', 'Headers', 'Raw'] as const;
 
 /** Fetches the attachment through the API and hands it to the browser as a download. */
 async function download(entry: OutboxEntry, index: number) {
-  const a = await get<{ name: string; mime: string; data: string }>('outbox/attachment', { id: entry.id, index });
+  const a = await get('outbox/attachment', { id: entry.id, index });
   const base64 = a.data.slice(a.data.indexOf(',') + 1);
   const blob = new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: a.mime });
   const url = URL.createObjectURL(blob);
@@ -50,7 +50,7 @@ async function download(entry: OutboxEntry, index: number) {
 
 /** One captured message as a mail catcher shows it: From, To, subject, HTML, text, headers, raw, attachments (also on its message page). */
 export function Captured({ id }: { id: number }) {
-  const entry = useLoad(() => get<OutboxEntry>('outbox/get', { id }), [id]);
+  const entry = useLoad(() => get('outbox/get', { id }), [id]);
   const [tab, setTab] = useState<(typeof TABS)[number]>('HTML');
   const [error, setError] = useState<Error>();
   return (
@@ -81,27 +81,10 @@ export function Captured({ id }: { id: number }) {
               </div>
             )}
             <ErrorBox error={error} />
-            <div class="tabs" role="tablist">
-              {TABS.filter((t) => (t === 'HTML' ? e.html !== null : t === 'Headers' || t === 'Raw' ? e.raw : true)).map((t) => (
-                <button type="button" role="tab" aria-selected={shown === t} class={shown === t ? 'tab active' : 'tab'} onClick={() => setTab(t)}>
-                  {t}
-                </button>
-              ))}
-            </div>
+            <Tabs tabs={TABS.filter((t) => (t === 'HTML' ? e.html !== null : t === 'Headers' || t === 'Raw' ? e.raw : true))} shown={shown} onPick={setTab} />
             {shown === 'HTML' && e.html !== null && <HtmlFrame html={e.html} title="captured HTML" />}
             {shown === 'Text' && <pre class="text-body">{e.body ?? '(no text part)'}</pre>}
-            {shown === 'Headers' && e.raw && (
-              <table class="table compact headers">
-                <tbody>
-                  {mimeHeaders(e.raw).map(([k, v]) => (
-                    <tr>
-                      <th>{k}</th>
-                      <td>{v}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            {shown === 'Headers' && e.raw && <HeaderTable rows={mimeHeaders(e.raw)} />}
             {shown === 'Raw' && e.raw && <pre class="text-body raw">{e.raw}</pre>}
           </div>
         );
@@ -114,7 +97,7 @@ export function OutboxPage({ id, query }: { id: number | null; query: Record<str
   const key = JSON.stringify(query);
   const list = useLoad(
     () =>
-      call<OutboxEntry[]>('outbox/list', {
+      call('outbox/list', {
         limit: 50,
         ...(query.recipient ? { recipient: query.recipient } : {}),
         ...(query.channel ? { channel: query.channel } : {}),

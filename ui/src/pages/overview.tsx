@@ -1,6 +1,6 @@
 /** Overview: messages of the last hour and day by channel, the queue, recent launches; refreshed every 5 s. */
 import { useState } from 'preact/hooks';
-import { CHANNELS, type Counts, call, type Launch, type Stats } from '../api.ts';
+import { CHANNELS, type Counts, call } from '../api.ts';
 import { Card, duration, Load, Page } from '../components.tsx';
 import { useCampaigns, useLoad } from '../hooks.ts';
 import { href } from '../router.ts';
@@ -42,8 +42,8 @@ function WindowTable({ title, counts }: { title: string; counts: Record<string, 
 export function OverviewPage() {
   const [auto, setAuto] = useState(true);
   const refresh = auto ? REFRESH_MS : 0;
-  const stats = useLoad(async () => (await call<Stats>('messages/stats')).data, [], refresh);
-  const launches = useLoad(async () => (await call<Launch[]>('launches/list', { limit: 10 })).data, [], refresh);
+  const stats = useLoad(async () => (await call('messages/stats')).data, [], refresh);
+  const launches = useLoad(async () => (await call('launches/list', { limit: 10 })).data, [], refresh);
   const campaigns = useCampaigns();
   return (
     <Page

@@ -7,25 +7,6 @@ import { SubscriptionStatus } from '../edit/profiles.tsx';
 import { useCan } from '../role.ts';
 import { href, navigate } from '../router.ts';
 
-interface Database {
-  id: number;
-  name: string;
-  fields?: { name: string }[];
-}
-
-interface Subscription {
-  resource_id: number;
-  channel: string;
-  email?: string;
-  phone?: string;
-  subscription_id?: string;
-  provider?: string;
-  status: string;
-  priority: number;
-}
-
-type Profile = Record<string, unknown> & { _id: string; subscriptions?: Subscription[] };
-
 const BY = [
   ['email', 'Email'],
   ['phone', 'Phone'],
@@ -35,7 +16,7 @@ const BY = [
 function ProfileView({ db, by, value }: { db: number; by: string; value: string }) {
   // A custom field is looked up by matching custom (field_name, field_value), as profiles/get takes it.
   const match = by.startsWith('custom:') ? { matching: 'custom', field_name: by.slice(7), field_value: value } : { matching: by, [by]: value };
-  const profile = useLoad(() => get<Profile>('profiles/get', { db_id: db, ...match }), [db, by, value]);
+  const profile = useLoad(() => get('profiles/get', { db_id: db, ...match }), [db, by, value]);
   return (
     <Load loaded={profile}>
       {(p) => {
@@ -99,7 +80,7 @@ function ProfileView({ db, by, value }: { db: number; by: string; value: string 
 }
 
 export function ProfilesPage({ query }: { query: Record<string, string> }) {
-  const dbs = useLoad(() => get<Database[]>('databases/list'), []);
+  const dbs = useLoad(() => get('databases/list'), []);
   const [db, setDb] = useState(query.db ?? '');
   const [by, setBy] = useState(query.by ?? 'email');
   const [value, setValue] = useState(query.value ?? '');

@@ -1,7 +1,7 @@
 /** A campaign's test trigger: one profile, a `content` JSON; a dry run's preview first if wanted, then a real send. */
 import type { ComponentChildren } from 'preact';
 import { useRef, useState } from 'preact/hooks';
-import { type Campaign, call, type DryRun, get, type Message, type OutboxEntry } from '../api.ts';
+import { type Campaign, call, type DryRun, get, type Message } from '../api.ts';
 import { Card, ErrorBox, Fields, HtmlFrame, StatusBadge } from '../components.tsx';
 import { href } from '../router.ts';
 
@@ -97,7 +97,9 @@ export function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLa
     setDry(undefined);
     setBusy('preview');
     try {
-      setDry(await get<DryRun>('campaigns/triggers/start', { ...body(), dry_run: true }));
+      const answer = await get('campaigns/triggers/start', { ...body(), dry_run: true });
+      // With dry_run the answer is the dry run's, never a launch's.
+      if (answer && 'preview' in answer) setDry(answer);
     } catch (err) {
       setError(err as Error);
     } finally {
@@ -120,9 +122,9 @@ export function TestTrigger({ campaign, onLaunched }: { campaign: Campaign; onLa
       onLaunched();
       // Follow the message until it leaves the queue (a few seconds at most when the workers run).
       for (let i = 0; launchId && i < 30; i++) {
-        const messages = await get<Message[]>('messages/list', { launch_id: launchId });
+        const messages = await get('messages/list', { launch_id: launchId });
         if (!messages.some((m) => PENDING.includes(m.status))) {
-          const captures = await Promise.all(messages.map((m) => get<OutboxEntry[]>('outbox/list', { message_id: m.id, limit: 1 })));
+          const captures = await Promise.all(messages.map((m) => get('outbox/list', { message_id: m.id, limit: 1 })));
           setResult({ launchId, duplicate, messages, captured: Object.fromEntries(captures.flatMap((c) => c.map((e) => [e.message_id, e.id]))) });
           break;
         }
