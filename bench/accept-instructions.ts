@@ -12,10 +12,8 @@
  * FLAGS='--a --b' replaces the node flags of bin/salvo.js's first line.
  * Run: node --import tsx bench/accept-instructions.ts   (TREE=/path/of/another/worktree N=1000 WARM=6000)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fmt, serveUnderCallgrind } from './lib/callgrind.ts';
 import { startOne, TOKEN } from './lib/load.ts';
 import { startSink, waitDelivered } from './lib/sink.ts';
 
@@ -39,37 +37,12 @@ const CONCURRENCY = Number(process.env.CONC ?? 1);
 const { createWorld } = (await import(path.join(TREE, 'bench/lib/world.ts'))) as typeof import('./lib/world.ts');
 const w = await createWorld('sqlite', 20_000, null);
 const sink = await startSink();
-const bin = path.join(TREE, 'bin/salvo.js');
-const shebang = readFileSync(bin, 'utf8').split('\n')[0].split(/\s+/);
-const out = mkdtempSync(path.join(tmpdir(), 'callgrind-'));
-const proc = spawn(
-  'valgrind',
-  ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}/cg.%p`, ...(THREADS ? ['--separate-threads=yes'] : []), process.execPath, ...(process.env.FLAGS?.split(' ').filter(Boolean) ?? shebang.filter((a) => a.startsWith('--'))), bin, 'serve'],
-  {
-    env: {
-      ...process.env,
-      ...Object.fromEntries(shebang.filter((a) => /^[A-Z_]+=/.test(a)).map((a) => a.split('=', 2))),
-      ...w.env,
-      PORT: '0',
-      SALVO_LOG_LEVEL: 'warn',
-      SALVO_TOKEN: TOKEN,
-      SALVO_SMTP_URL: sink.url,
-      ...(MODE === 'accept' ? { SALVO_WORKERS: '0' } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  },
+const server = await serveUnderCallgrind(
+  TREE,
+  { ...w.env, SALVO_TOKEN: TOKEN, SALVO_SMTP_URL: sink.url, ...(MODE === 'accept' ? { SALVO_WORKERS: '0' } : {}) },
+  { threads: THREADS, flags: process.env.FLAGS },
 );
-let log = '';
-proc.stderr!.on('data', (c) => (log += c));
-const url = await new Promise<string>((resolve, reject) => {
-  let seen = '';
-  proc.stdout!.on('data', (c) => {
-    seen += c;
-    const m = /serving the API on (http:\/\/\S+)/.exec(seen);
-    if (m) resolve(m[1]);
-  });
-  proc.on('exit', (code) => reject(new Error(`serve exited ${code}: ${seen}${log.slice(-3000)}`)));
-});
+const url = server.url;
 
 const launches = new Set<string>();
 async function triggers(from: number, count: number): Promise<void> {
@@ -82,51 +55,19 @@ async function triggers(from: number, count: number): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, one));
 }
 
-// A failure (a timeout under valgrind's slowness) must not leave the server running under valgrind.
-process.on('uncaughtException', (e) => {
-  proc.kill('SIGKILL');
-  console.error(e);
-  process.exit(1);
-});
-process.on('unhandledRejection', (e) => {
-  proc.kill('SIGKILL');
-  console.error(e);
-  process.exit(1);
-});
-const control = (...args: string[]) => execFileSync('callgrind_control', [...args, String(proc.pid)], { stdio: 'pipe' });
 await triggers(0, WARM);
 if (MODE === 'full') await waitDelivered(sink, launches, 600_000);
 launches.clear();
-control('-z');
-control('-i', 'on');
-const t0 = performance.now();
-await triggers(1_000_000, N);
-if (MODE === 'full') await waitDelivered(sink, launches, 600_000);
-control('-d');
-const seconds = (performance.now() - t0) / 1000;
-// The same server idle for a while: what its timers (polls, upkeep) cost a second under callgrind,
-// taken off the triggers' count in proportion to how long they took (valgrind makes that minutes).
 const IDLE_S = Number(process.env.IDLE ?? 20);
-control('-z');
-await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-control('-i', 'off');
-control('-d');
-proc.kill('SIGKILL');
-const count = (f: string) => Number(/^totals: (\d+)/m.exec(readFileSync(path.join(out, f), 'utf8'))?.[1] ?? 0);
-/** Dump `part` (1: the triggers, 2: idle): the total, and per thread when callgrind separated them. */
-const part = (k: number) => {
-  const files = readdirSync(out).filter((f) => new RegExp(`\\.${k}(-\\d+)?$`).test(f)).sort();
-  return { total: files.reduce((a, f) => a + count(f), 0), threads: files.map((f) => [f.split('-')[1] ?? '?', count(f)] as const) };
-};
-const busy = part(1);
-const idle = part(2);
-const idlePerSecond = idle.total / IDLE_S;
-const net = busy.total - idlePerSecond * seconds;
-if (THREADS) console.log(busy.threads.filter(([, n]) => n / N > 10_000).map(([t, n]) => `thread ${t}: ${Math.round(n / N).toLocaleString('en-US')}`).join('; '));
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const m = await server.measure(async () => {
+  await triggers(1_000_000, N);
+  if (MODE === 'full') await waitDelivered(sink, launches, 600_000);
+}, IDLE_S);
+server.kill();
+if (THREADS) console.log(m.threads.filter(([, n]) => n / N > 10_000).map(([t, n]) => `thread ${t}: ${fmt(n / N)}`).join('; '));
 console.log(
-  `${MODE}: ${fmt(net / N)} instructions per trigger net of idle (${fmt(busy.total / N)} gross; idle ${fmt(idlePerSecond)}/s over ${IDLE_S} s; ` +
-    `${N} triggers, ${CONCURRENCY} at a time, ${WARM} warm-up, ${seconds.toFixed(0)} s under callgrind) tree ${TREE}`,
+  `${MODE}: ${fmt(m.net / N)} instructions per trigger net of idle (${fmt(m.gross / N)} gross; idle ${fmt(m.idlePerSecond)}/s over ${IDLE_S} s; ` +
+    `${N} triggers, ${CONCURRENCY} at a time, ${WARM} warm-up, ${m.seconds.toFixed(0)} s under callgrind) tree ${TREE}`,
 );
 await sink.close();
 process.exit(0);

@@ -34,7 +34,7 @@ export async function api(url: string, method: string, body: Record<string, unkn
  * warm-up (a few hundred to a few thousand requests on this machine, fewer the slower the system)
  * compared a cold Salvo with a warm bare route.
  */
-export const WARM_UP_REQUESTS = 6_000;
+const WARM_UP_REQUESTS = 6_000;
 
 /**
  * The warm-up: WARM_UP_REQUESTS at `connections`, then, where a sink counts what the warm-up sent,

@@ -16,7 +16,8 @@ import { createWorld, dropWorld, withSearchPath } from '../lib/world.ts';
 
 const BATCH = 1000;
 
-const item = (i: number, resource: number) => ({
+/** Item i of an import: a new profile with an email and an SMS subscription on `resource`. */
+export const importItem = (i: number, resource: number) => ({
   email: `imp${i}@bench.example`,
   phones: [`+7900${String(i).padStart(7, '0')}`],
   _fname: `Imported${i}`,
@@ -35,7 +36,7 @@ export async function importBatch(kind: 'sqlite' | 'postgres', pgUrl: string | n
   const salvo = await startSalvo({ ...w.env, SALVO_TOKEN: TOKEN, SALVO_WORKERS: '0' });
   const bodies: string[] = [];
   for (let from = 0; from < n; from += BATCH) {
-    bodies.push(JSON.stringify({ token: TOKEN, db_id: w.dbId, data: Array.from({ length: Math.min(BATCH, n - from) }, (_, k) => item(from + k, w.resourceId)) }));
+    bodies.push(JSON.stringify({ token: TOKEN, db_id: w.dbId, data: Array.from({ length: Math.min(BATCH, n - from) }, (_, k) => importItem(from + k, w.resourceId)) }));
   }
   const t0 = performance.now();
   let failed = 0;
@@ -79,7 +80,7 @@ async function rawBaseline(kind: 'sqlite' | 'postgres', pgUrl: string | null, n:
   const db = { id: b.dbId, name: 'bench', created_at: 0, fields: [{ name: 'Custom_ID', type: 'string' as const, indexed: true }, { name: 'Segment', type: 'int' as const, indexed: true }, { name: 'Group', type: 'int' as const, indexed: false }] };
   const now = Date.now();
   const rows = Array.from({ length: n }, (_, i) => {
-    const { subscriptions, ...data } = item(i, b.resourceId);
+    const { subscriptions, ...data } = importItem(i, b.resourceId);
     const p = applyProfilePatch(null, normalizeProfileData(db, data), db.id, now);
     return { p, keys: profileKeys(db, p), subs: subscriptions.map((s) => [p.id, db.id, s.resource_id, s.channel, s.email ?? s.phone, null, 'subscribed', 0, now, now]) };
   });

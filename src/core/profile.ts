@@ -7,37 +7,29 @@ import type { Database, Profile, Subscription, SubscriptionStatus } from './type
 
 /** Applies a patch to a profile, or creates one when there is none; hashes follow the email. */
 export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch, dbId: number, now: number): Profile {
-  const base: Profile = existing ?? {
-    id: newProfileId(now),
-    db_id: dbId,
-    email: null,
-    phones: [],
-    status: 'active',
-    md5: null,
-    xxh: null,
-    data: { _regdate: new Date(now).toISOString() },
-    created_at: now,
-    updated_at: now,
-  };
-  const data = { ...base.data };
-  for (const [k, v] of Object.entries(patch.data)) {
+  // A new profile is built as the result directly (no blank profile to spread): an import makes thousands.
+  const data: Record<string, unknown> = existing ? { ...existing.data } : { _regdate: new Date(now).toISOString() };
+  for (const k of Object.keys(patch.data)) {
+    const v = patch.data[k];
     if (v === null) delete data[k];
     else data[k] = v;
   }
-  let phones = patch.phones ?? base.phones;
+  let phones = patch.phones ?? existing?.phones ?? [];
   for (const u of patch.updates ?? []) {
     if (u.field === 'phones') phones = applyFieldUpdate(phones, u) as string[];
     else data[u.field] = applyFieldUpdate(fieldValue(data, u.field), u);
   }
-  const email = patch.email === undefined ? base.email : patch.email;
+  const email = patch.email === undefined ? (existing?.email ?? null) : patch.email;
   return {
-    ...base,
+    id: existing ? existing.id : newProfileId(now),
+    db_id: existing ? existing.db_id : dbId,
     email,
     phones,
-    status: patch.status ?? base.status,
+    status: patch.status ?? existing?.status ?? 'active',
     md5: email ? md5Hex(email) : null,
     xxh: email ? xxh64Hex(email) : null,
     data,
+    created_at: existing ? existing.created_at : now,
     updated_at: now,
   };
 }

@@ -53,7 +53,12 @@ export type StoredSubscriptionWrite = Omit<SubscriptionWrite, 'status' | 'priori
   db_id: number;
 };
 
-const subscriptionKey = (s: { profile_id: string; resource_id: number; channel: string; address: string }) => JSON.stringify([s.profile_id, s.resource_id, s.channel, s.address]);
+/**
+ * What identifies a subscription, as one string: its parts joined by NUL, the address last (a profile id,
+ * a number and a channel hold none, so two subscriptions never share a key). Cheaper than a JSON array.
+ */
+export const subscriptionKey = (s: { profile_id: string; resource_id: number; channel: string; address: string }) =>
+  `${s.profile_id}\u0000${s.resource_id}\u0000${s.channel}\u0000${s.address}`;
 
 /**
  * Settles what writes leave unsaid: a status or priority not given keeps the stored subscription's (or an
@@ -63,9 +68,10 @@ const subscriptionKey = (s: { profile_id: string; resource_id: number; channel: 
 export function resolveSubscriptionWrites(writes: (SubscriptionWrite & { profile_id: string; db_id: number })[], stored: Subscription[]): StoredSubscriptionWrite[] {
   const latest = new Map<string, { status: SubscriptionStatus; priority: number }>(stored.map((s) => [subscriptionKey(s), s]));
   return writes.map((w) => {
-    const before = latest.get(subscriptionKey(w));
+    const key = subscriptionKey(w);
+    const before = latest.get(key);
     const settled = { ...w, status: w.status ?? before?.status ?? 'subscribed', priority: w.priority ?? before?.priority ?? 0 };
-    latest.set(subscriptionKey(w), settled);
+    latest.set(key, settled);
     return settled;
   });
 }

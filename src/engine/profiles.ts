@@ -130,10 +130,14 @@ function withMatchValue(spec: MatchSpec, match: MatchKey, patch: ProfilePatch): 
 }
 
 const keyId = (k: ProfileKey) => `${k.field}\u0000${k.key}`;
-function keyDiff(before: ProfileKey[], after: ProfileKey[]) {
+/** A profile's write with the index keys it gains and loses (a new one: all of its keys, nothing to compare). */
+function profileWrite(db: Database, existing: Profile | null, profile: Profile): ProfileWrite {
+  const after = profileKeys(db, profile);
+  if (!existing) return { profile, isNew: true, keysAdded: after, keysRemoved: [] };
+  const before = profileKeys(db, existing);
   const b = new Set(before.map(keyId));
   const a = new Set(after.map(keyId));
-  return { keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
+  return { profile, isNew: false, keysAdded: after.filter((k) => !b.has(keyId(k))), keysRemoved: before.filter((k) => !a.has(keyId(k))) };
 }
 
 /**
@@ -152,16 +156,19 @@ export async function writeProfilesIn(
   await tx.lockDatabase(db.id);
   const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
   const latest = new Map<string, Profile>();
-  const byKey = new Map<string, Set<string>>();
+  // The ids under each key: a list, not a Set (one Set per profile of an import was a tenth of its garbage).
+  const byKey = new Map<string, string[]>();
   const index = (p: Profile, add: boolean) => {
     for (const k of keysOf(spec, p)) {
-      let ids = byKey.get(k);
+      const ids = byKey.get(k);
       if (!ids) {
-        ids = new Set();
-        byKey.set(k, ids);
+        if (add) byKey.set(k, [p.id]);
+      } else if (add) {
+        if (!ids.includes(p.id)) ids.push(p.id);
+      } else {
+        const at = ids.indexOf(p.id);
+        if (at >= 0) ids.splice(at, 1);
       }
-      if (add) ids.add(p.id);
-      else ids.delete(p.id);
     }
   };
   for (const p of await lookupMany(tx, db, spec, prepared.map((i) => i.match))) {
@@ -171,7 +178,7 @@ export async function writeProfilesIn(
   const candidates = (m: MatchKey): Profile[] =>
     spec.field?.type === 'tags'
       ? [...latest.values()].filter((p) => fieldHasValue(p.data, spec.field!, m.coerced))
-      : [...(byKey.get(m.key) ?? [])].map((id) => latest.get(id)!);
+      : (byKey.get(m.key) ?? []).map((id) => latest.get(id)!);
 
   const writes: ProfileWrite[] = [];
   const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
@@ -187,7 +194,7 @@ export async function writeProfilesIn(
       if (existing) index(existing, false);
       index(profile, true);
       latest.set(profile.id, profile);
-      writes.push({ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) });
+      writes.push(profileWrite(db, existing, profile));
       for (const s of item.subscriptions) {
         subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
         if (existing && (s.status === null || s.priority === null)) keeping.add(profile.id);
@@ -209,7 +216,7 @@ export async function writeProfilesIn(
  */
 export async function saveProfilePatch(tx: Pick<ProfileStore, 'saveProfiles'>, db: Database, existing: Profile | null, patch: ProfilePatch, now: number): Promise<Profile> {
   const profile = applyProfilePatch(existing, patch, db.id, now);
-  await tx.saveProfiles([{ profile, isNew: !existing, ...keyDiff(existing ? profileKeys(db, existing) : [], profileKeys(db, profile)) }]);
+  await tx.saveProfiles([profileWrite(db, existing, profile)]);
   return profile;
 }
 

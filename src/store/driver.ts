@@ -15,6 +15,12 @@ export interface SqlDriver {
   get<T = Row>(sql: string, params?: Param[]): Promise<T | undefined>;
   /** Runs a statement that returns no rows; answers how many rows it changed. */
   run(sql: string, params?: Param[]): Promise<number>;
+  /**
+   * Runs one statement once per parameter list, in order; answers how many rows they changed in all. On
+   * SQLite one prepared statement run in a loop, without an await (a promise) per row. The lists may be
+   * changed (their values converted as bound).
+   */
+  runEach(sql: string, paramLists: Param[][]): Promise<number>;
   /** Runs fn inside a transaction; inside, `transaction` nests as a savepoint. */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters (migrations). */
@@ -43,35 +49,38 @@ export function chunks<T>(list: T[], size = 500): T[][] {
 /** A table row to insert, by column; booleans are stored as 0/1 as `bind` does. */
 export type InsertRow = Record<string, string | number | boolean | null | undefined>;
 
-/** Rows a multi-row VALUES statement takes on SQLite (16 columns: 1,600 parameters, far under its limit). */
-const SQLITE_ROWS_PER_STATEMENT = 100;
-
 /**
- * Inserts rows into `table`, set-based: on PostgreSQL one statement for the whole list, the rows as one
+ * Inserts rows into `table`, set-based on PostgreSQL: one statement for the whole list, the rows as one
  * JSON parameter read back with the table's own column types (json_populate_recordset; no per-column
- * casts, no 65,535-parameter limit); on SQLite multi-row VALUES of a fixed size (one statement text,
- * prepared once), the rest one row at a time (in-process: no round trip to save). `tail` is the
- * statement's end (ON CONFLICT ...). Answers how many rows were added.
+ * casts, no 65,535-parameter limit). On SQLite one prepared single-row statement run per row (in-process:
+ * no round trip to save). Not multi-row VALUES there: inside a transaction a statement that writes several
+ * rows and may fail on a constraint (a foreign key, NOT NULL) keeps a statement journal, the pages it
+ * changes copied first to a temporary file past 64 KB; an import of 1,000 profiles wrote some 3,000 pages
+ * a request into it (docs/performance-log.md, 2026-12-08). `tail` is the statement's end (ON CONFLICT ...).
+ * Answers how many rows were added.
  */
 export async function insertRows(db: SqlDriver, table: string, columns: readonly string[], rows: InsertRow[], tail = ''): Promise<number> {
   if (rows.length === 0) return 0;
   const list = columns.join(', ');
   if (db.dialect === 'postgres') {
-    const values = rows.map((r) => Object.fromEntries(columns.map((c) => [c, typeof r[c] === 'boolean' ? (r[c] ? 1 : 0) : (r[c] ?? null)])));
+    // Rows keep their own keys: `bind`'s conversions (booleans to 0/1, undefined to null) are JSON's here too.
+    const values = rows.map((r) => {
+      const o: InsertRow = {};
+      for (const c of columns) o[c] = typeof r[c] === 'boolean' ? (r[c] ? 1 : 0) : (r[c] ?? null);
+      return o;
+    });
     // CAST AS TEXT: a json-typed parameter would be JSON-encoded again by the client.
     return db.run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, CAST(? AS TEXT)::json) ${tail}`, [JSON.stringify(values)]);
   }
-  const row = `(${placeholders(columns.length)})`;
-  let added = 0;
-  let at = 0;
-  for (; at + SQLITE_ROWS_PER_STATEMENT <= rows.length; at += SQLITE_ROWS_PER_STATEMENT) {
-    const part = rows.slice(at, at + SQLITE_ROWS_PER_STATEMENT);
-    added += await db.run(`INSERT INTO ${table} (${list}) VALUES ${Array(part.length).fill(row).join(', ')} ${tail}`, part.flatMap((r) => columns.map((c) => r[c])));
-  }
-  if (at === rows.length) return added;
-  const one = oneRowInsert(table, columns, tail);
-  for (const r of rows.slice(at)) added += await db.run(one, columns.map((c) => r[c]));
-  return added;
+  const n = columns.length;
+  return db.runEach(
+    oneRowInsert(table, columns, tail),
+    rows.map((r) => {
+      const params: Param[] = new Array(n);
+      for (let i = 0; i < n; i++) params[i] = r[columns[i]];
+      return params;
+    }),
+  );
 }
 
 /**

@@ -165,6 +165,12 @@ export class PgDriver implements SqlDriver {
   async run(sql: string, params: Param[] = []) {
     return this.query(async () => (await this.sql.unsafe(toPg(sql), bind(params) as postgres.ParameterOrJSON<never>[], { prepare: true })).count);
   }
+  /** One statement after another (set-based writes use one statement instead: insertRows). */
+  async runEach(sql: string, paramLists: Param[][]) {
+    let changed = 0;
+    for (const params of paramLists) changed += await this.run(sql, params);
+    return changed;
+  }
   async exec(script: string) {
     await this.query(async () => void (await this.sql.unsafe(script)));
   }

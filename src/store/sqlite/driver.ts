@@ -5,8 +5,8 @@
  *
  * Group commit: the transactions (and lone writes) asked for in one turn of the event loop run one
  * after another inside a single BEGIN ... COMMIT, each in a savepoint of its own, so that one that
- * fails is undone alone. Every caller is answered after that COMMIT, so an answer still means
- * durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
+ * fails is undone alone (one alone in its group needs none: the transaction is rolled back). Every
+ * caller is answered after that COMMIT, so an answer still means durable; but a hundred concurrent launches cost one commit instead of a hundred (the commit, which
  * writes the WAL, was the largest single cost of a launch).
  *
  * Another process may hold the database's write lock (a backup, a sqlite3 shell, a second Salvo).
@@ -88,6 +88,24 @@ class Connection {
       translate(e);
     }
   }
+  runEach(sql: string, paramLists: Param[][]): number {
+    const statement = this.prepare(sql);
+    let changed = 0;
+    try {
+      for (const params of paramLists) {
+        // Converted in place (as `bind` converts): the lists are the caller's to give up, a copy per row was garbage.
+        for (let i = 0; i < params.length; i++) {
+          const p = params[i];
+          if (p === undefined) params[i] = null;
+          else if (typeof p === 'boolean') params[i] = p ? 1 : 0;
+        }
+        changed += statement.run(...params).changes;
+      }
+    } catch (e) {
+      translate(e);
+    }
+    return changed;
+  }
 }
 
 /** The driver as seen inside a transaction: straight to the connection, savepoints for nesting. */
@@ -103,6 +121,9 @@ class SqliteTx implements SqlDriver {
   }
   async run(sql: string, params: Param[] = []) {
     return this.conn.run(sql, params);
+  }
+  async runEach(sql: string, paramLists: Param[][]) {
+    return this.conn.runEach(sql, paramLists);
   }
   async exec(script: string) {
     try {
@@ -230,6 +251,9 @@ export class SqliteDriver implements SqlDriver {
   run(sql: string, params: Param[] = []) {
     return this.transaction(async () => this.conn.run(sql, params));
   }
+  runEach(sql: string, paramLists: Param[][]) {
+    return this.transaction(async () => this.conn.runEach(sql, paramLists));
+  }
   exec(script: string) {
     return this.read(() => {
       try {
@@ -299,21 +323,25 @@ export class SqliteDriver implements SqlDriver {
     const db = this.conn.db;
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     let groupError: unknown = null;
+    // A job alone in its group runs without a savepoint: its failure rolls the transaction back. Inside a
+    // savepoint SQLite first copies each page a job changes to a sub-journal (a temporary file past
+    // 64 KB): some 250 pages for an import of 1,000 profiles (docs/performance-log.md, 2026-12-08).
+    const alone = jobs.length === 1;
     try {
       for (const job of jobs) {
-        this.savepoint.run();
+        if (!alone) this.savepoint.run();
         try {
           outcomes.push({ ok: true, value: await job.fn(this.tx) });
         } catch (error) {
           // A full disk or an I/O error may make SQLite roll the whole transaction back, taking the
           // jobs before this one with it: then none of them may be answered as done.
           if (!db.inTransaction) throw error;
-          db.exec('ROLLBACK TO job');
+          db.exec(alone ? 'ROLLBACK' : 'ROLLBACK TO job');
           outcomes.push({ ok: false, error });
         }
-        this.releaseSavepoint.run();
+        if (!alone) this.releaseSavepoint.run();
       }
-      db.exec('COMMIT');
+      if (db.inTransaction) db.exec('COMMIT');
     } catch (error) {
       groupError = classifyStoreError(error);
       try {
