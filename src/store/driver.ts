@@ -91,10 +91,16 @@ export async function insertRows(db: SqlDriver, table: string, columns: readonly
 const oneRowTexts = new WeakMap<readonly string[], Map<string, string>>();
 function oneRowInsert(table: string, columns: readonly string[], tail: string): string {
   let byTable = oneRowTexts.get(columns);
-  if (!byTable) oneRowTexts.set(columns, (byTable = new Map()));
+  if (!byTable) {
+    byTable = new Map();
+    oneRowTexts.set(columns, byTable);
+  }
   const key = `${table} ${tail}`;
   let sql = byTable.get(key);
-  if (sql === undefined) byTable.set(key, (sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${placeholders(columns.length)}) ${tail}`));
+  if (sql === undefined) {
+    sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${placeholders(columns.length)}) ${tail}`;
+    byTable.set(key, sql);
+  }
   return sql;
 }
 

@@ -167,7 +167,10 @@ function textOnce<K>(build: (k: K) => string): (k: K) => string {
   const texts = new Map<K, string>();
   return (k) => {
     let text = texts.get(k);
-    if (text === undefined) texts.set(k, (text = build(k)));
+    if (text === undefined) {
+      text = build(k);
+      texts.set(k, text);
+    }
     return text;
   };
 }
