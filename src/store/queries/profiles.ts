@@ -224,7 +224,7 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       const capped = limit === undefined ? [] : [limit];
       const unique = [...new Set(values)];
       // PostgreSQL takes the values as one JSON parameter: no limit to split them for (an import of 1,000 took two statements).
-      for (const part of db.dialect === 'postgres' ? [unique] : chunks(unique)) {
+      for (const part of db.dialect === 'postgres' ? (unique.length ? [unique] : []) : chunks(unique)) {
         // One value: `=` costs half of `IN (?)` in SQLite, and one value is the common case (a trigger).
         const match = part.length === 1 ? '= ?' : `IN (${placeholders(part.length)})`;
         const rows =
