@@ -1,9 +1,15 @@
 /** `salvo serve` (or the bare baseline server) as a child process, so the load generator does not share its event loop. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
+/**
+ * The salvo command measured: this tree's, or SALVO_BENCH_TREE's (another checkout, built with
+ * `node scripts/build.mjs`), so that two commits are compared by one harness, interleaved. The data
+ * is still seeded by this tree's code, so the other tree must read this tree's schema.
+ */
+const BIN = process.env.SALVO_BENCH_TREE ? path.join(process.env.SALVO_BENCH_TREE, 'bin/salvo.js') : fileURLToPath(new URL('../../bin/salvo.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline-server.ts', import.meta.url));
 const DURABLE_BASELINE = fileURLToPath(new URL('../baseline-durable-server.ts', import.meta.url));
 /** What the salvo command gives node: its `#!/usr/bin/env -S NAME=value node --flag ...` line (bin/salvo.js). */
