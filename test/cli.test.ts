@@ -203,7 +203,7 @@ describe('salvo command', () => {
     const dir = path.join(tmp.dir, 'migrate');
     const first = salvo(['migrate', '--data-dir', dir]);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured, 015_email_feedback, 016_token_roles, 017_receipts_by_smsc, 020_send_limits, 021_attachment_sha256, 024_sent_copy to SQLite at /);
+    assert.match(first.stdout, /applied 001_foundation, 002_delivery, 003_batches, 004_sms, 005_push, 006_console, 007_webhooks, 008_variants, 009_erasures, 010_subscription_fields, 011_resource_tokens, 012_email_links, 013_retention, 014_captured, 015_email_feedback, 016_token_roles, 017_receipts_by_smsc, 020_send_limits, 021_attachment_sha256, 024_sent_copy, 025_attachment_files to SQLite at /);
     const second = salvo(['migrate'], { SALVO_DATA_DIR: dir });
     assert.match(second.stdout, /is up to date/);
   });

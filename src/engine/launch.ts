@@ -10,16 +10,20 @@ import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { DedupMark, DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
-import type { DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
+import type { AttachmentFileStore, DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
 import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
+import { withAttachmentFiles } from './attachment-files.ts';
 import type { Catalog } from './catalog.ts';
 import type { LinkSigning } from './compose.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
 import { PRIORITY, messagesFor } from './recipients.ts';
 import type { Wake } from './loops.ts';
 
-/** The store areas a launch reads and writes: the audience's profiles, the launch and its messages, the campaign log. */
-export type LaunchAreas = ExpansionAreas & Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> & Pick<DedupStore, 'sealDedup' | 'markDedupLaunch'>;
+/** The store areas a launch reads and writes: the audience's profiles, the launch, its files and its messages, the campaign log. */
+export type LaunchAreas = ExpansionAreas &
+  Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> &
+  Pick<AttachmentFileStore, 'storeAttachmentFile'> &
+  Pick<DedupStore, 'sealDedup' | 'markDedupLaunch'>;
 
 /**
  * The request's deduplication key, when it has one (http/dedup.ts). A launch written in one
@@ -112,7 +116,7 @@ export async function writeLaunch(
     // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).
     launch = await tx.insertLaunch(l, now, new Set(rows.map((r) => r.profile_id)).size);
     if (seal) await tx.sealDedup(seal, launch.id);
-    await tx.insertAttachments(launch.id, p.attachments);
+    await tx.insertAttachments(launch.id, p.attachments, now);
     await tx.insertMessages(launch.id, rows, now);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${launch.id} ${text}`, now);
   } else {
@@ -161,7 +165,7 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
     const rows = await messagesFor(reads, campaign, [profile], p.filter, { now, priority: PRIORITY.trigger });
     const seal = key?.seal() ?? null;
     const result = p.attachments.length
-      ? await deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now, seal))
+      ? await withAttachmentFiles(deps.store, p.attachments, () => deps.store.transaction((tx) => writeLaunch(tx, campaign, p, kind, rows, now, seal)))
       : await writeLaunch(deps.store, campaign, p, kind, rows, now, seal);
     if (result.queued) deps.wake('messages');
     return result;
@@ -170,19 +174,19 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
   const query = p.audience.query;
   compileQuery(query, 'custom_request'); // refuse what mingo cannot compile before anything is stored
   const mark = (await key?.claim()) ?? null; // its answer (a 404 when nobody matches) is known only after the first pages
-  let launch = await deps.store.transaction(async (tx) => {
+  let launch = await withAttachmentFiles(deps.store, p.attachments, () => deps.store.transaction(async (tx) => {
     const l = await tx.insertLaunch(
       { campaign_id: campaign.id, kind, state: 'expanding', content: p.content, custom_data: p.customData, audience: { query, priority: PRIORITY.audience }, cursor: null },
       now,
     );
     // The claim names the launch in the same commit: a repeat after a crash answers with it (no second launch).
     if (mark) await tx.markDedupLaunch(mark, l.id);
-    await tx.insertAttachments(l.id, p.attachments);
+    await tx.insertAttachments(l.id, p.attachments, now);
     // This request expands the first pages itself; background expanders keep off until it is done.
     await tx.leaseLaunch(l.id, now + INLINE_EXPANSION_LEASE_MS);
     await tx.appendCampaignLog(campaign.id, 'info', `launch ${l.id} (${kind}): custom_request accepted`, now);
     return l;
-  });
+  }));
   let rowsRead = 0;
   let queued = 0;
   let skipped = 0;

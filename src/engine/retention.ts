@@ -13,12 +13,17 @@ import type { FastifyBaseLogger } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Retention } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
+import { ORPHAN_GRACE_MS } from '../store/queries/attachment-files.ts';
 import type { PurgeKind } from '../store/queries/retention.ts';
 import type { RetentionStore, Transactions } from '../store/store.ts';
 import { BackgroundLoop, yieldToEventLoop } from '../support/background-loop.ts';
 
-/** Which setting each kind is kept by. Bodies come before their messages, messages before their launches. */
-const KEPT_BY: [PurgeKind, keyof Retention][] = [
+/**
+ * Which setting each kind is kept by. Bodies come before their messages, messages before their launches,
+ * launches before the attachment files only they named. A file no launch names goes ORPHAN_GRACE_MS after
+ * it was last used, whatever the settings: a launch may be between writing its files and naming them.
+ */
+const KEPT_BY: [PurgeKind, keyof Retention | 'orphanGrace'][] = [
   ['bodies', 'bodiesMs'],
   ['messages', 'messagesMs'],
   ['outbox', 'outboxMs'],
@@ -26,6 +31,7 @@ const KEPT_BY: [PurgeKind, keyof Retention][] = [
   ['launches', 'launchesMs'],
   ['campaign_log', 'launchesMs'],
   ['deleted_campaigns', 'launchesMs'],
+  ['attachment_files', 'orphanGrace'],
 ];
 
 /** Rows per statement at most. */
@@ -89,7 +95,7 @@ export class Purger extends BackgroundLoop {
     const report: PassReport = { rows: {}, slowestBatchMs: 0, busy: false };
     const now = this.now();
     for (const [kind, setting] of KEPT_BY) {
-      const before = now - this.d.retention[setting];
+      const before = now - (setting === 'orphanGrace' ? ORPHAN_GRACE_MS : this.d.retention[setting]);
       for (;;) {
         if (this.stopped) return report;
         const limit = this.batch;
@@ -112,7 +118,8 @@ export class Purger extends BackgroundLoop {
           report.rows[kind] = (report.rows[kind] ?? 0) + done.rows;
           this.d.metrics?.purged(kind, done.rows);
         }
-        if (done.rows < limit) break;
+        // A batch short of its limit found the last of its kind; of attachment files, one that found none.
+        if (kind === 'attachment_files' ? done.rows === 0 : done.rows < limit) break;
         // The store is left to the others for about as long as the batch held it.
         await yieldToEventLoop();
         await sleep(Math.min(50, Math.max(1, done.ms)));

@@ -9,6 +9,7 @@ import { campaignIdOf, importDelay, parseBatchContent, passesContentFilter, type
 import type { Campaign, Launch, Task } from '../core/types.ts';
 import type { LaunchStore, TaskStore, Transactions } from '../store/store.ts';
 import { batchContext, counts, importItems, itemErrors, startItems, type BatchAreas, type BatchContext, type BatchResult, type ChunkOutcome } from './batch.ts';
+import { withAttachmentFiles } from './attachment-files.ts';
 import { campaignDatabase, launchableCampaign, writeFilteredLaunch, writeLaunch, type Launching } from './launch.ts';
 import { inTurns } from './in-turns.ts';
 import type { LoopOptions } from './loops.ts';
@@ -67,12 +68,13 @@ async function runBatch(
   const now = Date.now();
   const { campaign, ctx } = await prepareBatch(deps, kind, campaignId, body, o);
   const filtered = !passesContentFilter(campaign, p.content);
-  const result = await deps.store.transaction(async (tx) => {
+  // A filtered launch stores no attachments.
+  const result = await withAttachmentFiles(deps.store, filtered ? [] : p.attachments, () => deps.store.transaction(async (tx) => {
     if (filtered) return { launch: await writeFilteredLaunch(tx, campaign, p, kind, now), results: filteredResults(items), queued: 0 };
     const outcome = await processItems(kind, tx, ctx, items, 0, now);
     const written = await writeLaunch(tx, campaign, p, kind, outcome.rows, now);
     return { launch: written.launch, results: outcome.results, queued: written.queued };
-  });
+  }));
   if (result.queued) deps.wake('messages');
   return result;
 }
@@ -84,13 +86,13 @@ async function createTask(deps: TaskDeps, kind: BatchKind, campaignId: number, b
   batchContext(campaign, await campaignDatabase(deps.catalog, campaign), body, kind === 'start_batch' ? 'start' : 'import', PRIORITY.batch);
   if (items.length === 0) throw badRequest("field 'data' has no items");
   const { token: _token, attach: _attach, ...payload } = body;
-  const task = await deps.store.transaction(async (tx) => {
+  const task = await withAttachmentFiles(deps.store, p.attachments, () => deps.store.transaction(async (tx) => {
     const launch = await tx.insertLaunch({ campaign_id: campaign.id, kind: `${kind}_task`, state: 'done', content: p.content, custom_data: p.customData, audience: null, cursor: null }, now);
-    await tx.insertAttachments(launch.id, p.attachments);
+    await tx.insertAttachments(launch.id, p.attachments, now);
     const t = await tx.insertTask({ kind, campaign_id: campaign.id, launch_id: launch.id, payload, total: items.length }, now);
     await tx.appendCampaignLog(campaign.id, 'info', `task ${t.id} (${kind}, launch ${launch.id}): ${items.length} items queued`, now);
     return t;
-  });
+  }));
   deps.wake('tasks');
   return task;
 }

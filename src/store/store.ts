@@ -10,6 +10,7 @@ import { StoreUnavailable } from '../core/errors.ts';
 import type { SqlDriver } from './driver.ts';
 import { migrate } from './migrate.ts';
 import { PgDriver } from './postgres/driver.ts';
+import { attachmentFileQueries, type AttachmentFileStore } from './queries/attachment-files.ts';
 import { campaignQueries, type CampaignStore } from './queries/campaigns.ts';
 import { catalogQueries, type CatalogStore } from './queries/catalog.ts';
 import { dedupQueries, type DedupStore } from './queries/dedup.ts';
@@ -28,7 +29,7 @@ import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, ReceiptStore, RetentionStore, SendLimitStore, TaskStore, TokenStore, WebhookStore };
+export type { AttachmentFileStore, CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, ReceiptStore, RetentionStore, SendLimitStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -62,6 +63,7 @@ export type Store = CatalogStore &
   CampaignStore &
   TokenStore &
   LaunchStore &
+  AttachmentFileStore &
   MessageStore &
   ReceiptStore &
   OutboxStore &
@@ -108,6 +110,7 @@ function makeStore(driver: SqlDriver): Store {
     ...campaignQueries(driver),
     ...tokenQueries(driver),
     ...launchQueries(driver),
+    ...attachmentFileQueries(driver),
     ...messageQueries(driver),
     ...receiptQueries(driver),
     ...outboxQueries(driver),

@@ -6,11 +6,15 @@
  * left to send, others untouched.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { addProfile, setupShop, type Shop } from '../fixture.ts';
 import { eventually, ok, STORE_KINDS, startServer, TEST_TOKEN, type TestServer } from '../helpers.ts';
 
 const ATTACHMENT = { data: 'data:text/plain;base64,SEVMTE8K', name: 'note.txt' };
+/** A file only Erin is sent: its bytes leave the store with her erasure. SHA-256 of "for Erin\n". */
+const ERINS_FILE = { data: `data:text/plain;base64,${Buffer.from('for Erin\n').toString('base64')}`, name: 'erin.txt' };
+const ERINS_FILE_SHA256 = createHash('sha256').update('for Erin\n').digest('hex');
 
 for (const kind of STORE_KINDS) {
   describe(`profiles/delete (${kind})`, () => {
@@ -58,7 +62,7 @@ for (const kind of STORE_KINDS) {
         profile_id: erin,
         content: { email_title: 'For Erin only', data_lines: ['secret line'] },
         custom_data: { order: 'erin-42' },
-        attach: [ATTACHMENT],
+        attach: [ATTACHMENT, ERINS_FILE],
       });
       const shared = await start({
         id: shop.campaigns.email,
@@ -77,7 +81,9 @@ for (const kind of STORE_KINDS) {
       const copy = ok(await s.call('messages/get', { id: mine.id })).data.sent_copy;
       assert.equal(copy.to, 'erin@example.com');
       assert.match(copy.text, /secret line/);
-      assert.deepEqual(copy.attachments.map((a: { name: string }) => a.name), ['note.txt']);
+      assert.deepEqual(copy.attachments.map((a: { name: string }) => a.name), ['note.txt', 'erin.txt']);
+      const fileStored = async (sha256: string) => (await s.app.store.readAttachmentFile(sha256)) !== null;
+      assert.ok(await fileStored(ERINS_FILE_SHA256));
 
       ok(await s.call('profiles/delete', { db_id: shop.db, matching: 'profile_id', profile_id: erin }));
 
@@ -93,6 +99,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(m.content, {}, "a launch of this profile alone loses its content");
       assert.deepEqual(m.attachments, []);
       assert.deepEqual(await outboxOf(mine.id), []);
+      assert.equal(await fileStored(ERINS_FILE_SHA256), false, "the bytes of a file only her launches named are gone from the store");
 
       // The launch shared with Ann keeps its content and attachments (the documented limit); Erin's message in it is scrubbed.
       const e = ok(await s.call('messages/get', { id: erinsShared.id })).data;
@@ -108,6 +115,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(a.custom_data, { batch: 'shared-7' });
       assert.equal(a.content.email_title, 'For both');
       assert.equal(a.attachments.length, 1);
+      assert.equal(await fileStored(a.attachments[0].sha256), true, 'the file her launch shared with Ann stays');
       assert.equal((await outboxOf(annsMessage.id)).length, 1);
       assert.equal(ok(await s.call('profiles/get', { db_id: shop.db, email: 'ann@example.com' })).data.email, 'ann@example.com');
     });

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig, type Retention } from '../../src/config.ts';
 import { Purger } from '../../src/engine/retention.ts';
 import { createLog } from '../../src/log.ts';
+import { fileHash, ORPHAN_GRACE_MS } from '../../src/store/queries/attachment-files.ts';
 import { driverOf, type Store } from '../../src/store/store.ts';
 import { addCampaign } from '../fixture.ts';
 import { eventually, ok, openTestStore, startServer, STORE_KINDS, type TestStore } from '../helpers.ts';
@@ -50,6 +51,7 @@ async function snapshot(store: Store) {
     webhookEvents: (await rows<{ event_id: string }>('SELECT event_id FROM webhook_events ORDER BY event_id')).map((r) => r.event_id),
     launches: (await rows<{ id: number }>('SELECT id FROM launches ORDER BY id')).map((r) => Number(r.id)),
     attachments: Number((await rows<{ n: number }>('SELECT COUNT(*) AS n FROM launch_attachments'))[0].n),
+    files: Number((await rows<{ n: number }>('SELECT (SELECT COUNT(*) FROM attachment_files) + (SELECT COUNT(*) FROM attachment_chunks) AS n'))[0].n),
     log: (await rows<{ message: string }>('SELECT message FROM campaign_log ORDER BY message')).map((r) => r.message),
     campaigns: (await rows<{ id: number }>('SELECT id FROM campaigns ORDER BY id')).map((r) => Number(r.id)),
   };
@@ -69,7 +71,10 @@ for (const kind of STORE_KINDS) {
       campaigns = { live, deleted };
       const launch = (campaign: number) => store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, OLD);
       launches = { busy: (await launch(live)).id, empty: (await launch(live)).id, ofDeleted: (await launch(deleted)).id };
-      await store.insertAttachments(launches.empty, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: null }]);
+      const file = { name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: fileHash({ data: Buffer.from('a'), sha256: null }) };
+      // Last used longer ago than ORPHAN_GRACE_MS: it goes as soon as no launch names it.
+      await store.storeAttachmentFile(file.sha256, file.data, NOW - 2 * ORPHAN_GRACE_MS);
+      await store.insertAttachments(launches.empty, [file], NOW - 2 * ORPHAN_GRACE_MS);
       await store.markCampaignDeleted(deleted, OLD);
 
       // Old: sent (with its text and SMS parts), queued, waiting, sending. New: sent, with its text.
@@ -110,7 +115,8 @@ for (const kind of STORE_KINDS) {
 
     test('every kind at 5 s: what is old and finished goes, queued/waiting/sending and new rows stay', async () => {
       const report = await purger(t.store, keep({ bodiesMs: 5000, messagesMs: 5000, outboxMs: 5000, webhookDeliveriesMs: 5000, launchesMs: 5000 })).pass();
-      assert.deepEqual(report.rows, { messages: 1, outbox: 1, webhook_deliveries: 2, launches: 2, campaign_log: 1, deleted_campaigns: 1 });
+      // attachment_files: the empty launch's file, a chunk and its row, once no launch named it.
+      assert.deepEqual(report.rows, { messages: 1, outbox: 1, webhook_deliveries: 2, launches: 2, campaign_log: 1, deleted_campaigns: 1, attachment_files: 2 });
       const s = await snapshot(t.store);
       assert.deepEqual(s.messages, ['new-sent:body of new-sent+copy', 'old-queued:-', 'old-sending:body of old-sending+copy', 'old-waiting:body of old-waiting+copy']);
       assert.equal(s.smsParts, 0, "the purged message's SMS parts went with it");
@@ -118,6 +124,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(s.webhookEvents, ['new-delivered', 'old-queued', 'old-sending']);
       assert.deepEqual(s.launches, [launches.busy], 'the launch with messages left stays; the empty one and the deleted campaign’s go');
       assert.equal(s.attachments, 0);
+      assert.equal(s.files, 0, 'the file only the purged launch named went after it');
       assert.deepEqual(s.campaigns, [campaigns.live], "the deleted campaign's tombstone went with its last launch");
       assert.deepEqual(s.log, ['new line']);
       assert.deepEqual((await purger(t.store, keep({ messagesMs: 5000, launchesMs: 5000 })).pass()).rows, {}, 'a second pass finds nothing');

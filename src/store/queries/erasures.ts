@@ -86,6 +86,22 @@ const SOLE_LAUNCHES = `SELECT m.launch_id FROM messages m JOIN launches l ON l.i
 /** History with one more entry, spliced in as text (as messages/retry does); `entry` is the SQL of its JSON text. */
 const appendHistory = (entry: string) => appendJsonItem('history', entry);
 
+/**
+ * The attachment files of `hashes` that no launch names any more, at once (the purge would wait an hour).
+ * On PostgreSQL their rows are locked first and the names read after, as the purge does: a launch naming
+ * one meanwhile either committed (it is seen, and the file stays) or waits and finds it gone, and writes
+ * it again (engine/attachment-files.ts).
+ */
+async function eraseUnnamedFiles(tx: SqlDriver, hashes: string[]): Promise<void> {
+  for (const part of chunks(hashes, 100)) {
+    const list = `(${placeholders(part.length)})`;
+    if (tx.dialect === 'postgres') await tx.all(`SELECT sha256 FROM attachment_files WHERE sha256 IN ${list} FOR UPDATE`, part);
+    const unnamed = `sha256 IN ${list} AND NOT EXISTS (SELECT 1 FROM launch_attachments a WHERE a.sha256 = f.sha256)`;
+    await tx.run(`DELETE FROM attachment_chunks WHERE sha256 IN (SELECT sha256 FROM attachment_files f WHERE ${unnamed})`, part);
+    await tx.run(`DELETE FROM attachment_files AS f WHERE ${unnamed}`, part);
+  }
+}
+
 export function erasureQueries(db: SqlDriver): ErasureStore {
   return {
     async eraseProfile(p: ErasedProfile, now: number): Promise<ErasureCounts> {
@@ -97,7 +113,9 @@ export function erasureQueries(db: SqlDriver): ErasureStore {
           `DELETE FROM webhook_events WHERE status IN ('queued', 'sending') AND (${CONTAINS[tx.dialect]} OR launch_id IN (${SOLE_LAUNCHES}))`,
           [`"profile_id":${JSON.stringify(p.id)}`, p.id, p.id],
         );
+        const files = await tx.all<{ sha256: string }>(`SELECT DISTINCT sha256 FROM launch_attachments WHERE size IS NOT NULL AND launch_id IN (${SOLE_LAUNCHES})`, [p.id, p.id]);
         await tx.run(`DELETE FROM launch_attachments WHERE launch_id IN (${SOLE_LAUNCHES})`, [p.id, p.id]);
+        await eraseUnnamedFiles(tx, files.map((f) => f.sha256));
         const launches = await tx.run(`UPDATE launches SET content = NULL, custom_data = NULL, updated_at = ? WHERE id IN (${SOLE_LAUNCHES})`, [now, p.id, p.id]);
         const outbox = await tx.run('DELETE FROM outbox WHERE message_id IN (SELECT id FROM messages WHERE profile_id = ?)', [p.id]);
         // Bounce diagnostics name the address.

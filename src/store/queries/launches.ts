@@ -8,6 +8,10 @@ import { MESSAGE_COLUMNS, NEW_MESSAGE_CONFLICT, messageQueries, messageRow } fro
 import { json } from './rows.ts';
 import { answerDedupFrom, dedupQueries, sealParams, takeoverParams, type DedupSeal } from './dedup.ts';
 import { anyWebhooks } from './webhooks.ts';
+import { AttachmentFileMissing, attachmentFileQueries, fileHash } from './attachment-files.ts';
+
+/** launch_attachments.data of a row whose bytes are in attachment_files (the column is NOT NULL). */
+const NO_BYTES = Buffer.alloc(0);
 
 /** An attachment as lists show it: without its bytes. */
 export interface AttachmentInfo {
@@ -59,7 +63,11 @@ export interface LaunchStore {
   /** Holds a launch (until a time) or hands it back (null) so that background expanders leave it or take it. */
   leaseLaunch(id: number, until: number | null): Promise<void>;
   abortExpandingLaunches(campaignId: number, now: number): Promise<number>;
-  insertAttachments(launchId: number, list: Attachment[]): Promise<void>;
+  /**
+   * Names the launch's files, in its transaction; each must be stored already (storeAttachmentFile, before the
+   * transaction), else AttachmentFileMissing.
+   */
+  insertAttachments(launchId: number, list: Attachment[], now: number): Promise<void>;
   getAttachments(launchId: number): Promise<Attachment[]>;
   /** The launch's attachments without their bytes. */
   attachmentNames(launchId: number): Promise<AttachmentInfo[]>;
@@ -86,6 +94,7 @@ const launchValues = (l: NewLaunch, now: number, total: number) =>
 
 export function launchQueries(db: SqlDriver): LaunchStore {
   const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const files = attachmentFileQueries(db);
   return {
     async insertLaunch(l: NewLaunch, now: number, total = 0): Promise<Launch> {
       const row = await db.get(
@@ -186,17 +195,31 @@ export function launchQueries(db: SqlDriver): LaunchStore {
       return db.run("UPDATE launches SET state = 'aborted', updated_at = ? WHERE campaign_id = ? AND state = 'expanding'", [now, campaignId]);
     },
 
-    async insertAttachments(launchId: number, list: Attachment[]): Promise<void> {
+    async insertAttachments(launchId: number, list: Attachment[], now: number): Promise<void> {
       for (const [i, a] of list.entries()) {
-        await db.run('INSERT INTO launch_attachments (launch_id, idx, name, mime, data, sha256) VALUES (?, ?, ?, ?, ?, ?)', [launchId, i, a.name, a.mime, a.data, a.sha256]);
+        const sha256 = fileHash(a);
+        // The file is marked used in the launch's own commit: the purge leaves a file used within ORPHAN_GRACE_MS.
+        if ((await db.run('UPDATE attachment_files SET used_at = ? WHERE sha256 = ?', [now, sha256])) === 0) throw new AttachmentFileMissing(sha256);
+        await db.run('INSERT INTO launch_attachments (launch_id, idx, name, mime, data, sha256, size) VALUES (?, ?, ?, ?, ?, ?, ?)', [launchId, i, a.name, a.mime, NO_BYTES, sha256, a.data.length]);
       }
     },
     async getAttachments(launchId: number): Promise<Attachment[]> {
-      const rows = await db.all<{ name: string; mime: string; data: Buffer; sha256: string | null }>('SELECT name, mime, data, sha256 FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
-      return rows.map((r) => ({ name: r.name, mime: r.mime, data: Buffer.from(r.data), sha256: r.sha256 }));
+      const rows = await db.all<{ name: string; mime: string; data: Buffer; sha256: string | null; size: number | string | null }>(
+        'SELECT name, mime, data, sha256, size FROM launch_attachments WHERE launch_id = ? ORDER BY idx',
+        [launchId],
+      );
+      const list: Attachment[] = [];
+      for (const r of rows) {
+        // A row with a size names its file (attachment-files.ts); one without holds its bytes (written before migration 025/026).
+        const data = r.size === null ? Buffer.from(r.data) : await files.readAttachmentFile(r.sha256!);
+        if (data === null) throw new Error(`attachment ${r.name} of launch ${launchId}: its file ${r.sha256} is not stored whole`);
+        list.push({ name: r.name, mime: r.mime, data, sha256: r.sha256 });
+      }
+      return list;
     },
     async attachmentNames(launchId: number): Promise<AttachmentInfo[]> {
-      return db.all('SELECT name, mime, LENGTH(data) AS size, sha256 FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+      const rows = await db.all<AttachmentInfo>('SELECT name, mime, COALESCE(size, LENGTH(data)) AS size, sha256 FROM launch_attachments WHERE launch_id = ? ORDER BY idx', [launchId]);
+      return rows.map((r) => ({ ...r, size: Number(r.size) })); // PostgreSQL answers a BIGINT as text
     },
   };
 }

@@ -7,7 +7,7 @@ import { PURGE_LOCK } from '../advisory-locks.ts';
 import { placeholders, type SqlDriver } from '../driver.ts';
 
 /** What the purge removes, each kind on its own (engine/retention.ts maps each to its setting). */
-export const PURGE_KINDS = ['bodies', 'messages', 'outbox', 'webhook_deliveries', 'launches', 'campaign_log', 'deleted_campaigns'] as const;
+export const PURGE_KINDS = ['bodies', 'messages', 'outbox', 'webhook_deliveries', 'launches', 'campaign_log', 'deleted_campaigns', 'attachment_files'] as const;
 export type PurgeKind = (typeof PURGE_KINDS)[number];
 
 /** The retention purge. */
@@ -17,7 +17,10 @@ export interface RetentionStore {
    * process's purge batch holds it; on SQLite (one writer at a time anyway) always true.
    */
   takePurgeTurn(): Promise<boolean>;
-  /** Purges up to `limit` rows of `kind` older than `before` (ms since the epoch); answers how many. Run it in a transaction. */
+  /**
+   * Purges up to `limit` rows of `kind` older than `before` (ms since the epoch); answers how many. Run it in a
+   * transaction. `attachment_files`: part of one file no launch names (see purgeAttachmentFile); 0 when none is left.
+   */
   purge(kind: PurgeKind, before: number, limit: number): Promise<number>;
 }
 
@@ -57,6 +60,35 @@ const BY_IDS: Partial<Record<PurgeKind, { pick: string; children: string[]; tabl
   },
 };
 
+/**
+ * A chunk of an attachment file (256 KB) counts as this many rows of a batch: rows are a few hundred bytes,
+ * and the batch's size is what keeps one statement under its time (engine/retention.ts).
+ */
+const ROWS_PER_CHUNK = 16;
+
+/**
+ * An attachment file no launch names and unused since `before`, a few chunks at a time: its chunks, then,
+ * once it has none, its row. Answers the chunks and rows deleted, 0 when there is no such file. On
+ * PostgreSQL the file's row is locked first (a launch naming it right now holds it and is skipped), and
+ * whether a launch names it is read again after the lock, by a statement of its own, so that a launch that
+ * committed meanwhile is seen.
+ */
+async function purgeAttachmentFile(db: SqlDriver, before: number, limit: number): Promise<number> {
+  const lock = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+  const file = await db.get<{ sha256: string }>(
+    `SELECT sha256 FROM attachment_files f WHERE used_at < ? AND NOT EXISTS (SELECT 1 FROM launch_attachments a WHERE a.sha256 = f.sha256) ORDER BY used_at LIMIT 1 ${lock}`,
+    [before],
+  );
+  if (!file || (await db.get('SELECT 1 AS named FROM launch_attachments WHERE sha256 = ? LIMIT 1', [file.sha256]))) return 0;
+  const chunks = Math.max(1, Math.floor(limit / ROWS_PER_CHUNK));
+  const deleted = await db.run('DELETE FROM attachment_chunks WHERE sha256 = ? AND seq IN (SELECT seq FROM attachment_chunks WHERE sha256 = ? ORDER BY seq LIMIT ?)', [
+    file.sha256,
+    file.sha256,
+    chunks,
+  ]);
+  return deleted + (deleted < chunks ? await db.run('DELETE FROM attachment_files WHERE sha256 = ?', [file.sha256]) : 0);
+}
+
 export function retentionQueries(db: SqlDriver): RetentionStore {
   return {
     async takePurgeTurn(): Promise<boolean> {
@@ -65,6 +97,7 @@ export function retentionQueries(db: SqlDriver): RetentionStore {
       return r!.got === true;
     },
     async purge(kind: PurgeKind, before: number, limit: number): Promise<number> {
+      if (kind === 'attachment_files') return purgeAttachmentFile(db, before, limit);
       const single = SINGLE[kind];
       if (single) return db.run(single, [before, limit]);
       const { pick, children, table } = BY_IDS[kind]!;
