@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Steps } from '../support/steps.ts';
 import { badRequest, tooLarge } from './errors.ts';
+import { JsonStringBytes } from './json-string-bytes.ts';
 
 export interface Attachment {
   name: string;
@@ -112,19 +113,54 @@ export class Base64Decoder {
 }
 
 /**
- * The base64 text of `data` from `start`, decoded; null when it is not base64. Text longer than
- * DECODE_STEP_CHARS yields once before its output is allocated (the caller may make a large decode wait
- * its turn there) and after each step.
+ * Base64 text given in consecutive pieces (`maxChars` in all at most), decoded; null when it is not
+ * base64. Text longer than DECODE_STEP_CHARS yields once before its output is allocated (the caller may
+ * make a large decode wait its turn there) and after each piece.
  */
-function* decodeBase64(data: string, start: number): Steps<{ data: Buffer; sha256: string } | null> {
-  const large = data.length - start > DECODE_STEP_CHARS;
+function* decodeBase64(pieces: Iterable<string>, maxChars: number): Steps<{ data: Buffer; sha256: string } | null> {
+  const large = maxChars > DECODE_STEP_CHARS;
   if (large) yield;
-  const decoder = new Base64Decoder(data.length - start);
-  for (let at = start; at < data.length; at += DECODE_STEP_CHARS) {
-    if (!decoder.push(data.slice(at, at + DECODE_STEP_CHARS))) return null;
+  const decoder = new Base64Decoder(maxChars);
+  for (const piece of pieces) {
+    if (!decoder.push(piece)) return null;
     if (large) yield;
   }
   return decoder.end();
+}
+
+function* slices(text: string, start: number, step: number): Generator<string, void, void> {
+  for (let at = start; at < text.length; at += step) yield text.slice(at, at + step);
+}
+
+/**
+ * An item's data URL: its MIME type, parameters, and the base64 text after its comma in pieces of about
+ * DECODE_STEP_CHARS, with how many characters they hold at most; null when it is no base64 data URL.
+ * A large body's string comes as JsonStringBytes (http/large-strings.ts), read a piece at a time.
+ */
+function dataUrl(data: string | JsonStringBytes, at: string): { match: RegExpExecArray; pieces: Iterable<string>; maxChars: number } | null {
+  if (typeof data === 'string') {
+    const match = DATA_URL.exec(data);
+    return match && { match, pieces: slices(data, match[0].length, DECODE_STEP_CHARS), maxChars: data.length - match[0].length };
+  }
+  const texts = data.texts(DECODE_STEP_CHARS);
+  const first = texts.next();
+  const head = first.done ? '' : first.value;
+  const match = DATA_URL.exec(head);
+  if (!match) return null;
+  return { match, pieces: withoutNul(chain(head.slice(match[0].length), texts), at), maxChars: data.bytes };
+}
+
+/** The pieces, refused at the first that holds a NUL, as http/json-body.ts refuses any string of a request that does. */
+function* withoutNul(pieces: Iterable<string>, at: string): Generator<string, void, void> {
+  for (const piece of pieces) {
+    if (piece.includes('\u0000')) throw badRequest(`field '${at}.data' must not contain the NUL character (\\u0000)`);
+    yield piece;
+  }
+}
+
+function* chain(first: string, rest: Iterable<string>): Generator<string, void, void> {
+  yield first;
+  yield* rest;
 }
 
 /**
@@ -143,10 +179,19 @@ export function* decodeAttachments(items: unknown, limitBytes: number): Steps<At
     const { data, name } = item as { data?: unknown; name?: unknown };
     const problem = nameProblem(name);
     if (problem) throw badRequest(`${at}.name ${problem}`);
-    if (typeof data !== 'string') throw badRequest(`${at}.data must be a data URL string: data:<mime>;base64,<data>`);
-    const m = DATA_URL.exec(data);
-    if (!m) throw badRequest(`${at}.data is not a base64 data URL (data:<mime>;base64,<data>)`);
-    const decoded = yield* decodeBase64(data, m[0].length);
+    if (typeof data !== 'string' && !(data instanceof JsonStringBytes)) throw badRequest(`${at}.data must be a data URL string: data:<mime>;base64,<data>`);
+    let decoded: { data: Buffer; sha256: string } | null;
+    let m: RegExpExecArray;
+    try {
+      const url = dataUrl(data, at);
+      if (!url) throw badRequest(`${at}.data is not a base64 data URL (data:<mime>;base64,<data>)`);
+      m = url.match;
+      decoded = yield* decodeBase64(url.pieces, url.maxChars);
+    } catch (e) {
+      // A large body's string is unescaped only as it is decoded: an invalid escape shows here.
+      if (e instanceof SyntaxError) throw badRequest(`${at}.data is not a valid JSON string: ${e.message}`);
+      throw e;
+    }
     if (!decoded) throw badRequest(`${at}.data is not valid base64`);
     total += decoded.data.length;
     if (total > limitBytes) throw tooLarge(`attachments are larger than the limit of ${limitBytes} bytes`);

@@ -7,7 +7,8 @@
  * depth, and the top-level "token". Where the API token may be in the body, a large body is parsed only
  * after that token is verified (`tokenFirst`), so a flood of large bodies without a valid token costs
  * their bytes, never a JSON.parse that holds the event loop (a token in the header or the query string
- * is checked before the body is read at all: http/token-before-body.ts).
+ * is checked before the body is read at all: http/token-before-body.ts). A body of a megabyte or more is
+ * parsed without its large strings, which are kept as bytes (http/large-strings.ts).
  *
  * No string of a request (body values and keys, query string, path parameters) may contain the NUL
  * character: PostgreSQL cannot store it in text and SQLite can, so refusing it here is what makes
@@ -17,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { badRequest } from '../core/errors.ts';
 import { JsonScan } from './json-scan.ts';
+import { handOverHeldStrings, putBack, TAKE_OUT_FROM_BYTES, takeOut } from './large-strings.ts';
 
 const MAX_DEPTH = 32;
 /** Bodies from this size on are parsed only once the token they carry is verified (smaller ones cost less than the check). */
@@ -25,20 +27,23 @@ const VERIFY_BEFORE_PARSE_BYTES = 64 * 1024;
 const NUL = '\u0000';
 const NUL_RULE = 'must not contain the NUL character (\\u0000)';
 
-/** What is wrong when some string in `value` (a value or a key) holds a NUL character, else null. */
-function nulProblem(value: unknown, at = ''): string | null {
-  if (typeof value === 'string') return value.includes(NUL) ? (at ? `field '${at}' ${NUL_RULE}` : `request body ${NUL_RULE}`) : null;
+/**
+ * What is wrong when some string in `value` (a value or a key) holds a NUL character, else null. `allowed`:
+ * the placeholders of a large body's attachments (http/large-strings.ts), which hold one on purpose.
+ */
+function nulProblem(value: unknown, at = '', allowed?: Set<string>): string | null {
+  if (typeof value === 'string') return value.includes(NUL) && !allowed?.has(value) ? (at ? `field '${at}' ${NUL_RULE}` : `request body ${NUL_RULE}`) : null;
   if (value === null || typeof value !== 'object') return null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const p = nulProblem(value[i], `${at}[${i}]`);
+      const p = nulProblem(value[i], `${at}[${i}]`, allowed);
       if (p) return p;
     }
     return null;
   }
   for (const [k, v] of Object.entries(value)) {
     if (k.includes(NUL)) return `field names${at ? ` in '${at}'` : ''} ${NUL_RULE}`;
-    const p = nulProblem(v, at ? `${at}.${k}` : k);
+    const p = nulProblem(v, at ? `${at}.${k}` : k, allowed);
     if (p) return p;
   }
   return null;
@@ -68,6 +73,21 @@ export function useJsonBodies(app: FastifyInstance, o: { tokenFirst?: (req: Fast
       const problem = err ? null : nulProblem(value);
       if (problem) return done(badRequest(problem));
       done(err, value);
+    });
+  };
+  /** A large body without its large strings (http/large-strings.ts): the skeleton parsed, the strings put back. */
+  const finishTakenOut = (req: FastifyRequest, chunks: Buffer[], total: number, spans: readonly { start: number; end: number }[], done: (err: Error | null, body?: unknown) => void) => {
+    const { skeleton, strings } = takeOut(chunks, total, spans);
+    parse(req, skeleton, (err, value) => {
+      if (err) return done(err);
+      try {
+        const placeholders = putBack(value, strings, req);
+        const problem = nulProblem(value, '', placeholders);
+        if (problem) return done(badRequest(problem));
+        done(null, value);
+      } catch (e) {
+        done(e as Error);
+      }
     });
   };
   const reader = (req: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void) => {
@@ -106,12 +126,14 @@ export function useJsonBodies(app: FastifyInstance, o: { tokenFirst?: (req: Fast
       } catch (err) {
         return fail(err as Error);
       }
+      if (received >= TAKE_OUT_FROM_BYTES && scan.largeStrings.length > 0 && !scan.controlInString) return finishTakenOut(req, chunks, received, scan.largeStrings, done);
       finish(req, Buffer.concat(chunks, received).toString('utf8'), done);
     });
   };
   // Every API body is JSON whatever the header says: `curl -d` sends a form type, fetch text/plain.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', reader);
+  handOverHeldStrings(app);
 }
 
 /** The JSON bodies of every route (the API scope reads its own with `tokenFirst`), and the NUL check of URLs. */

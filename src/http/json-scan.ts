@@ -1,6 +1,6 @@
 /**
- * Follows a JSON text as its bytes arrive, without building it: its nesting depth, and the top-level
- * object's "token" string. A request whose token is in its body is checked with it before the body is
+ * Follows a JSON text as its bytes arrive, without building it: its nesting depth, the top-level
+ * object's "token" string, and where its large string values are (http/large-strings.ts takes them out). A request whose token is in its body is checked with it before the body is
  * parsed (http/json-body.ts), so a large body without a valid token costs its bytes and this walk,
  * a chunk at a time, never a JSON.parse that holds the event loop. Written by hand: a streaming JSON
  * parser would build what this only needs to step over.
@@ -13,6 +13,8 @@ const COMMA = 44;
 const COLON = 58;
 /** Longer than any token (256 characters, escaped) or the key "token": what is longer is neither. */
 const CAPTURE_CAP = 2048;
+/** String values of this many bytes or more are noted (`largeStrings`), for http/large-strings.ts. */
+export const LARGE_STRING_BYTES = 64 * 1024;
 
 export class JsonScan {
   depth = 0;
@@ -35,6 +37,18 @@ export class JsonScan {
   /** The top-level "token": its value's raw JSON string content, absent (undefined), or null when it is no string. */
   private rawToken: string | null | undefined = undefined;
 
+  /** Where the chunk being fed starts in the body. */
+  private offset = 0;
+  /** Per open container, by depth: an object (after its '{' or a ',' the next string is a key) or an array. */
+  private readonly objectAt: boolean[] = [];
+  private nextIsKey = false;
+  private stringIsKey = false;
+  private stringStart = 0;
+  /** String values of LARGE_STRING_BYTES or more: where their text (between the quotes) starts and ends in the body. */
+  readonly largeStrings: { start: number; end: number }[] = [];
+  /** A raw control character in a string: no JSON, which only a parse of the whole body reports as such. */
+  controlInString = false;
+
   feed(chunk: Buffer): void {
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
@@ -43,12 +57,16 @@ export class JsonScan {
         else if (c === BACKSLASH) this.escaped = true;
         else if (c === QUOTE) {
           this.inString = false;
+          if (!this.stringIsKey && this.offset + i - this.stringStart >= LARGE_STRING_BYTES) this.largeStrings.push({ start: this.stringStart, end: this.offset + i });
           if (this.captured) this.endTopString(chunk, i);
-        }
+        } else if (c < 32) this.controlInString = true;
         continue;
       }
       if (c === QUOTE) {
         this.inString = true;
+        this.stringIsKey = this.nextIsKey;
+        this.nextIsKey = false;
+        this.stringStart = this.offset + i + 1;
         if (this.depth === 1 && this.topIsObject) {
           this.afterColon = false;
           // Keys are kept to know which value is the token's; of values, only the token's.
@@ -59,16 +77,23 @@ export class JsonScan {
           }
         }
       } else if (OPEN.has(c)) {
+        this.objectAt[this.depth + 1] = this.nextIsKey = c === 123;
         if (this.depth === 0) {
           this.topIsObject = c === 123;
           this.expectKey = this.topIsObject;
         } else if (this.depth === 1 && this.afterColon) this.valueIsNotString();
         if (++this.depth > this.maxDepth) this.maxDepth = this.depth;
-      } else if (CLOSE.has(c)) this.depth--;
-      else if (this.depth === 1 && this.topIsObject) {
-        if (c === COMMA) this.expectKey = true;
-        else if (c === COLON) this.afterColon = true;
-        else if (this.afterColon && c > 32) this.valueIsNotString(); // a number, true, false, null
+      } else if (CLOSE.has(c)) {
+        this.depth--;
+        this.nextIsKey = false;
+      } else {
+        if (c === COMMA) this.nextIsKey = this.objectAt[this.depth] === true;
+        else if (c === COLON) this.nextIsKey = false;
+        if (this.depth === 1 && this.topIsObject) {
+          if (c === COMMA) this.expectKey = true;
+          else if (c === COLON) this.afterColon = true;
+          else if (this.afterColon && c > 32) this.valueIsNotString(); // a number, true, false, null
+        }
       }
     }
     // A kept string goes on in the next chunk: this chunk's part of it, unless it is already too long to matter.
@@ -77,6 +102,7 @@ export class JsonScan {
       if (this.capturedLength <= CAPTURE_CAP) this.captured.push(chunk.subarray(this.capturedFrom));
       this.capturedFrom = 0;
     }
+    this.offset += chunk.length;
   }
 
   /** A kept string ended at `end` of `chunk`: a key (named), or the token's value. */
