@@ -3,7 +3,7 @@
  * stretch of consecutive busy samples longer than a threshold, with the functions that took its time.
  * A stretch is what a /health request that arrives during it waits for.
  *
- *   node --import tsx bench/long-turns.ts <file.cpuprofile> [minMs=20]
+ *   node --import tsx bench/long-turns.ts <file.cpuprofile> [minMs=20] [fromMs=0: leave out what starts earlier, e.g. start-up]
  */
 import { readFileSync } from 'node:fs';
 
@@ -19,12 +19,13 @@ interface Profile {
   startTime: number;
 }
 
-const [file, minArg] = process.argv.slice(2);
+const [file, minArg, fromArg] = process.argv.slice(2);
 if (!file) {
   console.error('usage: bench/long-turns.ts <file.cpuprofile> [minMs]');
   process.exit(2);
 }
 const minMs = Number(minArg ?? 20);
+const fromMs = Number(fromArg ?? 0);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
@@ -74,7 +75,7 @@ const top = (m: Map<string, number>, k: number) =>
     .slice(0, k)
     .map(([f, us]) => `      ${(us / 1000).toFixed(1).padStart(7)} ms  ${f}`)
     .join('\n');
-const long = stretches.filter((s) => (s.end - s.start) / 1000 >= minMs).sort((a, b) => b.end - b.start - (a.end - a.start));
+const long = stretches.filter((s) => (s.end - s.start) / 1000 >= minMs && (s.start - profile.startTime) / 1000 >= fromMs).sort((a, b) => b.end - b.start - (a.end - a.start));
 console.log(`${stretches.length} busy stretches; ${long.length} of ${minMs} ms or more`);
 for (const s of long.slice(0, 10)) {
   console.log(`\n${((s.end - s.start) / 1000).toFixed(1)} ms at +${((s.start - profile.startTime) / 1000).toFixed(0)} ms`);

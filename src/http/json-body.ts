@@ -126,7 +126,7 @@ export function useJsonBodies(app: FastifyInstance, o: { tokenFirst?: (req: Fast
       } catch (err) {
         return fail(err as Error);
       }
-      if (received >= TAKE_OUT_FROM_BYTES && scan.largeStrings.length > 0 && !scan.controlInString) return finishTakenOut(req, chunks, received, scan.largeStrings, done);
+      if (received >= TAKE_OUT_FROM_BYTES && scan.largeStrings.length > 0) return finishTakenOut(req, chunks, received, scan.largeStrings, done);
       finish(req, Buffer.concat(chunks, received).toString('utf8'), done);
     });
   };

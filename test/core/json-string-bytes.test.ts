@@ -63,7 +63,7 @@ describe('JsonScan and takeOut', () => {
   it('note string values of LARGE_STRING_BYTES or more, never keys, wherever the chunks cut; the skeleton parses to the rest', () => {
     const big = 'b'.repeat(LARGE_STRING_BYTES);
     const bigKey = 'k'.repeat(LARGE_STRING_BYTES);
-    const body = Buffer.from(JSON.stringify({ small: 'x', [bigKey]: 1, list: [big, { deep: big }], last: `${big}"` }));
+    const body = Buffer.from(JSON.stringify({ small: 'x', [bigKey]: 1, list: [big, { deep: big }], last: `${big}"`, token: 'to"ken\\1' }));
     for (const size of [1, 7, 4096, body.length]) {
       const scan = new JsonScan();
       const chunks: Buffer[] = [];
@@ -73,6 +73,7 @@ describe('JsonScan and takeOut', () => {
         scan.feed(c);
       }
       assert.equal(scan.largeStrings.length, 3, `chunks of ${size}`);
+      assert.equal(scan.token(), 'to"ken\\1', 'the top-level token, read as it went by');
       const { skeleton, strings } = takeOut(chunks, body.length, scan.largeStrings);
       assert.ok(skeleton.length < 2 * LARGE_STRING_BYTES, 'the key stays, the three values are out');
       const parsed = JSON.parse(skeleton);

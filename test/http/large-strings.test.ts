@@ -52,7 +52,8 @@ describe('large bodies parsed without their large strings', () => {
     ['bad base64 in an attachment', `"attach":[{"data":"${big}*","name":"a.txt"}],"content":{"note":${JSON.stringify(NOTE)}}`, 'attach[0].data is not valid base64'],
     ['a NUL escaped in a large content string', `"attach":[{"data":"${big}","name":"a.txt"}],"content":{"note":${JSON.stringify(`${NOTE}\u0000`)}}`, "field 'content.note' must not contain the NUL character (\\u0000)"],
     ['an invalid escape in a large content string', `"attach":[{"data":"${big}","name":"a.txt"}],"content":{"note":"${JSON.stringify(NOTE).slice(1, -1)}\\q"}`, /^request body is not valid JSON/],
-    ['a raw newline in a large string', `"attach":[{"data":"${big}\n","name":"a.txt"}],"content":{"note":${JSON.stringify(NOTE)}}`, 'request body is not valid JSON'],
+    ['a raw newline in an attachment', `"attach":[{"data":"${big}\n","name":"a.txt"}],"content":{"note":${JSON.stringify(NOTE)}}`, /^attach\[0\]\.data is not a valid JSON string: /],
+    ['a raw tab in a large content string', `"attach":[{"data":"${big}","name":"a.txt"}],"content":{"note":"${JSON.stringify(NOTE).slice(1, -1)}\t"}`, /^request body is not valid JSON/],
     ['a __proto__ key', `"attach":[{"data":"${big}","name":"a.txt"}],"content":{"__proto__":{"x":1},"note":${JSON.stringify(NOTE)}}`, 'request body is not valid JSON'],
     ['a forged placeholder', `"attach":[{"data":"\\u0000large string 0000000000000000 0","name":"a.txt"}],"content":{"note":${JSON.stringify(NOTE)}}`, /must not contain the NUL character/],
   ] as const) {
