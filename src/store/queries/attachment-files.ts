@@ -52,20 +52,16 @@ export function attachmentFileQueries(db: SqlDriver): AttachmentFileStore {
   return {
     async storeAttachmentFile(sha256: string, data: Buffer, now: number): Promise<void> {
       const chunks = Math.max(1, Math.ceil(data.length / CHUNK_BYTES));
-      const have = await db.get<{ chunks: number; stored: number }>(
-        'SELECT chunks, (SELECT COUNT(*) FROM attachment_chunks c WHERE c.sha256 = f.sha256) AS stored FROM attachment_files f WHERE sha256 = ?',
-        [sha256],
-      );
-      if (have && Number(have.stored) === Number(have.chunks)) {
-        await db.run('UPDATE attachment_files SET used_at = ? WHERE sha256 = ?', [now, sha256]);
-        return;
-      }
+      // Marked used first, then counted: a purge that was taking the file away has finished (its lock on the
+      // row on PostgreSQL is what the mark waits for), and from now on leaves it; what it took is written again.
       await db.run('INSERT INTO attachment_files (sha256, size, chunks, used_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET used_at = excluded.used_at', [
         sha256,
         data.length,
         chunks,
         now,
       ]);
+      const stored = await db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM attachment_chunks WHERE sha256 = ?', [sha256]);
+      if (Number(stored!.n) === chunks) return;
       for (let seq = 0; seq < chunks; seq++) {
         if (seq > 0) await yieldToEventLoop();
         const part = data.subarray(seq * CHUNK_BYTES, (seq + 1) * CHUNK_BYTES);
