@@ -145,7 +145,8 @@ const eventRows = (hooks: WebhookTarget[], type: WebhookEventType, launchId: num
 
 /**
  * Writes an event for every endpoint that takes it, inside the caller's statement or transaction.
- * `data` is built only when some endpoint takes the event (it may read more rows).
+ * `data` is built only when some endpoint takes the event (it may read more rows). `enabled`: the
+ * endpoints as enabledWebhooks read them in the same transaction, when the caller writes many events.
  */
 export async function writeEvent(
   db: SqlDriver,
@@ -154,8 +155,9 @@ export async function writeEvent(
   launchId: number | null,
   data: () => Promise<Record<string, unknown>>,
   now: number,
+  enabled?: WebhookTarget[],
 ): Promise<void> {
-  const hooks = (await enabledWebhooks(db)).filter((h) => webhookTakes(h, type, campaignId));
+  const hooks = (enabled ?? (await enabledWebhooks(db))).filter((h) => webhookTakes(h, type, campaignId));
   if (hooks.length === 0) return;
   await insertRows(db, 'webhook_events', EVENT_ROW_COLUMNS, eventRows(hooks, type, launchId, eventBody(type, now, await data()), now));
 }
@@ -367,15 +369,20 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
     async finishLaunches(now: number, limit: number): Promise<number> {
       return db.transaction(async (tx) => {
         // Only the UPDATE that sets done_at writes launch.done: two workers sweeping at once cannot both set it.
-        const done = await tx.all<{ id: number; campaign_id: number; custom_data: string | null; total: number }>(
-          `UPDATE launches SET done_at = ? WHERE id IN (
-             SELECT l.id FROM launches l WHERE l.done_at IS NULL AND l.state <> 'expanding'
+        const finished = `SELECT l.id FROM launches l WHERE l.done_at IS NULL AND l.state <> 'expanding'
                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.launch_id = l.id AND m.status IN ('queued', 'waiting', 'sending'))
                AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.launch_id = l.id AND t.state IN ('queued', 'running'))
-             ORDER BY l.id LIMIT ? ${skipLocked})
+             ORDER BY l.id LIMIT ? ${skipLocked}`;
+        // On PostgreSQL the ids are gathered once (an InitPlan), then updated by primary key: as `id IN (...)` the
+        // planner joined every open launch against the list it found (a nested loop, 100 ms a sweep of 4,000 open
+        // launches in bench/pg-drain.ts; docs/performance-log.md, 2026-12-08 drain).
+        const done = await tx.all<{ id: number; campaign_id: number; custom_data: string | null; total: number }>(
+          `UPDATE launches SET done_at = ? WHERE id ${db.dialect === 'postgres' ? `= ANY(ARRAY(${finished}))` : `IN (${finished})`}
            AND done_at IS NULL RETURNING id, campaign_id, custom_data, total`,
           [now, limit],
         );
+        // The endpoints read once for the sweep, not once a launch.
+        const enabled = done.length ? await enabledWebhooks(tx) : [];
         for (const l of done) {
           const launchId = Number(l.id);
           await writeEvent(
@@ -388,6 +395,7 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
               return { launch_id: launchId, campaign_id: l.campaign_id, total: l.total, counts: Object.fromEntries(counts.map((c) => [c.status, Number(c.n)])), custom_data: json(l.custom_data) };
             },
             now,
+            enabled,
           );
         }
         return done.length;
