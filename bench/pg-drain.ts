@@ -9,13 +9,14 @@
  *  - WAL bytes (pg_current_wal_lsn before and after: the whole cluster's, so run it when nothing else writes);
  *  - heap and index pages touched (hit or read) per table of this schema, and the HOT share of updates.
  * With SALVO_BENCH_TREE set, the delivering program is that checkout's build (bench/lib/server.ts), so two
- * commits can be compared alternately.
+ * commits can be compared alternately; with SYSTEM=graphile it is scenario X's Fastify + graphile-worker
+ * program instead (bench/alternatives/graphile-server.ts, its queue in a schema of its own).
  * Run: SALVO_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/pgdrain node --import tsx bench/pg-drain.ts
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { TOKEN } from './lib/load.ts';
-import { startSalvo } from './lib/server.ts';
+import { startAlternative, startSalvo } from './lib/server.ts';
 import { startSink } from './lib/sink.ts';
 import { createWorld, dropWorld, withSearchPath } from './lib/world.ts';
 
@@ -25,6 +26,13 @@ const w = await createWorld('postgres', 20_000, pgUrl);
 const sink = await startSink();
 const sql = postgres(withSearchPath(pgUrl, w.schema!), { onnotice: () => {}, max: 1 });
 const app = `salvo_drain_${process.pid}`;
+const graphile = process.env.SYSTEM === 'graphile';
+const queue = `graphile_worker_drain_${process.pid}`;
+/** The program measured: accepting only, or delivering too. */
+const start = (delivering: boolean) =>
+  graphile
+    ? startAlternative('graphile', { ALT_PG_URL: w.env.SALVO_DATABASE_URL, ALT_DB_ID: String(w.dbId), ALT_QUEUE: queue, ALT_SMTP_URL: sink.url, ALT_WORKER: delivering ? '1' : '0', PGAPPNAME: app })
+    : startSalvo({ ...w.env, SALVO_SMTP_URL: sink.url, SALVO_TOKEN: TOKEN, PGAPPNAME: app, ...(delivering ? {} : { SALVO_WORKERS: '0' }) });
 
 /** CPU seconds (user + system) of a process, all its threads. */
 function cpuOf(pid: number): number {
@@ -50,23 +58,26 @@ function cpuOf(pid: number): number {
 const tables = ['messages', 'message_queue', 'message_bodies', 'launches', 'profiles', 'subscriptions', 'launch_attachments'];
 async function stats() {
   await new Promise((r) => setTimeout(r, 1500)); // backends flush their counts about every second
-  const rel = await sql`SELECT relname, n_tup_upd, n_tup_hot_upd, n_tup_ins, n_tup_del,
+  const rel = [...(await sql`SELECT relname, n_tup_upd, n_tup_hot_upd, n_tup_ins, n_tup_del,
       COALESCE(heap_blks_hit, 0) + COALESCE(heap_blks_read, 0) AS heap, COALESCE(idx_blks_hit, 0) + COALESCE(idx_blks_read, 0) AS idx,
       COALESCE(toast_blks_hit, 0) + COALESCE(toast_blks_read, 0) + COALESCE(tidx_blks_hit, 0) + COALESCE(tidx_blks_read, 0) AS toast
-    FROM pg_stat_user_tables JOIN pg_statio_user_tables USING (relid, schemaname, relname) WHERE schemaname = ${w.schema!}`;
+    FROM pg_stat_user_tables JOIN pg_statio_user_tables USING (relid, schemaname, relname) WHERE schemaname = ${w.schema!}`)];
+  for (const r of await sql`SELECT relname, n_tup_upd, n_tup_hot_upd, n_tup_ins, n_tup_del, COALESCE(heap_blks_hit, 0) + COALESCE(heap_blks_read, 0) AS heap,
+      COALESCE(idx_blks_hit, 0) + COALESCE(idx_blks_read, 0) AS idx, 0 AS toast
+    FROM pg_stat_user_tables JOIN pg_statio_user_tables USING (relid, schemaname, relname) WHERE schemaname = ${queue}`) rel.push({ ...r, relname: `${queue}.${r.relname}` });
   const [db] = await sql`SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()`;
   return { rel: new Map(rel.map((r) => [r.relname as string, r])), xacts: Number(db.xact_commit) + Number(db.xact_rollback) };
 }
 
 // The backlog: accepted with delivery off.
-const filler = await startSalvo({ ...w.env, SALVO_SMTP_URL: sink.url, SALVO_TOKEN: TOKEN, SALVO_WORKERS: '0' });
+const filler = await start(false);
 let next = 0;
 let accepted = 0;
 await Promise.all(
   Array.from({ length: 8 }, async () => {
     while (next < N) {
       const n = next++;
-      const r = await fetch(`${filler.url}/api/v1.1/campaigns/triggers/start`, { method: 'POST', body: JSON.stringify({ token: TOKEN, id: w.campaignId, email: w.email(n), content: { title: 'T', n } }) });
+      const r = await fetch(`${filler.url}/api/v1.1/campaigns/triggers/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKEN, id: w.campaignId, email: w.email(n), content: { title: 'T', n } }) });
       await r.text();
       if (r.ok) accepted++;
     }
@@ -78,7 +89,7 @@ const before = await stats();
 const [{ lsn: lsn0 }] = await sql`SELECT pg_current_wal_lsn()::text AS lsn`;
 
 sink.reset();
-const salvo = await startSalvo({ ...w.env, SALVO_SMTP_URL: sink.url, SALVO_TOKEN: TOKEN, PGAPPNAME: app });
+const salvo = await start(true);
 const t0 = performance.now();
 const started = salvo.cpuSeconds(); // its start (modules loaded, migrations checked) is not the drain's
 const backends = new Map<number, number>(); // pid -> last CPU seen
@@ -105,7 +116,7 @@ const lines = [
 ];
 let heap = 0;
 let idx = 0;
-for (const t of tables) {
+for (const t of [...tables, ...[...after.rel.keys()].filter((k) => k.startsWith(queue))]) {
   const a = after.rel.get(t);
   const b = before.rel.get(t);
   if (!a || !b) continue;
@@ -117,6 +128,7 @@ for (const t of tables) {
 }
 lines.push(`  all: heap ${per(heap)}, index ${per(idx)} pages a message`);
 console.log(lines.join('\n'));
+if (graphile) await sql.unsafe(`DROP SCHEMA IF EXISTS ${queue} CASCADE`);
 await sql.end();
 await sink.close();
 await dropWorld(w);
