@@ -386,6 +386,7 @@ export function webhookQueries(db: SqlDriver): WebhookStore {
                AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.launch_id = l.id AND m.status IN ('queued', 'waiting', 'sending'))
                AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.launch_id = l.id AND t.state IN ('queued', 'running'))
              ORDER BY l.id LIMIT ? ${skipLocked}`;
+        // Only the UPDATE that sets done_at writes launch.done: two workers sweeping at once cannot both set it.
         // On PostgreSQL the ids are gathered once (an InitPlan), then updated by primary key: as `id IN (...)` the
         // planner joined every open launch against the list it found (a nested loop, 100 ms a sweep of 4,000 open
         // launches in bench/pg-drain.ts; docs/performance-log.md, 2026-12-08 drain).
