@@ -34,7 +34,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** What delivery reads and writes: the queue, and the profiles and subscriptions messages go to. */
 type DeliveryAreas = Pick<
   MessageStore,
-  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'holdMessage' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
+  'claimMessages' | 'completeMessages' | 'handBackMessages' | 'holdMessage' | 'launchesToSend' | 'promoteWaiting' | 'releaseMessages' | 'requeueExpired' | 'renewLeases'
 > &
   Pick<ProfileStore, 'getProfiles' | 'getSubscriptions' | 'setSubscriptionStatus'> &
   SendLimitStore;
@@ -162,7 +162,8 @@ export class Dispatcher extends BackgroundLoop {
 
   /**
    * Claims ahead: twice the workers, so that a slot that frees never waits for a claim, and loads
-   * the profiles and subscriptions of the whole claim in two queries rather than two per message.
+   * the profiles, subscriptions and launches of the whole claim in three queries sent together rather
+   * than per message (a trigger is a launch of its own: its content and attachments were two reads a send).
    * While half a round of workers is still waiting it does not claim: topping up one or two at a time
    * as slots free would cost a claim and a read per message.
    */
@@ -175,7 +176,12 @@ export class Dispatcher extends BackgroundLoop {
     if (messages.length === 0) return 0;
     try {
       const ids = [...new Set(messages.map((m) => m.profile_id))];
-      const [profiles, subscriptions] = await Promise.all([store.getProfiles(ids), store.getSubscriptions(ids)]);
+      const [profiles, subscriptions, launches] = await Promise.all([
+        store.getProfiles(ids),
+        store.getSubscriptions(ids),
+        this.launchesToRead(messages),
+      ]);
+      for (const l of launches) await this.d.catalog.knowLaunch(l.launch, l.attachments);
       const byId = new Map(profiles.map((p) => [p.id, p]));
       for (const message of messages) this.claimed.push({ message, profiles: byId, subscriptions: subscriptions.filter((x) => x.profile_id === message.profile_id) });
     } catch (e) {
@@ -183,6 +189,12 @@ export class Dispatcher extends BackgroundLoop {
       throw e;
     }
     return messages.length;
+  }
+
+  /** The launches of a claim the catalog does not hold yet (a fan-out's is read once, not with every claim). */
+  private launchesToRead(messages: Message[]) {
+    const ids = this.d.catalog.unknownLaunches(messages.map((m) => m.launch_id));
+    return ids.length ? this.d.store.launchesToSend(ids) : Promise.resolve([]);
   }
 
   private async upkeep(now: number): Promise<void> {

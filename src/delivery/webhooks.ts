@@ -33,6 +33,8 @@ const FINISH_BATCH = 500;
 
 export class WebhookSender extends BackgroundLoop {
   readonly worker = `${hostname()}:${process.pid}:${randomHex(3)}:webhooks`;
+  /** Where the launch.done sweep goes on (store finishLaunches: a sweep looks at a bounded number of open launches). */
+  private finishFrom = 0;
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly now: () => number;
   /** Attempts recorded together: those that end while a write is on its way share the next. */
@@ -71,7 +73,12 @@ export class WebhookSender extends BackgroundLoop {
           lastUpkeep = now;
           const requeued = await store.requeueExpiredWebhookEvents(now);
           if (requeued) log.warn({ requeued }, 'webhook deliveries whose worker stopped holding them: queued again');
-          while ((await store.finishLaunches(now, FINISH_BATCH)) === FINISH_BATCH && !this.stopped);
+          // A full batch goes on at once; otherwise the next upkeep takes the walk on from where this one ended.
+          for (;;) {
+            const swept = await store.finishLaunches(now, { limit: FINISH_BATCH, after: this.finishFrom });
+            this.finishFrom = swept.next;
+            if (swept.done < FINISH_BATCH || this.stopped) break;
+          }
         }
         const want = config.webhooks.concurrency - this.inflight.size;
         // A claim once a quarter of the slots is free (or all are), not one per post as each ends: a claim is a round trip.

@@ -44,6 +44,20 @@ export class Catalog {
   launch = (id: number) => this.launches.get(id, (k) => this.store.getLaunch(k));
   attachmentsOf = (launchId: number) => this.attachments.get(launchId, (k) => this.store.getAttachments(k));
 
+  /** Of `ids`, the launches not held now: what a claim reads with its profiles. */
+  unknownLaunches(ids: number[]): number[] {
+    return [...new Set(ids)].filter((id) => !this.launches.has(id) || !this.attachments.has(id));
+  }
+
+  /**
+   * A launch read with a claim (store launchesToSend): kept as if read by `launch`, and, when it has no
+   * attachments, its empty list too, so composing its messages reads neither.
+   */
+  async knowLaunch(launch: Launch, hasAttachments: boolean): Promise<void> {
+    await this.launches.get(launch.id, async () => launch);
+    if (!hasAttachments) await this.attachments.get(launch.id, async () => []);
+  }
+
   /** Called after this process changes a campaign or template, so it sees the change at once. */
   forgetCampaign(id: number): void {
     this.campaigns.delete(id);

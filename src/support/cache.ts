@@ -56,6 +56,12 @@ export class Cache<K, V> {
     return value;
   }
 
+  /** Whether `key` is held and not yet expired. */
+  has(key: K): boolean {
+    const hit = this.entries.get(key);
+    return hit !== undefined && hit.until > Date.now();
+  }
+
   delete(key: K): void {
     const e = this.entries.get(key);
     if (!e) return;

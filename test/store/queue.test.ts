@@ -144,6 +144,17 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await store.claimMessages('w', 1, t0, t0 + LEASE), [], 'a failed message is never claimed again');
     });
 
+    it('reads the launches of a claim, each with whether it has attachments', async () => {
+      const other = await store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: { title: 'T' }, custom_data: { k: 1 }, audience: null, cursor: null }, now);
+      await store.insertAttachments(other.id, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: null }]);
+      const got = await store.launchesToSend([launch, other.id, launch, 999_999]);
+      const byId = new Map(got.map((l) => [l.launch.id, l]));
+      assert.equal(got.length, 2, 'each launch once; one that does not exist is left out');
+      assert.equal(byId.get(launch)!.attachments, false);
+      assert.equal(byId.get(other.id)!.attachments, true);
+      assert.deepEqual(byId.get(other.id)!.launch, await store.getLaunch(other.id), 'the launch as getLaunch reads it');
+    });
+
     it('releases claimed messages with their attempt given back', async () => {
       const [a, b] = await queue([1, 1]);
       await store.claimMessages('w1', 2, now, now + LEASE);

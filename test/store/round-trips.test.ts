@@ -99,4 +99,40 @@ describe('round trips per delivered message on postgres', { skip: PG_URL ? false
       await stopShop(s, smtp);
     }
   });
+
+  it('delivers 200 triggers (a launch each) reading launches with the claims, not one by one (2 reads a message before: the launch and its attachments)', async () => {
+    const N = 200;
+    const { s, smtp, shop } = await startShop({ kind: 'postgres', workers: false });
+    try {
+      const emails = Array.from({ length: N }, (_, i) => `tr${i}@example.com`);
+      ok(await s.call('profiles/import_batch', { db_id: shop.db, data: emails.map((email) => ({ email, subscriptions: [{ resource_id: shop.resource, channel: 'email', email }] })) }));
+      for (const email of emails) ok(await s.call('campaigns/triggers/start', { id: shop.campaigns.email, email, content: { n: email } }));
+      const store = s.app.store;
+      // One statement a look.
+      const sent = async () => (await store.countMessagesSince(0, 0)).filter((r) => r.status === 'sent').reduce((n, r) => n + Number(r.n), 0);
+      const before = await sent();
+      // Every statement sent on the pool (transactions run on connections of their own and are not seen here).
+      const driver = driverOf(store) as PgDriver;
+      const seen: string[] = [];
+      const all = driver.all.bind(driver);
+      driver.all = (sql, params) => {
+        seen.push(sql);
+        return all(sql, params);
+      };
+      s.app.startWorkers();
+      const mails = await smtp.waitFor(N, 60_000);
+      await eventually(async () => (await sent()) - before === N, 20_000, `${N} outcomes recorded`);
+      assert.equal(mails.length, N, 'each once');
+      assert.deepEqual(new Set(mails.flatMap((m) => m.to)), new Set(emails));
+      // What composing a send read before, one by one: its launch, its attachments.
+      const oneByOne = seen.filter((q) => /^SELECT \* FROM launches WHERE id = \?$|FROM launch_attachments WHERE launch_id = \?/.test(q.trim())).length;
+      const withClaims = seen.filter((q) => q.includes('has_attachments')).length;
+      const claims = seen.filter((q) => q.includes("SET status = 'sending'")).length;
+      const counts = `${oneByOne} launch or attachment reads of one, ${withClaims} of a claim's, ${claims} claims for ${N} messages (${seen.length} statements on the pool)`;
+      assert.ok(oneByOne < N / 10, counts);
+      assert.ok(withClaims <= claims, counts);
+    } finally {
+      await stopShop(s, smtp);
+    }
+  });
 });

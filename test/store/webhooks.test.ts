@@ -93,15 +93,34 @@ for (const kind of STORE_KINDS) {
       const hook = await t.store.insertWebhook({ url: 'http://h.example/', events: ['launch.done'], campaign_ids: [campaign], secret }, now);
       await t.store.insertMessages(launch, [{ campaign_id: campaign, profile_id: 'p2', subscription_id: 1, channel: 'email', address: 'a@example.com', status: 'queued', skip_reason: null, priority: 1, next_attempt_at: now, overrides: null, custom_data: null, variant: null, template_id: null }], now);
       const ofLaunch = async () => (await eventsOf(hook.id)).filter((e) => e.data.launch_id === launch);
-      await t.store.finishLaunches(now, 100);
+      await t.store.finishLaunches(now, { limit: 100 });
       assert.deepEqual(await ofLaunch(), [], 'a queued message keeps the launch open');
       await driverOf(t.store).run("UPDATE messages SET status = 'sent' WHERE launch_id = ?", [launch]);
-      const swept = await Promise.allSettled(Array.from({ length: 4 }, () => t.store.finishLaunches(now, 100)));
-      assert.equal(swept.filter((s) => s.status === 'fulfilled').reduce((n, s) => n + (s as PromiseFulfilledResult<number>).value, 0) >= 1, true);
-      await t.store.finishLaunches(now, 100);
+      const swept = await Promise.allSettled(Array.from({ length: 4 }, () => t.store.finishLaunches(now, { limit: 100 })));
+      assert.equal(swept.filter((s) => s.status === 'fulfilled').reduce((n, s) => n + (s as PromiseFulfilledResult<{ done: number }>).value.done, 0) >= 1, true);
+      await t.store.finishLaunches(now, { limit: 100 });
       const events = await ofLaunch();
       assert.equal(events.length, 1);
       assert.deepEqual(events[0], { type: 'launch.done', data: { launch_id: launch, campaign_id: campaign, total: 0, counts: { sent: 1 }, custom_data: null } });
+    });
+
+    it('looks at a bounded number of open launches a sweep, going on from where the last one ended and round again', async () => {
+      const now = Date.now();
+      const campaign = (await t.store.listWebhooks())[0].campaign_ids![0];
+      // Whatever earlier tests left open is done first, so the five below are the only open launches.
+      while ((await t.store.finishLaunches(now, { limit: 1000, walk: 100_000 })).done > 0);
+      const ids: number[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await t.store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: {}, custom_data: null, audience: null, cursor: null }, now)).id);
+      // The first two still have a queued message each; the other three are done.
+      for (const launch of ids.slice(0, 2)) {
+        await t.store.insertMessages(launch, [{ campaign_id: campaign, profile_id: `w${launch}`, subscription_id: 1, channel: 'email', address: 'a@example.com', status: 'queued', skip_reason: null, priority: 1, next_attempt_at: now, overrides: null, custom_data: null, variant: null, template_id: null }], now);
+      }
+      const open = async () => (await Promise.all(ids.map((id) => driverOf(t.store).get<{ done_at: number | null }>('SELECT done_at FROM launches WHERE id = ?', [id])))).map((r) => r!.done_at === null);
+      assert.deepEqual(await t.store.finishLaunches(now, { limit: 100, walk: 2 }), { done: 0, next: ids[1] }, 'the two open ones looked at; nothing done');
+      assert.deepEqual(await t.store.finishLaunches(now, { limit: 100, after: ids[1], walk: 2 }), { done: 2, next: ids[3] });
+      assert.deepEqual(await open(), [true, true, false, false, true], 'only the launches walked were marked');
+      assert.deepEqual(await t.store.finishLaunches(now, { limit: 100, after: ids[3], walk: 2 }), { done: 1, next: 0 }, 'the end reached: round again');
+      assert.deepEqual(await open(), [true, true, false, false, false]);
     });
   });
 }

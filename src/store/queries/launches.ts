@@ -21,7 +21,7 @@ export interface AttachmentInfo {
   sha256: string | null;
 }
 
-const toLaunch = (r: Row): Launch => ({
+export const toLaunch = (r: Row): Launch => ({
   id: r.id as number,
   campaign_id: r.campaign_id as number,
   kind: r.kind as string,

@@ -3,9 +3,10 @@
  * retake what a dead worker held.
  */
 import type { Outcome } from '../../core/outcome.ts';
-import type { HistoryEntry, Message, MessageStatus, NewMessage } from '../../core/types.ts';
+import type { HistoryEntry, Launch, Message, MessageStatus, NewMessage } from '../../core/types.ts';
 import { chunks, insertRows, placeholders, type Row, type SqlDriver } from '../driver.ts';
 import { json } from './rows.ts';
+import { toLaunch } from './launches.ts';
 import { EVENT_COLUMNS, recordOutcomes, type OutcomeRecord, type WebhooksHint } from './outcomes.ts';
 import { anyWebhooks, writeMessageEvent } from './webhooks.ts';
 
@@ -114,6 +115,12 @@ export interface VariantCount {
 
 type HeldRow = { id: number; attempts: number; worker: string | null; history: string };
 
+/** A claimed message's launch, and whether it has attachments (their bytes are read only then). */
+export interface LaunchToSend {
+  launch: Launch;
+  attachments: boolean;
+}
+
 /** Messages as a queue: added per launch, claimed under a lease, completed, retaken from a dead worker, re-driven. */
 export interface MessageStore {
   /** Messages created since `since`, by channel and current status; `recent` counts those created since `recentSince`. */
@@ -142,6 +149,12 @@ export interface MessageStore {
   renewLeases(worker: string, ids: number[], leaseUntil: number, now: number): Promise<Set<number>>;
   /** Takes up to `limit` queued messages, highest priority first, for `worker` until `leaseUntil`. */
   claimMessages(worker: string, limit: number, now: number, leaseUntil: number): Promise<Message[]>;
+  /**
+   * The launches of claimed messages, each with whether it has attachments: read with the claim's
+   * profiles (one statement, the same round trip), so a send of a launch of its own (every trigger)
+   * reads neither its launch nor its (absent) attachments one by one.
+   */
+  launchesToSend(ids: number[]): Promise<LaunchToSend[]>;
   /** Messages claimed but not started by a worker that stops cleanly go back to the queue at once. */
   releaseMessages(worker: string, ids: number[]): Promise<void>;
   /**
@@ -289,6 +302,19 @@ export function messageQueries(db: SqlDriver): MessageStore {
         [worker, leaseUntil, now, limit],
       );
       return rows.map(toMessage).sort((a, b) => b.priority - a.priority || a.id - b.id);
+    },
+
+    async launchesToSend(ids: number[]): Promise<LaunchToSend[]> {
+      const out: LaunchToSend[] = [];
+      for (const part of chunks([...new Set(ids)])) {
+        const rows = await db.all(
+          `SELECT l.*, CASE WHEN EXISTS (SELECT 1 FROM launch_attachments a WHERE a.launch_id = l.id) THEN 1 ELSE 0 END AS has_attachments
+           FROM launches l WHERE l.id IN (${placeholders(part.length)})`,
+          part,
+        );
+        for (const r of rows) out.push({ launch: toLaunch(r), attachments: Number(r.has_attachments) === 1 });
+      }
+      return out;
     },
 
     async releaseMessages(worker: string, ids: number[]): Promise<void> {

@@ -44,12 +44,23 @@ const SET = (value: (column: string) => string) => `status = ${value('status')},
   sent_copy = COALESCE(${value('sent_copy')}, m.sent_copy),
   sent_at = ${value('sent_at')}, provider_message_id = COALESCE(${value('provider_message_id')}, m.provider_message_id), worker = NULL, lease_until = NULL, updated_at = ?`;
 
+/** The batch's ids as a PostgreSQL array literal (ids are integers). */
+const idArray = (records: OutcomeRecord[]) => `{${records.map((r) => r.id).join(',')}}`;
+
 /** The batch as a row source on PostgreSQL: one JSON parameter, typed by the column list. */
 const PG_VALUES = `json_to_recordset(CAST(? AS TEXT)::json) AS v(id bigint, status text, history text, next_attempt_at bigint, last_error text,
   skip_reason text, subject text, body text, sent_copy text, sent_at bigint, provider_message_id text)`;
 
+/**
+ * The rows are found by primary key (`m.id = ANY(ids)`), and `status` is tested in a form no partial
+ * index's predicate follows from. Written as `m.status = 'sending'`, the planner took the partial
+ * index messages_sending and a hash join instead: that index keeps an entry for every version a claim
+ * wrote until vacuum, and a bitmap scan never marks them dead, so each outcome visited hundreds of dead
+ * rows (99 of its 141 buffers a batch in bench/pg-drain.ts; docs/performance-log.md, 2026-12-08 drain).
+ * On text, `>= x AND <= x` is `= x` (ties are broken bytewise).
+ */
 const PG_UPDATE = `UPDATE messages m SET ${SET((c) => `v.${c}`)} FROM ${PG_VALUES}
-  WHERE m.id = v.id AND m.worker = ? AND m.status = 'sending'`;
+  WHERE m.id = v.id AND m.id = ANY(CAST(? AS BIGINT[])) AND m.worker = ? AND m.status BETWEEN 'sending' AND 'sending'`;
 
 /** The same statement, run only when no endpoint is enabled; answers whether one is, and the ids it changed. */
 const PG_UPDATE_UNLESS_HOOKS = `WITH hooks AS (SELECT EXISTS (SELECT 1 FROM webhooks WHERE disabled_at IS NULL) AS enabled),
@@ -76,7 +87,7 @@ async function update(db: SqlDriver, worker: string, records: OutcomeRecord[], n
   if (db.dialect === 'postgres') {
     const values = JSON.stringify(records.map((r) => outcomeValues(r, now)));
     // The launch's custom_data with each row (a primary-key lookup): events of messages without their own need it, and reading it after would be another round trip.
-    return db.all(`${PG_UPDATE} RETURNING ${PG_RETURNING}`, [now, values, worker]);
+    return db.all(`${PG_UPDATE} RETURNING ${PG_RETURNING}`, [now, values, idArray(records), worker]);
   }
   const rows: Row[] = [];
   for (const r of records) {
@@ -94,7 +105,7 @@ async function update(db: SqlDriver, worker: string, records: OutcomeRecord[], n
 export async function recordOutcomes(db: SqlDriver, worker: string, records: OutcomeRecord[], now: number, hint?: WebhooksHint): Promise<Set<number>> {
   if (records.length === 0) return new Set();
   if (db.dialect === 'postgres' && !hint?.enabled && !records.some((r) => r.outcome.sms_parts?.length)) {
-    const rows = await db.all<{ id: number | null; hooks: boolean | null }>(PG_UPDATE_UNLESS_HOOKS, [now, JSON.stringify(records.map((r) => outcomeValues(r, now))), worker]);
+    const rows = await db.all<{ id: number | null; hooks: boolean | null }>(PG_UPDATE_UNLESS_HOOKS, [now, JSON.stringify(records.map((r) => outcomeValues(r, now))), idArray(records), worker]);
     const enabled = rows.some((r) => r.hooks);
     if (hint) hint.enabled = enabled;
     if (!enabled) return new Set(rows.filter((r) => r.id !== null).map((r) => Number(r.id)));
