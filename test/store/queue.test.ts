@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Message, NewMessage } from '../../src/core/types.ts';
+import { fileHash } from '../../src/store/queries/attachment-files.ts';
 import { REQUEUE_EXPIRED } from '../../src/store/queries/messages.ts';
 import { driverOf, type Store } from '../../src/store/store.ts';
 import { openTestStore, STORE_KINDS, type TestStore } from '../helpers.ts';
@@ -146,7 +147,9 @@ for (const kind of STORE_KINDS) {
 
     it('reads the launches of a claim, each with whether it has attachments', async () => {
       const other = await store.insertLaunch({ campaign_id: campaign, kind: 'start', state: 'done', content: { title: 'T' }, custom_data: { k: 1 }, audience: null, cursor: null }, now);
-      await store.insertAttachments(other.id, [{ name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: null }]);
+      const file = { name: 'a.txt', mime: 'text/plain', data: Buffer.from('a'), sha256: fileHash({ data: Buffer.from('a'), sha256: null }) };
+      await store.storeAttachmentFile(file.sha256, file.data, now);
+      await store.insertAttachments(other.id, [file], now);
       const got = await store.launchesToSend([launch, other.id, launch, 999_999]);
       const byId = new Map(got.map((l) => [l.launch.id, l]));
       assert.equal(got.length, 2, 'each launch once; one that does not exist is left out');
