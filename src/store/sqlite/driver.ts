@@ -118,6 +118,13 @@ class Connection {
       translate(e);
     }
   }
+  insertId(sql: string, params: Param[]): number {
+    try {
+      return Number(this.prepare(sql).run(...bind(params)).lastInsertRowid);
+    } catch (e) {
+      translate(e);
+    }
+  }
   runEach(sql: string, paramLists: Param[][]): number {
     const statement = this.prepare(sql);
     let changed = 0;
@@ -154,6 +161,9 @@ class SqliteTx implements SqlDriver {
   }
   async runEach(sql: string, paramLists: Param[][]) {
     return this.conn.runEach(sql, paramLists);
+  }
+  async insertId(sql: string, params: Param[]) {
+    return this.conn.insertId(sql, params);
   }
   async exec(script: string) {
     try {
@@ -283,6 +293,9 @@ export class SqliteDriver implements SqlDriver {
   }
   runEach(sql: string, paramLists: Param[][]) {
     return this.transaction(async () => this.conn.runEach(sql, paramLists));
+  }
+  insertId(sql: string, params: Param[]) {
+    return this.transaction(async () => this.conn.insertId(sql, params));
   }
   exec(script: string) {
     return this.read(() => {
