@@ -56,7 +56,8 @@ export async function resolveSingle(store: ProfileStore, db: Database, m: Single
  */
 export async function resolveSingleWithSubscriptions(store: ProfileStore & MatchStore, db: Database, m: SingleMatch): Promise<{ profile: Profile; subscriptions: Subscription[] | null }> {
   if (m.mode === 'custom') return { profile: await resolveSingle(store, db, m), subscriptions: null };
-  const found = await store.findMatchWithSubscriptions(db.id, m.value as string, { ...LOOKS[m.mode], resourceId: m.resourceId });
+  const looks = LOOKS[m.mode];
+  const found = await store.findMatchWithSubscriptions(db.id, m.value as string, { field: looks.field, channel: looks.channel, resourceId: m.resourceId });
   return { profile: theOne(found.profiles, db, m), subscriptions: found.subscriptions };
 }
 

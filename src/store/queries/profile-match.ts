@@ -55,12 +55,12 @@ export function matchWithSubscriptionsQuery(dbId: number, value: string, o: Matc
   return { sql: matchText(field, o.channel !== null), params: o.channel ? [...byField, dbId, o.channel, value, o.resourceId, o.resourceId, ...byField] : byField };
 }
 
-/** A subscription from the `s_` columns of a joined row. */
-function subscriptionOf(r: Row): Subscription {
-  const s: Row = {};
-  for (const c of SUBSCRIPTION_COLUMNS) s[c] = r[`s_${c}`];
-  return toSubscription(s);
-}
+/** A subscription from the `s_` columns of a joined row (as toSubscription reads a subscription row). */
+const subscriptionOf = (r: Row): Subscription =>
+  toSubscription({
+    id: r.s_id, profile_id: r.s_profile_id, db_id: r.s_db_id, resource_id: r.s_resource_id, channel: r.s_channel, address: r.s_address, provider: r.s_provider,
+    push_keys: r.s_push_keys, extra: r.s_extra, status: r.s_status, priority: r.s_priority, created_at: r.s_created_at, updated_at: r.s_updated_at,
+  });
 
 export function matchQueries(db: SqlDriver): MatchStore {
   if (db.dialect === 'postgres') {
