@@ -11,7 +11,7 @@ import type { MongoQuery, Predicate } from '../core/mongo-query.ts';
 import { profileDocument } from '../core/profile.ts';
 import type { Database, Profile, Subscription } from '../core/types.ts';
 import type { ProfileLookup } from '../store/queries/profiles.ts';
-import type { ProfileStore } from '../store/store.ts';
+import type { MatchStore, ProfileStore } from '../store/store.ts';
 import { findByField } from './lookup.ts';
 
 /**
@@ -42,20 +42,26 @@ async function findSingle(store: ProfileStore, db: Database, m: SingleMatch): Pr
   return store.findProfilesOfMatch(db.id, value, { ...LOOKS[m.mode], resourceId: m.resourceId });
 }
 
-/**
- * The subscriptions of whatever profile a matching mode finds, read beside the lookup rather than
- * after it (null for `custom`, read after). Used only once the lookup found exactly one profile.
- */
-export function subscriptionsOfSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Subscription[]> | null {
-  if (m.mode === 'custom') return null;
-  return store.getSubscriptionsOfMatch(db.id, m.value as string, { ...LOOKS[m.mode], resourceId: m.resourceId });
-}
-
 const describe = (m: SingleMatch) => (m.mode === 'custom' ? `${m.fieldName} ${JSON.stringify(m.value)}` : `${m.mode} ${m.value}`);
 
 /** The one profile a matching mode names. */
 export async function resolveSingle(store: ProfileStore, db: Database, m: SingleMatch): Promise<Profile> {
-  const rows = await findSingle(store, db, m);
+  return theOne(await findSingle(store, db, m), db, m);
+}
+
+/**
+ * The one profile a matching mode names, with its subscriptions read in the same statement (SQLite)
+ * or round trip (PostgreSQL) as the lookup, not after it: a trigger's read. `custom` reads them after
+ * (subscriptions null).
+ */
+export async function resolveSingleWithSubscriptions(store: ProfileStore & MatchStore, db: Database, m: SingleMatch): Promise<{ profile: Profile; subscriptions: Subscription[] | null }> {
+  if (m.mode === 'custom') return { profile: await resolveSingle(store, db, m), subscriptions: null };
+  const looks = LOOKS[m.mode];
+  const found = await store.findMatchWithSubscriptions(db.id, m.value as string, { field: looks.field, channel: looks.channel, resourceId: m.resourceId });
+  return { profile: theOne(found.profiles, db, m), subscriptions: found.subscriptions };
+}
+
+function theOne(rows: Profile[], db: Database, m: SingleMatch): Profile {
   // Each profile once (a custom field's lookup may find one twice); one found needs no look.
   const found = rows.length < 2 ? rows : [...new Map(rows.map((p) => [p.id, p])).values()];
   if (found.length === 0) throw notFound(`no profile found for ${describe(m)} in database ${db.id}`);

@@ -10,9 +10,9 @@ import { compileQuery } from '../core/mongo-query.ts';
 import type { Campaign, Database, Launch, NewMessage } from '../core/types.ts';
 import type { DedupMark, DedupSeal } from '../store/queries/dedup.ts';
 import type { NewLaunch } from '../store/queries/launches.ts';
-import type { AttachmentFileStore, DedupStore, LaunchStore, Store, Transactions } from '../store/store.ts';
-import { resolveSingle, subscriptionsOfSingle } from './audience.ts';
+import type { AttachmentFileStore, DedupStore, LaunchStore, MatchStore, Store, Transactions } from '../store/store.ts';
 import { withAttachmentFiles } from './attachment-files.ts';
+import { resolveSingleWithSubscriptions } from './audience.ts';
 import type { Catalog } from './catalog.ts';
 import type { LinkSigning } from './compose.ts';
 import { expandStep, failExpansion, type ExpansionAreas } from './expansion.ts';
@@ -21,6 +21,7 @@ import type { Wake } from './loops.ts';
 
 /** The store areas a launch reads and writes: the audience's profiles, the launch, its files and its messages, the campaign log. */
 export type LaunchAreas = ExpansionAreas &
+  MatchStore &
   Pick<LaunchStore, 'insertLaunch' | 'insertAttachments' | 'insertLaunchWithMessages' | 'leaseLaunch'> &
   Pick<AttachmentFileStore, 'storeAttachmentFile'> &
   Pick<DedupStore, 'sealDedup' | 'markDedupLaunch'>;
@@ -153,9 +154,8 @@ export async function startLaunch(deps: Launching, campaignId: number, p: Launch
     // profile id its recent sends too.
     const known = match.mode === 'profile_id' ? [match.value as string] : null;
     const since = now - campaign.skip_minutes * 60_000;
-    const [profile, subscriptions, recent] = await Promise.all([
-      resolveSingle(deps.store, db, match),
-      subscriptionsOfSingle(deps.store, db, match),
+    const [{ profile, subscriptions }, recent] = await Promise.all([
+      resolveSingleWithSubscriptions(deps.store, db, match),
       known && campaign.skip_minutes > 0 ? deps.store.recentRecipients(campaign.id, known, since) : null,
     ]);
     const reads = {

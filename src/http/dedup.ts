@@ -149,7 +149,11 @@ export function dedupHooks(dedup: RequestDedup, scopeOf: (req: FastifyRequest) =
           if (!(await takeClaim(req, k))) throw new DuplicateRequest(k.key);
           return { ...k, status: 200, body: SEALED_BODY };
         },
-        seal: () => ({ ...k, status: 200, body: SEALED_BODY, ...dedup.times() }),
+        // Written out, not spread: on the accept path a spread into a literal took V8's slow paths (a few thousand instructions each).
+        seal: () => {
+          const t = dedup.times();
+          return { scope: k.scope, key: k.key, status: 200, body: SEALED_BODY, now: t.now, expiresAt: t.expiresAt, staleBefore: t.staleBefore };
+        },
         answerAsRepeat: (reply) => awaitFirst(reply, k, async () => false),
       });
       return true;

@@ -21,6 +21,7 @@ import { launchQueries, type LaunchStore } from './queries/launches.ts';
 import { messageQueries, type MessageStore } from './queries/messages.ts';
 import { receiptQueries, type ReceiptStore } from './queries/receipts.ts';
 import { outboxQueries, type OutboxStore } from './queries/outbox.ts';
+import { matchQueries, type MatchStore } from './queries/profile-match.ts';
 import { profileQueries, type ProfileStore } from './queries/profiles.ts';
 import { retentionQueries, type RetentionStore } from './queries/retention.ts';
 import { sendLimitQueries, type SendLimitStore } from './queries/send-limits.ts';
@@ -29,7 +30,7 @@ import { tokenQueries, type TokenStore } from './queries/tokens.ts';
 import { webhookQueries, type WebhookStore } from './queries/webhooks.ts';
 import { SqliteDriver, type SqliteOptions } from './sqlite/driver.ts';
 
-export type { AttachmentFileStore, CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MessageStore, OutboxStore, ProfileStore, ReceiptStore, RetentionStore, SendLimitStore, TaskStore, TokenStore, WebhookStore };
+export type { AttachmentFileStore, CampaignStore, CatalogStore, DedupStore, EngagementStore, ErasureStore, FeedbackStore, LaunchStore, MatchStore, MessageStore, OutboxStore, ProfileStore, ReceiptStore, RetentionStore, SendLimitStore, TaskStore, TokenStore, WebhookStore };
 
 /** Runs fn with a store of areas S whose every call is part of one transaction. */
 export interface Transactions<S> {
@@ -60,6 +61,7 @@ export interface StoreLifecycle extends Transactions<Store> {
 
 export type Store = CatalogStore &
   ProfileStore &
+  MatchStore &
   CampaignStore &
   TokenStore &
   LaunchStore &
@@ -107,6 +109,7 @@ function makeStore(driver: SqlDriver): Store {
     dialect: driver.dialect,
     ...catalogQueries(driver),
     ...profileQueries(driver),
+    ...matchQueries(driver),
     ...campaignQueries(driver),
     ...tokenQueries(driver),
     ...launchQueries(driver),

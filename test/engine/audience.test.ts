@@ -18,6 +18,7 @@ import { Expander } from '../../src/engine/expander.ts';
 import { expandStep } from '../../src/engine/expansion.ts';
 import { startLaunch, type LaunchDeps } from '../../src/engine/launch.ts';
 import { profilesOfMatchQuery, SQLITE_SCAN, subscriptionsOfMatchQuery } from '../../src/store/queries/profiles.ts';
+import { matchWithSubscriptionsQuery } from '../../src/store/queries/profile-match.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { eventually, tempDir } from '../helpers.ts';
 import { seedCampaign } from '../store/seed.ts';
@@ -116,6 +117,30 @@ describe('custom_request audiences', () => {
       assert.doesNotMatch(details, /SCAN|profiles_scan/);
     });
   }
+
+  it("reads a trigger's profile with its subscriptions in one statement: through the indexes, with no temporary table", async () => {
+    // findMatchWithSubscriptions on SQLite: each way of finding the profile a branch of a UNION ALL; the
+    // statements it replaced gathered the ids in a temporary table (IN (subquery)) and sorted in another.
+    const raw = new Database(path.join(tmp.dir, 'salvo.db'), { readonly: true });
+    const looks = [
+      { field: 'email', channel: 'email', resourceId: null },
+      { field: { key: 'phones' }, channel: 'sms', resourceId: null },
+      { field: null, channel: 'push', resourceId: null },
+      { field: 'id', channel: null, resourceId: null },
+    ] as const;
+    for (const o of looks) {
+      const q = matchWithSubscriptionsQuery(db.id, 'u5@example.com', o)!;
+      const details = (raw.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      if (o.field === 'email') assert.match(details, /SEARCH p USING INDEX profiles_email \(db_id=\? AND email=\?\)/);
+      if (o.channel) assert.match(details, /SEARCH f USING INDEX subscriptions_address \(db_id=\? AND channel=\? AND address=\?\)/);
+      assert.match(details, /SEARCH s USING INDEX sqlite_autoindex_subscriptions_1 \(profile_id=\?\)/);
+      if (o.field === 'id') assert.match(details, /SEARCH p USING INDEX profiles_scan \(db_id=\? AND id=\?\)/);
+      assert.doesNotMatch(details, /SCAN |TEMP B-TREE|LIST SUBQUERY/, JSON.stringify(o));
+      const program = (raw.prepare(`EXPLAIN ${q.sql}`).all(...q.params) as { opcode: string }[]).map((r) => r.opcode);
+      assert.ok(!program.includes('OpenEphemeral'), `no temporary table: ${JSON.stringify(o)}`);
+    }
+    raw.close();
+  });
 
   it('scans, a page at a time, when no index pins the query; SQL drops rows an equality cannot match', async () => {
     const equality = await readAll(store, db, { Group: 3 });

@@ -140,6 +140,39 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await ofMatch('+79000000005', { field: { key: 'phones' }, channel: 'sms', resourceId: null }), all, 'by a phone subscription');
       assert.deepEqual(await ofMatch('nobody@example.com', { field: 'email', channel: 'email', resourceId: null }), []);
 
+      // A trigger reads the profiles and their subscriptions together (one statement on SQLite): the same as the two reads.
+      const looks: [string, Parameters<Store['getSubscriptionsOfMatch']>[2]][] = [
+        ['subs@example.com', { field: 'email', channel: 'email', resourceId: null }],
+        ['other@example.com', { field: 'email', channel: 'email', resourceId: null }],
+        ['other@example.com', { field: null, channel: 'email', resourceId: r.id }],
+        ['other@example.com', { field: null, channel: 'email', resourceId: r.id + 100 }],
+        ['other@example.com', { field: 'email', channel: null, resourceId: null }],
+        [p.id, { field: 'id', channel: null, resourceId: null }],
+        ['+79000000005', { field: { key: 'phones' }, channel: 'sms', resourceId: null }],
+        ['+79000000005', { field: { key: 'phones' }, channel: null, resourceId: null }],
+        ['nobody@example.com', { field: 'email', channel: 'email', resourceId: null }],
+        ['x', { field: null, channel: null, resourceId: null }],
+      ];
+      const together = async () => {
+        for (const [value, o] of looks) {
+          const both = await store.findMatchWithSubscriptions(db.id, value, o);
+          assert.deepEqual(both, { profiles: await store.findProfilesOfMatch(db.id, value, o), subscriptions: await store.getSubscriptionsOfMatch(db.id, value, o) }, `${value} ${JSON.stringify(o)}`);
+        }
+      };
+      await together();
+      // A second profile: its email is the first one's subscription address (two profiles found), and it
+      // holds that address on two resources (found twice by subscription); and one without subscriptions.
+      const r2 = await store.insertResource({ name: 'second', channels: ['email'], email: { from_email: 'second@example.com' }, sms: null, push: null, tracking_domain: null, resource_token: 'contract-second-token' }, now);
+      const q = newProfile({ email: 'other@example.com', phones: ['+79000000005'] });
+      await save(q);
+      for (const resource of [r.id, r2.id]) {
+        await store.saveSubscriptions([{ ...base, profile_id: q.id, resource_id: resource, channel: 'email', address: 'subs@example.com', status: 'subscribed', priority: 3 }], now);
+      }
+      await save(newProfile({ email: 'lonely@example.com' }));
+      looks.push(['lonely@example.com', { field: 'email', channel: 'email', resourceId: null }], ['subs@example.com', { field: null, channel: 'email', resourceId: null }]);
+      await together();
+      assert.equal((await store.findMatchWithSubscriptions(db.id, 'other@example.com', { field: 'email', channel: 'email', resourceId: null })).profiles.length, 2);
+
       // A browser push subscription keeps its keys when a later import changes only its status.
       const keys = { p256dh: 'BP', auth: 'au' };
       const push = { ...base, channel: 'push' as const, address: 'https://push.example/abc', provider: 'Chrome', priority: 0 };

@@ -165,6 +165,9 @@ export class PgDriver implements SqlDriver {
   async run(sql: string, params: Param[] = []) {
     return this.query(async () => (await this.sql.unsafe(toPg(sql), bind(params) as postgres.ParameterOrJSON<never>[], { prepare: true })).count);
   }
+  async insertId(sql: string, params: Param[]) {
+    return Number((await this.get<{ id: number | string }>(`${sql} RETURNING id`, params))!.id);
+  }
   /** One statement after another (set-based writes use one statement instead: insertRows). */
   async runEach(sql: string, paramLists: Param[][]) {
     let changed = 0;

@@ -97,12 +97,13 @@ export function launchQueries(db: SqlDriver): LaunchStore {
   const files = attachmentFileQueries(db);
   return {
     async insertLaunch(l: NewLaunch, now: number, total = 0): Promise<Launch> {
-      const row = await db.get(
+      const id = await db.insertId(
         `INSERT INTO launches (campaign_id, kind, state, content, custom_data, audience, cursor, total, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         launchValues(l, now, total),
       );
-      return toLaunch(row!);
+      // The row as written, without reading it back (RETURNING * cost a launch a temporary table and a row to decode and parse).
+      return { id, campaign_id: l.campaign_id, kind: l.kind, state: l.state, content: l.content ?? {}, custom_data: l.custom_data ?? null, audience: l.audience ?? null, cursor: l.cursor ?? null, total, created_at: now, updated_at: now };
     },
     async insertLaunchWithMessages(l: NewLaunch, now: number, rows: NewMessage[], log: { level: 'info' | 'warning'; text: string }, seal: DedupSeal | null = null): Promise<Launch> {
       // A new launch holds one row per distinct profile, so all of `rows` are added (none conflict).

@@ -10,9 +10,9 @@ import { json } from './rows.ts';
 /** How profiles are looked up: a column of the profile row, or a field of the side index. */
 export type ProfileLookup = 'id' | 'email' | 'md5' | 'xxh' | { key: string };
 
-const COLUMNS = { id: 'id', email: 'email', md5: 'md5', xxh: 'xxh' } as const;
+export const COLUMNS = { id: 'id', email: 'email', md5: 'md5', xxh: 'xxh' } as const;
 
-const toProfile = (r: Row): Profile => ({
+export const toProfile = (r: Row): Profile => ({
   id: r.id as string,
   db_id: r.db_id as number,
   email: (r.email as string | null) ?? null,
@@ -25,7 +25,7 @@ const toProfile = (r: Row): Profile => ({
   updated_at: r.updated_at as number,
 });
 
-const toSubscription = (r: Row): Subscription => ({
+export const toSubscription = (r: Row): Subscription => ({
   id: r.id as number,
   profile_id: r.profile_id as string,
   db_id: r.db_id as number,

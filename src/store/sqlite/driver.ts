@@ -57,26 +57,56 @@ function translate(e: unknown): never {
   throw classifyStoreError(e);
 }
 
+/**
+ * Builds a statement's row objects from its values in column order: one object literal of fixed shape.
+ * better-sqlite3 makes each row by setting its columns one by one through V8's API, each a slow property
+ * add with a map transition: about 20k instructions a row of 10-13 columns, a tenth of an accepted
+ * trigger's main-thread instructions (docs/performance-log.md, 2026-12-08 "rows"). A literal is
+ * allocated from one boilerplate. Keys as JSON strings (any column name is safe); a repeated name keeps
+ * the last value, as better-sqlite3's rows do.
+ */
+function rowBuilder(names: string[]): ((values: unknown[]) => Row) | null {
+  // `__proto__` in a literal would set the prototype rather than a key: such a statement keeps the driver's rows.
+  if (names.includes('__proto__')) return null;
+  return new Function('v', `return {${names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ')}};`) as (values: unknown[]) => Row;
+}
+
+/** A prepared statement; one that answers rows gives them as value lists (raw) and `row` builds each. */
+interface Prepared {
+  statement: Statement;
+  row: ((values: unknown[]) => Row) | null;
+}
+
 class Connection {
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements = new Map<string, Prepared>();
   constructor(readonly db: Database.Database) {}
 
   /** Whether a statement only reads (better-sqlite3 knows from SQLite). */
   readonly(sql: string): boolean {
-    return this.prepare(sql).readonly;
+    return this.prepared(sql).statement.readonly;
   }
 
   prepare(sql: string): Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
+    return this.prepared(sql).statement;
+  }
+
+  private prepared(sql: string): Prepared {
+    let p = this.statements.get(sql);
+    if (!p) {
+      const statement = this.db.prepare(sql);
+      const row = statement.reader ? rowBuilder(statement.columns().map((c) => c.name)) : null;
+      if (row) statement.raw(true);
+      p = { statement, row };
+      this.statements.set(sql, p);
     }
-    return s;
+    return p;
   }
   all<T>(sql: string, params: Param[]): T[] {
     try {
-      return this.prepare(sql).all(...bind(params)) as T[];
+      const { statement, row } = this.prepared(sql);
+      const rows = statement.all(...bind(params)) as unknown[];
+      if (row) for (let i = 0; i < rows.length; i++) rows[i] = row(rows[i] as unknown[]);
+      return rows as T[];
     } catch (e) {
       translate(e);
     }
@@ -84,6 +114,13 @@ class Connection {
   run(sql: string, params: Param[]): number {
     try {
       return this.prepare(sql).run(...bind(params)).changes;
+    } catch (e) {
+      translate(e);
+    }
+  }
+  insertId(sql: string, params: Param[]): number {
+    try {
+      return Number(this.prepare(sql).run(...bind(params)).lastInsertRowid);
     } catch (e) {
       translate(e);
     }
@@ -124,6 +161,9 @@ class SqliteTx implements SqlDriver {
   }
   async runEach(sql: string, paramLists: Param[][]) {
     return this.conn.runEach(sql, paramLists);
+  }
+  async insertId(sql: string, params: Param[]) {
+    return this.conn.insertId(sql, params);
   }
   async exec(script: string) {
     try {
@@ -253,6 +293,9 @@ export class SqliteDriver implements SqlDriver {
   }
   runEach(sql: string, paramLists: Param[][]) {
     return this.transaction(async () => this.conn.runEach(sql, paramLists));
+  }
+  insertId(sql: string, params: Param[]) {
+    return this.transaction(async () => this.conn.insertId(sql, params));
   }
   exec(script: string) {
     return this.read(() => {
