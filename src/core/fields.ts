@@ -49,11 +49,12 @@ export function normalizeEmail(value: unknown, name = 'email'): string {
 export function normalizePhone(value: unknown, name = 'phone'): string {
   if (typeof value !== 'string' && typeof value !== 'number') throw badRequest(`field '${name}' must be a string`);
   const cleaned = String(value).trim().replace(/[\s\-().]/g, '');
-  const digits = cleaned.startsWith('+') ? cleaned.slice(1) : cleaned;
+  const plus = cleaned.startsWith('+');
+  const digits = plus ? cleaned.slice(1) : cleaned;
   if (!/^[1-9][0-9]{6,14}$/.test(digits)) {
     throw badRequest(`field '${name}' is not a valid phone number in international format (+79000000000): '${value}'`);
   }
-  return '+' + digits;
+  return plus ? cleaned : '+' + digits;
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -219,7 +220,13 @@ export function normalizeProfileData(
 /** The phone list as written: one phone or a list, each normalised, each once. */
 function phoneList(value: unknown): string[] {
   const list = value === null ? [] : Array.isArray(value) ? value : [value];
-  return [...new Set(list.map((p, i) => normalizePhone(p, `phones[${i}]`)))];
+  // A loop, not a Set: a profile has a phone or two, and an import reads thousands.
+  const phones: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const phone = normalizePhone(list[i], `phones[${i}]`);
+    if (!phones.includes(phone)) phones.push(phone);
+  }
+  return phones;
 }
 
 /** The index keys of one value: a tag field is found by each of its tags. */

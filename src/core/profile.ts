@@ -78,7 +78,10 @@ export function profileKeys(db: Database, p: Profile): ProfileKey[] {
   const keys: ProfileKey[] = p.phones.map((key) => ({ field: 'phones', key }));
   for (const f of db.fields) {
     if (!f.indexed) continue;
-    for (const key of indexKeys(fieldValue(p.data, f.name))) keys.push({ field: f.name, key });
+    const value = fieldValue(p.data, f.name);
+    // A scalar is its own one key (indexKeys' answer, without a list a field of every profile).
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') keys.push({ field: f.name, key: String(value) });
+    else for (const key of indexKeys(value)) keys.push({ field: f.name, key });
   }
   return keys;
 }

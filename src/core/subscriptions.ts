@@ -92,6 +92,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** custom_fields, cats and cc_data as given (bounded), or null when none is. */
 function readExtra(input: SubscriptionInput, at: string, ccData: Record<string, unknown> | null): SubscriptionExtra | null {
+  // Most subscriptions carry none of them: no object to make and count.
+  if ((input.custom_fields === undefined || input.custom_fields === null) && (input.cats === undefined || input.cats === null) && !ccData) return null;
   const extra: SubscriptionExtra = {};
   if (input.custom_fields !== undefined && input.custom_fields !== null) {
     if (!isObject(input.custom_fields)) throw badRequest(`${field(at, 'custom_fields')} must be an object`);
