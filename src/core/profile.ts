@@ -5,10 +5,17 @@ import { md5Hex, xxh64Hex } from './hashes.ts';
 import { newProfileId } from './ids.ts';
 import type { Database, Profile, Subscription, SubscriptionStatus } from './types.ts';
 
+/** `_regdate` of a profile made at `now`: an import makes thousands at one `now`, so the last one is kept. */
+let regdate = { now: Number.NaN, iso: '' };
+const regdateOf = (now: number) => {
+  if (regdate.now !== now) regdate = { now, iso: new Date(now).toISOString() };
+  return regdate.iso;
+};
+
 /** Applies a patch to a profile, or creates one when there is none; hashes follow the email. */
 export function applyProfilePatch(existing: Profile | null, patch: ProfilePatch, dbId: number, now: number): Profile {
   // A new profile is built as the result directly (no blank profile to spread): an import makes thousands.
-  const data: Record<string, unknown> = existing ? { ...existing.data } : { _regdate: new Date(now).toISOString() };
+  const data: Record<string, unknown> = existing ? { ...existing.data } : { _regdate: regdateOf(now) };
   for (const k of Object.keys(patch.data)) {
     const v = patch.data[k];
     if (v === null) delete data[k];
@@ -71,7 +78,10 @@ export function profileKeys(db: Database, p: Profile): ProfileKey[] {
   const keys: ProfileKey[] = p.phones.map((key) => ({ field: 'phones', key }));
   for (const f of db.fields) {
     if (!f.indexed) continue;
-    for (const key of indexKeys(fieldValue(p.data, f.name))) keys.push({ field: f.name, key });
+    const value = fieldValue(p.data, f.name);
+    // A scalar is its own one key (indexKeys' answer, without a list a field of every profile).
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') keys.push({ field: f.name, key: String(value) });
+    else for (const key of indexKeys(value)) keys.push({ field: f.name, key });
   }
   return keys;
 }

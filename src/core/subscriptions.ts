@@ -63,17 +63,20 @@ export const subscriptionKey = (s: { profile_id: string; resource_id: number; ch
 /**
  * Settles what writes leave unsaid: a status or priority not given keeps the stored subscription's (or an
  * earlier write's of the same list), and a new subscription is subscribed with priority 0. So re-importing a
- * profile from a CRM never re-subscribes someone who unsubscribed.
+ * profile from a CRM never re-subscribes someone who unsubscribed. The writes are settled in place (each
+ * caller makes them for this call) and answered.
  */
 export function resolveSubscriptionWrites(writes: (SubscriptionWrite & { profile_id: string; db_id: number })[], stored: Subscription[]): StoredSubscriptionWrite[] {
-  const latest = new Map<string, { status: SubscriptionStatus; priority: number }>(stored.map((s) => [subscriptionKey(s), s]));
-  return writes.map((w) => {
+  const latest = new Map<string, { status: SubscriptionStatus | null; priority: number | null }>();
+  for (const s of stored) latest.set(subscriptionKey(s), s);
+  for (const w of writes) {
     const key = subscriptionKey(w);
     const before = latest.get(key);
-    const settled = { ...w, status: w.status ?? before?.status ?? 'subscribed', priority: w.priority ?? before?.priority ?? 0 };
-    latest.set(key, settled);
-    return settled;
-  });
+    w.status ??= before?.status ?? 'subscribed';
+    w.priority ??= before?.priority ?? 0;
+    latest.set(key, w);
+  }
+  return writes as StoredSubscriptionWrite[];
 }
 
 /** A subscription status as written: a name (any case) or its number in SUBSCRIPTION_STATUSES' order; -1 is "not given". */
@@ -89,6 +92,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** custom_fields, cats and cc_data as given (bounded), or null when none is. */
 function readExtra(input: SubscriptionInput, at: string, ccData: Record<string, unknown> | null): SubscriptionExtra | null {
+  // Most subscriptions carry none of them: no object to make and count.
+  if ((input.custom_fields === undefined || input.custom_fields === null) && (input.cats === undefined || input.cats === null) && !ccData) return null;
   const extra: SubscriptionExtra = {};
   if (input.custom_fields !== undefined && input.custom_fields !== null) {
     if (!isObject(input.custom_fields)) throw badRequest(`${field(at, 'custom_fields')} must be an object`);

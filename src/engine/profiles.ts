@@ -103,6 +103,16 @@ export interface PreparedItem {
   subscriptions: SubscriptionWrite[];
 }
 
+/**
+ * An item whose match is known (the lookup needs every item's before any is written) and whose data is
+ * read when its slice is written: what reading allocates then dies with the slice instead of living, and
+ * being promoted, until the whole batch is written. Reading may fail: the item's answer is then that error.
+ */
+export interface DeferredItem {
+  match: MatchKey;
+  read(): PreparedItem | ItemResult;
+}
+
 export type ItemResult = { profile_id: string } | { error: number; error_text: string };
 
 const failure = (e: unknown): ItemResult => {
@@ -149,12 +159,12 @@ export async function writeProfilesIn(
   tx: ProfileStore,
   db: Database,
   spec: MatchSpec,
-  items: (PreparedItem | ItemResult)[],
+  items: (PreparedItem | DeferredItem | ItemResult)[],
   mode: 'upsert' | 'update',
   now: number,
 ): Promise<ItemResult[]> {
   await tx.lockDatabase(db.id);
-  const prepared = items.filter((i): i is PreparedItem => 'patch' in i);
+  const prepared = items.filter((i): i is PreparedItem | DeferredItem => 'match' in i);
   const latest = new Map<string, Profile>();
   // The ids under each key: a list, not a Set (one Set per profile of an import was a tenth of its garbage).
   const byKey = new Map<string, string[]>();
@@ -180,33 +190,46 @@ export async function writeProfilesIn(
       ? [...latest.values()].filter((p) => fieldHasValue(p.data, spec.field!, m.coerced))
       : (byKey.get(m.key) ?? []).map((id) => latest.get(id)!);
 
-  const writes: ProfileWrite[] = [];
-  const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
-  /** Profiles that existed before this write and get subscriptions leaving status or priority unsaid. */
-  const keeping = new Set<string>();
-  const results = items.map((item): ItemResult => {
-    if (!('patch' in item)) return item;
-    try {
-      const allowNone = mode === 'upsert' && spec.mode !== 'profile_id';
-      const existing = pickOne(spec, item.match, candidates(item.match), db.id, allowNone);
-      const patch = existing ? item.patch : withMatchValue(spec, item.match, item.patch);
-      const profile = applyProfilePatch(existing, patch, db.id, now);
-      if (existing) index(existing, false);
-      index(profile, true);
-      latest.set(profile.id, profile);
-      writes.push(profileWrite(db, existing, profile));
-      for (const s of item.subscriptions) {
-        subscriptions.push({ ...s, profile_id: profile.id, db_id: db.id });
-        if (existing && (s.status === null || s.priority === null)) keeping.add(profile.id);
+  const allowNone = mode === 'upsert' && spec.mode !== 'profile_id';
+  const results: ItemResult[] = new Array(items.length);
+  // In slices (the store says how large): on SQLite what a slice allocates dies young, where a whole batch
+  // held until its end was promoted and made V8 run full collections (docs/performance-log.md). Each slice
+  // is written before the next is resolved, so a later slice reads what an earlier one wrote.
+  for (let from = 0; from < items.length; from += tx.profilesPerWrite) {
+    const to = Math.min(items.length, from + tx.profilesPerWrite);
+    const writes: ProfileWrite[] = [];
+    const subscriptions: (SubscriptionWrite & { profile_id: string; db_id: number })[] = [];
+    /** Profiles that existed before this write and get subscriptions leaving status or priority unsaid. */
+    const keeping = new Set<string>();
+    for (let i = from; i < to; i++) {
+      const given = items[i];
+      const item = 'read' in given ? given.read() : given;
+      if (!('patch' in item)) {
+        results[i] = item;
+        continue;
       }
-      return { profile_id: profile.id };
-    } catch (e) {
-      return failure(e);
+      try {
+        const existing = pickOne(spec, item.match, candidates(item.match), db.id, allowNone);
+        const patch = existing ? item.patch : withMatchValue(spec, item.match, item.patch);
+        const profile = applyProfilePatch(existing, patch, db.id, now);
+        if (existing) index(existing, false);
+        index(profile, true);
+        latest.set(profile.id, profile);
+        writes.push(profileWrite(db, existing, profile));
+        for (const s of item.subscriptions) {
+          // Named, not spread: one object shape for every subscription of an import.
+          subscriptions.push({ resource_id: s.resource_id, channel: s.channel, address: s.address, provider: s.provider, keys: s.keys, status: s.status, priority: s.priority, extra: s.extra, profile_id: profile.id, db_id: db.id });
+          if (existing && (s.status === null || s.priority === null)) keeping.add(profile.id);
+        }
+        results[i] = { profile_id: profile.id };
+      } catch (e) {
+        results[i] = failure(e);
+      }
     }
-  });
-  await tx.saveProfiles(writes);
-  const stored = keeping.size ? await tx.getSubscriptions([...keeping]) : [];
-  await tx.saveSubscriptions(resolveSubscriptionWrites(subscriptions, stored), now);
+    await tx.saveProfiles(writes);
+    const stored = keeping.size ? await tx.getSubscriptions([...keeping]) : [];
+    await tx.saveSubscriptions(resolveSubscriptionWrites(subscriptions, stored), now);
+  }
   return results;
 }
 
@@ -246,8 +269,11 @@ export function prepareItem(
   o: ImportOptions,
   at = 'data',
 ): PreparedItem {
-  const data = item.rest;
-  const match = matchKey(spec, item.value, item.name);
+  return readItem(db, matchKey(spec, item.value, item.name), item.rest, resources, o, at);
+}
+
+/** An item of a match already read: its data checked against the database, its subscriptions against their resources. */
+function readItem(db: Database, match: MatchKey, data: Record<string, unknown>, resources: Parameters<typeof normalizeSubscription>[2], o: ImportOptions, at: string): PreparedItem {
   const patch = normalizeProfileData(db, data);
   const subscriptions: SubscriptionWrite[] = [];
   const subs = data.subscriptions;
@@ -357,12 +383,24 @@ export async function importProfiles(store: ImportStore, request: ImportOptions 
   const db = await loadDatabase(store, request.db_id);
   const spec = matchSpec(db, request);
   const resources = await store.getResources(resourceIdsOf(request.data));
-  const items = request.data.map((data, i) => {
+  const itemError = (i: number, e: unknown): ItemResult => {
+    if (e instanceof ApiError) return { error: e.code, error_text: `data[${i}]: ${e.text}` };
+    throw e;
+  };
+  const items = request.data.map((data, i): DeferredItem | ItemResult => {
     try {
-      return prepareItem(db, spec, matchValueOf(spec, data, undefined, ''), resources, request, `data[${i}]`);
+      const { value, name, rest } = matchValueOf(spec, data, undefined, '');
+      const match = matchKey(spec, value, name);
+      const read = (): PreparedItem | ItemResult => {
+        try {
+          return readItem(db, match, rest, resources, request, `data[${i}]`);
+        } catch (e) {
+          return itemError(i, e);
+        }
+      };
+      return { match, read };
     } catch (e) {
-      if (e instanceof ApiError) return { error: e.code, error_text: `data[${i}]: ${e.text}` } as ItemResult;
-      throw e;
+      return itemError(i, e);
     }
   });
   return store.transaction((tx) => writeProfilesIn(tx, db, spec, items, 'upsert', Date.now()));

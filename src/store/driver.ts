@@ -67,7 +67,6 @@ export type InsertRow = Record<string, string | number | boolean | null | undefi
  */
 export async function insertRows(db: SqlDriver, table: string, columns: readonly string[], rows: InsertRow[], tail = ''): Promise<number> {
   if (rows.length === 0) return 0;
-  const list = columns.join(', ');
   if (db.dialect === 'postgres') {
     // Rows keep their own keys: `bind`'s conversions (booleans to 0/1, undefined to null) are JSON's here too.
     const values = rows.map((r) => {
@@ -75,8 +74,7 @@ export async function insertRows(db: SqlDriver, table: string, columns: readonly
       for (const c of columns) o[c] = typeof r[c] === 'boolean' ? (r[c] ? 1 : 0) : (r[c] ?? null);
       return o;
     });
-    // CAST AS TEXT: a json-typed parameter would be JSON-encoded again by the client.
-    return db.run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, CAST(? AS TEXT)::json) ${tail}`, [JSON.stringify(values)]);
+    return insertJson(db, table, columns, values, tail);
   }
   const n = columns.length;
   return db.runEach(
@@ -87,6 +85,32 @@ export async function insertRows(db: SqlDriver, table: string, columns: readonly
       return params;
     }),
   );
+}
+
+/**
+ * insertRows for rows given as values in `columns`' order, which the caller gives up (SQLite binds them
+ * as they are, converting in place): what a bulk writer makes directly, without an object a row.
+ */
+export async function insertTuples(db: SqlDriver, table: string, columns: readonly string[], rows: Param[][], tail = ''): Promise<number> {
+  if (rows.length === 0) return 0;
+  if (db.dialect === 'sqlite') return db.runEach(oneRowInsert(table, columns, tail), rows);
+  const n = columns.length;
+  const values = rows.map((r) => {
+    const o: InsertRow = {};
+    for (let i = 0; i < n; i++) {
+      const v = r[i];
+      o[columns[i]] = typeof v === 'boolean' ? (v ? 1 : 0) : ((v as InsertRow[string]) ?? null);
+    }
+    return o;
+  });
+  return insertJson(db, table, columns, values, tail);
+}
+
+/** PostgreSQL's set-based insert: the rows as one JSON parameter (see insertRows). */
+function insertJson(db: SqlDriver, table: string, columns: readonly string[], values: InsertRow[], tail: string): Promise<number> {
+  const list = columns.join(', ');
+  // CAST AS TEXT: a json-typed parameter would be JSON-encoded again by the client.
+  return db.run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, CAST(? AS TEXT)::json) ${tail}`, [JSON.stringify(values)]);
 }
 
 /**

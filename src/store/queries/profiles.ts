@@ -1,9 +1,9 @@
 /** Profiles, their side-index keys and their subscriptions. */
-import type { ProfileKey } from '../../core/profile.ts';
-import { subscriptionKey, type StoredSubscriptionWrite } from '../../core/subscriptions.ts';
+import type { StoredSubscriptionWrite } from '../../core/subscriptions.ts';
 import type { Profile, Subscription } from '../../core/types.ts';
 import { PROFILE_DATABASE_LOCK_CLASS } from '../advisory-locks.ts';
-import { chunks, insertRows, placeholders, type InsertRow, type Param, type Row, type SqlDriver } from '../driver.ts';
+import { chunks, placeholders, type Param, type Row, type SqlDriver } from '../driver.ts';
+import { saveProfiles, saveSubscriptions, type ProfileWrite } from './profile-writes.ts';
 import { scanPostgres, type ScanFilter } from './pg-scan.ts';
 import { json } from './rows.ts';
 
@@ -68,30 +68,11 @@ function narrowing(dialect: SqlDriver['dialect'], only: { field: string; values:
   return { sql: ` AND (${value} IN (${placeholders(values.length)}) OR ${contains})`, params: [...values, `${key}[`] };
 }
 
-const KEY_COLUMNS = ['db_id', 'field', 'key', 'profile_id'] as const;
-const PROFILE_COLUMNS = ['id', 'db_id', 'email', 'phones', 'status', 'md5', 'xxh', 'data', 'created_at', 'updated_at'] as const;
+/** See ProfileStore.profilesPerWrite. */
+const PROFILES_PER_SQLITE_WRITE = 25;
 
-const profileRow = (p: Profile) => ({
-  id: p.id,
-  db_id: p.db_id,
-  email: p.email,
-  phones: JSON.stringify(p.phones),
-  status: p.status,
-  md5: p.md5,
-  xxh: p.xxh,
-  data: JSON.stringify(p.data),
-  created_at: p.created_at,
-  updated_at: p.updated_at,
-});
+export type { ProfileWrite };
 
-export interface ProfileWrite {
-  profile: Profile;
-  isNew: boolean;
-  keysAdded: ProfileKey[];
-  keysRemoved: ProfileKey[];
-}
-
-/** Profiles, their side-index keys and their subscriptions. */
 /** Where a single-profile matching mode looks: a profile field, a subscription channel's addresses (of one resource, if given), or both. */
 export interface MatchLooks {
   field: ProfileLookup | null;
@@ -100,6 +81,11 @@ export interface MatchLooks {
 }
 
 export interface ProfileStore {
+  /**
+   * How many profiles a write of many (an import) resolves and writes at a time: SQLite writes in-process,
+   * where small slices keep what a slice allocates young; PostgreSQL takes a batch whole (a statement per table).
+   */
+  readonly profilesPerWrite: number;
   /** Profiles of database dbId whose lookup value is one of `values` (at most `limit` of them). */
   findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]>;
   /**
@@ -218,6 +204,8 @@ export function profilesOfMatchQuery(dbId: number, value: string, o: MatchLooks)
 
 export function profileQueries(db: SqlDriver): ProfileStore {
   return {
+    profilesPerWrite: db.dialect === 'sqlite' ? PROFILES_PER_SQLITE_WRITE : Number.POSITIVE_INFINITY,
+
     async findProfiles(dbId: number, by: ProfileLookup, values: string[], limit?: number): Promise<Profile[]> {
       const out: Profile[] = [];
       const cap = limit === undefined ? '' : ' LIMIT ?';
@@ -329,47 +317,7 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       return (await db.all('SELECT * FROM profiles WHERE db_id = ? AND id > ? ORDER BY id LIMIT ?', [dbId, afterId, limit])).map(toProfile);
     },
 
-    async saveProfiles(writes: ProfileWrite[]): Promise<void> {
-      // Set-based: each table gets its rows in one statement on PostgreSQL. A profile written twice in one
-      // list (two items of a batch) is written once, as it ends up; each of its keys as its last write left it.
-      const profiles = new Map<string, { profile: Profile; isNew: boolean }>();
-      const keys = new Map<string, { add: boolean; row: InsertRow }>();
-      for (const { profile: p, isNew, keysAdded, keysRemoved } of writes) {
-        profiles.set(p.id, { profile: p, isNew: profiles.get(p.id)?.isNew ?? isNew });
-        for (const [list, add] of [[keysRemoved, false], [keysAdded, true]] as const) {
-          for (const k of list) keys.set(`${k.field}\n${k.key}\n${p.id}`, { add, row: { db_id: p.db_id, field: k.field, key: k.key, profile_id: p.id } });
-        }
-      }
-      const all = [...profiles.values()];
-      await insertRows(db, 'profiles', PROFILE_COLUMNS, all.filter((w) => w.isNew).map((w) => profileRow(w.profile)));
-      const updated = all.filter((w) => !w.isNew).map((w) => profileRow(w.profile));
-      if (db.dialect === 'postgres') {
-        if (updated.length) {
-          await db.run(
-            `UPDATE profiles p SET email = v.email, phones = v.phones, status = v.status, md5 = v.md5, xxh = v.xxh, data = v.data, updated_at = v.updated_at
-             FROM json_populate_recordset(NULL::profiles, CAST(? AS TEXT)::json) v WHERE p.id = v.id`,
-            [JSON.stringify(updated)],
-          );
-        }
-        const removed = [...keys.values()].filter((k) => !k.add).map((k) => k.row);
-        if (removed.length) {
-          await db.run(
-            `DELETE FROM profile_keys k USING json_populate_recordset(NULL::profile_keys, CAST(? AS TEXT)::json) v
-             WHERE k.db_id = v.db_id AND k.field = v.field AND k.key = v.key AND k.profile_id = v.profile_id`,
-            [JSON.stringify(removed)],
-          );
-        }
-      } else {
-        for (const p of updated) {
-          await db.run('UPDATE profiles SET email = ?, phones = ?, status = ?, md5 = ?, xxh = ?, data = ?, updated_at = ? WHERE id = ?', [p.email, p.phones, p.status, p.md5, p.xxh, p.data, p.updated_at, p.id]);
-        }
-        for (const { add, row: k } of keys.values()) {
-          if (!add) await db.run('DELETE FROM profile_keys WHERE db_id = ? AND field = ? AND key = ? AND profile_id = ?', [k.db_id, k.field, k.key, k.profile_id]);
-        }
-      }
-      const added = [...keys.values()].filter((k) => k.add).map((k) => k.row);
-      await insertRows(db, 'profile_keys', KEY_COLUMNS, added, 'ON CONFLICT DO NOTHING');
-    },
+    saveProfiles: (writes: ProfileWrite[]) => saveProfiles(db, writes),
 
     async getSubscriptions(profileIds: string[]): Promise<Subscription[]> {
       const out: Subscription[] = [];
@@ -406,27 +354,6 @@ export function profileQueries(db: SqlDriver): ProfileStore {
       return (await db.run('UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ?', [status, now, id])) === 1;
     },
 
-    async saveSubscriptions(rows: StoredSubscriptionWrite[], now: number): Promise<void> {
-      // One row per subscription, as writing them in turn would leave it: the last write's values, and the
-      // last keys and extra given (a write without them keeps those before it).
-      const byKey = new Map<string, InsertRow>();
-      for (const s of rows) {
-        const id = subscriptionKey(s);
-        const before = byKey.get(id);
-        const keys = s.keys ? JSON.stringify(s.keys) : ((before?.push_keys as string | null | undefined) ?? null);
-        const extra = s.extra ? JSON.stringify(s.extra) : ((before?.extra as string | null | undefined) ?? null);
-        byKey.set(id, { profile_id: s.profile_id, db_id: s.db_id, resource_id: s.resource_id, channel: s.channel, address: s.address, provider: s.provider, push_keys: keys, extra, status: s.status, priority: s.priority, created_at: now, updated_at: now });
-      }
-      await insertRows(
-        db,
-        'subscriptions',
-        ['profile_id', 'db_id', 'resource_id', 'channel', 'address', 'provider', 'push_keys', 'extra', 'status', 'priority', 'created_at', 'updated_at'],
-        [...byKey.values()],
-        `ON CONFLICT (profile_id, resource_id, channel, address)
-         DO UPDATE SET provider = excluded.provider, push_keys = COALESCE(excluded.push_keys, subscriptions.push_keys),
-           extra = COALESCE(excluded.extra, subscriptions.extra),
-           status = excluded.status, priority = excluded.priority, updated_at = excluded.updated_at`,
-      );
-    },
+    saveSubscriptions: (rows: StoredSubscriptionWrite[], now: number) => saveSubscriptions(db, rows, now),
   };
 }
